@@ -1,0 +1,124 @@
+/*
+ * shiftnas/config.h — the run configuration (INI, parsed with libinih).
+ *
+ * The configuration is data: one table of keys (section, name, type, default,
+ * range, description) drives parsing, `--set section.key=value` overrides,
+ * validation, the fully resolved file written into every run directory, and
+ * the key reference in doc/configuration.md. An unknown section or key, a
+ * malformed value or a value outside its range is an error whose message
+ * names the file, the line and the key.
+ *
+ * Sections: [run] [data] [model] [cnn] [vit] [train]. Adding a key is one
+ * field below plus one row of the table in src/io/config.c.
+ */
+#ifndef SHIFTNAS_CONFIG_H
+#define SHIFTNAS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { SN_CONFIG_LIST_MAX = 16, SN_CONFIG_TEXT_MAX = 512 };
+
+typedef struct {
+    int count;
+    int64_t values[SN_CONFIG_LIST_MAX];
+} sn_int_list;
+
+typedef struct {
+    /* [run] */
+    int64_t seed;
+    int64_t threads;              /* BLIS threads per process */
+    double progress_seconds;      /* seconds between progress lines in a log (not a terminal) */
+
+    /* [data] */
+    char dataset[SN_CONFIG_TEXT_MAX];   /* "fashion-mnist" (IDX directory) or "hdf5" */
+    char path[SN_CONFIG_TEXT_MAX];      /* IDX directory or HDF5 file */
+    int64_t validation_size;      /* held out from the training set */
+    int64_t train_limit;          /* use only the first N training images (0 = all) */
+    int64_t test_limit;           /* evaluate only the first N test images (0 = all) */
+    int64_t crop_padding;         /* random crop after zero padding (0 = off) */
+    int horizontal_flip;
+
+    /* [model] */
+    char model_type[SN_CONFIG_TEXT_MAX]; /* "cnn" or "vit" */
+
+    /* [cnn] a plain network: conv-bn-activation blocks, global pooling, linear */
+    sn_int_list cnn_channels;     /* output channels of each block */
+    sn_int_list cnn_strides;      /* stride of each block (same length) */
+    int64_t cnn_kernel;
+    char cnn_activation[SN_CONFIG_TEXT_MAX]; /* "relu" or "hardswish" */
+
+    /* [vit] */
+    int64_t vit_patch;
+    int64_t vit_embed_dim;
+    int64_t vit_depth;
+    int64_t vit_heads;
+    int64_t vit_mlp_hidden;
+    double vit_dropout;
+    double vit_drop_path;
+
+    /* [train] */
+    int64_t epochs;
+    int64_t max_steps;            /* stop after this many steps (0 = epochs decide) */
+    int64_t batch_size;
+    int64_t eval_batch_size;
+    char optimizer[SN_CONFIG_TEXT_MAX];  /* "sgd" or "adamw" */
+    double learning_rate;
+    double min_learning_rate;
+    double warmup_epochs;
+    double momentum;
+    int nesterov;
+    double beta1, beta2, epsilon;
+    double weight_decay;
+    double label_smoothing;
+    double clip_norm;             /* 0 = off */
+    double clip_value;            /* 0 = off */
+    double bn_momentum;
+} sn_config;
+
+typedef enum {
+    SN_CONFIG_INT,
+    SN_CONFIG_FLOAT,
+    SN_CONFIG_BOOL,
+    SN_CONFIG_TEXT,
+    SN_CONFIG_CHOICE,   /* text restricted to `choices` ("sgd|adamw") */
+    SN_CONFIG_INT_LIST  /* comma-separated integers */
+} sn_config_type;
+
+typedef struct {
+    const char *section;
+    const char *name;
+    sn_config_type type;
+    size_t offset;              /* of the field in sn_config */
+    const char *default_value;  /* as written in an INI file */
+    double minimum, maximum;    /* numbers and list elements */
+    const char *choices;        /* SN_CONFIG_CHOICE only */
+    const char *description;
+} sn_config_key;
+
+/* The key table, in the order keys are documented and written. */
+const sn_config_key *sn_config_keys(int *count);
+
+void sn_config_defaults(sn_config *config);
+/* Reads an INI file over the current values (defaults first, then the file). */
+int sn_config_load_file(sn_config *config, const char *path);
+/* Applies one "section.key=value" override. */
+int sn_config_set(sn_config *config, const char *assignment);
+/* Checks relations between keys (list lengths agree, min_learning_rate <=
+ * learning_rate, ...). Checks that need the data set's shape are made when
+ * the network is built. */
+int sn_config_validate(const sn_config *config);
+/* Writes every key with its resolved value, as a loadable INI file. */
+int sn_config_write(const sn_config *config, FILE *out);
+/* Writes the key reference (Markdown table per section) for doc/. */
+int sn_config_write_reference(FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

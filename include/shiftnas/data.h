@@ -1,0 +1,121 @@
+/*
+ * shiftnas/data.h — image sets: IDX and HDF5 readers, the train/validation
+ * split, shuffling, normalisation, augmentation and batch assembly.
+ *
+ * Every reader checks each header field against the file and reports a
+ * malformed, truncated or mislabelled file as SN_ERR_FORMAT (a missing or
+ * unreadable one as SN_ERR_IO) with a one-line message that starts with the
+ * file's path: "data/train-images.gz: truncated: header says 60000 images of
+ * 28x28, file holds 1024 pixel bytes".
+ *
+ * HDF5 image-set layout (what `shiftnas data convert` writes and what a user
+ * brings, e.g. CIFAR-10 or downsampled ImageNet):
+ *   /train/images   uint8, N x H x W (one channel) or N x H x W x C
+ *   /train/labels   any integer type, N, values in [0, classes)
+ *   /test/images, /test/labels   the same for the test split
+ *   attribute "classes" on the root group (integer, optional; default:
+ *   largest label + 1 over both splits)
+ */
+#ifndef SHIFTNAS_DATA_H
+#define SHIFTNAS_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int64_t count;
+    int channels, height, width;
+    int classes;
+    uint8_t *pixels;  /* [count, channels, height, width] */
+    int32_t *labels;  /* [count], each in [0, classes) */
+} sn_image_set;
+
+void sn_image_set_free(sn_image_set *set);
+
+/* ---- IDX (LeCun's format; raw or gzip-compressed) ---------------------- */
+
+typedef struct {
+    int ndim;            /* 1..4 */
+    int64_t dims[4];
+    uint8_t *data;       /* unsigned-byte elements, product(dims) of them */
+} sn_idx_array;
+
+void sn_idx_array_free(sn_idx_array *array);
+/* Decodes an IDX file held in memory (already decompressed). Only the
+ * unsigned-byte element type (0x08) is accepted. `name` is used in messages. */
+int sn_idx_decode(const uint8_t *bytes, size_t size, const char *name, sn_idx_array *array);
+/* Reads a whole file, gunzipping it when it starts with the gzip magic. The
+ * caller frees *bytes with free(). max_bytes bounds the decompressed size. */
+int sn_read_file_maybe_gzip(const char *path, size_t max_bytes, uint8_t **bytes, size_t *size);
+/* Images (N x H x W) and labels (N) from two IDX files into one image set;
+ * counts must agree; classes = largest label + 1. */
+int sn_idx_load_image_set(const char *images_path, const char *labels_path, sn_image_set *set);
+/* Fashion-MNIST (or MNIST) from a directory holding
+ * {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]. */
+int sn_idx_load_directory(const char *directory, sn_image_set *train, sn_image_set *test);
+
+/* ---- HDF5 image sets (layout above) ------------------------------------ */
+
+/* split is "train" or "test". */
+int sn_hdf5_image_set_read(const char *path, const char *split, sn_image_set *set);
+/* Writes both splits (and the "classes" attribute) to a new file. */
+int sn_hdf5_image_set_write(const char *path, const sn_image_set *train, const sn_image_set *test);
+
+/* ---- split, order, normalisation, augmentation, batches ---------------- */
+
+typedef struct {
+    uint32_t *train;       /* indices into the full training set, ascending */
+    uint32_t *validation;  /* ascending */
+    int64_t train_count, validation_count;
+} sn_split;
+
+/* A held-out validation split: validation_count images chosen by a random
+ * permutation keyed by (seed, SN_RNG_SPLIT). 0 <= validation_count < total. */
+int sn_split_make(int64_t total, int64_t validation_count, uint64_t seed, sn_split *split);
+void sn_split_free(sn_split *split);
+
+/* order[i] = indices[perm[i]] with perm keyed by (seed, SN_RNG_SHUFFLE, epoch):
+ * the same order on every rank, in every run with this seed. */
+void sn_epoch_order(uint32_t *order, const uint32_t *indices, int64_t count, uint64_t seed,
+                    uint64_t epoch);
+
+enum { SN_MAX_CHANNELS = 4 };
+
+typedef struct {
+    int channels;
+    float mean[SN_MAX_CHANNELS];  /* in pixel units / 255 */
+    float std[SN_MAX_CHANNELS];
+} sn_normalization;
+
+/* Per-channel mean and standard deviation of the given images (in [0,1] units),
+ * accumulated in double in index order. */
+int sn_normalization_compute(const sn_image_set *set, const uint32_t *indices, int64_t count,
+                             sn_normalization *normalization);
+
+typedef struct {
+    int crop_padding;      /* random crop of the image padded by this many zero pixels; 0 = off */
+    int horizontal_flip;   /* flip with probability 1/2 */
+} sn_augmentation;
+
+typedef enum {
+    SN_LAYOUT_SAMPLE_MAJOR = 0,  /* [N, C, H, W]: the ViT's patch embedding */
+    SN_LAYOUT_CHANNEL_MAJOR = 1  /* [C, N, H, W]: the CNN's layout */
+} sn_batch_layout;
+
+/* Fills a batch of normalised float images and their labels. Sample b is image
+ * sample_indices[b]; its augmentation (if augmentation != NULL) is drawn from
+ * (seed, SN_RNG_AUGMENT, epoch, sample_indices[b]), so it does not depend on
+ * where the sample falls in the batch or on which rank fills it. */
+void sn_batch_fill(float *images, int32_t *labels, const sn_image_set *set,
+                   const uint32_t *sample_indices, int64_t batch,
+                   const sn_normalization *normalization, const sn_augmentation *augmentation,
+                   uint64_t seed, uint64_t epoch, sn_batch_layout layout);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,40 @@
+# Hand-written macros for compiler flags and build options.
+
+# SHIFTNAS_CHECK_CFLAGS(VARIABLE, FLAGS): append each flag the compiler accepts.
+AC_DEFUN([SHIFTNAS_CHECK_CFLAGS], [
+  for shiftnas_flag in $2; do
+    AC_MSG_CHECKING([whether $CC accepts $shiftnas_flag])
+    shiftnas_save_CFLAGS=$CFLAGS
+    CFLAGS="$CFLAGS -Werror $shiftnas_flag"
+    AC_COMPILE_IFELSE([AC_LANG_PROGRAM([], [])],
+      [AC_MSG_RESULT([yes]); $1="$$1 $shiftnas_flag"], [AC_MSG_RESULT([no])])
+    CFLAGS=$shiftnas_save_CFLAGS
+  done
+])
+
+# --enable-sanitizers: AddressSanitizer + UndefinedBehaviorSanitizer for the whole build.
+AC_DEFUN([SHIFTNAS_ENABLE_SANITIZERS], [
+  AC_ARG_ENABLE([sanitizers],
+    [AS_HELP_STRING([--enable-sanitizers], [build with AddressSanitizer and UBSan])],
+    [], [enable_sanitizers=no])
+  SANITIZER_CFLAGS=
+  AS_IF([test "x$enable_sanitizers" = xyes], [
+    SHIFTNAS_CHECK_CFLAGS([SANITIZER_CFLAGS], [-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined])
+    AS_IF([test -z "$SANITIZER_CFLAGS"], [AC_MSG_ERROR([$CC does not support -fsanitize=address,undefined])])
+  ])
+  AC_SUBST([SANITIZER_CFLAGS])
+])
+
+# --enable-fuzzers: libFuzzer targets for the data readers (needs clang).
+AC_DEFUN([SHIFTNAS_ENABLE_FUZZERS], [
+  AC_ARG_ENABLE([fuzzers],
+    [AS_HELP_STRING([--enable-fuzzers], [build libFuzzer targets for the IDX and HDF5 readers (CC=clang)])],
+    [], [enable_fuzzers=no])
+  FUZZER_CFLAGS=
+  AS_IF([test "x$enable_fuzzers" = xyes], [
+    SHIFTNAS_CHECK_CFLAGS([FUZZER_CFLAGS], [-fsanitize=fuzzer-no-link])
+    AS_IF([test -z "$FUZZER_CFLAGS"], [AC_MSG_ERROR([--enable-fuzzers needs clang with libFuzzer (apt-get install clang libclang-rt-14-dev; CC=clang)])])
+  ])
+  AM_CONDITIONAL([ENABLE_FUZZERS], [test "x$enable_fuzzers" = xyes])
+  AC_SUBST([FUZZER_CFLAGS])
+])

@@ -1,0 +1,44 @@
+/* Error codes and the thread's last error message. */
+#include "shiftnas/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+/* One message per thread: BLIS may run threads, but only the thread that
+ * detects a failure reports it. */
+static _Thread_local char last_message[1024];
+
+const char *sn_strerror(int code)
+{
+    switch (code) {
+    case SN_OK: return "success";
+    case SN_ERR_NOMEM: return "out of memory";
+    case SN_ERR_IO: return "I/O error";
+    case SN_ERR_FORMAT: return "malformed file";
+    case SN_ERR_CONFIG: return "configuration error";
+    case SN_ERR_NUMERIC: return "numerical error (NaN or Inf)";
+    case SN_ERR_ARGUMENT: return "invalid argument";
+    case SN_ERR_MPI: return "MPI error";
+    case SN_ERR_INTERNAL: return "internal error";
+    default: return "unknown error";
+    }
+}
+
+int sn_error_set(int code, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(last_message, sizeof last_message, format, args);
+    va_end(args);
+    return code;
+}
+
+const char *sn_error_message(void)
+{
+    return last_message;
+}
+
+void sn_error_clear(void)
+{
+    last_message[0] = '\0';
+}

@@ -1,0 +1,9 @@
+# src/core: errors, random numbers, matrix views and slabs.
+libshiftnas_la_SOURCES += \
+	src/core/error.c \
+	src/core/rng.c \
+	src/core/tensor.c
+shiftnasinclude_HEADERS += \
+	include/shiftnas/error.h \
+	include/shiftnas/rng.h \
+	include/shiftnas/tensor.h
