@@ -1,1 +1,3 @@
-# src/cli
+# src/cli: the shiftnas program.
+shiftnas_SOURCES += \
+	src/cli/main.c
