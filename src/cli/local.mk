@@ -1,3 +1,7 @@
 # src/cli: the shiftnas program.
 shiftnas_SOURCES += \
-	src/cli/main.c
+	src/cli/main.c \
+	src/cli/commands.h \
+	src/cli/command_train.c \
+	src/cli/command_data.c \
+	src/cli/command_config.c

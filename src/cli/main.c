@@ -4,12 +4,45 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
+
+static const char usage_text[] =
+    "usage: shiftnas COMMAND [ARGS...]\n"
+    "\n"
+    "One-shot neural architecture search with probability shift (ShiftNAS), on CPUs and MPI.\n"
+    "\n"
+    "commands:\n"
+    "  train    train the configured network and evaluate it\n"
+    "  data     convert and inspect data sets (IDX, HDF5)\n"
+    "  config   print the default configuration or the key reference\n"
+    "\n"
+    "options:\n"
+    "  -h, --help     this text; 'shiftnas COMMAND --help' for a command\n"
+    "  -V, --version  version and source revision\n"
+    "\n"
+    "See shiftnas(1) and doc/ for the configuration keys and file formats.\n";
+
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("shiftnas %s (%s)\n", PACKAGE_VERSION, SHIFTNAS_REVISION);
-        return 0;
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return SN_EXIT_USAGE;
     }
-    fprintf(stderr, "usage: shiftnas --version\n");
-    return 2;
+    const char *command = argv[1];
+    if (strcmp(command, "-h") == 0 || strcmp(command, "--help") == 0 || strcmp(command, "help") == 0) {
+        fputs(usage_text, stdout);
+        return SN_EXIT_OK;
+    }
+    if (strcmp(command, "-V") == 0 || strcmp(command, "--version") == 0) {
+        printf("shiftnas %s (revision %s)\n", PACKAGE_VERSION, SHIFTNAS_REVISION);
+        return SN_EXIT_OK;
+    }
+    if (strcmp(command, "train") == 0)
+        return sn_command_train(argc - 1, argv + 1);
+    if (strcmp(command, "data") == 0)
+        return sn_command_data(argc - 1, argv + 1);
+    if (strcmp(command, "config") == 0)
+        return sn_command_config(argc - 1, argv + 1);
+    fprintf(stderr, "shiftnas: unknown command '%s' (try 'shiftnas --help')\n", command);
+    return SN_EXIT_USAGE;
 }

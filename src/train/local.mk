@@ -1,1 +1,7 @@
-# src/train
+# src/train: the training loop, progress lines, metrics.
+libshiftnas_la_SOURCES += \
+	src/train/trainer.c \
+	src/train/progress.c \
+	src/train/metrics.c
+shiftnasinclude_HEADERS += \
+	include/shiftnas/train.h

@@ -7,3 +7,13 @@ TESTS += tests/unit/test_core
 tests_unit_test_core_SOURCES = tests/unit/test_core.c
 tests_unit_test_core_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_core_LDADD = $(TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test_network
+TESTS += tests/unit/test_network
+tests_unit_test_network_SOURCES = tests/unit/test_network.c $(gradcheck_sources)
+tests_unit_test_network_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_network_LDADD = $(TEST_LIBS)
+
+# The program end to end (needs Fashion-MNIST from dataset-fashion-mnist).
+TESTS += tests/cli/test_cli.sh
+EXTRA_DIST += tests/cli/test_cli.sh

@@ -1,0 +1,84 @@
+/*
+ * shiftnas/network.h — a whole classifier: parameters, activations, forward
+ * and backward over a batch.
+ *
+ * A network owns three slabs sized when it is built: parameters, parameter
+ * gradients (both laid out by one parameter table) and activations (every
+ * buffer a forward saves for its backward, sized for max_batch). Nothing is
+ * allocated afterwards, so a training step allocates nothing.
+ *
+ * The fixed networks of the configuration's [cnn] and [vit] sections:
+ *   cnn: blocks of conv(k, stride) - batch norm - activation, global average
+ *        pooling, linear classifier. Activations channel-major [C, N, H, W].
+ *   vit: patch embedding, class token, position embedding, pre-norm blocks
+ *        (layer norm, multi-head self-attention, residual; layer norm, MLP
+ *        with GELU, residual; drop-path on both branches), final layer norm,
+ *        linear head on the class token.
+ */
+#ifndef SHIFTNAS_NETWORK_H
+#define SHIFTNAS_NETWORK_H
+
+#include <stdint.h>
+
+#include "shiftnas/config.h"
+#include "shiftnas/data.h"
+#include "shiftnas/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sn_network sn_network;
+
+typedef struct {
+    int channels, height, width; /* input images */
+    int classes;
+} sn_input_shape;
+
+/* Builds the network described by config for inputs of this shape and
+ * batches of at most max_batch images; checks that the shapes work (e.g. the
+ * patch size divides the image) and reports what does not. */
+int sn_network_create(sn_network **network, const sn_config *config, const sn_input_shape *input,
+                      int64_t max_batch);
+void sn_network_free(sn_network *network);
+
+/* Deterministic initialisation: parameter entry e is drawn from the stream
+ * (seed, SN_RNG_PARAMETER_INIT, 0, e). Also resets running statistics. */
+void sn_network_initialize(sn_network *network, uint64_t seed);
+
+const sn_parameter_table *sn_network_parameter_table(const sn_network *network);
+float *sn_network_parameters(sn_network *network);
+float *sn_network_gradients(sn_network *network);
+/* Zeroes the parameter gradients (they accumulate in backward). */
+void sn_network_zero_gradients(sn_network *network);
+
+/* How the network wants its input batch laid out. */
+sn_batch_layout sn_network_input_layout(const sn_network *network);
+int sn_network_classes(const sn_network *network);
+
+typedef struct {
+    int training;     /* batch statistics, dropout and drop-path on */
+    uint64_t seed;    /* the run's seed: dropout/drop-path streams */
+    uint64_t step;    /* training step: keys the streams */
+    uint32_t shard;   /* which part of the global batch: keys the streams */
+} sn_forward_mode;
+
+/* Forward pass over `batch` images (batch <= max_batch). Returns the logits,
+ * [batch, classes], in the network's own buffer (valid until the next call). */
+const float *sn_network_forward(sn_network *network, const float *images, int64_t batch,
+                                const sn_forward_mode *mode);
+/* Backward pass of the last training-mode forward: accumulates parameter
+ * gradients. dlogits [batch, classes]. */
+void sn_network_backward(sn_network *network, const float *dlogits, int64_t batch);
+
+/* Multiply-accumulates of one image's forward pass (the FLOPs convention of
+ * doc/: one multiply-add counts as one), and of its convolutions alone. */
+int64_t sn_network_macs(const sn_network *network);
+int64_t sn_network_convolution_macs(const sn_network *network);
+/* Floats in the activation slab (for memory accounting). */
+int64_t sn_network_activation_floats(const sn_network *network);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

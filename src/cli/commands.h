@@ -1,0 +1,21 @@
+/* The subcommands of the shiftnas program. Each returns the process exit code. */
+#ifndef SHIFTNAS_CLI_COMMANDS_H
+#define SHIFTNAS_CLI_COMMANDS_H
+
+#include <stdio.h>
+
+/* Exit codes (documented in doc/shiftnas.1). */
+enum {
+    SN_EXIT_OK = 0,
+    SN_EXIT_FAILURE = 1,  /* the run failed: bad input, I/O, numerics */
+    SN_EXIT_USAGE = 2     /* the command line was wrong */
+};
+
+int sn_command_train(int argc, char **argv);
+int sn_command_data(int argc, char **argv);
+int sn_command_config(int argc, char **argv);
+
+/* Prints "shiftnas: <message>" for the last library error on stderr. */
+void sn_cli_report_error(const char *context);
+
+#endif

@@ -1,0 +1,64 @@
+/* Shared between network.c and the fixed networks (network_cnn.c, network_vit.c). */
+#ifndef SHIFTNAS_NETWORK_INTERNAL_H
+#define SHIFTNAS_NETWORK_INTERNAL_H
+
+#include "shiftnas/network.h"
+
+/* A bump allocator over the activation slab, used twice: a sizing pass with
+ * base == NULL (take() returns NULL and only counts), then an assigning pass
+ * over the allocated slab with exactly the same sequence of take() calls. */
+typedef struct {
+    float *base;
+    int64_t used;
+} sn_arena;
+
+static inline float *sn_arena_take(sn_arena *arena, int64_t floats)
+{
+    float *p = arena->base ? arena->base + arena->used : NULL;
+    arena->used += (floats + 15) / 16 * 16; /* keep every buffer on a cache line */
+    return p;
+}
+
+typedef struct {
+    /* Declares parameters in the table (called once, before the slabs exist). */
+    int (*declare)(sn_network *network);
+    /* Lays out the activation buffers; called twice (see sn_arena). */
+    void (*layout)(sn_network *network, sn_arena *arena);
+    void (*initialize)(sn_network *network, uint64_t seed);
+    const float *(*forward)(sn_network *network, const float *images, int64_t batch,
+                            const sn_forward_mode *mode);
+    void (*backward)(sn_network *network, const float *dlogits, int64_t batch);
+    void (*free_model)(sn_network *network);
+} sn_network_operations;
+
+struct sn_network {
+    const sn_network_operations *operations;
+    void *model;                 /* the cnn_model or vit_model */
+    sn_input_shape input;
+    int64_t max_batch;
+    sn_batch_layout layout;
+    sn_parameter_table table;
+    float *parameters;
+    float *gradients;
+    float *activations;
+    int64_t activation_floats;
+    int64_t macs, convolution_macs;
+};
+
+int sn_network_cnn_attach(sn_network *network, const sn_config *config);
+int sn_network_vit_attach(sn_network *network, const sn_config *config);
+
+/* Parameter initialisers: each fills entry e of the table from the stream
+ * (seed, SN_RNG_PARAMETER_INIT, 0, e). */
+void sn_init_normal(sn_network *network, int entry, uint64_t seed, float std);
+void sn_init_truncated_normal(sn_network *network, int entry, uint64_t seed, float std);
+void sn_init_uniform(sn_network *network, int entry, uint64_t seed, float bound);
+void sn_init_constant(sn_network *network, int entry, float value);
+
+/* Pointer to entry e in a slab laid out by the network's table. */
+static inline float *sn_entry(const sn_network *network, float *slab, int entry)
+{
+    return slab + network->table.entries[entry].offset;
+}
+
+#endif

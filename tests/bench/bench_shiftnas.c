@@ -1,0 +1,211 @@
+/*
+ * Benchmarks of the training engine (make bench; figures in doc/performance.md).
+ *
+ *   bench_shiftnas gemm                 single-thread sgemm peak through sn_gemm
+ *   bench_shiftnas conv CONFIG          GFLOP/s of the CNN's convolutions, forward
+ *                                       and both backward products
+ *   bench_shiftnas train CONFIG         training images/s of the configured
+ *                                       network and peak memory against the
+ *                                       bytes it accounts for
+ *
+ * Every mode prints "key value" lines that tests/bench/run-bench.sh collects.
+ * Inputs are synthetic (normal noise, fixed labels): the figures measure the
+ * engine, not the data pipeline, and the PyTorch baseline does the same.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "shiftnas/config.h"
+#include "shiftnas/error.h"
+#include "shiftnas/network.h"
+#include "shiftnas/nn.h"
+#include "shiftnas/optim.h"
+#include "shiftnas/rng.h"
+#include "shiftnas/tensor.h"
+#include "shiftnas/train.h"
+
+static void fill_normal(float *x, int64_t n, uint32_t item)
+{
+    sn_rng_stream s;
+    sn_rng_stream_init(&s, 3, SN_RNG_TEST, 0, item);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = sn_rng_normal(&s);
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "bench_shiftnas: %s: %s\n", what, sn_error_message());
+    return 1;
+}
+
+/* Best of several repetitions: the machine is shared and noisy (+-20%). */
+static int bench_gemm(void)
+{
+    const int sizes[][3] = {{1024, 1024, 1024}, {64, 25088, 288}, {128, 6272, 576}};
+    for (int s = 0; s < 3; s++) {
+        int m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
+        float *a = sn_alloc_floats((size_t)m * k), *b = sn_alloc_floats((size_t)k * n);
+        float *c = sn_alloc_floats((size_t)m * n);
+        fill_normal(a, (int64_t)m * k, 1);
+        fill_normal(b, (int64_t)k * n, 2);
+        double best = 1e30;
+        for (int rep = 0; rep < 7; rep++) {
+            double t0 = sn_now();
+            sn_gemm(1.0f, sn_matrix_make(a, m, k, k), sn_matrix_make(b, k, n, n), 0.0f,
+                    sn_matrix_make(c, m, n, n));
+            double t = sn_now() - t0;
+            best = t < best ? t : best;
+        }
+        printf("gemm_%dx%dx%d_gflops %.1f\n", m, n, k, 2.0 * m * n * k / best / 1e9);
+        sn_free(a);
+        sn_free(b);
+        sn_free(c);
+    }
+    return 0;
+}
+
+static int load_config(sn_config *config, const char *path)
+{
+    sn_config_defaults(config);
+    if (sn_config_load_file(config, path) != SN_OK || sn_config_validate(config) != SN_OK)
+        return fail(path);
+    return 0;
+}
+
+/* Each convolution of the fixed CNN at the training batch size: forward,
+ * input-gradient and weight-gradient products, 2 FLOPs per multiply-add. */
+static int bench_conv(const char *path)
+{
+    sn_config config;
+    if (load_config(&config, path))
+        return 1;
+    int64_t batch = config.batch_size, channels = 1, size = 28;
+    double total_flops = 0, total_seconds = 0;
+    for (int i = 0; i < config.cnn_channels.count; i++) {
+        sn_conv2d_dims d = {batch, channels, config.cnn_channels.values[i], size, size,
+                            (int)config.cnn_kernel, (int)config.cnn_strides.values[i],
+                            (int)config.cnn_kernel / 2, 1};
+        if (sn_conv2d_dims_check(&d) != SN_OK)
+            return fail("conv shape");
+        int64_t out = sn_conv2d_out_size(size, d.kernel, d.stride, d.padding);
+        int64_t in_floats = channels * batch * size * size;
+        int64_t out_floats = d.out_channels * batch * out * out;
+        int64_t cols = channels * d.kernel * d.kernel;
+        float *in = sn_alloc_floats((size_t)in_floats), *din = sn_alloc_floats((size_t)in_floats);
+        float *o = sn_alloc_floats((size_t)out_floats), *dout = sn_alloc_floats((size_t)out_floats);
+        float *w = sn_alloc_floats((size_t)(d.out_channels * cols));
+        float *dw = sn_alloc_floats((size_t)(d.out_channels * cols));
+        float *ws = sn_alloc_floats((size_t)sn_conv2d_workspace_floats(&d) + 1);
+        fill_normal(in, in_floats, 4);
+        fill_normal(dout, out_floats, 5);
+        fill_normal(w, d.out_channels * cols, 6);
+        sn_matrix wv = sn_matrix_make(w, d.out_channels, cols, cols);
+        sn_matrix dwv = sn_matrix_make(dw, d.out_channels, cols, cols);
+        /* The first layer's input is the image: no input gradient, as in training. */
+        float *din_or_null = i == 0 ? NULL : din;
+        double best = 1e30;
+        for (int rep = 0; rep < 7; rep++) {
+            double t0 = sn_now();
+            sn_conv2d_forward(o, in, wv, NULL, &d, ws);
+            sn_conv2d_backward(din_or_null, dwv, NULL, dout, in, wv, &d, ws);
+            double t = sn_now() - t0;
+            best = t < best ? t : best;
+        }
+        double macs = (double)d.out_channels * cols * out * out * batch;
+        double flops = 2.0 * macs * (i == 0 ? 2 : 3);
+        printf("conv%d_%lldto%lld_k%d_s%d_gflops %.1f\n", i, (long long)channels,
+               (long long)d.out_channels, d.kernel, d.stride, flops / best / 1e9);
+        total_flops += flops;
+        total_seconds += best;
+        channels = d.out_channels;
+        size = out;
+        sn_free(in); sn_free(din); sn_free(o); sn_free(dout); sn_free(w); sn_free(dw); sn_free(ws);
+    }
+    printf("conv_total_gflops %.1f\n", total_flops / total_seconds / 1e9);
+    return 0;
+}
+
+static long peak_rss_kib(void)
+{
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss;
+}
+
+static int bench_train(const char *path, int steps)
+{
+    sn_config config;
+    if (load_config(&config, path))
+        return 1;
+    long rss_before = peak_rss_kib();
+    int64_t batch = config.batch_size;
+    sn_input_shape shape = {1, 28, 28, 10};
+    sn_network *network = NULL;
+    if (sn_network_create(&network, &config, &shape, batch) != SN_OK)
+        return fail("network");
+    sn_network_initialize(network, 1);
+    const sn_parameter_table *table = sn_network_parameter_table(network);
+    sn_optimizer optimizer;
+    sn_optimizer_settings settings = {SN_OPTIMIZER_ADAMW, 0.9f, 1, 0.9f, 0.999f, 1e-8f, 0.05f};
+    if (sn_optimizer_init(&optimizer, &settings, table) != SN_OK)
+        return fail("optimizer");
+    int64_t image_floats = batch * 28 * 28;
+    float *images = sn_alloc_floats((size_t)image_floats);
+    float *probs = sn_alloc_floats((size_t)batch * 10), *dlogits = sn_alloc_floats((size_t)batch * 10);
+    int32_t *labels = malloc((size_t)batch * sizeof *labels);
+    fill_normal(images, image_floats, 7);
+    for (int64_t n = 0; n < batch; n++)
+        labels[n] = (int32_t)(n % 10);
+    double best = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = 0;
+        for (int step = -3; step < steps; step++) { /* 3 warm-up steps */
+            if (step == 0)
+                t0 = sn_now();
+            sn_network_zero_gradients(network);
+            sn_forward_mode mode = {1, 1, (uint64_t)(step + 3), 0};
+            const float *logits = sn_network_forward(network, images, batch, &mode);
+            sn_softmax_cross_entropy_forward(probs, logits, labels, batch, 10, 0.1f, NULL);
+            sn_softmax_cross_entropy_backward(dlogits, probs, labels, batch, 10, 0.1f, 1.0f);
+            sn_network_backward(network, dlogits, batch);
+            sn_optimizer_step(&optimizer, table, sn_network_parameters(network),
+                              sn_network_gradients(network), 1e-3f);
+        }
+        double t = sn_now() - t0;
+        best = t < best ? t : best;
+    }
+    double accounted = 4.0 * ((double)table->total * 4 /* parameters, gradients, 2 moments */ +
+                              (double)sn_network_activation_floats(network) + (double)image_floats +
+                              2.0 * batch * 10);
+    printf("model %s\n", config.model_type);
+    printf("batch %lld\n", (long long)batch);
+    printf("macs_per_image %lld\n", (long long)sn_network_macs(network));
+    printf("parameters_floats %zu\n", table->total);
+    printf("activation_floats %lld\n", (long long)sn_network_activation_floats(network));
+    printf("images_per_second %.1f\n", (double)steps * batch / best);
+    printf("accounted_mib %.1f\n", accounted / 1048576.0);
+    printf("peak_rss_mib %.1f\n", peak_rss_kib() / 1024.0);
+    printf("rss_before_network_mib %.1f\n", rss_before / 1024.0);
+    printf("blis_kernels %s\n", sn_blas_kernel_name());
+    sn_free(images); sn_free(probs); sn_free(dlogits); free(labels);
+    sn_optimizer_free(&optimizer);
+    sn_network_free(network);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (sn_blas_setup(1) != SN_OK)
+        return fail("blas");
+    if (argc == 2 && strcmp(argv[1], "gemm") == 0)
+        return bench_gemm();
+    if (argc == 3 && strcmp(argv[1], "conv") == 0)
+        return bench_conv(argv[2]);
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "train") == 0)
+        return bench_train(argv[2], argc == 4 ? atoi(argv[3]) : 40);
+    fprintf(stderr, "usage: bench_shiftnas gemm | conv CONFIG | train CONFIG [STEPS]\n");
+    return 2;
+}

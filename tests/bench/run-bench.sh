@@ -1,0 +1,50 @@
+#!/bin/sh
+# make bench: the engine's figures against BLIS's own peak and against PyTorch,
+# on this machine, in one run. Writes bench-results.md in the build directory;
+# doc/performance.md records a run's figures.
+set -eu
+bench=${BUILD_DIR:-.}/tests/bench/bench_shiftnas
+src=${SOURCE_DIR:-.}
+out=${BUILD_DIR:-.}/bench-results.md
+steps=${BENCH_STEPS:-40}
+export OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
+get() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+"$bench" gemm >"$tmp/gemm"
+"$bench" conv "$src/jobs/configs/cnn-fixed.ini" >"$tmp/conv"
+for net in cnn vit; do
+    "$bench" train "$src/jobs/configs/$net-fixed.ini" "$steps" >"$tmp/$net"
+    if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+        /usr/bin/python3 "$src/tests/bench/torch_baseline.py" "$src/jobs/configs/$net-fixed.ini" "$steps" >"$tmp/$net.torch"
+    else
+        echo "images_per_second n/a (install python3-torch)" >"$tmp/$net.torch"
+    fi
+done
+
+peak=$(get gemm_1024x1024x1024_gflops "$tmp/gemm")
+conv=$(get conv_total_gflops "$tmp/conv")
+{
+    echo "# shiftnas benchmark ($(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, 1 thread each)"
+    echo
+    echo "BLIS kernels: $(get blis_kernels "$tmp/cnn"); torch $(get torch_version "$tmp/cnn.torch")"
+    echo
+    echo "| figure | value |"
+    echo "|---|---|"
+    sed 's/^\(gemm_[^ ]*\) \(.*\)$/| sgemm \1 (GFLOP\/s) | \2 |/' "$tmp/gemm"
+    sed 's/^\([^ ]*\) \(.*\)$/| \1 (GFLOP\/s) | \2 |/' "$tmp/conv"
+    echo "| convolutions / sgemm peak | $(awk -v c="$conv" -v p="$peak" 'BEGIN { printf "%.0f%%", 100 * c / p }') |"
+    for net in cnn vit; do
+        ours=$(get images_per_second "$tmp/$net")
+        theirs=$(get images_per_second "$tmp/$net.torch")
+        echo "| $net: shiftnas training images/s | $ours |"
+        echo "| $net: PyTorch training images/s | $theirs |"
+        echo "| $net: shiftnas / PyTorch | $(awk -v a="$ours" -v b="$theirs" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }') |"
+        echo "| $net: peak RSS (MiB) | $(get peak_rss_mib "$tmp/$net") |"
+        echo "| $net: accounted bytes: parameters, gradients, AdamW moments, activations, batch (MiB) | $(get accounted_mib "$tmp/$net") |"
+        echo "| $net: peak RSS / accounted | $(awk -v r="$(get peak_rss_mib "$tmp/$net")" -v a="$(get accounted_mib "$tmp/$net")" 'BEGIN { printf "%.2f", r / a }') |"
+        echo "| $net: RSS before building the network (MiB) | $(get rss_before_network_mib "$tmp/$net") |"
+    done
+} >"$out"
+cat "$out"

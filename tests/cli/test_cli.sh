@@ -1,0 +1,111 @@
+#!/bin/sh
+# The shiftnas program end to end: a short real run, determinism of a rerun,
+# HDF5 conversion, and the one-line errors for bad input.
+set -u
+bin=${SHIFTNAS_BUILD_DIR:-.}/shiftnas
+src=${SHIFTNAS_SOURCE_DIR:-.}
+data=/usr/share/datasets/fashion-mnist
+work=$(mktemp -d "${TMPDIR:-/tmp}/shiftnas-cli.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+failures=0
+passes=0
+
+pass() { passes=$((passes + 1)); echo "ok: $1"; }
+fail() { failures=$((failures + 1)); echo "FAIL: $1"; }
+
+# expect_error NAME EXPECTED_STATUS PATTERN COMMAND...: the command exits with
+# the status, prints exactly one line on stderr, and that line matches PATTERN.
+expect_error() {
+    name=$1 want=$2 pattern=$3
+    shift 3
+    "$@" >"$work/out" 2>"$work/err"
+    status=$?
+    lines=$(wc -l <"$work/err")
+    if [ "$status" -ne "$want" ]; then
+        fail "$name: exit status $status, expected $want"; cat "$work/err"
+    elif [ "$lines" -ne 1 ]; then
+        fail "$name: $lines lines on stderr, expected 1"; cat "$work/err"
+    elif ! grep -q -- "$pattern" "$work/err"; then
+        fail "$name: stderr does not match '$pattern'"; cat "$work/err"
+    else
+        pass "$name"
+    fi
+}
+
+small="--set data.train_limit=3000 --set data.test_limit=1000 --set data.validation_size=500 --set train.epochs=2 --set train.batch_size=100"
+
+# --- a short real run on Fashion-MNIST -------------------------------------
+if "$bin" train --config "$src/jobs/configs/cnn-fixed.ini" $small --out "$work/run1" >"$work/run1.log" 2>&1; then
+    pass "short run exits 0"
+else
+    fail "short run failed"; cat "$work/run1.log"
+fi
+if [ "$(head -n 1 "$work/run1/metrics.csv")" = "step,epoch,split,loss,accuracy,images,seconds" ] &&
+   [ "$(grep -c ',val,' "$work/run1/metrics.csv")" -eq 2 ] &&
+   [ "$(grep -c ',test,' "$work/run1/metrics.csv")" -eq 2 ]; then
+    pass "metrics.csv has a header and a val and a test row per epoch"
+else
+    fail "metrics.csv malformed"; cat "$work/run1/metrics.csv"
+fi
+# Accuracy after two short epochs on 2500 images is well above chance (0.1).
+if awk -F, '$3 == "test" { last = $5 } END { exit !(last > 0.6) }' "$work/run1/metrics.csv"; then
+    pass "test accuracy above 0.6 after 2 short epochs"
+else
+    fail "test accuracy too low"; cat "$work/run1/metrics.csv"
+fi
+if grep -q '^epoch 2/2 done' "$work/run1.log" && grep -q 'img/s' "$work/run1.log"; then
+    pass "progress and epoch lines printed"
+else
+    fail "progress lines missing"; cat "$work/run1.log"
+fi
+
+# --- the resolved configuration reproduces the run bit for bit ------------
+if "$bin" train --config "$work/run1/config.ini" --out "$work/run2" >/dev/null 2>&1 &&
+   cut -d, -f1-6 "$work/run1/metrics.csv" >"$work/m1" && cut -d, -f1-6 "$work/run2/metrics.csv" >"$work/m2" &&
+   cmp -s "$work/m1" "$work/m2"; then
+    pass "rerun from RUN_DIR/config.ini gives identical losses and accuracies"
+else
+    fail "rerun differs"; diff "$work/m1" "$work/m2"
+fi
+
+# --- HDF5 conversion, and training from it gives the same numbers ---------
+if "$bin" data convert "$data" "$work/fmnist.h5" >/dev/null 2>"$work/err"; then
+    pass "data convert"
+else
+    fail "data convert"; cat "$work/err"
+fi
+if "$bin" train --config "$src/jobs/configs/cnn-fixed.ini" $small --set data.dataset=hdf5 \
+        --set "data.path=$work/fmnist.h5" --out "$work/run3" >/dev/null 2>&1 &&
+   cut -d, -f1-6 "$work/run3/metrics.csv" >"$work/m3" && cmp -s "$work/m1" "$work/m3"; then
+    pass "training from the HDF5 copy equals training from IDX"
+else
+    fail "HDF5 run differs from IDX run"; diff "$work/m1" "$work/m3"
+fi
+
+# --- errors: one line, non-zero exit, the file or key named ---------------
+expect_error "missing config file" 1 "$work/nope.ini" "$bin" train --config "$work/nope.ini" --out "$work/e1"
+printf '[train]\nepochz = 3\n' >"$work/unknown.ini"
+expect_error "unknown key" 1 "epochz" "$bin" train --config "$work/unknown.ini" --out "$work/e2"
+expect_error "out-of-range override" 1 "batch_size" "$bin" train --config "$src/jobs/configs/cnn-fixed.ini" --set train.batch_size=-4 --out "$work/e3"
+expect_error "missing data directory" 1 "$work/no-data" "$bin" train --config "$src/jobs/configs/cnn-fixed.ini" --set "data.path=$work/no-data" --out "$work/e4"
+mkdir -p "$work/bad-idx"
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+    cp "$data/$f.gz" "$work/bad-idx/$f.gz"
+done
+head -c 5000 "$data/train-images-idx3-ubyte.gz" >"$work/bad-idx/train-images-idx3-ubyte.gz"
+expect_error "truncated gzip IDX" 1 "train-images-idx3-ubyte" "$bin" train --config "$src/jobs/configs/cnn-fixed.ini" --set "data.path=$work/bad-idx" --out "$work/e5"
+printf 'not hdf5' >"$work/bad.h5"
+expect_error "not an HDF5 file" 1 "$work/bad.h5" "$bin" train --config "$src/jobs/configs/cnn-fixed.ini" --set data.dataset=hdf5 --set "data.path=$work/bad.h5" --out "$work/e6"
+expect_error "patch does not divide image" 1 "patch" "$bin" train --config "$src/jobs/configs/vit-fixed.ini" --set vit.patch=5 --out "$work/e7"
+expect_error "run directory in use" 1 "already holds a run" "$bin" train --config "$work/run1/config.ini" --out "$work/run1"
+expect_error "convert onto an existing file" 1 "exists" "$bin" data convert "$data" "$work/fmnist.h5"
+expect_error "unknown command" 2 "unknown command" "$bin" trian
+expect_error "train without --config" 2 "config" "$bin" train
+if "$bin" --version | grep -q '^shiftnas ' && "$bin" train --help | grep -q -- '--config'; then
+    pass "--version and train --help"
+else
+    fail "--version or --help"
+fi
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
