@@ -17,3 +17,8 @@ tests_unit_test_network_LDADD = $(TEST_LIBS)
 # The program end to end (needs Fashion-MNIST from dataset-fashion-mnist).
 TESTS += tests/cli/test_cli.sh
 EXTRA_DIST += tests/cli/test_cli.sh
+check_PROGRAMS += tests/unit/test_nn_transformer
+TESTS += tests/unit/test_nn_transformer
+tests_unit_test_nn_transformer_SOURCES = tests/unit/test_nn_transformer.c $(gradcheck_sources)
+tests_unit_test_nn_transformer_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_nn_transformer_LDADD = $(TEST_LIBS)
