@@ -99,9 +99,9 @@ void sn_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float 
                            const float *in, const float *gamma, const float *saved_mean,
                            const float *saved_inv_std, int64_t channels, int64_t count);
 
-/* Layer norm over the last dimension of [rows, dim]; row_stride lets the
- * input and output rows be longer than dim (a subnet's first-k embedding) but
- * in the common case row_stride == dim. Saves mean and 1/std per row. */
+/* Layer norm over the last dimension of contiguous [rows, dim] (a subnet with
+ * a first-k embedding keeps its activations compact at width k). Saves mean
+ * and 1/std per row. din may alias dout. */
 void sn_layernorm_forward(float *out, float *saved_mean, float *saved_inv_std, const float *in,
                           const float *gamma, const float *beta, int64_t rows, int64_t dim,
                           float eps);
