@@ -7,3 +7,10 @@ TESTS += tests/unit/test_core
 tests_unit_test_core_SOURCES = tests/unit/test_core.c
 tests_unit_test_core_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_core_LDADD = $(TEST_LIBS)
+
+# Optimisers, schedule, clipping (optim-config branch).
+check_PROGRAMS += tests/unit/test_optim
+TESTS += tests/unit/test_optim
+tests_unit_test_optim_SOURCES = tests/unit/test_optim.c
+tests_unit_test_optim_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_optim_LDADD = $(TEST_LIBS)
