@@ -14,3 +14,12 @@ TESTS += tests/unit/test_optim
 tests_unit_test_optim_SOURCES = tests/unit/test_optim.c
 tests_unit_test_optim_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_optim_LDADD = $(TEST_LIBS)
+
+# The run configuration (optim-config branch).
+check_PROGRAMS += tests/unit/test_config
+TESTS += tests/unit/test_config
+tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_config_LDADD = $(TEST_LIBS)
+# left by test_config when doc/configuration.md is out of date
+CLEANFILES += configuration-reference.md
