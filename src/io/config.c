@@ -439,7 +439,7 @@ static char *read_line(char *out, int size, void *user)
         return NULL;
     }
     char *start = c->buffer;
-    if (c->line == 1 && memcmp(start, "\xEF\xBB\xBF", 3) == 0)
+    if (c->line == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
         start += 3; /* UTF-8 byte order mark */
     while (*start == ' ' || *start == '\t')
         start++;
