@@ -105,13 +105,17 @@ typedef struct {
 const sn_config_key *sn_config_keys(int *count);
 
 void sn_config_defaults(sn_config *config);
-/* Reads an INI file over the current values (defaults first, then the file). */
+/* Reads an INI file over the current values (defaults first, then the file).
+ * A key given twice takes its last value. On failure (SN_ERR_IO: cannot
+ * open; SN_ERR_CONFIG: anything in the file) the configuration is unchanged. */
 int sn_config_load_file(sn_config *config, const char *path);
-/* Applies one "section.key=value" override. */
+/* Applies one "section.key=value" override (blanks around each part are
+ * ignored); on failure the configuration is unchanged. */
 int sn_config_set(sn_config *config, const char *assignment);
-/* Checks relations between keys (list lengths agree, min_learning_rate <=
- * learning_rate, ...). Checks that need the data set's shape are made when
- * the network is built. */
+/* Checks every field against its key's range, then relations between keys
+ * (list lengths agree, min_learning_rate <= learning_rate, ...; [cnn] and
+ * [vit] relations only for the selected model type). Checks that need the
+ * data set's shape are made when the network is built. */
 int sn_config_validate(const sn_config *config);
 /* Writes every key with its resolved value, as a loadable INI file. */
 int sn_config_write(const sn_config *config, FILE *out);

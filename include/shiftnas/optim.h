@@ -50,7 +50,12 @@ void sn_optimizer_step(sn_optimizer *optimizer, const sn_parameter_table *table,
                        const float *grads, float lr);
 
 /* Linear warm-up from 0 to base_lr over warmup_steps, then cosine decay to
- * min_lr at total_steps (and min_lr after). */
+ * min_lr at total_steps (and min_lr after). Exactly, with W = warmup_steps,
+ * T = total_steps and step < 0 treated as 0:
+ *   step < W:       base_lr * (step + 1) / W   (step 0 is nonzero; step W-1 is base_lr)
+ *   step >= T:      min_lr
+ *   otherwise:      min_lr + (base_lr - min_lr) * (1 + cos(pi * (step - W) / (T - W))) / 2
+ * computed in double. With W = 0 the schedule starts at base_lr. */
 float sn_learning_rate(int64_t step, int64_t total_steps, int64_t warmup_steps, float base_lr,
                        float min_lr);
 
@@ -58,9 +63,12 @@ float sn_learning_rate(int64_t step, int64_t total_steps, int64_t warmup_steps, 
  * order (deterministic). */
 double sn_gradient_norm(const sn_parameter_table *table, const float *grads);
 /* Scales gradients so that their norm is at most max_norm (given the norm
- * computed above). Returns the scale applied (1 if none). */
+ * computed above): by max_norm / norm when norm > max_norm. Returns the scale
+ * applied (1 if none). max_norm <= 0 means off; a non-finite norm is left
+ * alone for sn_first_non_finite to report. */
 float sn_clip_by_norm(const sn_parameter_table *table, float *grads, double norm, float max_norm);
-/* Clamps every gradient element to [-max_value, max_value]. */
+/* Clamps every gradient element to [-max_value, max_value]; max_value <= 0
+ * means off. NaN stays NaN. */
 void sn_clip_by_value(const sn_parameter_table *table, float *grads, float max_value);
 /* Index of the first NaN or Inf among n floats, or -1 if all are finite. */
 int64_t sn_first_non_finite(const float *values, size_t n);

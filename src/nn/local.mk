@@ -15,3 +15,11 @@ libshiftnas_la_SOURCES += \
 	src/nn/loss.c \
 	src/nn/lstm.c \
 	src/nn/patch_embed.c
+# src/nn
+
+# Optimisers, learning-rate schedule, gradient clipping and the NaN/Inf guard.
+libshiftnas_la_SOURCES += \
+	src/nn/optimizer.c \
+	src/nn/schedule.c \
+	src/nn/gradient.c
+shiftnasinclude_HEADERS += include/shiftnas/optim.h

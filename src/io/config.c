@@ -1,0 +1,743 @@
+/* The run configuration: one key table drives INI parsing (libinih), --set
+ * overrides, range checks, validation, writing and the Markdown reference.
+ *
+ * Rules worth knowing (also in doc/configuration.md):
+ *  - An unknown section or key is an error, so that a typo never silently
+ *    leaves a default in place. A key outside any section is an error too.
+ *  - A key given twice in one file takes its last value, as a later --set
+ *    does over the file.
+ *  - Leading whitespace on a line is ignored (indented keys are plain keys),
+ *    so libinih's multi-line continuation values are not used.
+ *  - A failed load or --set leaves the configuration as it was.
+ */
+#include "shiftnas/config.h"
+#include "shiftnas/error.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <ini.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+#define FIELD(name) offsetof(sn_config, name)
+
+/* Every key, in the order it is documented and written. Ranges are
+ * inclusive; for lists they bound each element. */
+static const sn_config_key config_keys[] = {
+    {"run", "seed", SN_CONFIG_INT, FIELD(seed), "1", 0, 281474976710655.0, NULL,
+     "Root of every random stream (data order, augmentation, initialisation, sampling)."},
+    {"run", "threads", SN_CONFIG_INT, FIELD(threads), "1", 1, 256, NULL,
+     "BLIS threads per process."},
+    {"run", "progress_seconds", SN_CONFIG_FLOAT, FIELD(progress_seconds), "10", 0.1, 3600, NULL,
+     "Seconds between progress lines when the log is not a terminal."},
+
+    {"data", "dataset", SN_CONFIG_CHOICE, FIELD(dataset), "fashion-mnist", 0, 0,
+     "fashion-mnist|hdf5",
+     "Data set format: an IDX directory (Fashion-MNIST layout) or one HDF5 file."},
+    {"data", "path", SN_CONFIG_TEXT, FIELD(path), "/usr/share/datasets/fashion-mnist", 0, 0, NULL,
+     "The IDX directory or the HDF5 file."},
+    {"data", "validation_size", SN_CONFIG_INT, FIELD(validation_size), "5000", 0, 1e7, NULL,
+     "Training images held out as the validation set."},
+    {"data", "train_limit", SN_CONFIG_INT, FIELD(train_limit), "0", 0, 1e9, NULL,
+     "Use only the first N training images (0 = all)."},
+    {"data", "test_limit", SN_CONFIG_INT, FIELD(test_limit), "0", 0, 1e9, NULL,
+     "Evaluate only the first N test images (0 = all)."},
+    {"data", "crop_padding", SN_CONFIG_INT, FIELD(crop_padding), "0", 0, 16, NULL,
+     "Random crop after zero padding by this many pixels per side (0 = off)."},
+    {"data", "horizontal_flip", SN_CONFIG_BOOL, FIELD(horizontal_flip), "false", 0, 0, NULL,
+     "Flip training images left-right at random."},
+
+    {"model", "type", SN_CONFIG_CHOICE, FIELD(model_type), "cnn", 0, 0, "cnn|vit",
+     "Network family: a plain CNN ([cnn]) or a vision transformer ([vit])."},
+
+    {"cnn", "channels", SN_CONFIG_INT_LIST, FIELD(cnn_channels), "32,64,128", 1, 4096, NULL,
+     "Output channels of each conv-bn-activation block."},
+    {"cnn", "strides", SN_CONFIG_INT_LIST, FIELD(cnn_strides), "1,2,2", 1, 4, NULL,
+     "Stride of each block; as many entries as channels."},
+    {"cnn", "kernel", SN_CONFIG_INT, FIELD(cnn_kernel), "3", 1, 11, NULL,
+     "Convolution kernel size; must be odd."},
+    {"cnn", "activation", SN_CONFIG_CHOICE, FIELD(cnn_activation), "relu", 0, 0, "relu|hardswish",
+     "Activation after each batch norm."},
+
+    {"vit", "patch", SN_CONFIG_INT, FIELD(vit_patch), "7", 1, 64, NULL,
+     "Patch size in pixels; must divide the image size."},
+    {"vit", "embed_dim", SN_CONFIG_INT, FIELD(vit_embed_dim), "64", 1, 4096, NULL,
+     "Token width; must be divisible by heads."},
+    {"vit", "depth", SN_CONFIG_INT, FIELD(vit_depth), "4", 1, 64, NULL,
+     "Transformer blocks."},
+    {"vit", "heads", SN_CONFIG_INT, FIELD(vit_heads), "4", 1, 64, NULL,
+     "Attention heads per block."},
+    {"vit", "mlp_hidden", SN_CONFIG_INT, FIELD(vit_mlp_hidden), "128", 1, 16384, NULL,
+     "Hidden width of each block's MLP."},
+    {"vit", "dropout", SN_CONFIG_FLOAT, FIELD(vit_dropout), "0", 0, 0.9, NULL,
+     "Dropout probability during training (0 = off)."},
+    {"vit", "drop_path", SN_CONFIG_FLOAT, FIELD(vit_drop_path), "0", 0, 0.9, NULL,
+     "Probability of skipping a block's residual branch during training (0 = off)."},
+
+    {"train", "epochs", SN_CONFIG_INT, FIELD(epochs), "5", 1, 10000, NULL,
+     "Passes over the training set."},
+    {"train", "max_steps", SN_CONFIG_INT, FIELD(max_steps), "0", 0, 1e12, NULL,
+     "Stop after this many optimiser steps (0 = epochs decide)."},
+    {"train", "batch_size", SN_CONFIG_INT, FIELD(batch_size), "128", 1, 65536, NULL,
+     "Training images per optimiser step."},
+    {"train", "eval_batch_size", SN_CONFIG_INT, FIELD(eval_batch_size), "500", 1, 65536, NULL,
+     "Images per forward pass during evaluation."},
+    {"train", "optimizer", SN_CONFIG_CHOICE, FIELD(optimizer), "adamw", 0, 0, "sgd|adamw",
+     "SGD with momentum, or AdamW with decoupled weight decay."},
+    {"train", "learning_rate", SN_CONFIG_FLOAT, FIELD(learning_rate), "0.002", 1e-9, 10, NULL,
+     "Peak learning rate, reached at the end of warm-up (must be > 0)."},
+    {"train", "min_learning_rate", SN_CONFIG_FLOAT, FIELD(min_learning_rate), "0", 0, 10, NULL,
+     "Learning rate at the end of the cosine decay; at most learning_rate."},
+    {"train", "warmup_epochs", SN_CONFIG_FLOAT, FIELD(warmup_epochs), "0.5", 0, 1000, NULL,
+     "Length of the linear warm-up in epochs (fractions allowed); at most epochs."},
+    {"train", "momentum", SN_CONFIG_FLOAT, FIELD(momentum), "0.9", 0, 0.999, NULL,
+     "SGD momentum."},
+    {"train", "nesterov", SN_CONFIG_BOOL, FIELD(nesterov), "true", 0, 0, NULL,
+     "SGD: use Nesterov momentum (needs momentum > 0)."},
+    {"train", "beta1", SN_CONFIG_FLOAT, FIELD(beta1), "0.9", 0, 0.9999, NULL,
+     "AdamW: decay rate of the first-moment average."},
+    {"train", "beta2", SN_CONFIG_FLOAT, FIELD(beta2), "0.999", 0, 0.99999, NULL,
+     "AdamW: decay rate of the second-moment average."},
+    {"train", "epsilon", SN_CONFIG_FLOAT, FIELD(epsilon), "1e-8", 1e-12, 1e-2, NULL,
+     "AdamW: added to the root of the second moment."},
+    {"train", "weight_decay", SN_CONFIG_FLOAT, FIELD(weight_decay), "0.05", 0, 10, NULL,
+     "Weight decay (SGD: L2 in the gradient; AdamW: decoupled); never on norms and biases."},
+    {"train", "label_smoothing", SN_CONFIG_FLOAT, FIELD(label_smoothing), "0.1", 0, 0.5, NULL,
+     "Label smoothing of the cross-entropy targets."},
+    {"train", "clip_norm", SN_CONFIG_FLOAT, FIELD(clip_norm), "0", 0, 1e6, NULL,
+     "Rescale gradients whose global L2 norm exceeds this (0 = off)."},
+    {"train", "clip_value", SN_CONFIG_FLOAT, FIELD(clip_value), "0", 0, 1e6, NULL,
+     "Clamp each gradient element to [-clip_value, clip_value] (0 = off)."},
+    {"train", "bn_momentum", SN_CONFIG_FLOAT, FIELD(bn_momentum), "0.1", 0, 1, NULL,
+     "Batch-norm running statistics: weight of each new batch (PyTorch convention)."},
+};
+
+enum { KEY_COUNT = (int)(sizeof config_keys / sizeof config_keys[0]) };
+
+/* One line of introduction per section in the reference. */
+static const struct {
+    const char *name, *description;
+} config_sections[] = {
+    {"run", "The run as a whole."},
+    {"data", "Where the images come from and how training images are augmented."},
+    {"model", "Which network family is trained."},
+    {"cnn", "A plain network: conv-bn-activation blocks, global average pooling, a linear "
+            "classifier. Used when [model] type = cnn."},
+    {"vit", "A vision transformer. Used when [model] type = vit."},
+    {"train", "Optimisation: epochs, batches, optimiser, schedule, regularisation, clipping."},
+};
+
+enum { SECTION_COUNT = (int)(sizeof config_sections / sizeof config_sections[0]) };
+
+/* Lines in a configuration file may be this long (a text value of
+ * SN_CONFIG_TEXT_MAX - 1 characters plus its key fits). */
+enum { LINE_MAX_CHARS = 2 * SN_CONFIG_TEXT_MAX };
+
+const sn_config_key *sn_config_keys(int *count)
+{
+    if (count)
+        *count = KEY_COUNT;
+    return config_keys;
+}
+
+static int section_known(const char *section)
+{
+    for (int s = 0; s < SECTION_COUNT; s++)
+        if (strcmp(config_sections[s].name, section) == 0)
+            return 1;
+    return 0;
+}
+
+static const sn_config_key *find_key(const char *section, const char *name)
+{
+    for (int k = 0; k < KEY_COUNT; k++)
+        if (strcmp(config_keys[k].section, section) == 0 && strcmp(config_keys[k].name, name) == 0)
+            return &config_keys[k];
+    return NULL;
+}
+
+/* ---- formatting ------------------------------------------------------- */
+
+/* The shortest form that reads back as exactly x: 0.002 rather than
+ * 0.0020000000000000000416, yet never a different double. */
+static void format_double(char *out, size_t size, double x)
+{
+    /* whole numbers in plain digits: 3600, not 3.6e+03 */
+    if (x == floor(x) && fabs(x) < 1e15) {
+        snprintf(out, size, "%.0f", x);
+        return;
+    }
+    for (int precision = 1; precision <= 17; precision++) {
+        snprintf(out, size, "%.*g", precision, x);
+        if (strtod(out, NULL) == x)
+            return;
+    }
+}
+
+/* What a key accepts, for messages and the reference. */
+static void format_allowed(char *out, size_t size, const sn_config_key *key)
+{
+    char lo[32], hi[32];
+    if (key->type == SN_CONFIG_INT || key->type == SN_CONFIG_INT_LIST) {
+        snprintf(lo, sizeof lo, "%" PRId64, (int64_t)key->minimum);
+        snprintf(hi, sizeof hi, "%" PRId64, (int64_t)key->maximum);
+    } else {
+        format_double(lo, sizeof lo, key->minimum);
+        format_double(hi, sizeof hi, key->maximum);
+    }
+    switch (key->type) {
+    case SN_CONFIG_INT: snprintf(out, size, "integer %s..%s", lo, hi); break;
+    case SN_CONFIG_FLOAT: snprintf(out, size, "number %s..%s", lo, hi); break;
+    case SN_CONFIG_BOOL: snprintf(out, size, "true|false, yes|no, on|off, 1|0"); break;
+    case SN_CONFIG_TEXT:
+        snprintf(out, size, "text of at most %d characters", SN_CONFIG_TEXT_MAX - 1);
+        break;
+    case SN_CONFIG_CHOICE: snprintf(out, size, "one of %s", key->choices); break;
+    case SN_CONFIG_INT_LIST:
+        snprintf(out, size, "1..%d comma-separated integers, each %s..%s", SN_CONFIG_LIST_MAX, lo,
+                 hi);
+        break;
+    }
+}
+
+/* A field's value as it is written in an INI file. */
+static void format_value(char *out, size_t size, const sn_config_key *key, const sn_config *config)
+{
+    const char *field = (const char *)config + key->offset;
+    switch (key->type) {
+    case SN_CONFIG_INT: snprintf(out, size, "%" PRId64, *(const int64_t *)field); break;
+    case SN_CONFIG_FLOAT: format_double(out, size, *(const double *)field); break;
+    case SN_CONFIG_BOOL: snprintf(out, size, "%s", *(const int *)field ? "true" : "false"); break;
+    case SN_CONFIG_TEXT:
+    case SN_CONFIG_CHOICE: snprintf(out, size, "%s", field); break;
+    case SN_CONFIG_INT_LIST: {
+        const sn_int_list *list = (const sn_int_list *)field;
+        size_t used = 0;
+        out[0] = '\0';
+        for (int i = 0; i < list->count && used < size; i++)
+            used += (size_t)snprintf(out + used, size - used, "%s%" PRId64, i ? "," : "",
+                                     list->values[i]);
+        break;
+    }
+    }
+}
+
+/* ---- parsing and range checks ---------------------------------------- */
+
+static int in_range(const sn_config_key *key, double x)
+{
+    return x >= key->minimum && x <= key->maximum;
+}
+
+static int choice_allowed(const char *choices, const char *value)
+{
+    size_t n = strlen(value);
+    for (const char *c = choices; *c;) {
+        size_t len = strcspn(c, "|");
+        if (len == n && strncmp(c, value, n) == 0)
+            return 1;
+        c += len;
+        if (*c == '|')
+            c++;
+    }
+    return 0;
+}
+
+/* Parses a decimal integer that may be surrounded by blanks; *end is left
+ * after the trailing blanks. Returns NULL or why the text is not one. */
+static const char *parse_int(const char *text, int64_t *value, const char **end)
+{
+    char *stop;
+    while (*text == ' ' || *text == '\t')
+        text++;
+    if (*text == '\0' || *text == ',')
+        return "empty value";
+    errno = 0;
+    long long v = strtoll(text, &stop, 10);
+    if (stop == text)
+        return "not an integer";
+    if (errno == ERANGE)
+        return "integer overflow";
+    while (*stop == ' ' || *stop == '\t')
+        stop++;
+    *value = (int64_t)v;
+    *end = stop;
+    return NULL;
+}
+
+/* Stores `value` into key's field of `config`, or returns why it cannot
+ * (the field is then unchanged). */
+static const char *parse_value(const sn_config_key *key, const char *value, sn_config *config)
+{
+    char *field = (char *)config + key->offset;
+    switch (key->type) {
+    case SN_CONFIG_INT: {
+        int64_t v;
+        const char *end;
+        const char *why = parse_int(value, &v, &end);
+        if (why)
+            return why;
+        if (*end != '\0')
+            return "not an integer";
+        if (!in_range(key, (double)v))
+            return "out of range";
+        *(int64_t *)field = v;
+        return NULL;
+    }
+    case SN_CONFIG_FLOAT: {
+        char *end;
+        if (*value == '\0')
+            return "empty value";
+        double v = strtod(value, &end);
+        if (end == value || *end != '\0')
+            return "not a number";
+        if (!isfinite(v))
+            return "not a finite number";
+        if (!in_range(key, v))
+            return "out of range";
+        *(double *)field = v;
+        return NULL;
+    }
+    case SN_CONFIG_BOOL: {
+        static const char *const truths[] = {"true", "yes", "on", "1"};
+        static const char *const falsehoods[] = {"false", "no", "off", "0"};
+        for (int i = 0; i < 4; i++) {
+            if (strcasecmp(value, truths[i]) == 0) {
+                *(int *)field = 1;
+                return NULL;
+            }
+            if (strcasecmp(value, falsehoods[i]) == 0) {
+                *(int *)field = 0;
+                return NULL;
+            }
+        }
+        return "not a boolean";
+    }
+    case SN_CONFIG_TEXT:
+    case SN_CONFIG_CHOICE: {
+        size_t n = strlen(value);
+        if (n >= SN_CONFIG_TEXT_MAX)
+            return "text too long";
+        for (size_t i = 0; i < n; i++) {
+            if (iscntrl((unsigned char)value[i]))
+                return "contains a control character";
+            /* libinih would cut the value there when the file is read back */
+            if (value[i] == ';' && i > 0 && isspace((unsigned char)value[i - 1]))
+                return "contains ' ;', which starts a comment in an INI file";
+        }
+        if (key->type == SN_CONFIG_CHOICE && !choice_allowed(key->choices, value))
+            return "not one of the choices";
+        /* Zero the whole field: the struct stays comparable with memcmp. */
+        memset(field, 0, SN_CONFIG_TEXT_MAX);
+        memcpy(field, value, n);
+        return NULL;
+    }
+    case SN_CONFIG_INT_LIST: {
+        sn_int_list list;
+        memset(&list, 0, sizeof list);
+        const char *p = value;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            return "empty list";
+        for (;;) {
+            int64_t v;
+            const char *end;
+            const char *why = parse_int(p, &v, &end);
+            if (why)
+                return strcmp(why, "empty value") == 0 ? "empty list element" : why;
+            if (*end != ',' && *end != '\0')
+                return "not a comma-separated list of integers";
+            if (list.count == SN_CONFIG_LIST_MAX)
+                return "too many entries";
+            if (!in_range(key, (double)v))
+                return "element out of range";
+            list.values[list.count++] = v;
+            if (*end == '\0')
+                break;
+            p = end + 1;
+        }
+        memcpy(field, &list, sizeof list);
+        return NULL;
+    }
+    }
+    return "unknown key type";
+}
+
+/* Sets one key, or records "WHERE: [section] key = 'value': why (allowed:
+ * ...)" and returns SN_ERR_CONFIG. */
+static int set_key(const sn_config_key *key, const char *value, sn_config *config,
+                   const char *where)
+{
+    const char *why = parse_value(key, value, config);
+    if (!why)
+        return SN_OK;
+    char allowed[160];
+    format_allowed(allowed, sizeof allowed, key);
+    /* a long bad value is shown by its start: the message stays one line */
+    int shown = strlen(value) > 100 ? 100 : (int)strlen(value);
+    return sn_error_set(SN_ERR_CONFIG, "%s: [%s] %s = '%.*s%s': %s (allowed: %s)", where,
+                        key->section, key->name, shown, value,
+                        shown < (int)strlen(value) ? "..." : "", why, allowed);
+}
+
+void sn_config_defaults(sn_config *config)
+{
+    /* Zero the padding too, so configurations compare with memcmp. */
+    memset(config, 0, sizeof *config);
+    for (int k = 0; k < KEY_COUNT; k++) {
+        const char *why = parse_value(&config_keys[k], config_keys[k].default_value, config);
+        assert(why == NULL && "a default in the key table is outside its own range");
+        (void)why;
+    }
+}
+
+/* ---- reading files ---------------------------------------------------- */
+
+/* Debian's libinih turns its compile-time line buffer settings into
+ * variables; upstream's has only the macros (lines of 200 bytes). Weak
+ * references let us lengthen lines where we can and still link elsewhere. */
+#pragma weak ini_use_stack
+#pragma weak ini_allow_realloc
+#pragma weak ini_initial_alloc
+#pragma weak ini_max_line
+
+typedef struct {
+    sn_config *config;  /* the working copy */
+    const char *path;
+    FILE *file;
+    int line;           /* number of the line libinih is parsing */
+    int status;         /* first failure, stops the parse */
+    char *buffer;       /* getline's */
+    size_t capacity;
+} load_context;
+
+/* libinih's reader: hands over one line at a time, so we know its number,
+ * and rejects what libinih would silently truncate or misread. */
+static char *read_line(char *out, int size, void *user)
+{
+    load_context *c = user;
+    if (c->status < 0)
+        return NULL;
+    ssize_t n = getline(&c->buffer, &c->capacity, c->file);
+    if (n < 0) {
+        if (ferror(c->file))
+            c->status = sn_error_set(SN_ERR_IO, "%s: read error after line %d", c->path, c->line);
+        return NULL;
+    }
+    c->line++;
+    if ((size_t)n != strlen(c->buffer)) {
+        c->status = sn_error_set(SN_ERR_CONFIG, "%s:%d: the line contains a NUL byte", c->path,
+                                 c->line);
+        return NULL;
+    }
+    char *start = c->buffer;
+    if (c->line == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
+        start += 3; /* UTF-8 byte order mark */
+    while (*start == ' ' || *start == '\t')
+        start++;
+    /* A section with no keys never reaches the handler: check it here. */
+    if (*start == '[') {
+        const char *close = strchr(start, ']');
+        size_t name_len = close ? (size_t)(close - start - 1) : 0;
+        char name[64] = "";
+        if (close && name_len < sizeof name) {
+            memcpy(name, start + 1, name_len);
+            name[name_len] = '\0';
+        }
+        if (close && !section_known(name)) {
+            c->status = sn_error_set(SN_ERR_CONFIG,
+                                     "%s:%d: unknown section [%.*s] (sections: run, data, "
+                                     "model, cnn, vit, train)",
+                                     c->path, c->line, (int)(name_len > 60 ? 60 : name_len),
+                                     start + 1);
+            return NULL;
+        }
+    }
+    /* libinih needs room for the text, "\r\n" and the terminating NUL */
+    size_t len = strlen(start), content = len;
+    while (content > 0 && (start[content - 1] == '\n' || start[content - 1] == '\r'))
+        content--;
+    if (content > (size_t)size - 3 || len > (size_t)size - 1) {
+        c->status = sn_error_set(SN_ERR_CONFIG, "%s:%d: line longer than %d characters", c->path,
+                                 c->line, size - 3);
+        return NULL;
+    }
+    memcpy(out, start, len + 1);
+    return out;
+}
+
+static int handle_pair(void *user, const char *section, const char *name, const char *value)
+{
+    load_context *c = user;
+    char where[SN_CONFIG_TEXT_MAX + 32];
+    snprintf(where, sizeof where, "%s:%d", c->path, c->line);
+    if (section[0] == '\0') {
+        c->status = sn_error_set(SN_ERR_CONFIG, "%s: key '%s' is outside any [section]", where,
+                                 name);
+        return 0;
+    }
+    if (!section_known(section)) {
+        c->status = sn_error_set(SN_ERR_CONFIG, "%s: unknown section [%s] (key '%s')", where,
+                                 section, name);
+        return 0;
+    }
+    const sn_config_key *key = find_key(section, name);
+    if (!key) {
+        c->status = sn_error_set(SN_ERR_CONFIG, "%s: unknown key '%s' in [%s]", where, name,
+                                 section);
+        return 0;
+    }
+    c->status = set_key(key, value, c->config, where);
+    return c->status == SN_OK;
+}
+
+int sn_config_load_file(sn_config *config, const char *path)
+{
+    sn_config work;
+    memcpy(&work, config, sizeof work);
+    load_context c = {&work, path, NULL, 0, SN_OK, NULL, 0};
+    c.file = fopen(path, "r");
+    if (!c.file)
+        return sn_error_set(SN_ERR_IO, "%s: cannot open the configuration: %s", path,
+                            strerror(errno));
+
+    int have_knobs = &ini_use_stack && &ini_allow_realloc && &ini_initial_alloc && &ini_max_line;
+    bool saved_stack = false, saved_realloc = false;
+    int saved_initial = 0, saved_max = 0;
+    if (have_knobs) {
+        saved_stack = ini_use_stack;
+        saved_realloc = ini_allow_realloc;
+        saved_initial = ini_initial_alloc;
+        saved_max = ini_max_line;
+        /* one heap buffer of a fixed size: one reader call per line */
+        ini_use_stack = false;
+        ini_allow_realloc = false;
+        ini_initial_alloc = ini_max_line = LINE_MAX_CHARS + 3;
+    }
+    int result = ini_parse_stream(read_line, &c, handle_pair, &c);
+    if (have_knobs) {
+        ini_use_stack = saved_stack;
+        ini_allow_realloc = saved_realloc;
+        ini_initial_alloc = saved_initial;
+        ini_max_line = saved_max;
+    }
+    free(c.buffer);
+    fclose(c.file);
+
+    if (c.status < 0)
+        return c.status;
+    if (result == -2)
+        return sn_error_set(SN_ERR_NOMEM, "%s: out of memory while parsing", path);
+    if (result != 0)
+        return sn_error_set(SN_ERR_CONFIG,
+                            "%s:%d: syntax error (expected [section], key = value or a comment)",
+                            path, result);
+    memcpy(config, &work, sizeof work);
+    return SN_OK;
+}
+
+/* ---- --set ------------------------------------------------------------ */
+
+/* Blanks around a part of "section.key=value" are not part of it. */
+static char *trim(char *text)
+{
+    while (isspace((unsigned char)*text))
+        text++;
+    size_t n = strlen(text);
+    while (n > 0 && isspace((unsigned char)text[n - 1]))
+        text[--n] = '\0';
+    return text;
+}
+
+int sn_config_set(sn_config *config, const char *assignment)
+{
+    char where[96];
+    snprintf(where, sizeof where, "--set '%.60s%s'", assignment,
+             strlen(assignment) > 60 ? "..." : "");
+    char *copy = strdup(assignment);
+    if (!copy)
+        return sn_error_set(SN_ERR_NOMEM, "%s: out of memory", where);
+    int status = SN_OK;
+    char *equals = strchr(copy, '=');
+    char *dot = equals ? memchr(copy, '.', (size_t)(equals - copy)) : NULL;
+    if (!equals || !dot) {
+        status = sn_error_set(SN_ERR_CONFIG, "%s: expected section.key=value", where);
+    } else {
+        *dot = *equals = '\0';
+        const char *section = trim(copy), *name = trim(dot + 1), *value = trim(equals + 1);
+        const sn_config_key *key = find_key(section, name);
+        if (!section_known(section))
+            status = sn_error_set(SN_ERR_CONFIG,
+                                  "%s: unknown section [%s] (sections: run, data, model, cnn, "
+                                  "vit, train)",
+                                  where, section);
+        else if (!key)
+            status = sn_error_set(SN_ERR_CONFIG, "%s: unknown key '%s' in [%s]", where, name,
+                                  section);
+        else
+            status = set_key(key, value, config, where);
+    }
+    free(copy);
+    return status;
+}
+
+/* ---- validation ------------------------------------------------------- */
+
+static int invalid(const char *section, const char *name, const char *value, const char *why)
+{
+    return sn_error_set(SN_ERR_CONFIG, "configuration: [%s] %s = %s: %s", section, name, value,
+                        why);
+}
+
+int sn_config_validate(const sn_config *config)
+{
+    char value[SN_CONFIG_TEXT_MAX + 32], other[64], why[256];
+
+    /* Every field within its key's range: a program may have set fields
+     * directly rather than through a file or --set. */
+    for (int k = 0; k < KEY_COUNT; k++) {
+        const sn_config_key *key = &config_keys[k];
+        sn_config scratch;
+        format_value(value, sizeof value, key, config);
+        const char *field = (const char *)config + key->offset;
+        const char *bad = NULL;
+        if (key->type == SN_CONFIG_INT_LIST) {
+            const sn_int_list *list = (const sn_int_list *)field;
+            if (list->count < 1 || list->count > SN_CONFIG_LIST_MAX)
+                bad = "wrong number of entries";
+        } else if (key->type == SN_CONFIG_TEXT || key->type == SN_CONFIG_CHOICE) {
+            if (memchr(field, '\0', SN_CONFIG_TEXT_MAX) == NULL)
+                bad = "text not terminated";
+        } else if (key->type == SN_CONFIG_FLOAT && !isfinite(*(const double *)field)) {
+            bad = "not a finite number";
+        }
+        if (!bad)
+            bad = parse_value(key, value, &scratch);
+        if (bad) {
+            char allowed[160];
+            format_allowed(allowed, sizeof allowed, key);
+            snprintf(why, sizeof why, "%s (allowed: %s)", bad, allowed);
+            return invalid(key->section, key->name, value, why);
+        }
+    }
+
+    if (config->path[0] == '\0')
+        return invalid("data", "path", "''", "a data set path is required");
+
+    if (strcmp(config->model_type, "cnn") == 0) {
+        if (config->cnn_strides.count != config->cnn_channels.count) {
+            format_value(value, sizeof value, find_key("cnn", "strides"), config);
+            snprintf(why, sizeof why,
+                     "%d entries but [cnn] channels has %d (one stride per block)",
+                     config->cnn_strides.count, config->cnn_channels.count);
+            return invalid("cnn", "strides", value, why);
+        }
+        if (config->cnn_kernel % 2 == 0) {
+            snprintf(value, sizeof value, "%" PRId64, config->cnn_kernel);
+            return invalid("cnn", "kernel", value, "must be odd (allowed: 1, 3, 5, 7, 9, 11)");
+        }
+    } else if (config->vit_embed_dim % config->vit_heads != 0) {
+        snprintf(value, sizeof value, "%" PRId64, config->vit_embed_dim);
+        snprintf(why, sizeof why, "not divisible by [vit] heads = %" PRId64, config->vit_heads);
+        return invalid("vit", "embed_dim", value, why);
+    }
+
+    if (config->min_learning_rate > config->learning_rate) {
+        format_double(value, sizeof value, config->min_learning_rate);
+        format_double(other, sizeof other, config->learning_rate);
+        snprintf(why, sizeof why, "exceeds [train] learning_rate = %s", other);
+        return invalid("train", "min_learning_rate", value, why);
+    }
+    if (config->warmup_epochs > (double)config->epochs) {
+        format_double(value, sizeof value, config->warmup_epochs);
+        snprintf(why, sizeof why, "exceeds [train] epochs = %" PRId64, config->epochs);
+        return invalid("train", "warmup_epochs", value, why);
+    }
+    if (strcmp(config->optimizer, "sgd") == 0 && config->nesterov && config->momentum == 0.0)
+        return invalid("train", "nesterov", "true",
+                       "Nesterov needs [train] momentum > 0 (set nesterov = false)");
+    return SN_OK;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+int sn_config_write(const sn_config *config, FILE *out)
+{
+    char value[SN_CONFIG_TEXT_MAX + 32];
+    fprintf(out, "# shiftnas configuration: every key with its resolved value.\n"
+                 "# Keys, types and ranges: doc/configuration.md.\n");
+    const char *section = "";
+    for (int k = 0; k < KEY_COUNT; k++) {
+        const sn_config_key *key = &config_keys[k];
+        if (strcmp(key->section, section) != 0) {
+            section = key->section;
+            fprintf(out, "\n[%s]\n", section);
+        }
+        format_value(value, sizeof value, key, config);
+        fprintf(out, "%s = %s\n", key->name, value);
+    }
+    if (fflush(out) != 0 || ferror(out))
+        return sn_error_set(SN_ERR_IO, "cannot write the configuration: %s", strerror(errno));
+    return SN_OK;
+}
+
+static const char *type_name(sn_config_type type)
+{
+    switch (type) {
+    case SN_CONFIG_INT: return "integer";
+    case SN_CONFIG_FLOAT: return "number";
+    case SN_CONFIG_BOOL: return "boolean";
+    case SN_CONFIG_TEXT: return "text";
+    case SN_CONFIG_CHOICE: return "choice";
+    case SN_CONFIG_INT_LIST: return "integer list";
+    }
+    return "?";
+}
+
+/* Markdown table cells: a '|' would end the cell. */
+static void put_cell(FILE *out, const char *text)
+{
+    for (; *text; text++) {
+        if (*text == '|')
+            fputc('\\', out);
+        fputc(*text, out);
+    }
+}
+
+int sn_config_write_reference(FILE *out)
+{
+    for (int s = 0; s < SECTION_COUNT; s++) {
+        fprintf(out, "### [%s]\n\n%s\n\n", config_sections[s].name,
+                config_sections[s].description);
+        fprintf(out, "| Key | Type | Default | Allowed | Description |\n"
+                     "|-----|------|---------|---------|-------------|\n");
+        for (int k = 0; k < KEY_COUNT; k++) {
+            const sn_config_key *key = &config_keys[k];
+            if (strcmp(key->section, config_sections[s].name) != 0)
+                continue;
+            char allowed[160];
+            format_allowed(allowed, sizeof allowed, key);
+            fprintf(out, "| `%s` | %s | `", key->name, type_name(key->type));
+            put_cell(out, key->default_value);
+            fprintf(out, "` | ");
+            put_cell(out, allowed);
+            fprintf(out, " | ");
+            put_cell(out, key->description);
+            fprintf(out, " |\n");
+        }
+        if (s + 1 < SECTION_COUNT)
+            fprintf(out, "\n");
+    }
+    if (fflush(out) != 0 || ferror(out))
+        return sn_error_set(SN_ERR_IO, "cannot write the configuration reference: %s",
+                            strerror(errno));
+    return SN_OK;
+}
