@@ -7,3 +7,9 @@ TESTS += tests/unit/test_core
 tests_unit_test_core_SOURCES = tests/unit/test_core.c
 tests_unit_test_core_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_core_LDADD = $(TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test_nn_conv
+TESTS += tests/unit/test_nn_conv
+tests_unit_test_nn_conv_SOURCES = tests/unit/test_nn_conv.c $(gradcheck_sources)
+tests_unit_test_nn_conv_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_nn_conv_LDADD = $(TEST_LIBS)
