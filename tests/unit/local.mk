@@ -37,3 +37,8 @@ tests_unit_test_config_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_config_LDADD = $(TEST_LIBS)
 # left by test_config when doc/configuration.md is out of date
 CLEANFILES += configuration-reference.md
+check_PROGRAMS += tests/unit/test_nn_conv
+TESTS += tests/unit/test_nn_conv
+tests_unit_test_nn_conv_SOURCES = tests/unit/test_nn_conv.c $(gradcheck_sources)
+tests_unit_test_nn_conv_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_nn_conv_LDADD = $(TEST_LIBS)
