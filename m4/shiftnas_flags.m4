@@ -38,3 +38,16 @@ AC_DEFUN([SHIFTNAS_ENABLE_FUZZERS], [
   AM_CONDITIONAL([ENABLE_FUZZERS], [test "x$enable_fuzzers" = xyes])
   AC_SUBST([FUZZER_CFLAGS])
 ])
+
+# --enable-native: -march=native, for a binary that runs only on CPUs like the
+# build machine's (a cluster's own nodes). Off by default: a portable build.
+AC_DEFUN([SHIFTNAS_ENABLE_NATIVE], [
+  AC_ARG_ENABLE([native],
+    [AS_HELP_STRING([--enable-native], [optimise for this machine's CPU (-march=native)])],
+    [], [enable_native=no])
+  NATIVE_CFLAGS=
+  AS_IF([test "x$enable_native" = xyes], [
+    SHIFTNAS_CHECK_CFLAGS([NATIVE_CFLAGS], [-march=native])
+  ])
+  AC_SUBST([NATIVE_CFLAGS])
+])

@@ -59,18 +59,24 @@ static void teardown_case(network_case *c)
 }
 
 /* Analytic gradients of every parameter entry against central differences.
- * float32 forward passes through several layers: h = 1e-2 and a tolerance of
- * 3e-2 relative plus 2e-4 absolute (in units of the loss per parameter). */
+ * The parameters are first redrawn from N(0, 0.5^2): at the real
+ * initialisation (std 0.02 for the ViT) the residual stream is so small that
+ * layer norm makes the loss strongly curved at the scale of any step float32
+ * can resolve. float32 forward passes through several layers: h = 2e-3 and a
+ * tolerance of 3e-2 relative plus 3e-4 absolute (loss units per parameter). */
 static int check_all_parameters(network_case *c, int64_t per_entry)
 {
+    const sn_parameter_table *table = sn_network_parameter_table(c->network);
+    float *params = sn_network_parameters(c->network);
+    for (int e = 0; e < table->count; e++)
+        gradcheck_fill_normal(params + table->entries[e].offset, (int64_t)table->entries[e].count,
+                              0.5f, 100 + (uint32_t)e);
     sn_network_zero_gradients(c->network);
     network_loss(c);
     float *dlogits = malloc((size_t)(c->batch * c->classes) * sizeof(float));
     sn_softmax_cross_entropy_backward(dlogits, c->probs, c->labels, c->batch, c->classes, 0.1f, 1.0f);
     sn_network_backward(c->network, dlogits, c->batch);
     free(dlogits);
-    const sn_parameter_table *table = sn_network_parameter_table(c->network);
-    float *params = sn_network_parameters(c->network);
     float *grads = sn_network_gradients(c->network);
     /* The gradients are read while the parameters are perturbed, so copy them. */
     float *analytic = malloc(table->total * sizeof(float));
@@ -79,7 +85,7 @@ static int check_all_parameters(network_case *c, int64_t per_entry)
     for (int e = 0; e < table->count; e++) {
         const sn_parameter_entry *entry = &table->entries[e];
         failures += gradcheck_compare(entry->name, params + entry->offset, analytic + entry->offset,
-                                      (int64_t)entry->count, per_entry, 1e-2, 3e-2, 2e-4,
+                                      (int64_t)entry->count, per_entry, 2e-3, 3e-2, 3e-4,
                                       network_loss, c);
     }
     free(analytic);
