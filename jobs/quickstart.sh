@@ -13,7 +13,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 
 packages=(build-essential autoconf automake libtool pkg-config libopenmpi-dev openmpi-bin
-          libhdf5-openmpi-dev hdf5-tools libblis-dev check zlib1g-dev libinih-dev
+          libhdf5-openmpi-dev hdf5-tools libblis-dev libblis-pthread-dev check zlib1g-dev libinih-dev
           dataset-fashion-mnist git)
 
 install_missing() {
