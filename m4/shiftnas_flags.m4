@@ -26,17 +26,34 @@ AC_DEFUN([SHIFTNAS_ENABLE_SANITIZERS], [
 ])
 
 # --enable-fuzzers: libFuzzer targets for the data readers (needs clang).
+# The whole build is instrumented for coverage, ASan and UBSan (appended to
+# SANITIZER_CFLAGS, which AM_CFLAGS and AM_LDFLAGS carry); only the fuzz
+# targets link libFuzzer's main (FUZZER_LDFLAGS).
 AC_DEFUN([SHIFTNAS_ENABLE_FUZZERS], [
   AC_ARG_ENABLE([fuzzers],
     [AS_HELP_STRING([--enable-fuzzers], [build libFuzzer targets for the IDX and HDF5 readers (CC=clang)])],
     [], [enable_fuzzers=no])
   FUZZER_CFLAGS=
+  FUZZER_LDFLAGS=
   AS_IF([test "x$enable_fuzzers" = xyes], [
-    SHIFTNAS_CHECK_CFLAGS([FUZZER_CFLAGS], [-fsanitize=fuzzer-no-link])
+    SHIFTNAS_CHECK_CFLAGS([FUZZER_CFLAGS], [-fsanitize=fuzzer-no-link,address,undefined])
     AS_IF([test -z "$FUZZER_CFLAGS"], [AC_MSG_ERROR([--enable-fuzzers needs clang with libFuzzer (apt-get install clang libclang-rt-14-dev; CC=clang)])])
+    SHIFTNAS_CHECK_CFLAGS([FUZZER_CFLAGS], [-fno-omit-frame-pointer -fno-sanitize-recover=undefined -g])
+    AC_MSG_CHECKING([whether $CC links with -fsanitize=fuzzer])
+    shiftnas_save_CFLAGS=$CFLAGS
+    CFLAGS="$CFLAGS -fsanitize=fuzzer"
+    AC_LINK_IFELSE([AC_LANG_SOURCE([[#include <stddef.h>
+#include <stdint.h>
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { (void)data; (void)size; return 0; }]])],
+      [AC_MSG_RESULT([yes]); FUZZER_LDFLAGS=-fsanitize=fuzzer],
+      [AC_MSG_RESULT([no]); AC_MSG_ERROR([$CC cannot link libFuzzer: apt-get install libclang-rt-14-dev])])
+    CFLAGS=$shiftnas_save_CFLAGS
+    SANITIZER_CFLAGS="$SANITIZER_CFLAGS $FUZZER_CFLAGS"
   ])
   AM_CONDITIONAL([ENABLE_FUZZERS], [test "x$enable_fuzzers" = xyes])
   AC_SUBST([FUZZER_CFLAGS])
+  AC_SUBST([FUZZER_LDFLAGS])
 ])
 
 # --enable-native: -march=native, for a binary that runs only on CPUs like the

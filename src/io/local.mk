@@ -5,3 +5,9 @@
 libshiftnas_la_SOURCES += \
 	src/io/config.c
 shiftnasinclude_HEADERS += include/shiftnas/config.h
+# src/io: image sets (IDX, HDF5), the validation split, batches.
+libshiftnas_la_SOURCES += \
+	src/io/idx.c \
+	src/io/hdf5_images.c \
+	src/io/dataset.c
+shiftnasinclude_HEADERS += include/shiftnas/data.h

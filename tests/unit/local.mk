@@ -42,3 +42,10 @@ TESTS += tests/unit/test_nn_conv
 tests_unit_test_nn_conv_SOURCES = tests/unit/test_nn_conv.c $(gradcheck_sources)
 tests_unit_test_nn_conv_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_nn_conv_LDADD = $(TEST_LIBS)
+# tests/unit/test_data: IDX/HDF5 readers, split, batches, fuzz regression replay.
+check_PROGRAMS += tests/unit/test_data
+TESTS += tests/unit/test_data
+tests_unit_test_data_SOURCES = tests/unit/test_data.c
+tests_unit_test_data_CPPFLAGS = $(AM_CPPFLAGS) -DTEST_SOURCE_DIR='"$(abs_top_srcdir)"'
+tests_unit_test_data_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_data_LDADD = $(TEST_LIBS)
