@@ -1,11 +1,9 @@
-# src/io
-
+# src/io: the run configuration, image sets (IDX, HDF5), the validation split, batches.
 # The run configuration (INI via libinih): key table, parsing, --set,
 # validation, writing and the Markdown key reference.
 libshiftnas_la_SOURCES += \
 	src/io/config.c
 shiftnasinclude_HEADERS += include/shiftnas/config.h
-# src/io: image sets (IDX, HDF5), the validation split, batches.
 libshiftnas_la_SOURCES += \
 	src/io/idx.c \
 	src/io/hdf5_images.c \

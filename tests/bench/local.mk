@@ -7,4 +7,3 @@ EXTRA_DIST += tests/bench/run-bench.sh tests/bench/torch_baseline.py
 
 bench: tests/bench/bench_shiftnas$(EXEEXT) shiftnas$(EXEEXT)
 	BUILD_DIR='$(abs_top_builddir)' SOURCE_DIR='$(abs_top_srcdir)' $(SHELL) $(top_srcdir)/tests/bench/run-bench.sh
-.PHONY: bench

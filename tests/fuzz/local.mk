@@ -27,5 +27,4 @@ tests_fuzz_fuzz_hdf5_LDADD = $(SHIFTNAS_DEPENDENCY_LIBS)
 
 # `make fuzzers` builds just the two targets.
 fuzzers: tests/fuzz/fuzz_idx$(EXEEXT) tests/fuzz/fuzz_hdf5$(EXEEXT)
-.PHONY: fuzzers
 endif
