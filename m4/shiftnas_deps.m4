@@ -47,7 +47,7 @@ AC_DEFUN([SHIFTNAS_REQUIRE_BLIS], [
     shiftnas_blis_lib="/usr/lib/$shiftnas_multiarch/blis-$with_blis_threading"
     AS_IF([test ! -f "$shiftnas_blis_include/blis.h" || test ! -f "$shiftnas_blis_lib/libblis.so"],
       [AC_MSG_ERROR([BLIS flavour '$with_blis_threading' not found: install the Debian package libblis-$with_blis_threading-dev])])
-    BLIS_CFLAGS="-I$shiftnas_blis_include"
+    BLIS_CFLAGS="-isystem $shiftnas_blis_include"
     BLIS_LIBS="-L$shiftnas_blis_lib -Wl,-rpath,$shiftnas_blis_lib -lblis -lm"
   ])
   AS_IF([test -z "$BLIS_LIBS"], [BLIS_LIBS="-lblis -lm"])
