@@ -2,6 +2,8 @@
  * Benchmarks of the training engine (make bench; figures in doc/performance.md).
  *
  *   bench_shiftnas gemm                 single-thread sgemm peak through sn_gemm
+ *   bench_shiftnas gemm-blis-choice     the same with the kernels BLIS picks by
+ *                                       itself (sn_blas_setup not called)
  *   bench_shiftnas conv CONFIG          GFLOP/s of the CNN's convolutions, forward
  *                                       and both backward products
  *   bench_shiftnas train CONFIG         training images/s of the configured
@@ -17,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+
+#include <blis.h>
 
 #include "shiftnas/config.h"
 #include "shiftnas/error.h"
@@ -60,6 +64,8 @@ static int bench_gemm(void)
             best = t < best ? t : best;
         }
         printf("gemm_%dx%dx%d_gflops %.1f\n", m, n, k, 2.0 * m * n * k / best / 1e9);
+        if (s == 0)
+            printf("gemm_kernels %s\n", sn_blas_kernel_name());
         sn_free(a);
         sn_free(b);
         sn_free(c);
@@ -198,6 +204,10 @@ static int bench_train(const char *path, int steps)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "gemm-blis-choice") == 0) {
+        bli_thread_set_num_threads(1);
+        return bench_gemm();
+    }
     if (sn_blas_setup(1) != SN_OK)
         return fail("blas");
     if (argc == 2 && strcmp(argv[1], "gemm") == 0)

@@ -13,6 +13,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 "$bench" gemm >"$tmp/gemm"
+"$bench" gemm-blis-choice >"$tmp/gemm-blis"
 "$bench" conv "$src/jobs/configs/cnn-fixed.ini" >"$tmp/conv"
 for net in cnn vit; do
     "$bench" train "$src/jobs/configs/$net-fixed.ini" "$steps" >"$tmp/$net"
@@ -26,13 +27,17 @@ done
 peak=$(get gemm_1024x1024x1024_gflops "$tmp/gemm")
 conv=$(get conv_total_gflops "$tmp/conv")
 {
-    echo "# shiftnas benchmark ($(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, 1 thread each)"
+    echo "# shiftnas benchmark ($(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc --all) cores, 1 thread each)"
     echo
     echo "BLIS kernels: $(get blis_kernels "$tmp/cnn"); torch $(get torch_version "$tmp/cnn.torch")"
     echo
     echo "| figure | value |"
     echo "|---|---|"
-    sed 's/^\(gemm_[^ ]*\) \(.*\)$/| sgemm \1 (GFLOP\/s) | \2 |/' "$tmp/gemm"
+    echo "| sgemm kernels selected by shiftnas | $(get gemm_kernels "$tmp/gemm") |"
+    grep gflops "$tmp/gemm" | sed 's/^gemm_\([^ ]*\)_gflops \(.*\)$/| sgemm \1, shiftnas kernels (GFLOP\/s) | \2 |/'
+    echo "| sgemm kernels BLIS picks by itself | $(get gemm_kernels "$tmp/gemm-blis") |"
+    grep gflops "$tmp/gemm-blis" | sed 's/^gemm_\([^ ]*\)_gflops \(.*\)$/| sgemm \1, BLIS'"'"'s own pick (GFLOP\/s) | \2 |/'
+
     sed 's/^\([^ ]*\) \(.*\)$/| \1 (GFLOP\/s) | \2 |/' "$tmp/conv"
     echo "| convolutions / sgemm peak | $(awk -v c="$conv" -v p="$peak" 'BEGIN { printf "%.0f%%", 100 * c / p }') |"
     for net in cnn vit; do
