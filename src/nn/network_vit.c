@@ -256,14 +256,15 @@ static const float *vit_forward(sn_network *network, const float *images, int64_
     return m->logits;
 }
 
-/* Backward of one branch's regularisers, in place on the branch gradient. */
-static void branch_regularize_backward(float *dx, const float *mask, const float *keep,
-                                       const vit_model *m, int64_t batch)
+/* Backward of one branch's regularisers: dbranch = the branch output's
+ * gradient, given the residual stream's gradient dx. */
+static void branch_regularize_backward(float *dbranch, const float *dx, const float *mask,
+                                       const float *keep, const vit_model *m, int64_t batch)
 {
     int64_t per_sample = m->tokens * m->dim;
-    sn_drop_path_backward(dx, dx, keep, 1, batch, per_sample);
+    sn_drop_path_backward(dbranch, dx, keep, 1, batch, per_sample);
     if (mask)
-        sn_dropout_backward(dx, dx, mask, batch * per_sample);
+        sn_dropout_backward(dbranch, dbranch, mask, batch * per_sample);
 }
 
 static void vit_backward(sn_network *network, const float *dlogits, int64_t batch)
@@ -287,8 +288,7 @@ static void vit_backward(sn_network *network, const float *dlogits, int64_t batc
     for (int l = m->depth - 1; l >= 0; l--) {
         vit_block *b = &m->blocks[l];
         /* MLP branch: stream[l+1] = middle + fc2(gelu(fc1(norm2(middle)))). */
-        memcpy(m->dbranch, dx, (size_t)(rows * d) * sizeof(float));
-        branch_regularize_backward(m->dbranch, b->fc2_mask, b->mlp_keep, m, batch);
+        branch_regularize_backward(m->dbranch, dx, b->fc2_mask, b->mlp_keep, m, batch);
         sn_linear_backward(m->dhidden, weight_view(network, grads, b->fc2_weight), G(b->fc2_bias),
                            m->dbranch, b->gelu_out, weight_view(network, params, b->fc2_weight), rows);
         sn_gelu_backward(m->dhidden, m->dhidden, b->fc1_out, hidden_size);
@@ -299,8 +299,7 @@ static void vit_backward(sn_network *network, const float *dlogits, int64_t batc
         sn_accumulate(dx, m->dbranch, rows * d); /* dx is now dL/d middle */
 
         /* Attention branch: middle = x + proj(attention(q, k, v of norm1(x))). */
-        memcpy(m->dbranch, dx, (size_t)(rows * d) * sizeof(float));
-        branch_regularize_backward(m->dbranch, b->proj_mask, b->attention_keep, m, batch);
+        branch_regularize_backward(m->dbranch, dx, b->proj_mask, b->attention_keep, m, batch);
         sn_linear_backward(m->dnorm, weight_view(network, grads, b->proj_weight), G(b->proj_bias),
                            m->dbranch, b->attention_out, weight_view(network, params, b->proj_weight), rows);
         sn_attention_backward(m->dq, m->dk, m->dv, m->dnorm, b->probs, b->q, b->k, b->v, batch, t,

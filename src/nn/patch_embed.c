@@ -33,36 +33,23 @@ static void patchify(float *patches, const float *image, int64_t batch, int64_t 
             }
 }
 
+/* Patchify, then the patches are the rows of a linear layer. */
 void sn_patch_embed_forward(float *out, const float *image, sn_matrix weight, const float *bias,
                             int64_t batch, int64_t channels, int64_t height, int64_t width,
                             int patch, float *workspace)
 {
     int64_t rows = batch * (height / patch) * (width / patch);
-    int64_t features = channels * (int64_t)patch * patch;
-    int64_t dim = weight.rows;
     patchify(workspace, image, batch, channels, height, width, patch);
-    float beta = 0.0f;
-    if (bias != NULL) {
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t d = 0; d < dim; d++)
-                out[r * dim + d] = bias[d];
-        beta = 1.0f;
-    }
-    sn_gemm(1.0f, sn_matrix_make(workspace, rows, features, features),
-            sn_matrix_transpose(weight), beta, sn_matrix_make(out, rows, dim, dim));
+    sn_linear_forward(out, workspace, weight, bias, rows);
 }
 
-/* dweight (D x C*p*p view) += dout^T * patches; dbias [D] += column sums. */
+/* dweight (D x C*p*p view) += dout^T * patches; dbias [D] += column sums.
+ * The image needs no gradient, so the linear backward runs without din; it
+ * then reads only the shape of its weight argument, which dweight shares. */
 void sn_patch_embed_backward(sn_matrix dweight, float *dbias, const float *dout,
                              int64_t batch, int64_t tokens, int patch_features,
                              const float *workspace)
 {
-    int64_t rows = batch * tokens, dim = dweight.rows;
-    sn_matrix dy = sn_matrix_make((float *)dout, rows, dim, dim);
-    sn_matrix patches = sn_matrix_make((float *)workspace, rows, patch_features, patch_features);
-    sn_gemm(1.0f, sn_matrix_transpose(dy), patches, 1.0f, dweight);
-    if (dbias != NULL)
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t d = 0; d < dim; d++)
-                dbias[d] += dout[r * dim + d];
+    (void)patch_features; /* = dweight.cols */
+    sn_linear_backward(NULL, dweight, dbias, dout, workspace, dweight, batch * tokens);
 }
