@@ -22,14 +22,14 @@ TESTS += tests/unit/test_nn_transformer
 tests_unit_test_nn_transformer_SOURCES = tests/unit/test_nn_transformer.c $(gradcheck_sources)
 tests_unit_test_nn_transformer_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_nn_transformer_LDADD = $(TEST_LIBS)
-# Optimisers, schedule, clipping (optim-config branch).
+# Optimisers, schedule, clipping.
 check_PROGRAMS += tests/unit/test_optim
 TESTS += tests/unit/test_optim
 tests_unit_test_optim_SOURCES = tests/unit/test_optim.c
 tests_unit_test_optim_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_optim_LDADD = $(TEST_LIBS)
 
-# The run configuration (optim-config branch).
+# The run configuration.
 check_PROGRAMS += tests/unit/test_config
 TESTS += tests/unit/test_config
 tests_unit_test_config_SOURCES = tests/unit/test_config.c
