@@ -50,7 +50,7 @@ case "$mode" in
         build
         run_dir=runs/quickstart-$(date +%Y%m%d-%H%M%S)
         echo "== training the fixed CNN on Fashion-MNIST (run directory $run_dir)"
-        ./shiftnas train --config jobs/configs/cnn-fixed.ini --set run.threads="$(nproc)" --out "$run_dir"
+        ./shiftnas train --config jobs/configs/cnn-fixed.ini --out "$run_dir"
         echo "== metrics: $run_dir/metrics.csv"
         ;;
     -h|--help)
