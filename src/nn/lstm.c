@@ -16,15 +16,8 @@ void sn_lstm_cell_forward(float *h, float *c, float *gates, const float *x, cons
 {
     int64_t width = 4 * hidden;
     sn_matrix g = sn_matrix_make(gates, batch, width, width);
-    float beta = 0.0f;
-    if (bias != NULL) {
-        for (int64_t b = 0; b < batch; b++)
-            for (int64_t j = 0; j < width; j++)
-                gates[b * width + j] = bias[j];
-        beta = 1.0f;
-    }
-    sn_gemm(1.0f, sn_matrix_make((float *)x, batch, input_size, input_size),
-            sn_matrix_transpose(w_ih), beta, g);
+    /* The input part is a linear layer (with the bias); the recurrent part adds onto it. */
+    sn_linear_forward(gates, x, w_ih, bias, batch);
     sn_gemm(1.0f, sn_matrix_make((float *)h_prev, batch, hidden, hidden),
             sn_matrix_transpose(w_hh), 1.0f, g);
     for (int64_t b = 0; b < batch; b++) {

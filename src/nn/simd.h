@@ -69,21 +69,6 @@ static inline void sn_row_centre_scale(float *y, const float *x, float m, float 
         y[i] = (x[i] - m) * a + b;
 }
 
-/* y[i] += x[i] */
-static inline void sn_row_add(float *y, const float *x, int64_t n)
-{
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        sn_f32x8 xv, yv;
-        memcpy(&xv, x + i, sizeof xv);
-        memcpy(&yv, y + i, sizeof yv);
-        yv += xv;
-        memcpy(y + i, &yv, sizeof yv);
-    }
-    for (; i < n; i++)
-        y[i] += x[i];
-}
-
 /* sum a[i] * b[i] in float, eight partial sums (for short rows: a row of a
  * feature map, summed into a float gradient anyway). */
 static inline float sn_row_dot(const float *a, const float *b, int64_t n)
@@ -115,6 +100,12 @@ static inline void sn_row_add2(float *out, const float *a, const float *b, int64
     }
     for (; i < n; i++)
         out[i] = a[i] + b[i];
+}
+
+/* y[i] += x[i] */
+static inline void sn_row_add(float *y, const float *x, int64_t n)
+{
+    sn_row_add2(y, y, x, n);
 }
 
 /* The double sums below are the statistics of batch norm, pooling and bias
