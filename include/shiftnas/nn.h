@@ -99,6 +99,23 @@ void sn_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float 
                            const float *in, const float *gamma, const float *saved_mean,
                            const float *saved_inv_std, int64_t channels, int64_t count);
 
+/* Batch norm followed by ReLU, fused: out = max(batchnorm(in), 0), one pass
+ * over the output instead of two and no buffer for the normalised values.
+ * The backward takes that output (its sign is the ReLU's mask); din may
+ * alias dout. Same statistics, running statistics and arguments as above. */
+void sn_batchnorm_relu_forward_train(float *out, float *saved_mean, float *saved_inv_std,
+                                     const float *in, const float *gamma, const float *beta,
+                                     float *running_mean, float *running_var, int64_t channels,
+                                     int64_t count, float momentum, float eps);
+void sn_batchnorm_relu_forward_eval(float *out, const float *in, const float *gamma,
+                                    const float *beta, const float *running_mean,
+                                    const float *running_var, int64_t channels, int64_t count,
+                                    float eps);
+void sn_batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                                const float *in, const float *out, const float *gamma,
+                                const float *saved_mean, const float *saved_inv_std,
+                                int64_t channels, int64_t count);
+
 /* Layer norm over the last dimension of contiguous [rows, dim] (a subnet with
  * a first-k embedding keeps its activations compact at width k). Saves mean
  * and 1/std per row. din may alias dout. */

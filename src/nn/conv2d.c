@@ -89,23 +89,110 @@ int64_t sn_conv2d_workspace_floats(const sn_conv2d_dims *d)
     return d->in_channels / d->groups * d->kernel * d->kernel * chunk_images(d, oh, ow) * oh * ow;
 }
 
-/* col [channels*k*k, N*OH*OW] from in [channels, N, H, W]; padding reads 0. */
-/* col [channels*k*k, count*OH*OW] for images [first, first + count). */
+/*
+ * A stride-1 convolution with "same" padding (2p = k - 1, so the output plane
+ * is the input plane) has a shortcut: tap (i, j) of output pixel q reads input
+ * pixel q + (i - p)*w + (j - p), one constant shift over the whole plane. Its
+ * col row is then one copy of the plane, shifted, followed by zeroing the few
+ * pixels whose window falls off the left or right edge (the copy wrapped them
+ * round to the neighbouring row). Rows of a 7x7 feature map are only 7 floats,
+ * so this replaces up to 28 short copies per plane with one.
+ */
+static int is_same_stride1(const sn_conv2d_dims *d, int64_t oh, int64_t ow)
+{
+    return d->stride == 1 && oh == d->in_height && ow == d->in_width;
+}
+
+/* The pixels [begin, end) of a plane whose tap (i, j) reads real input, with
+ * the rows of that range in [y_lo, y_hi) and columns in [x_lo, x_hi). */
+typedef struct {
+    int64_t y_lo, y_hi, x_lo, x_hi, begin, end, shift;
+} same_tap;
+
+static same_tap same_tap_range(const sn_conv2d_dims *d, int i, int j)
+{
+    const int64_t h = d->in_height, w = d->in_width;
+    same_tap t;
+    sn_conv_window_range(h, h, 1, d->padding, i, &t.y_lo, &t.y_hi);
+    sn_conv_window_range(w, w, 1, d->padding, j, &t.x_lo, &t.x_hi);
+    t.shift = ((int64_t)i - d->padding) * w + ((int64_t)j - d->padding);
+    if (t.y_lo >= t.y_hi || t.x_lo >= t.x_hi) {
+        t.begin = t.end = 0; /* the tap never sees the input */
+    } else {
+        t.begin = t.y_lo * w + t.x_lo;
+        t.end = (t.y_hi - 1) * w + t.x_hi;
+    }
+    return t;
+}
+
+/* Zeroes the pixels of [t->begin, t->end) that lie outside [x_lo, x_hi): the
+ * right end of each row and the left start of the next, `span` floats. For a
+ * 3x3 kernel the span is one float, which is stored directly: GCC would turn
+ * a loop into a memset call per row, costing more than the store. */
+static void zero_wrapped(float *plane, const same_tap *t, int64_t w)
+{
+    const int64_t span = (w - t->x_hi) + t->x_lo;
+    if (span == 0)
+        return;
+    float *first = plane + t->y_lo * w + t->x_hi;
+    const int64_t rows = t->y_hi - 1 - t->y_lo;
+    if (span == 1) {
+        for (int64_t r = 0; r < rows; r++)
+            first[r * w] = 0.0f;
+        return;
+    }
+    for (int64_t r = 0; r < rows; r++)
+        memset(first + r * w, 0, (size_t)span * sizeof(float));
+}
+
+/* dst[x] = src[2x] for x in [0, n): stride-2 windows. Four outputs come from
+ * two loads and one shuffle; the vector loop stops while at least one scalar
+ * output is left, so its second load never reads past src[2(n-1)]. */
+static void gather_stride2(float *dst, const float *src, int64_t n)
+{
+    int64_t x = 0;
+    for (; x + 4 < n; x += 4) {
+        sn_f32x4 a, b;
+        memcpy(&a, src + 2 * x, sizeof a);
+        memcpy(&b, src + 2 * x + 4, sizeof b);
+        sn_f32x4 even = __builtin_shufflevector(a, b, 0, 2, 4, 6);
+        memcpy(dst + x, &even, sizeof even);
+    }
+    for (; x < n; x++)
+        dst[x] = src[2 * x];
+}
+
+/* col [channels*k*k, count*OH*OW] for images [first, first + count) of
+ * in [channels, N, H, W]; padding reads 0. */
 static void im2col(float *col, const float *in, int64_t channels, const sn_conv2d_dims *d,
                    int64_t oh, int64_t ow, int64_t first, int64_t count)
 {
     const int k = d->kernel, s = d->stride, p = d->padding;
     const int64_t h = d->in_height, w = d->in_width, images = d->batch;
     const int64_t plane = h * w, out_plane = oh * ow, pixels = count * out_plane;
+    const int same = is_same_stride1(d, oh, ow);
     for (int64_t c = 0; c < channels; c++) {
         for (int i = 0; i < k; i++) {
             int64_t y_lo, y_hi;
             sn_conv_window_range(h, oh, s, p, i, &y_lo, &y_hi);
             for (int j = 0; j < k; j++) {
+                float *dst_row = col + ((c * k + i) * k + j) * pixels;
+                if (same) {
+                    const same_tap t = same_tap_range(d, i, j);
+                    for (int64_t n = 0; n < count; n++) {
+                        const float *src = in + (c * images + first + n) * plane;
+                        float *dst = dst_row + n * plane;
+                        memset(dst, 0, (size_t)t.begin * sizeof(float));
+                        memcpy(dst + t.begin, src + t.begin + t.shift,
+                               (size_t)(t.end - t.begin) * sizeof(float));
+                        memset(dst + t.end, 0, (size_t)(plane - t.end) * sizeof(float));
+                        zero_wrapped(dst, &t, w);
+                    }
+                    continue;
+                }
                 int64_t x_lo, x_hi;
                 sn_conv_window_range(w, ow, s, p, j, &x_lo, &x_hi);
                 const int64_t shift = (int64_t)j - p; /* input x = ox*s + shift */
-                float *dst_row = col + ((c * k + i) * k + j) * pixels;
                 for (int64_t n = 0; n < count; n++) {
                     const float *src = in + (c * images + first + n) * plane;
                     float *dst = dst_row + n * out_plane;
@@ -118,6 +205,8 @@ static void im2col(float *col, const float *in, int64_t channels, const sn_conv2
                         if (s == 1) {
                             memcpy(dst_y + x_lo, src_y + x_lo + shift,
                                    (size_t)(x_hi - x_lo) * sizeof(float));
+                        } else if (s == 2) {
+                            gather_stride2(dst_y + x_lo, src_y + 2 * x_lo + shift, x_hi - x_lo);
                         } else {
                             for (int64_t ox = x_lo; ox < x_hi; ox++)
                                 dst_y[ox] = src_y[ox * s + shift];
@@ -132,12 +221,46 @@ static void im2col(float *col, const float *in, int64_t channels, const sn_conv2
     }
 }
 
-/* din [channels, N, H, W] = the sum of col's entries over the windows that
- * read each input (the adjoint of im2col); din is overwritten. */
-/* Overwrites din's images [first, first + count) from col (as im2col lays it out). */
-static void col2im(float *din, const float *col, int64_t channels, const sn_conv2d_dims *d,
+/* The same-padded stride-1 adjoint of im2col: the centre tap reads every
+ * pixel unshifted, so it overwrites din (no zeroing pass); each other tap
+ * adds its row, shifted, after its wrapped pixels are zeroed in col (col is
+ * scratch, and those entries are gradients of padding, which no input gets). */
+static void col2im_same(float *din, float *col, int64_t channels, const sn_conv2d_dims *d,
+                        int64_t first, int64_t count)
+{
+    const int k = d->kernel, p = d->padding;
+    const int64_t w = d->in_width, images = d->batch;
+    const int64_t plane = d->in_height * w, pixels = count * plane;
+    for (int64_t c = 0; c < channels; c++) {
+        float *din_c = din + (c * images + first) * plane;
+        memcpy(din_c, col + ((c * k + p) * k + p) * pixels, (size_t)pixels * sizeof(float));
+        for (int i = 0; i < k; i++) {
+            for (int j = 0; j < k; j++) {
+                if (i == p && j == p)
+                    continue;
+                const same_tap t = same_tap_range(d, i, j);
+                float *src_row = col + ((c * k + i) * k + j) * pixels;
+                for (int64_t n = 0; n < count; n++) {
+                    float *src = src_row + n * plane;
+                    zero_wrapped(src, &t, w);
+                    sn_row_add(din_c + n * plane + t.begin + t.shift, src + t.begin,
+                               t.end - t.begin);
+                }
+            }
+        }
+    }
+}
+
+/* Overwrites din's images [first, first + count) [channels, N, H, W] with the
+ * sum of col's entries over the windows that read each input (the adjoint of
+ * im2col, col as im2col lays it out). col is scratch and may be changed. */
+static void col2im(float *din, float *col, int64_t channels, const sn_conv2d_dims *d,
                    int64_t oh, int64_t ow, int64_t first, int64_t count)
 {
+    if (is_same_stride1(d, oh, ow)) {
+        col2im_same(din, col, channels, d, first, count);
+        return;
+    }
     const int k = d->kernel, s = d->stride, p = d->padding;
     const int64_t h = d->in_height, w = d->in_width, images = d->batch;
     const int64_t plane = h * w, out_plane = oh * ow, pixels = count * out_plane;

@@ -20,7 +20,8 @@ typedef struct {
     int64_t out_height, out_width;
     int weight, gamma, beta;      /* parameter entries */
     float *running_mean, *running_var;
-    /* saved by the forward for the backward */
+    /* saved by the forward for the backward; norm_out only for hard-swish
+     * (ReLU is fused into the batch norm, whose output is then its mask) */
     float *conv_out, *norm_out, *activation_out, *saved_mean, *saved_inv_std;
 } cnn_block;
 
@@ -106,7 +107,7 @@ static void cnn_layout(sn_network *network, sn_arena *arena)
         cnn_block *b = &m->blocks[i];
         int64_t size = b->conv.out_channels * n * block_spatial(b);
         b->conv_out = sn_arena_take(arena, size);
-        b->norm_out = sn_arena_take(arena, size);
+        b->norm_out = m->hardswish ? sn_arena_take(arena, size) : NULL;
         b->activation_out = sn_arena_take(arena, size);
         b->saved_mean = sn_arena_take(arena, b->conv.out_channels);
         b->saved_inv_std = sn_arena_take(arena, b->conv.out_channels);
@@ -166,17 +167,27 @@ static const float *cnn_forward(sn_network *network, const float *images, int64_
                           m->workspace);
         const float *gamma = sn_entry(network, params, b->gamma);
         const float *beta = sn_entry(network, params, b->beta);
-        if (mode->training)
-            sn_batchnorm_forward_train(b->norm_out, b->saved_mean, b->saved_inv_std, b->conv_out,
-                                       gamma, beta, b->running_mean, b->running_var, channels,
-                                       count, m->bn_momentum, 1e-5f);
-        else
-            sn_batchnorm_forward_eval(b->norm_out, b->conv_out, gamma, beta, b->running_mean,
-                                      b->running_var, channels, count, 1e-5f);
-        if (m->hardswish)
+        if (m->hardswish) {
+            if (mode->training)
+                sn_batchnorm_forward_train(b->norm_out, b->saved_mean, b->saved_inv_std,
+                                           b->conv_out, gamma, beta, b->running_mean,
+                                           b->running_var, channels, count, m->bn_momentum,
+                                           1e-5f);
+            else
+                sn_batchnorm_forward_eval(b->norm_out, b->conv_out, gamma, beta,
+                                          b->running_mean, b->running_var, channels, count,
+                                          1e-5f);
             sn_hardswish_forward(b->activation_out, b->norm_out, channels * count);
-        else
-            sn_relu_forward(b->activation_out, b->norm_out, channels * count);
+        } else if (mode->training) {
+            sn_batchnorm_relu_forward_train(b->activation_out, b->saved_mean, b->saved_inv_std,
+                                            b->conv_out, gamma, beta, b->running_mean,
+                                            b->running_var, channels, count, m->bn_momentum,
+                                            1e-5f);
+        } else {
+            sn_batchnorm_relu_forward_eval(b->activation_out, b->conv_out, gamma, beta,
+                                           b->running_mean, b->running_var, channels, count,
+                                           1e-5f);
+        }
         in = b->activation_out;
     }
     const cnn_block *last = &m->blocks[m->block_count - 1];
@@ -209,14 +220,18 @@ static void cnn_backward(sn_network *network, const float *dlogits, int64_t batc
         sn_conv2d_dims dims = b->conv;
         dims.batch = batch;
         int64_t out_channels = dims.out_channels, count = batch * block_spatial(b);
-        if (m->hardswish)
+        float *dgamma = sn_entry(network, grads, b->gamma);
+        float *dbeta = sn_entry(network, grads, b->beta);
+        const float *gamma = sn_entry(network, params, b->gamma);
+        if (m->hardswish) {
             sn_hardswish_backward(dout, dout, b->norm_out, out_channels * count);
-        else
-            sn_relu_backward(dout, dout, b->norm_out, out_channels * count);
-        sn_batchnorm_backward(dout, sn_entry(network, grads, b->gamma),
-                              sn_entry(network, grads, b->beta), dout, b->conv_out,
-                              sn_entry(network, params, b->gamma), b->saved_mean, b->saved_inv_std,
-                              out_channels, count);
+            sn_batchnorm_backward(dout, dgamma, dbeta, dout, b->conv_out, gamma, b->saved_mean,
+                                  b->saved_inv_std, out_channels, count);
+        } else {
+            sn_batchnorm_relu_backward(dout, dgamma, dbeta, dout, b->conv_out, b->activation_out,
+                                       gamma, b->saved_mean, b->saved_inv_std, out_channels,
+                                       count);
+        }
         /* The first block reads the caller's image batch, kept by the forward. */
         const float *block_in = i > 0 ? m->blocks[i - 1].activation_out : m->images;
         sn_conv2d_backward(i > 0 ? din : NULL, block_weight(network, grads, b), NULL, dout,

@@ -210,6 +210,8 @@ static const dense_config dense_configs[] = {
     {{2, 2, 4, 4, 4, 1, 1, 0, 2}, 6, 3, 1},    /* grouped 1x1 slice */
     {{1, 2, 3, 7, 7, 5, 2, 2, 1}, 3, 50, 0},   /* k=5 s=2 p=2 */
     {{1, 2, 3, 3, 21, 3, 1, 1, 1}, 3, 18, 1},  /* rows long enough for the 8-wide paths */
+    {{2, 3, 4, 6, 23, 3, 2, 1, 1}, 4, 27, 1},  /* stride 2, rows long enough for the 4-wide gather */
+    {{1, 2, 3, 9, 9, 5, 1, 2, 1}, 3, 50, 0},   /* k=5 same padding: 2-float wrapped spans */
     /* im2col works in chunks of ~2^20 col floats: these two take 2 chunks of
      * 2 + 1 images, and 2 chunks of 4 + 1 images per group. */
     {{3, 10, 4, 64, 64, 3, 1, 1, 1}, 4, 90, 1},
@@ -650,6 +652,121 @@ START_TEST(batchnorm_gradients_match_finite_differences)
 }
 END_TEST
 
+/* ---- batch norm fused with ReLU ---- */
+
+static double bn_relu_loss(void *context)
+{
+    bn_case *t = context;
+    sn_batchnorm_relu_forward_train(t->out, t->mean, t->inv_std, t->in, t->gamma, t->beta, NULL,
+                                    NULL, t->channels, t->count, 0.1f, 1e-5f);
+    return gradcheck_probe(t->out, t->r, t->channels * t->count);
+}
+
+/* Moves inputs whose normalised value lands near ReLU's kink away from it,
+ * so that the central differences (h = BN_H) never straddle the kink; then
+ * checks that none is left within `margin`. */
+static void bn_relu_avoid_kink(bn_case *t, float margin)
+{
+    const int64_t n = t->channels * t->count;
+    for (int round = 0; round < 4; round++) {
+        sn_batchnorm_forward_train(t->out, t->mean, t->inv_std, t->in, t->gamma, t->beta, NULL,
+                                   NULL, t->channels, t->count, 0.1f, 1e-5f);
+        for (int64_t i = 0; i < n; i++)
+            if (fabsf(t->out[i]) < 2.0f * margin)
+                t->in[i] += t->out[i] < 0.0f ? -0.5f : 0.5f;
+    }
+    sn_batchnorm_forward_train(t->out, t->mean, t->inv_std, t->in, t->gamma, t->beta, NULL, NULL,
+                               t->channels, t->count, 0.1f, 1e-5f);
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_float_ge(fabsf(t->out[i]), margin);
+}
+
+START_TEST(batchnorm_relu_gradients_match_finite_differences)
+{
+    bn_case t;
+    bn_case_init(&t, 3, 2 * 3 * 3, 970); /* C=3, N=2, 3x3 */
+    bn_relu_avoid_kink(&t, 0.05f);
+    const int64_t n = t.channels * t.count;
+    float *din = filled_floats(n, NAN);
+    float *dgamma = filled_floats(t.channels, 0.0f), *dbeta = filled_floats(t.channels, 0.0f);
+    bn_relu_loss(&t);
+    float *out = malloc((size_t)n * sizeof(float));
+    memcpy(out, t.out, (size_t)n * sizeof(float));
+    int positive = 0, zero = 0;
+    for (int64_t i = 0; i < n; i++)
+        positive += out[i] > 0.0f, zero += out[i] == 0.0f;
+    ck_assert_int_gt(positive, 0); /* both sides of the kink are exercised */
+    ck_assert_int_gt(zero, 0);
+    sn_batchnorm_relu_backward(din, dgamma, dbeta, t.r, t.in, out, t.gamma, t.mean, t.inv_std,
+                               t.channels, t.count);
+    ck_assert_int_eq(gradcheck_compare("bn+relu din", t.in, din, n, MAX_CHECKED, BN_H, REL_TOL,
+                                       ABS_TOL, bn_relu_loss, &t), 0);
+    ck_assert_int_eq(gradcheck_compare("bn+relu dgamma", t.gamma, dgamma, t.channels,
+                                       MAX_CHECKED, BN_H, REL_TOL, ABS_TOL, bn_relu_loss, &t), 0);
+    ck_assert_int_eq(gradcheck_compare("bn+relu dbeta", t.beta, dbeta, t.channels, MAX_CHECKED,
+                                       BN_H, REL_TOL, ABS_TOL, bn_relu_loss, &t), 0);
+    free(out);
+    free(din);
+    free(dgamma);
+    free(dbeta);
+    bn_case_free(&t);
+}
+END_TEST
+
+/* The fused layer is batch norm then ReLU: same outputs, running statistics
+ * and gradients as the two layers one after the other (a long channel, so
+ * the 8-wide paths and the scalar tails both run), with din aliasing dout. */
+START_TEST(batchnorm_relu_equals_batchnorm_then_relu)
+{
+    bn_case t;
+    bn_case_init(&t, 3, 203, 980);
+    const int64_t n = t.channels * t.count;
+    float *fused = malloc((size_t)n * sizeof(float)), *norm = malloc((size_t)n * sizeof(float));
+    float *two = malloc((size_t)n * sizeof(float));
+    float fused_mean[3], fused_inv_std[3], rm1[3] = {0.1f, 0.2f, 0.3f}, rv1[3] = {1, 2, 3};
+    float rm2[3] = {0.1f, 0.2f, 0.3f}, rv2[3] = {1, 2, 3};
+    sn_batchnorm_relu_forward_train(fused, fused_mean, fused_inv_std, t.in, t.gamma, t.beta, rm1,
+                                    rv1, t.channels, t.count, 0.1f, 1e-5f);
+    sn_batchnorm_forward_train(norm, t.mean, t.inv_std, t.in, t.gamma, t.beta, rm2, rv2,
+                               t.channels, t.count, 0.1f, 1e-5f);
+    sn_relu_forward(two, norm, n);
+    assert_close(fused, two, n, 1e-6, "bn+relu forward (train)");
+    ck_assert_mem_eq(fused_mean, t.mean, sizeof fused_mean);
+    ck_assert_mem_eq(fused_inv_std, t.inv_std, sizeof fused_inv_std);
+    ck_assert_mem_eq(rm1, rm2, sizeof rm1);
+    ck_assert_mem_eq(rv1, rv2, sizeof rv1);
+
+    float *fused_eval = malloc((size_t)n * sizeof(float));
+    sn_batchnorm_relu_forward_eval(fused_eval, t.in, t.gamma, t.beta, rm1, rv1, t.channels,
+                                   t.count, 1e-5f);
+    sn_batchnorm_forward_eval(norm, t.in, t.gamma, t.beta, rm2, rv2, t.channels, t.count, 1e-5f);
+    sn_relu_forward(two, norm, n);
+    assert_close(fused_eval, two, n, 1e-6, "bn+relu forward (eval)");
+
+    /* backward: the fused one in place on a copy of r, against ReLU then BN */
+    sn_batchnorm_forward_train(norm, t.mean, t.inv_std, t.in, t.gamma, t.beta, NULL, NULL,
+                               t.channels, t.count, 0.1f, 1e-5f);
+    float *din_fused = malloc((size_t)n * sizeof(float)), *din_two = filled_floats(n, NAN);
+    memcpy(din_fused, t.r, (size_t)n * sizeof(float));
+    float dg1[3] = {0}, db1[3] = {0}, dg2[3] = {0}, db2[3] = {0};
+    sn_batchnorm_relu_backward(din_fused, dg1, db1, din_fused, t.in, fused, t.gamma, t.mean,
+                               t.inv_std, t.channels, t.count);
+    sn_relu_backward(din_two, t.r, norm, n);
+    sn_batchnorm_backward(din_two, dg2, db2, din_two, t.in, t.gamma, t.mean, t.inv_std,
+                          t.channels, t.count);
+    assert_close(din_fused, din_two, n, 1e-5, "bn+relu din");
+    assert_close(dg1, dg2, 3, 1e-5, "bn+relu dgamma");
+    assert_close(db1, db2, 3, 1e-5, "bn+relu dbeta");
+    free(fused);
+    free(norm);
+    free(two);
+    free(fused_eval);
+    free(din_fused);
+    free(din_two);
+    bn_case_free(&t);
+}
+END_TEST
+
 /* Before the affine, each channel of the training output has mean 0 and
  * (biased) variance var/(var+eps) ~ 1. */
 START_TEST(batchnorm_train_normalises_each_channel)
@@ -1036,6 +1153,8 @@ int main(void)
     tcase_add_test(norm, batchnorm_train_normalises_each_channel);
     tcase_add_test(norm, batchnorm_running_statistics_by_hand);
     tcase_add_test(norm, batchnorm_eval_is_the_affine_formula);
+    tcase_add_test(norm, batchnorm_relu_gradients_match_finite_differences);
+    tcase_add_test(norm, batchnorm_relu_equals_batchnorm_then_relu);
     suite_add_tcase(suite, norm);
     TCase *elementwise = tcase_create("elementwise");
     tcase_add_test(elementwise, activation_gradients_match_finite_differences);
