@@ -1,0 +1,9 @@
+# src/space: search spaces, architectures and their canonical text, the one
+# FLOPs counter, and the space of a configuration.
+libshiftnas_la_SOURCES += \
+	src/space/space.c \
+	src/space/architecture_text.c \
+	src/space/flops.c \
+	src/space/space_config.c
+shiftnasinclude_HEADERS += \
+	include/shiftnas/space.h
