@@ -22,6 +22,7 @@
 
 #include "shiftnas/config.h"
 #include "shiftnas/data.h"
+#include "shiftnas/space.h"
 #include "shiftnas/tensor.h"
 
 #ifdef __cplusplus
@@ -77,6 +78,44 @@ int64_t sn_network_macs(const sn_network *network);
 int64_t sn_network_convolution_macs(const sn_network *network);
 /* Floats in the activation slab (for memory accounting). */
 int64_t sn_network_activation_floats(const sn_network *network);
+
+/* ---- supernets ([model] type = supernet) ----------------------------------
+ *
+ * A supernet holds every subnet of its search space in one parameter slab
+ * (weight entanglement: a subnet uses the first channels, heads, units and
+ * blocks of each weight, and the centre crop of each depthwise kernel). It
+ * runs in one of two modes:
+ *   sliced: set_architecture(arch); forward and backward run the subnet alone
+ *           on strided views of the shared weights (its cost only); backward
+ *           writes gradients only into the subnet's slices, every other
+ *           gradient entry stays as it was (zero after zero_gradients).
+ *   masked: set_soft_architecture(p); forward runs the largest network with
+ *           every choice applied as a mask M·p (the architecture generator's
+ *           differentiable form); backward also writes d loss / d p. At a
+ *           one-hot p the outputs equal the sliced subnet's.
+ * sn_network_macs() reports the current architecture's MACs (the largest
+ * subnet's in masked mode). */
+
+/* Builds a supernet for `space` (its image shape and classes) with the
+ * training options of config ([train] bn_momentum, [vit] dropout and
+ * drop_path). Starts in sliced mode at the largest architecture. */
+int sn_network_create_supernet(sn_network **network, const sn_space *space,
+                               const sn_config *config, int64_t max_batch);
+/* The search space of a supernet; NULL for a fixed network. */
+const sn_space *sn_network_space(const sn_network *network);
+int sn_network_set_architecture(sn_network *network, const sn_arch *arch);
+/* probabilities: space->choice_total floats, each dimension's summing to 1. */
+int sn_network_set_soft_architecture(sn_network *network, const float *probabilities);
+/* d loss / d probabilities of the last masked-mode backward (choice_total
+ * floats, overwritten by each backward); NULL for a fixed network. */
+const float *sn_network_architecture_gradient(const sn_network *network);
+
+/* Batch-norm recalibration of the current subnet: begin resets the running
+ * statistics of its slices; each training-mode forward until end then adds
+ * its batch statistics to an equal-weight average (so after n batches the
+ * running statistics are the mean over those n batches). */
+int sn_network_begin_batchnorm_recalibration(sn_network *network);
+void sn_network_end_batchnorm_recalibration(sn_network *network);
 
 #ifdef __cplusplus
 }

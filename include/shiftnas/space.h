@@ -142,6 +142,12 @@ typedef struct {
  * failure: SN_ERR_CONFIG with a message naming the offending entry. */
 int sn_space_build(sn_space *space, const sn_space_description *description);
 
+/* The space of the configuration's [space] section. image_channels,
+ * image_size and classes come from the data set and are used where [space]
+ * leaves them 0. */
+int sn_space_from_config(sn_space *space, const sn_config *config, int image_channels,
+                         int image_size, int classes);
+
 /* Recomputes the index tables and choice offsets from dimensions[]; checks
  * the dimensions (used after editing a space, e.g. by sn_space_restrict). */
 int sn_space_finish(sn_space *space);

@@ -8,18 +8,64 @@
 #include "shiftnas/error.h"
 #include "shiftnas/rng.h"
 
+/* Declares the parameters, sizes and allocates the three slabs, and lays out
+ * the activations, once the model is attached. */
+static int network_allocate(sn_network *network)
+{
+    int status = network->operations->declare(network);
+    if (status != SN_OK)
+        return status;
+    sn_arena sizing = {NULL, 0};
+    network->operations->layout(network, &sizing);
+    network->activation_floats = sizing.used;
+    network->parameters = sn_alloc_floats(network->table.total);
+    network->gradients = sn_alloc_floats(network->table.total);
+    network->activations = sn_alloc_floats((size_t)sizing.used);
+    if (!network->parameters || !network->gradients || !network->activations)
+        return sn_error_set(SN_ERR_NOMEM,
+                            "network: cannot allocate %zu parameters and %lld activation floats",
+                            network->table.total, (long long)sizing.used);
+    sn_arena assign = {network->activations, 0};
+    network->operations->layout(network, &assign);
+    return SN_OK;
+}
+
+static sn_network *network_new(const sn_input_shape *input, int64_t max_batch)
+{
+    sn_network *network = calloc(1, sizeof *network);
+    if (!network) {
+        sn_error_set(SN_ERR_NOMEM, "network: out of memory");
+        return NULL;
+    }
+    network->input = *input;
+    network->max_batch = max_batch;
+    sn_parameter_table_init(&network->table);
+    return network;
+}
+
 int sn_network_create(sn_network **out, const sn_config *config, const sn_input_shape *input,
                       int64_t max_batch)
 {
     *out = NULL;
     if (max_batch < 1)
         return sn_error_set(SN_ERR_ARGUMENT, "network: batch size must be >= 1");
-    sn_network *network = calloc(1, sizeof *network);
+    if (strcmp(config->model_type, "supernet") == 0) {
+        sn_space space;
+        SN_TRY(sn_space_from_config(&space, config, input->channels, input->height,
+                                    input->classes));
+        if (space.image_channels != input->channels || space.image_size != input->height ||
+            space.image_size != input->width || space.classes != input->classes)
+            return sn_error_set(SN_ERR_CONFIG,
+                                "[space] is for %dx%dx%d images and %d classes but the data set "
+                                "has %dx%dx%d images and %d classes",
+                                space.image_channels, space.image_size, space.image_size,
+                                space.classes, input->channels, input->height, input->width,
+                                input->classes);
+        return sn_network_create_supernet(out, &space, config, max_batch);
+    }
+    sn_network *network = network_new(input, max_batch);
     if (!network)
-        return sn_error_set(SN_ERR_NOMEM, "network: out of memory");
-    network->input = *input;
-    network->max_batch = max_batch;
-    sn_parameter_table_init(&network->table);
+        return SN_ERR_NOMEM;
     int status;
     if (strcmp(config->model_type, "cnn") == 0)
         status = sn_network_cnn_attach(network, config);
@@ -29,22 +75,44 @@ int sn_network_create(sn_network **out, const sn_config *config, const sn_input_
         status = sn_error_set(SN_ERR_CONFIG, "[model] type = %s: not a known network",
                               config->model_type);
     if (status == SN_OK)
-        status = network->operations->declare(network);
+        status = network_allocate(network);
+    if (status != SN_OK) {
+        sn_network_free(network);
+        return status;
+    }
+    *out = network;
+    return SN_OK;
+}
+
+int sn_network_create_supernet(sn_network **out, const sn_space *space, const sn_config *config,
+                               int64_t max_batch)
+{
+    *out = NULL;
+    if (max_batch < 1)
+        return sn_error_set(SN_ERR_ARGUMENT, "network: batch size must be >= 1");
+    sn_input_shape input = {space->image_channels, space->image_size, space->image_size,
+                            space->classes};
+    sn_network *network = network_new(&input, max_batch);
+    if (!network)
+        return SN_ERR_NOMEM;
+    int status = SN_OK;
+    network->space = malloc(sizeof *network->space);
+    network->architecture_gradient = sn_alloc_floats((size_t)space->choice_total);
+    if (!network->space || !network->architecture_gradient)
+        status = sn_error_set(SN_ERR_NOMEM, "network: out of memory");
     if (status == SN_OK) {
-        sn_arena sizing = {NULL, 0};
-        network->operations->layout(network, &sizing);
-        network->activation_floats = sizing.used;
-        network->parameters = sn_alloc_floats(network->table.total);
-        network->gradients = sn_alloc_floats(network->table.total);
-        network->activations = sn_alloc_floats((size_t)sizing.used);
-        if (!network->parameters || !network->gradients || !network->activations) {
-            status = sn_error_set(SN_ERR_NOMEM,
-                                  "network: cannot allocate %zu parameters and %lld activation floats",
-                                  network->table.total, (long long)sizing.used);
-        } else {
-            sn_arena assign = {network->activations, 0};
-            network->operations->layout(network, &assign);
-        }
+        *network->space = *space;
+        memset(network->architecture_gradient, 0,
+               (size_t)space->choice_total * sizeof(float));
+        status = space->type == SN_SPACE_CNN ? sn_network_supernet_cnn_attach(network, config)
+                                             : sn_network_supernet_vit_attach(network, config);
+    }
+    if (status == SN_OK)
+        status = network_allocate(network);
+    if (status == SN_OK) {
+        sn_arch largest;
+        sn_arch_largest(space, &largest);
+        status = network->operations->set_architecture(network, &largest);
     }
     if (status != SN_OK) {
         sn_network_free(network);
@@ -54,12 +122,54 @@ int sn_network_create(sn_network **out, const sn_config *config, const sn_input_
     return SN_OK;
 }
 
+const sn_space *sn_network_space(const sn_network *network)
+{
+    return network->space;
+}
+
+int sn_network_set_architecture(sn_network *network, const sn_arch *arch)
+{
+    if (!network->space)
+        return sn_error_set(SN_ERR_ARGUMENT, "network: a fixed network has no architecture to set");
+    return network->operations->set_architecture(network, arch);
+}
+
+int sn_network_set_soft_architecture(sn_network *network, const float *probabilities)
+{
+    if (!network->space)
+        return sn_error_set(SN_ERR_ARGUMENT, "network: a fixed network has no architecture to set");
+    return network->operations->set_soft_architecture(network, probabilities);
+}
+
+const float *sn_network_architecture_gradient(const sn_network *network)
+{
+    return network->architecture_gradient;
+}
+
+int sn_network_begin_batchnorm_recalibration(sn_network *network)
+{
+    if (!network->operations->reset_running_statistics)
+        return sn_error_set(SN_ERR_ARGUMENT,
+                            "network: batch-norm recalibration needs a supernet with batch norm");
+    network->operations->reset_running_statistics(network);
+    network->recalibrating = 1;
+    network->recalibration_batches = 0;
+    return SN_OK;
+}
+
+void sn_network_end_batchnorm_recalibration(sn_network *network)
+{
+    network->recalibrating = 0;
+}
+
 void sn_network_free(sn_network *network)
 {
     if (!network)
         return;
     if (network->operations && network->operations->free_model)
         network->operations->free_model(network);
+    free(network->space);
+    sn_free(network->architecture_gradient);
     sn_free(network->parameters);
     sn_free(network->gradients);
     sn_free(network->activations);

@@ -29,6 +29,11 @@ typedef struct {
                             const sn_forward_mode *mode);
     void (*backward)(sn_network *network, const float *dlogits, int64_t batch);
     void (*free_model)(sn_network *network);
+    /* Supernets only (NULL for the fixed networks). */
+    int (*set_architecture)(sn_network *network, const sn_arch *arch);
+    int (*set_soft_architecture)(sn_network *network, const float *probabilities);
+    /* Resets the running statistics of the current subnet's slices. */
+    void (*reset_running_statistics)(sn_network *network);
 } sn_network_operations;
 
 struct sn_network {
@@ -43,10 +48,29 @@ struct sn_network {
     float *activations;
     int64_t activation_floats;
     int64_t macs, convolution_macs;
+    /* supernets */
+    sn_space *space;               /* owned copy; NULL for fixed networks */
+    float *architecture_gradient;  /* space->choice_total floats */
+    int recalibrating;             /* batch-norm recalibration in progress */
+    int64_t recalibration_batches; /* batches averaged so far */
 };
+
+/* The momentum a batch-norm forward uses: the configured one, or 1/(n+1)
+ * for the (n+1)-th batch of a recalibration (an equal-weight average). The
+ * supernets call this once per training-mode forward, which counts the batch. */
+static inline float sn_network_batchnorm_momentum(sn_network *network, float configured)
+{
+    if (!network->recalibrating)
+        return configured;
+    network->recalibration_batches++;
+    return 1.0f / (float)network->recalibration_batches;
+}
 
 int sn_network_cnn_attach(sn_network *network, const sn_config *config);
 int sn_network_vit_attach(sn_network *network, const sn_config *config);
+/* network->space is set (an owned copy) before these are called. */
+int sn_network_supernet_cnn_attach(sn_network *network, const sn_config *config);
+int sn_network_supernet_vit_attach(sn_network *network, const sn_config *config);
 
 /* Parameter initialisers: each fills entry e of the table from the stream
  * (seed, SN_RNG_PARAMETER_INIT, 0, e). */

@@ -339,7 +339,7 @@ static void vit_free(sn_network *network)
 }
 
 static const sn_network_operations vit_operations = {
-    vit_declare, vit_layout, vit_initialize, vit_forward, vit_backward, vit_free,
+    vit_declare, vit_layout, vit_initialize, vit_forward, vit_backward, vit_free, NULL, NULL, NULL,
 };
 
 int sn_network_vit_attach(sn_network *network, const sn_config *config)

@@ -5,5 +5,9 @@ libshiftnas_la_SOURCES += \
 	src/space/architecture_text.c \
 	src/space/flops.c \
 	src/space/space_config.c
+# src/space: search spaces, architectures and their text form, the FLOPs counter.
+libshiftnas_la_SOURCES += \
+	src/space/space.c \
+	src/space/scaffold.c
 shiftnasinclude_HEADERS += \
 	include/shiftnas/space.h
