@@ -217,15 +217,6 @@ double sn_space_soft_macs(const sn_space *space, const double *probabilities, do
 /* One-hot probabilities of arch (choice_total entries). */
 void sn_arch_one_hot(const sn_space *space, const sn_arch *arch, double *probabilities);
 
-/* ---- from the configuration ------------------------------------------------ */
-
-/* Builds the space of the configuration's [space] section. The image shape
- * and the class count are [space] image_channels, image_size and classes
- * where those are non-zero, else the arguments (the data set's). Fails like
- * sn_space_build (SN_ERR_CONFIG, naming the [space] key where it can). */
-int sn_space_from_config(sn_space *space, const sn_config *config, int image_channels,
-                         int image_size, int classes);
-
 #ifdef __cplusplus
 }
 #endif
