@@ -63,3 +63,10 @@ check-valgrind: $(check_PROGRAMS)
 	    ./$$t || status=1; \
 	done; exit $$status
 
+
+# search-space core (src/space/space.c)
+check_PROGRAMS += tests/unit/test_space_core
+TESTS += tests/unit/test_space_core
+tests_unit_test_space_core_SOURCES = tests/unit/test_space_core.c
+tests_unit_test_space_core_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_space_core_LDADD = $(TEST_LIBS)
