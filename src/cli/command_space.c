@@ -1,5 +1,5 @@
 /* shiftnas space --config FILE [--set ...] [--samples N] [--buckets K |
- * --bucket-step MACS] [--plot FILE.png] [--seed S]
+ * --bucket-step MACS] [--plot FILE.png] [--seed S] [--arch TEXT]
  *
  * Describes the configured search space without loading any data: its
  * dimensions, size, extremes, FLOPs buckets, and the MACs distribution of
@@ -23,6 +23,7 @@
 static const char space_usage[] =
     "usage: shiftnas space --config FILE [--set SECTION.KEY=VALUE ...] [--samples N]\n"
     "                      [--buckets K | --bucket-step MACS] [--plot FILE.png] [--seed S]\n"
+    "                      [--arch TEXT]\n"
     "\n"
     "Describes the [space] search space of a configuration: its dimensions and choices, the\n"
     "number of architectures, the smallest and largest subnet (MACs, parameters, canonical\n"
@@ -37,6 +38,8 @@ static const char space_usage[] =
     "  --bucket-step M    buckets M MACs wide instead (the last one may be narrower)\n"
     "  --plot FILE.png    also draw the histogram as a PNG bar chart\n"
     "  --seed S           seed of the sampler (default [run] seed)\n"
+    "  --arch TEXT        also count one architecture, given as its canonical text\n"
+    "                     (e.g. 'cnn:d=1,2,3;w=12,30,64;k=3,5,3,5,5,3;e=2,3,4,4,2,3')\n"
     "  -h, --help         this text\n"
     "\n"
     "Exit status: 0 on success, 1 for a bad configuration or file, 2 for a bad command line.\n";
@@ -44,7 +47,7 @@ static const char space_usage[] =
 enum { MAX_BUCKETS = 1000, PLOT_WIDTH = 640, PLOT_HEIGHT = 360 };
 
 typedef struct {
-    const char *config_path, *plot_path;
+    const char *config_path, *plot_path, *arch_text;
     long long samples, buckets, seed;
     double bucket_step;
     int have_seed;
@@ -160,7 +163,12 @@ static int describe_space(const sn_config *config, const space_options *options)
         channels = 1, size = 28, classes = 10;
     sn_space space;
     if (sn_space_from_config(&space, config, channels, size, classes) != SN_OK) {
-        sn_cli_report_error("space");
+        sn_cli_report_error(NULL); /* the message starts with "space:" */
+        return SN_EXIT_FAILURE;
+    }
+    sn_arch chosen;
+    if (options->arch_text && sn_arch_parse(&space, options->arch_text, &chosen) != SN_OK) {
+        sn_cli_report_error("space --arch");
         return SN_EXIT_FAILURE;
     }
     printf("space: %s, input %dx%dx%d, %d classes\n",
@@ -177,6 +185,11 @@ static int describe_space(const sn_config *config, const space_options *options)
     sn_arch_largest(&space, &largest);
     if (print_extreme(&space, "smallest", &smallest, &low) != SN_OK ||
         print_extreme(&space, "largest", &largest, &high) != SN_OK) {
+        sn_cli_report_error("space");
+        return SN_EXIT_FAILURE;
+    }
+    sn_cost cost;
+    if (options->arch_text && print_extreme(&space, "arch", &chosen, &cost) != SN_OK) {
         sn_cli_report_error("space");
         return SN_EXIT_FAILURE;
     }
@@ -276,7 +289,7 @@ static int describe_space(const sn_config *config, const space_options *options)
 
 int sn_command_space(int argc, char **argv)
 {
-    space_options options = {NULL, NULL, 10000, 8, 0, 0.0, 0};
+    space_options options = {NULL, NULL, NULL, 10000, 8, 0, 0.0, 0};
     sn_config config;
     sn_config_defaults(&config);
     const char **overrides = calloc((size_t)argc, sizeof *overrides);
@@ -286,7 +299,7 @@ int sn_command_space(int argc, char **argv)
     }
     int override_count = 0, have_buckets = 0, exit_code = SN_EXIT_OK;
     static const char *const valued[] = {"--config", "--set",  "--samples", "--buckets",
-                                         "--bucket-step", "--plot", "--seed"};
+                                         "--bucket-step", "--plot", "--seed", "--arch"};
     for (int i = 1; exit_code == SN_EXIT_OK && i < argc; i++) {
         const char *arg = argv[i];
         int needs_value = 0;
@@ -303,6 +316,8 @@ int sn_command_space(int argc, char **argv)
             options.config_path = argv[++i];
         } else if (strcmp(arg, "--set") == 0) {
             overrides[override_count++] = argv[++i];
+        } else if (strcmp(arg, "--arch") == 0) {
+            options.arch_text = argv[++i];
         } else if (strcmp(arg, "--plot") == 0) {
             options.plot_path = argv[++i];
         } else if (strcmp(arg, "--samples") == 0) {
