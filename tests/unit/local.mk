@@ -77,3 +77,4 @@ TESTS += tests/unit/test_space
 tests_unit_test_space_SOURCES = tests/unit/test_space.c
 tests_unit_test_space_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_space_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_space
