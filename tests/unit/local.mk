@@ -69,3 +69,18 @@ TESTS += tests/unit/test_supernet_cnn
 tests_unit_test_supernet_cnn_SOURCES = tests/unit/test_supernet_cnn.c $(gradcheck_sources)
 tests_unit_test_supernet_cnn_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_supernet_cnn_LDADD = $(TEST_LIBS)
+
+# search-space core (src/space/space.c)
+check_PROGRAMS += tests/unit/test_space_core
+TESTS += tests/unit/test_space_core
+tests_unit_test_space_core_SOURCES = tests/unit/test_space_core.c
+tests_unit_test_space_core_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_space_core_LDADD = $(TEST_LIBS)
+
+# The FLOPs counter, the architecture text, the [space] configuration, PNG.
+check_PROGRAMS += tests/unit/test_space
+TESTS += tests/unit/test_space
+tests_unit_test_space_SOURCES = tests/unit/test_space.c
+tests_unit_test_space_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_space_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_space
