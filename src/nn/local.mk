@@ -19,6 +19,9 @@ libshiftnas_la_SOURCES += \
 	src/nn/network.c \
 	src/nn/network_cnn.c \
 	src/nn/network_vit.c \
+	src/nn/supernet_cnn.h \
+	src/nn/supernet_cnn.c \
+	src/nn/supernet_cnn_masks.c \
 	src/nn/optimizer.c \
 	src/nn/schedule.c \
 	src/nn/gradient.c

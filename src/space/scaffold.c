@@ -10,12 +10,6 @@
 
 #include "nn/network_internal.h"
 
-int sn_network_supernet_cnn_attach(sn_network *network, const sn_config *config)
-{
-    (void)network, (void)config;
-    return sn_error_set(SN_ERR_INTERNAL, "scaffold: cnn supernet not built yet");
-}
-
 int sn_network_supernet_vit_attach(sn_network *network, const sn_config *config)
 {
     (void)network, (void)config;

@@ -63,6 +63,12 @@ check-valgrind: $(check_PROGRAMS)
 	    ./$$t || status=1; \
 	done; exit $$status
 
+# The CNN supernet: sliced vs standalone subnets, masked mode, recalibration.
+check_PROGRAMS += tests/unit/test_supernet_cnn
+TESTS += tests/unit/test_supernet_cnn
+tests_unit_test_supernet_cnn_SOURCES = tests/unit/test_supernet_cnn.c $(gradcheck_sources)
+tests_unit_test_supernet_cnn_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_supernet_cnn_LDADD = $(TEST_LIBS)
 
 # search-space core (src/space/space.c)
 check_PROGRAMS += tests/unit/test_space_core
