@@ -7,6 +7,7 @@ libshiftnas_la_SOURCES += \
 	src/nn/depthwise_conv2d.c \
 	src/nn/batchnorm.c \
 	src/nn/layernorm.c \
+	src/nn/masked_layernorm.c \
 	src/nn/linear.c \
 	src/nn/activation.c \
 	src/nn/elementwise.c \
@@ -19,6 +20,7 @@ libshiftnas_la_SOURCES += \
 	src/nn/network.c \
 	src/nn/network_cnn.c \
 	src/nn/network_vit.c \
+	src/nn/supernet_vit.c \
 	src/nn/optimizer.c \
 	src/nn/schedule.c \
 	src/nn/gradient.c

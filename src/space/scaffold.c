@@ -16,12 +16,6 @@ int sn_network_supernet_cnn_attach(sn_network *network, const sn_config *config)
     return sn_error_set(SN_ERR_INTERNAL, "scaffold: cnn supernet not built yet");
 }
 
-int sn_network_supernet_vit_attach(sn_network *network, const sn_config *config)
-{
-    (void)network, (void)config;
-    return sn_error_set(SN_ERR_INTERNAL, "scaffold: vit supernet not built yet");
-}
-
 int sn_space_from_config(sn_space *space, const sn_config *config, int image_channels,
                          int image_size, int classes)
 {
