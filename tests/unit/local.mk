@@ -63,3 +63,10 @@ check-valgrind: $(check_PROGRAMS)
 	    ./$$t || status=1; \
 	done; exit $$status
 
+
+# The ViT supernet: sliced and masked modes, the masked layer norm.
+check_PROGRAMS += tests/unit/test_supernet_vit
+TESTS += tests/unit/test_supernet_vit
+tests_unit_test_supernet_vit_SOURCES = tests/unit/test_supernet_vit.c $(gradcheck_sources)
+tests_unit_test_supernet_vit_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_supernet_vit_LDADD = $(TEST_LIBS)
