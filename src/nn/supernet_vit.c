@@ -65,6 +65,7 @@ typedef struct {
     float *embed_mask, *depth_gate;   /* [max_embed], [max_depth] */
     float *heads_mask, *hidden_mask;  /* [max_depth][max_heads], [max_depth][max_hidden] */
     float *dembed_mask, *ddepth_gate, *dheads_mask, *dhidden_mask;
+    double *column_sums;              /* scratch: max(max_embed, max_hidden) */
 
     /* activations */
     float *patch_workspace, *patch_tokens, *embedded;
@@ -252,24 +253,29 @@ static void mask_columns(float *out, const float *x, const float *mask, float sc
 
 /* Backward of out = x * mask[col] * scale given dout: dmask[col] +=
  * scale * sum_r dout x; *dscale += sum dout * x * mask (if dscale); then
- * dx = dout * mask * scale (dx may alias dout). */
+ * dx = dout * mask * scale (dx may alias dout). sums: dim doubles of scratch
+ * (the column sums are gathered row by row, in memory order). */
 static void mask_columns_backward(float *dx, float *dmask, float *dscale, const float *dout,
                                   const float *x, const float *mask, float scale, int64_t rows,
-                                  int64_t dim)
+                                  int64_t dim, double *sums)
 {
+    for (int64_t j = 0; j < dim; j++)
+        sums[j] = 0.0;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *dy = dout + r * dim, *xr = x + r * dim;
+        float *dxr = dx + r * dim;
+        for (int64_t j = 0; j < dim; j++) {
+            sums[j] += (double)dy[j] * xr[j];
+            dxr[j] = dy[j] * mask[j] * scale;
+        }
+    }
     double total = 0.0;
     for (int64_t j = 0; j < dim; j++) {
-        double sum = 0.0;
-        for (int64_t r = 0; r < rows; r++)
-            sum += (double)dout[r * dim + j] * x[r * dim + j];
-        dmask[j] += (float)(scale * sum);
-        total += sum * mask[j];
+        dmask[j] += (float)(scale * sums[j]);
+        total += sums[j] * mask[j];
     }
     if (dscale)
         *dscale += (float)total;
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t j = 0; j < dim; j++)
-            dx[r * dim + j] = dout[r * dim + j] * mask[j] * scale;
 }
 
 /* The heads mask as a column mask: column c of [rows, heads*head_dim] is head c / head_dim. */
@@ -288,14 +294,16 @@ static void mask_heads_backward(float *dx, float *dmask, const float *dout, cons
     int64_t width = heads * head_dim;
     for (int64_t h = 0; h < heads; h++) {
         double sum = 0.0;
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t c = h * head_dim; c < (h + 1) * head_dim; c++)
-                sum += (double)dout[r * width + c] * x[r * width + c];
+        for (int64_t r = 0; r < rows; r++) {
+            const float *dy = dout + r * width + h * head_dim, *xr = x + r * width + h * head_dim;
+            float *dxr = dx + r * width + h * head_dim;
+            for (int64_t c = 0; c < head_dim; c++) {
+                sum += (double)dy[c] * xr[c];
+                dxr[c] = dy[c] * mask[h];
+            }
+        }
         dmask[h] += (float)sum;
     }
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < width; c++)
-            dx[r * width + c] = dout[r * width + c] * mask[c / head_dim];
 }
 
 /* M·p for each dimension (see the file comment). */
@@ -551,7 +559,7 @@ static void residual_backward(svit_model *m, float *dbranch, const float *dx, co
     const float *dout = dx;
     if (m->masked) {
         mask_columns_backward(dbranch, m->dembed_mask, &m->ddepth_gate[l], dx, branch,
-                              m->embed_mask, m->depth_gate[l], rows, d);
+                              m->embed_mask, m->depth_gate[l], rows, d, m->column_sums);
         dout = dbranch;
     }
     branch_regularize_backward(dbranch, dout, dropout_mask, keep, m, batch, d);
@@ -591,7 +599,8 @@ static void svit_backward(sn_network *network, const float *dlogits, int64_t bat
         if (m->masked)
             mask_columns_backward(m->dhidden, m->dhidden_mask + (int64_t)l * m->max_hidden, NULL,
                                   m->dhidden, b->gelu_out,
-                                  m->hidden_mask + (int64_t)l * m->max_hidden, 1.0f, rows, hidden);
+                                  m->hidden_mask + (int64_t)l * m->max_hidden, 1.0f, rows, hidden,
+                                  m->column_sums);
         sn_gelu_backward(m->dhidden, m->dhidden, b->fc1_out, rows * hidden);
         sn_linear_backward(m->dnorm, GV(b->fc1_weight, hidden, d), G(b->fc1_bias), m->dhidden,
                            b->norm2_out, PV(b->fc1_weight, hidden, d), rows);
@@ -629,7 +638,7 @@ static void svit_backward(sn_network *network, const float *dlogits, int64_t bat
     /* stream[0] = [class token; patch tokens] + position (times the embed mask). */
     if (m->masked)
         mask_columns_backward(dx, m->dembed_mask, NULL, dx, m->embedded, m->embed_mask, 1.0f,
-                              rows, d);
+                              rows, d, m->column_sums);
     float *dposition = G(m->position), *dclass_token = G(m->class_token);
     for (int64_t n = 0; n < batch; n++) {
         const float *g = dx + n * t * d;
@@ -718,6 +727,7 @@ static void svit_free(sn_network *network)
         free(m->ddepth_gate);
         free(m->dheads_mask);
         free(m->dhidden_mask);
+        free(m->column_sums);
     }
     free(m);
     network->model = NULL;
@@ -776,9 +786,11 @@ int sn_network_supernet_vit_attach(sn_network *network, const sn_config *config)
     m->dheads_mask = calloc(layers * (size_t)m->max_heads, sizeof(float));
     m->hidden_mask = calloc(layers * (size_t)m->max_hidden, sizeof(float));
     m->dhidden_mask = calloc(layers * (size_t)m->max_hidden, sizeof(float));
+    m->column_sums = calloc((size_t)(m->max_embed > m->max_hidden ? m->max_embed : m->max_hidden),
+                            sizeof(double));
     if (!m->probabilities || !m->embed_mask || !m->dembed_mask || !m->depth_gate ||
         !m->ddepth_gate || !m->heads_mask || !m->dheads_mask || !m->hidden_mask ||
-        !m->dhidden_mask)
+        !m->dhidden_mask || !m->column_sums)
         return sn_error_set(SN_ERR_NOMEM, "vit supernet: out of memory");
     return SN_OK;
 }
