@@ -38,6 +38,17 @@ int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set 
  * program). run_dir must not already hold a run. */
 int sn_train(const sn_config *config, const char *run_dir, FILE *progress, sn_train_result *result);
 
+/* Re-estimates the running batch-norm statistics of a supernet's current
+ * subnet as the equal-weight average of the batch statistics of `batches`
+ * batches of at most batch_size images taken in order from indices[0..count)
+ * (wrapping round), normalised, without augmentation. images and labels are
+ * the caller's buffers for one batch (in the network's input layout). */
+struct sn_network;
+int sn_recalibrate_batchnorm(struct sn_network *network, const sn_image_set *set,
+                             const uint32_t *indices, int64_t count,
+                             const sn_normalization *normalization, int64_t batches,
+                             int64_t batch_size, float *images, int32_t *labels);
+
 /* ---- progress lines ------------------------------------------------------ */
 
 typedef struct {

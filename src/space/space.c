@@ -52,12 +52,6 @@ static int largest_int(const sn_dimension *d)
     return (int)d->choices[d->choice_count - 1];
 }
 
-/* Spatial size after a k x k convolution with padding k/2 and this stride. */
-static int conv_out(int in, int kernel, int stride)
-{
-    return (in + 2 * (kernel / 2) - kernel) / stride + 1;
-}
-
 static int build_cnn(sn_space *space, const sn_space_description *desc)
 {
     if (desc->stage_count < 1 || desc->stage_count > SN_SPACE_MAX_STAGES)
@@ -182,18 +176,11 @@ static int check_fixed_parts(const sn_space *space)
                                 "space: stem of %d channels, stride %d, kernel %d: all must be "
                                 "positive and the kernel odd",
                                 space->stem_channels, space->stem_stride, space->stem_kernel);
-        int size = conv_out(space->image_size, space->stem_kernel, space->stem_stride);
-        for (int s = 0; s < space->stage_count; s++) {
+        /* Padding k/2 keeps every map at least 1x1, whatever the strides. */
+        for (int s = 0; s < space->stage_count; s++)
             if (space->stage_strides[s] < 1)
                 return sn_error_set(SN_ERR_CONFIG, "space: stage %d stride %d must be positive",
                                     s + 1, space->stage_strides[s]);
-            size = size < 1 ? 0 : conv_out(size, 1, space->stage_strides[s]);
-        }
-        if (size < 1)
-            return sn_error_set(SN_ERR_CONFIG,
-                                "space: the stem and stage strides leave no feature map of a %dx%d "
-                                "image",
-                                space->image_size, space->image_size);
     } else {
         if (space->patch < 1 || space->image_size % space->patch != 0)
             return sn_error_set(SN_ERR_CONFIG, "space: patch %d does not divide the %dx%d image",

@@ -2,6 +2,7 @@
 libshiftnas_la_SOURCES += \
 	src/train/trainer.c \
 	src/train/progress.c \
-	src/train/metrics.c
+	src/train/metrics.c \
+	src/train/recalibrate.c
 shiftnasinclude_HEADERS += \
 	include/shiftnas/train.h
