@@ -699,6 +699,9 @@ static int svit_set_soft_architecture(sn_network *network, const float *probabil
                                     (double)q, d);
             sum += q;
         }
+        /* Room for float rounding (a softmax of many choices) and for a
+         * finite-difference probe of one entry; a vector that is not a
+         * distribution (logits, say) is refused. */
         if (fabs(sum - 1.0) > 1e-3)
             return sn_error_set(SN_ERR_ARGUMENT,
                                 "vit supernet: the probabilities of dimension %d sum to %g, not 1",

@@ -76,3 +76,4 @@ TESTS += tests/unit/test_space_core
 tests_unit_test_space_core_SOURCES = tests/unit/test_space_core.c
 tests_unit_test_space_core_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_space_core_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_supernet_vit

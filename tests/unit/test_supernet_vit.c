@@ -62,6 +62,17 @@ typedef struct {
     const float *soft;  /* probabilities for masked-mode losses, or NULL */
 } supernet_case;
 
+static sn_network *create_regularized(const sn_space *space, double dropout, double drop_path)
+{
+    sn_config config;
+    quiet_config(&config);
+    config.vit_dropout = dropout;
+    config.vit_drop_path = drop_path;
+    sn_network *network = NULL;
+    ck_assert_int_eq(sn_network_create_supernet(&network, space, &config, BATCH), SN_OK);
+    return network;
+}
+
 static sn_network *create(const sn_space *space)
 {
     sn_config config;
@@ -419,13 +430,13 @@ END_TEST
 /* The weight gradients in masked mode at a soft p, against central
  * differences (a few entries, h = 2e-3, 3e-2 relative + 3e-4 absolute as
  * for the fixed networks). */
-START_TEST(masked_weight_gradients_match_finite_differences)
+static void check_masked_gradients(double dropout, double drop_path)
 {
     sn_space space;
     small_space(&space);
     supernet_case c;
     setup_inputs(&c);
-    c.network = create(&space);
+    c.network = create_regularized(&space, dropout, drop_path);
     randomize(c.network, 500);
     float p[SN_SPACE_MAX_DIMENSIONS * SN_SPACE_MAX_CHOICES];
     soft_probabilities(&space, p, 8);
@@ -446,18 +457,29 @@ START_TEST(masked_weight_gradients_match_finite_differences)
     sn_network_free(c.network);
     ck_assert_int_eq(failures, 0);
 }
+
+START_TEST(masked_weight_gradients_match_finite_differences)
+{
+    check_masked_gradients(0.0, 0.0);
+}
+END_TEST
+
+START_TEST(masked_weight_gradients_with_regularizers_match_finite_differences)
+{
+    check_masked_gradients(0.2, 0.3);
+}
 END_TEST
 
 /* 5. The sliced subnet's weight gradients against central differences, over
  * whole entries (elements outside the slice have zero gradient both ways):
  * h = 2e-3, 3e-2 relative + 3e-4 absolute, as for the fixed networks. */
-START_TEST(sliced_weight_gradients_match_finite_differences)
+static void check_sliced_gradients(double dropout, double drop_path)
 {
     sn_space space;
     small_space(&space);
     supernet_case c;
     setup_inputs(&c);
-    c.network = create(&space);
+    c.network = create_regularized(&space, dropout, drop_path);
     randomize(c.network, 600);
     sn_arch arch;
     /* e = 12, d = 2, heads 2 and 1, mlp ratios 1.25 and 2 */
@@ -482,6 +504,19 @@ START_TEST(sliced_weight_gradients_match_finite_differences)
     free(analytic);
     sn_network_free(c.network);
     ck_assert_int_eq(failures, 0);
+}
+
+START_TEST(sliced_weight_gradients_match_finite_differences)
+{
+    check_sliced_gradients(0.0, 0.0);
+}
+END_TEST
+
+/* The same with dropout and drop-path on: their masks are keyed by (seed,
+ * step), so every probe sees the same ones. */
+START_TEST(sliced_weight_gradients_with_regularizers_match_finite_differences)
+{
+    check_sliced_gradients(0.2, 0.3);
 }
 END_TEST
 
@@ -613,12 +648,14 @@ int main(void)
     tcase_add_test(sliced, sliced_subnets_equal_subnets_built_alone);
     tcase_add_test(sliced, sliced_backward_leaves_other_gradients_untouched);
     tcase_add_test(sliced, sliced_weight_gradients_match_finite_differences);
+    tcase_add_test(sliced, sliced_weight_gradients_with_regularizers_match_finite_differences);
     suite_add_tcase(suite, sliced);
     TCase *masked = tcase_create("masked");
     tcase_set_timeout(masked, 60);
     tcase_add_test(masked, masked_one_hot_equals_sliced);
     tcase_add_test(masked, architecture_gradient_matches_finite_differences);
     tcase_add_test(masked, masked_weight_gradients_match_finite_differences);
+    tcase_add_test(masked, masked_weight_gradients_with_regularizers_match_finite_differences);
     tcase_add_test(masked, masked_layernorm_gradients_match_finite_differences);
     tcase_add_test(masked, masked_layernorm_at_a_hard_mask_is_layernorm);
     suite_add_tcase(suite, masked);
