@@ -8,7 +8,7 @@
  * malformed value or a value outside its range is an error whose message
  * names the file, the line and the key.
  *
- * Sections: [run] [data] [model] [cnn] [vit] [train]. Adding a key is one
+ * Sections: [run] [data] [model] [cnn] [vit] [space] [train]. Adding a key is one
  * field below plus one row of the table in src/io/config.c.
  */
 #ifndef SHIFTNAS_CONFIG_H
@@ -30,6 +30,11 @@ typedef struct {
 } sn_int_list;
 
 typedef struct {
+    int count;
+    double values[SN_CONFIG_LIST_MAX];
+} sn_float_list;
+
+typedef struct {
     /* [run] */
     int64_t seed;
     int64_t threads;              /* BLIS threads per process */
@@ -45,7 +50,7 @@ typedef struct {
     int horizontal_flip;
 
     /* [model] */
-    char model_type[SN_CONFIG_TEXT_MAX]; /* "cnn" or "vit" */
+    char model_type[SN_CONFIG_TEXT_MAX]; /* "cnn", "vit" or "supernet" (of [space]) */
 
     /* [cnn] a plain network: conv-bn-activation blocks, global pooling, linear */
     sn_int_list cnn_channels;     /* output channels of each block */
@@ -61,6 +66,21 @@ typedef struct {
     int64_t vit_mlp_hidden;
     double vit_dropout;
     double vit_drop_path;
+
+    /* [space] the search space (shiftnas/space.h); 0 = from the data set */
+    char space_type[SN_CONFIG_TEXT_MAX]; /* "cnn" or "vit" */
+    int64_t space_image_size, space_image_channels, space_classes;
+    int64_t space_stem_channels, space_stem_stride, space_stem_kernel;
+    sn_int_list space_stage_channels;  /* largest width of each stage */
+    sn_int_list space_stage_strides;
+    sn_float_list space_width_ratios;
+    sn_int_list space_depths;          /* cnn: blocks per stage; vit: layers */
+    sn_int_list space_kernels;
+    sn_float_list space_expand_ratios;
+    int64_t space_patch, space_head_dim;
+    sn_int_list space_embeds;
+    sn_int_list space_heads;
+    sn_float_list space_mlp_ratios;
 
     /* [train] */
     int64_t epochs;
@@ -87,7 +107,8 @@ typedef enum {
     SN_CONFIG_BOOL,
     SN_CONFIG_TEXT,
     SN_CONFIG_CHOICE,   /* text restricted to `choices` ("sgd|adamw") */
-    SN_CONFIG_INT_LIST  /* comma-separated integers */
+    SN_CONFIG_INT_LIST,   /* comma-separated integers */
+    SN_CONFIG_FLOAT_LIST  /* comma-separated numbers */
 } sn_config_type;
 
 typedef struct {
@@ -113,8 +134,8 @@ int sn_config_load_file(sn_config *config, const char *path);
  * ignored); on failure the configuration is unchanged. */
 int sn_config_set(sn_config *config, const char *assignment);
 /* Checks every field against its key's range, then relations between keys
- * (list lengths agree, min_learning_rate <= learning_rate, ...; [cnn] and
- * [vit] relations only for the selected model type). Checks that need the
+ * (list lengths agree, min_learning_rate <= learning_rate, ...; [cnn],
+ * [vit] and [space] relations only for the selected model type). Checks that need the
  * data set's shape are made when the network is built. */
 int sn_config_validate(const sn_config *config);
 /* Writes every key with its resolved value, as a loadable INI file. */

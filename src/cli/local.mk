@@ -4,4 +4,5 @@ shiftnas_SOURCES += \
 	src/cli/commands.h \
 	src/cli/command_train.c \
 	src/cli/command_data.c \
-	src/cli/command_config.c
+	src/cli/command_config.c \
+	src/cli/command_space.c

@@ -15,6 +15,7 @@ static const char usage_text[] =
     "  train    train the configured network and evaluate it\n"
     "  data     convert and inspect data sets (IDX, HDF5)\n"
     "  config   print the default configuration or the key reference\n"
+    "  space    describe the configured search space (dimensions, FLOPs, histogram)\n"
     "\n"
     "options:\n"
     "  -h, --help     this text; 'shiftnas COMMAND --help' for a command\n"
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
         return sn_command_data(argc - 1, argv + 1);
     if (strcmp(command, "config") == 0)
         return sn_command_config(argc - 1, argv + 1);
+    if (strcmp(command, "space") == 0)
+        return sn_command_space(argc - 1, argv + 1);
     fprintf(stderr, "shiftnas: unknown command '%s' (try 'shiftnas --help')\n", command);
     return SN_EXIT_USAGE;
 }

@@ -54,8 +54,9 @@ static const sn_config_key config_keys[] = {
     {"data", "horizontal_flip", SN_CONFIG_BOOL, FIELD(horizontal_flip), "false", 0, 0, NULL,
      "Flip training images left-right at random."},
 
-    {"model", "type", SN_CONFIG_CHOICE, FIELD(model_type), "cnn", 0, 0, "cnn|vit",
-     "Network family: a plain CNN ([cnn]) or a vision transformer ([vit])."},
+    {"model", "type", SN_CONFIG_CHOICE, FIELD(model_type), "cnn", 0, 0, "cnn|vit|supernet",
+     "Network family: a plain CNN ([cnn]), a vision transformer ([vit]) or the supernet of "
+     "a search space ([space])."},
 
     {"cnn", "channels", SN_CONFIG_INT_LIST, FIELD(cnn_channels), "32,64,128", 1, 4096, NULL,
      "Output channels of each conv-bn-activation block."},
@@ -80,6 +81,45 @@ static const sn_config_key config_keys[] = {
      "Dropout probability during training (0 = off)."},
     {"vit", "drop_path", SN_CONFIG_FLOAT, FIELD(vit_drop_path), "0", 0, 0.9, NULL,
      "Probability of skipping a block's residual branch during training (0 = off)."},
+
+    {"space", "type", SN_CONFIG_CHOICE, FIELD(space_type), "cnn", 0, 0, "cnn|vit",
+     "Search space family: inverted-residual CNN stages or a vision transformer "
+     "(doc/search-spaces.md)."},
+    {"space", "image_size", SN_CONFIG_INT, FIELD(space_image_size), "0", 0, 4096, NULL,
+     "Side of the square input images in pixels (0 = the data set's)."},
+    {"space", "image_channels", SN_CONFIG_INT, FIELD(space_image_channels), "0", 0, 4, NULL,
+     "Channels of the input images (0 = the data set's)."},
+    {"space", "classes", SN_CONFIG_INT, FIELD(space_classes), "0", 0, 100000, NULL,
+     "Classes of the classifier (0 = the data set's)."},
+    {"space", "stem_channels", SN_CONFIG_INT, FIELD(space_stem_channels), "16", 1, 4096, NULL,
+     "cnn: output channels of the stem convolution."},
+    {"space", "stem_stride", SN_CONFIG_INT, FIELD(space_stem_stride), "1", 1, 4, NULL,
+     "cnn: stride of the stem convolution."},
+    {"space", "stem_kernel", SN_CONFIG_INT, FIELD(space_stem_kernel), "3", 1, 11, NULL,
+     "cnn: kernel size of the stem convolution; must be odd."},
+    {"space", "stage_channels", SN_CONFIG_INT_LIST, FIELD(space_stage_channels), "24,40,64", 1,
+     4096, NULL, "cnn: largest output channels of each stage (at most 8 stages)."},
+    {"space", "stage_strides", SN_CONFIG_INT_LIST, FIELD(space_stage_strides), "2,2,2", 1, 4,
+     NULL, "cnn: stride of each stage's first block; as many entries as stage_channels."},
+    {"space", "width_ratios", SN_CONFIG_FLOAT_LIST, FIELD(space_width_ratios), "0.5,0.75,1",
+     0.01, 1, NULL,
+     "cnn: width choices of every stage, as fractions of its stage_channels (rounded)."},
+    {"space", "depths", SN_CONFIG_INT_LIST, FIELD(space_depths), "1,2,3", 1, 24, NULL,
+     "Depth choices: blocks per stage (cnn, at most 8) or transformer layers (vit)."},
+    {"space", "kernels", SN_CONFIG_INT_LIST, FIELD(space_kernels), "3,5", 1, 11, NULL,
+     "cnn: depthwise kernel choices of every block; odd."},
+    {"space", "expand_ratios", SN_CONFIG_FLOAT_LIST, FIELD(space_expand_ratios), "2,3,4", 0.1,
+     16, NULL, "cnn: expansion ratio choices of every block (mid = ratio x input channels)."},
+    {"space", "patch", SN_CONFIG_INT, FIELD(space_patch), "7", 1, 64, NULL,
+     "vit: patch size in pixels; must divide the image size."},
+    {"space", "head_dim", SN_CONFIG_INT, FIELD(space_head_dim), "16", 1, 1024, NULL,
+     "vit: width of each attention head."},
+    {"space", "embeds", SN_CONFIG_INT_LIST, FIELD(space_embeds), "48,64,80", 1, 8192, NULL,
+     "vit: embedding width choices (one for all layers)."},
+    {"space", "heads", SN_CONFIG_INT_LIST, FIELD(space_heads), "2,3,4", 1, 64, NULL,
+     "vit: attention head choices of every layer."},
+    {"space", "mlp_ratios", SN_CONFIG_FLOAT_LIST, FIELD(space_mlp_ratios), "2,3,4", 0.1, 16,
+     NULL, "vit: MLP ratio choices of every layer (hidden units = ratio x embed, rounded)."},
 
     {"train", "epochs", SN_CONFIG_INT, FIELD(epochs), "5", 1, 10000, NULL,
      "Passes over the training set."},
@@ -131,6 +171,8 @@ static const struct {
     {"cnn", "A plain network: conv-bn-activation blocks, global average pooling, a linear "
             "classifier. Used when [model] type = cnn."},
     {"vit", "A vision transformer. Used when [model] type = vit."},
+    {"space", "The search space: its fixed parts and every dimension's choices (all sizes "
+              "ascending). Used when [model] type = supernet and by `shiftnas space`."},
     {"train", "Optimisation: epochs, batches, optimiser, schedule, regularisation, clipping."},
 };
 
@@ -204,6 +246,10 @@ static void format_allowed(char *out, size_t size, const sn_config_key *key)
         snprintf(out, size, "1..%d comma-separated integers, each %s..%s", SN_CONFIG_LIST_MAX, lo,
                  hi);
         break;
+    case SN_CONFIG_FLOAT_LIST:
+        snprintf(out, size, "1..%d comma-separated numbers, each %s..%s", SN_CONFIG_LIST_MAX, lo,
+                 hi);
+        break;
     }
 }
 
@@ -224,6 +270,17 @@ static void format_value(char *out, size_t size, const sn_config_key *key, const
         for (int i = 0; i < list->count && used < size; i++)
             used += (size_t)snprintf(out + used, size - used, "%s%" PRId64, i ? "," : "",
                                      list->values[i]);
+        break;
+    }
+    case SN_CONFIG_FLOAT_LIST: {
+        const sn_float_list *list = (const sn_float_list *)field;
+        size_t used = 0;
+        out[0] = '\0';
+        for (int i = 0; i < list->count && used + 1 < size; i++) {
+            char number[32];
+            format_double(number, sizeof number, list->values[i]);
+            used += (size_t)snprintf(out + used, size - used, "%s%s", i ? "," : "", number);
+        }
         break;
     }
     }
@@ -367,6 +424,41 @@ static const char *parse_value(const sn_config_key *key, const char *value, sn_c
         memcpy(field, &list, sizeof list);
         return NULL;
     }
+    case SN_CONFIG_FLOAT_LIST: {
+        sn_float_list list;
+        memset(&list, 0, sizeof list);
+        const char *p = value;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            return "empty list";
+        for (;;) {
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (*p == '\0' || *p == ',')
+                return "empty list element";
+            char *end;
+            double v = strtod(p, &end);
+            if (end == p)
+                return "not a comma-separated list of numbers";
+            while (*end == ' ' || *end == '\t')
+                end++;
+            if (*end != ',' && *end != '\0')
+                return "not a comma-separated list of numbers";
+            if (!isfinite(v))
+                return "not a finite number";
+            if (list.count == SN_CONFIG_LIST_MAX)
+                return "too many entries";
+            if (!in_range(key, v))
+                return "element out of range";
+            list.values[list.count++] = v;
+            if (*end == '\0')
+                break;
+            p = end + 1;
+        }
+        memcpy(field, &list, sizeof list);
+        return NULL;
+    }
     }
     return "unknown key type";
 }
@@ -455,7 +547,7 @@ static char *read_line(char *out, int size, void *user)
         if (close && !section_known(name)) {
             c->status = sn_error_set(SN_ERR_CONFIG,
                                      "%s:%d: unknown section [%.*s] (sections: run, data, "
-                                     "model, cnn, vit, train)",
+                                     "model, cnn, vit, space, train)",
                                      c->path, c->line, (int)(name_len > 60 ? 60 : name_len),
                                      start + 1);
             return NULL;
@@ -577,7 +669,7 @@ int sn_config_set(sn_config *config, const char *assignment)
         if (!section_known(section))
             status = sn_error_set(SN_ERR_CONFIG,
                                   "%s: unknown section [%s] (sections: run, data, model, cnn, "
-                                  "vit, train)",
+                                  "vit, space, train)",
                                   where, section);
         else if (!key)
             status = sn_error_set(SN_ERR_CONFIG, "%s: unknown key '%s' in [%s]", where, name,
@@ -613,6 +705,13 @@ int sn_config_validate(const sn_config *config)
             const sn_int_list *list = (const sn_int_list *)field;
             if (list->count < 1 || list->count > SN_CONFIG_LIST_MAX)
                 bad = "wrong number of entries";
+        } else if (key->type == SN_CONFIG_FLOAT_LIST) {
+            const sn_float_list *list = (const sn_float_list *)field;
+            if (list->count < 1 || list->count > SN_CONFIG_LIST_MAX)
+                bad = "wrong number of entries";
+            for (int i = 0; !bad && i < list->count; i++)
+                if (!isfinite(list->values[i]))
+                    bad = "not a finite number";
         } else if (key->type == SN_CONFIG_TEXT || key->type == SN_CONFIG_CHOICE) {
             if (memchr(field, '\0', SN_CONFIG_TEXT_MAX) == NULL)
                 bad = "text not terminated";
@@ -644,10 +743,32 @@ int sn_config_validate(const sn_config *config)
             snprintf(value, sizeof value, "%" PRId64, config->cnn_kernel);
             return invalid("cnn", "kernel", value, "must be odd (allowed: 1, 3, 5, 7, 9, 11)");
         }
-    } else if (config->vit_embed_dim % config->vit_heads != 0) {
-        snprintf(value, sizeof value, "%" PRId64, config->vit_embed_dim);
-        snprintf(why, sizeof why, "not divisible by [vit] heads = %" PRId64, config->vit_heads);
-        return invalid("vit", "embed_dim", value, why);
+    } else if (strcmp(config->model_type, "vit") == 0) {
+        if (config->vit_embed_dim % config->vit_heads != 0) {
+            snprintf(value, sizeof value, "%" PRId64, config->vit_embed_dim);
+            snprintf(why, sizeof why, "not divisible by [vit] heads = %" PRId64,
+                     config->vit_heads);
+            return invalid("vit", "embed_dim", value, why);
+        }
+    } else if (strcmp(config->space_type, "cnn") == 0) {
+        /* [model] type = supernet; the rest of the space is checked when it is
+         * built (sn_space_build), with the data set's shape */
+        if (config->space_stage_strides.count != config->space_stage_channels.count) {
+            format_value(value, sizeof value, find_key("space", "stage_strides"), config);
+            snprintf(why, sizeof why,
+                     "%d entries but [space] stage_channels has %d (one stride per stage)",
+                     config->space_stage_strides.count, config->space_stage_channels.count);
+            return invalid("space", "stage_strides", value, why);
+        }
+        if (config->space_stem_kernel % 2 == 0) {
+            snprintf(value, sizeof value, "%" PRId64, config->space_stem_kernel);
+            return invalid("space", "stem_kernel", value, "must be odd");
+        }
+        for (int i = 0; i < config->space_kernels.count; i++)
+            if (config->space_kernels.values[i] % 2 == 0) {
+                format_value(value, sizeof value, find_key("space", "kernels"), config);
+                return invalid("space", "kernels", value, "every kernel must be odd");
+            }
     }
 
     if (config->min_learning_rate > config->learning_rate) {
@@ -698,6 +819,7 @@ static const char *type_name(sn_config_type type)
     case SN_CONFIG_TEXT: return "text";
     case SN_CONFIG_CHOICE: return "choice";
     case SN_CONFIG_INT_LIST: return "integer list";
+    case SN_CONFIG_FLOAT_LIST: return "number list";
     }
     return "?";
 }

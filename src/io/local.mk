@@ -9,3 +9,7 @@ libshiftnas_la_SOURCES += \
 	src/io/hdf5_images.c \
 	src/io/dataset.c
 shiftnasinclude_HEADERS += include/shiftnas/data.h
+# PNG plots (zlib), e.g. `shiftnas space --plot`.
+libshiftnas_la_SOURCES += \
+	src/io/png.c
+shiftnasinclude_HEADERS += include/shiftnas/png.h

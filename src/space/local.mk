@@ -1,6 +1,9 @@
 # src/space: search spaces, architectures and their text form, the FLOPs counter.
 libshiftnas_la_SOURCES += \
 	src/space/space.c \
+	src/space/architecture_text.c \
+	src/space/flops.c \
+	src/space/space_config.c \
 	src/space/scaffold.c
 shiftnasinclude_HEADERS += \
 	include/shiftnas/space.h

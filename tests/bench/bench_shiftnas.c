@@ -9,6 +9,10 @@
  *   bench_shiftnas train CONFIG         training images/s of the configured
  *                                       network and peak memory against the
  *                                       bytes it accounts for
+ *   bench_shiftnas supernet CONFIG      training-step time of the smallest, a
+ *                                       middle and the largest subnet of the
+ *                                       configured space (sliced mode), their
+ *                                       time per MAC, and the masked mode's step
  *
  * Every mode prints "key value" lines that tests/bench/run-bench.sh collects.
  * Inputs are synthetic (normal noise, fixed labels): the figures measure the
@@ -28,6 +32,7 @@
 #include "shiftnas/nn.h"
 #include "shiftnas/optim.h"
 #include "shiftnas/rng.h"
+#include "shiftnas/space.h"
 #include "shiftnas/tensor.h"
 #include "shiftnas/train.h"
 
@@ -202,6 +207,139 @@ static int bench_train(const char *path, int steps)
     return 0;
 }
 
+/* Best of 3 timings of `steps` full training steps (forward, label-smoothed
+ * cross-entropy, backward, AdamW over the whole slab) in the network's
+ * current mode, in seconds per step. */
+static double time_steps(sn_network *network, sn_optimizer *optimizer, const float *images,
+                         const int32_t *labels, float *probs, float *dlogits, int64_t batch,
+                         int classes, int steps)
+{
+    const sn_parameter_table *table = sn_network_parameter_table(network);
+    double best = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = 0;
+        for (int step = -2; step < steps; step++) { /* 2 warm-up steps */
+            if (step == 0)
+                t0 = sn_now();
+            sn_network_zero_gradients(network);
+            sn_forward_mode mode = {1, 1, (uint64_t)(step + 2), 0};
+            const float *logits = sn_network_forward(network, images, batch, &mode);
+            sn_softmax_cross_entropy_forward(probs, logits, labels, batch, classes, 0.1f, NULL);
+            sn_softmax_cross_entropy_backward(dlogits, probs, labels, batch, classes, 0.1f, 1.0f);
+            sn_network_backward(network, dlogits, batch);
+            sn_optimizer_step(optimizer, table, sn_network_parameters(network),
+                              sn_network_gradients(network), 1e-3f);
+        }
+        double t = (sn_now() - t0) / steps;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+/* The middle subnet: the median by MACs of 201 uniform samples (keyed by
+ * seed 1, SN_RNG_SAMPLER, item i), so it is the same in every run. */
+static void median_architecture(const sn_space *space, sn_arch *median)
+{
+    enum { SAMPLES = 201 };
+    static sn_arch archs[SAMPLES];
+    int64_t macs[SAMPLES];
+    int order[SAMPLES];
+    for (int i = 0; i < SAMPLES; i++) {
+        sn_rng_stream stream;
+        sn_rng_stream_init(&stream, 1, SN_RNG_SAMPLER, 0, (uint32_t)i);
+        sn_arch_sample_uniform(space, &stream, &archs[i]);
+        macs[i] = sn_space_cost(space, &archs[i]).macs;
+        order[i] = i;
+    }
+    for (int i = 1; i < SAMPLES; i++) /* insertion sort by MACs */
+        for (int j = i; j > 0 && macs[order[j]] < macs[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    *median = archs[order[SAMPLES / 2]];
+}
+
+static int bench_supernet(const char *path, int steps)
+{
+    sn_config config;
+    if (load_config(&config, path))
+        return 1;
+    sn_space space;
+    if (sn_space_from_config(&space, &config, 1, 28, 10) != SN_OK)
+        return fail("space");
+    int64_t batch = config.batch_size;
+    sn_network *network = NULL;
+    if (sn_network_create_supernet(&network, &space, &config, batch) != SN_OK)
+        return fail("supernet");
+    sn_network_initialize(network, 1);
+    const sn_parameter_table *table = sn_network_parameter_table(network);
+    sn_optimizer optimizer;
+    sn_optimizer_settings settings = {SN_OPTIMIZER_ADAMW, 0.9f, 1, 0.9f, 0.999f, 1e-8f, 0.05f};
+    if (sn_optimizer_init(&optimizer, &settings, table) != SN_OK)
+        return fail("optimizer");
+    const int classes = space.classes;
+    int64_t image_floats = batch * space.image_channels * space.image_size * space.image_size;
+    float *images = sn_alloc_floats((size_t)image_floats);
+    float *probs = sn_alloc_floats((size_t)(batch * classes));
+    float *dlogits = sn_alloc_floats((size_t)(batch * classes));
+    float *soft = sn_alloc_floats((size_t)space.choice_total);
+    double *one_hot = malloc((size_t)space.choice_total * sizeof *one_hot);
+    int32_t *labels = malloc((size_t)batch * sizeof *labels);
+    fill_normal(images, image_floats, 7);
+    for (int64_t n = 0; n < batch; n++)
+        labels[n] = (int32_t)(n % classes);
+
+    const char *names[3] = {"smallest", "middle", "largest"};
+    sn_arch archs[3];
+    sn_arch_smallest(&space, &archs[0]);
+    median_architecture(&space, &archs[1]);
+    sn_arch_largest(&space, &archs[2]);
+    double seconds[3], per_mac[3];
+    printf("space %s\nbatch %lld\n", space.type == SN_SPACE_CNN ? "cnn" : "vit",
+           (long long)batch);
+    for (int i = 0; i < 3; i++) {
+        char text[SN_ARCH_TEXT_MAX];
+        if (sn_network_set_architecture(network, &archs[i]) != SN_OK ||
+            sn_arch_format(&space, &archs[i], text, sizeof text) != SN_OK)
+            return fail("architecture");
+        int64_t macs = sn_space_cost(&space, &archs[i]).macs;
+        seconds[i] = time_steps(network, &optimizer, images, labels, probs, dlogits, batch,
+                                classes, steps);
+        per_mac[i] = seconds[i] / ((double)macs * (double)batch) * 1e12; /* ps per MAC */
+        printf("%s_arch %s\n", names[i], text);
+        printf("%s_macs %lld\n", names[i], (long long)macs);
+        printf("%s_ms_per_step %.3f\n", names[i], 1e3 * seconds[i]);
+        printf("%s_ps_per_mac %.2f\n", names[i], per_mac[i]);
+    }
+    double lo = per_mac[0], hi = per_mac[0];
+    for (int i = 1; i < 3; i++) {
+        lo = per_mac[i] < lo ? per_mac[i] : lo;
+        hi = per_mac[i] > hi ? per_mac[i] : hi;
+    }
+    printf("time_per_mac_spread %.2f\n", hi / lo);
+    /* Masked mode at the largest subnet's one-hot: the same network as the
+     * sliced largest, so the ratio is the masks' own cost. */
+    sn_arch_one_hot(&space, &archs[2], one_hot);
+    for (int j = 0; j < space.choice_total; j++)
+        soft[j] = (float)one_hot[j];
+    if (sn_network_set_soft_architecture(network, soft) != SN_OK)
+        return fail("masked mode");
+    double masked = time_steps(network, &optimizer, images, labels, probs, dlogits, batch, classes,
+                               steps);
+    printf("masked_ms_per_step %.3f\n", 1e3 * masked);
+    printf("masked_over_largest %.2f\n", masked / seconds[2]);
+    sn_free(images);
+    sn_free(probs);
+    sn_free(dlogits);
+    sn_free(soft);
+    free(one_hot);
+    free(labels);
+    sn_optimizer_free(&optimizer);
+    sn_network_free(network);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "gemm-blis-choice") == 0) {
@@ -216,6 +354,9 @@ int main(int argc, char **argv)
         return bench_conv(argv[2]);
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "train") == 0)
         return bench_train(argv[2], argc == 4 ? atoi(argv[3]) : 40);
-    fprintf(stderr, "usage: bench_shiftnas gemm | conv CONFIG | train CONFIG [STEPS]\n");
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "supernet") == 0)
+        return bench_supernet(argv[2], argc == 4 ? atoi(argv[3]) : 20);
+    fprintf(stderr, "usage: bench_shiftnas gemm | conv CONFIG | train CONFIG [STEPS] | supernet "
+                    "CONFIG [STEPS]\n");
     return 2;
 }

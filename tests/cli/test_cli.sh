@@ -112,5 +112,36 @@ else
     fail "--version or --help"
 fi
 
+# --- shiftnas space: the search spaces, without loading data ---------------
+if "$bin" space --config "$src/jobs/configs/vit-autoformer-t.ini" --samples 300 >"$work/space.out" 2>"$work/err" &&
+   grep -q '^smallest: 1166536704 MACs' "$work/space.out" && grep -q '^largest: 2263242112 MACs' "$work/space.out" &&
+   grep -q '^  vit:e=192;d=12;h=3,3,3,3,3,3,3,3,3,3,3,3;m=3.5,' "$work/space.out"; then
+    pass "space: AutoFormer-T smallest and largest"
+else
+    fail "space: AutoFormer-T figures"; cat "$work/space.out" "$work/err"
+fi
+if "$bin" space --config "$src/jobs/configs/cnn-space.ini" --samples 500 --buckets 5 --plot "$work/hist.png" \
+        --arch 'cnn:d=1,2,3;w=12,30,64;k=3,5,3,5,5,3;e=2,3,4,4,2,3' >"$work/space.out" 2>"$work/err" &&
+   [ "$(grep -c '^  \[' "$work/space.out")" -eq 5 ] && grep -q '^arch: [0-9]* MACs' "$work/space.out" &&
+   grep -q 'skewness' "$work/space.out" &&
+   [ "$(od -An -tx1 -N8 "$work/hist.png" | tr -d ' \n')" = "89504e470d0a1a0a" ]; then
+    pass "space: histogram of 5 buckets, --arch, --plot writes a PNG"
+else
+    fail "space: cnn histogram or plot"; cat "$work/space.out" "$work/err"
+fi
+if "$bin" space --config "$src/jobs/configs/vit-space.ini" --samples 100 --bucket-step 1000000 >"$work/space.out" 2>&1 &&
+   grep -q '^buckets: 6,' "$work/space.out"; then
+    pass "space: --bucket-step sets the bucket count"
+else
+    fail "space: --bucket-step"; cat "$work/space.out"
+fi
+expect_error "space: arch value not a choice" 1 "stage 2 width 31 is not a choice (20, 30, 40)" "$bin" space \
+    --config "$src/jobs/configs/cnn-space.ini" --samples 10 --arch 'cnn:d=1,2,3;w=12,31,64;k=3,5,3,5,5,3;e=2,3,4,4,2,3'
+expect_error "space: bad [space] value" 1 "space.*depths" "$bin" space --config "$src/jobs/configs/cnn-space.ini" --set space.depths=0,1
+expect_error "space: impossible space" 1 "patch" "$bin" space --config "$src/jobs/configs/vit-space.ini" --set space.patch=5
+expect_error "space: bad bucket count" 2 "buckets" "$bin" space --config "$src/jobs/configs/cnn-space.ini" --buckets 0
+expect_error "space: buckets and step" 2 "not both" "$bin" space --config "$src/jobs/configs/cnn-space.ini" --buckets 4 --bucket-step 1000
+expect_error "space without --config" 2 "config" "$bin" space
+
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -77,3 +77,11 @@ tests_unit_test_space_core_SOURCES = tests/unit/test_space_core.c
 tests_unit_test_space_core_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_space_core_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_supernet_vit
+
+# The FLOPs counter, the architecture text, the [space] configuration, PNG.
+check_PROGRAMS += tests/unit/test_space
+TESTS += tests/unit/test_space
+tests_unit_test_space_SOURCES = tests/unit/test_space.c
+tests_unit_test_space_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_space_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_space

@@ -101,6 +101,14 @@ START_TEST(defaults_follow_the_key_table)
     ck_assert_double_eq(a.clip_norm, 0.0);
     ck_assert_double_eq(a.clip_value, 0.0);
     ck_assert_double_eq(a.bn_momentum, 0.1);
+    ck_assert_str_eq(a.space_type, "cnn");
+    ck_assert_int_eq(a.space_image_size, 0);
+    ck_assert_int_eq(a.space_stage_channels.count, 3);
+    ck_assert_int_eq(a.space_stage_channels.values[2], 64);
+    ck_assert_int_eq(a.space_width_ratios.count, 3);
+    ck_assert_double_eq(a.space_width_ratios.values[1], 0.75);
+    ck_assert_int_eq(a.space_mlp_ratios.count, 3);
+    ck_assert_int_eq(a.space_head_dim, 16);
     ck_assert_int_eq(sn_config_validate(&a), SN_OK);
 }
 END_TEST
@@ -109,7 +117,7 @@ START_TEST(key_table_is_consistent)
 {
     int count = 0;
     const sn_config_key *keys = sn_config_keys(&count);
-    ck_assert_int_eq(count, 40);
+    ck_assert_int_eq(count, 58);
     for (int i = 0; i < count; i++) {
         ck_assert_msg(keys[i].description && strlen(keys[i].description) > 10,
                       "%s has no description", keys[i].name);
@@ -343,7 +351,14 @@ START_TEST(write_then_load_is_identity)
         "data.horizontal_flip=on", "model.type=vit", "cnn.channels=3,5,7,11,13",
         "cnn.strides=1,1,2,2,4", "cnn.kernel=5", "cnn.activation=hardswish", "vit.patch=4",
         "vit.embed_dim=96", "vit.depth=6", "vit.heads=6", "vit.mlp_hidden=384",
-        "vit.dropout=0.1", "vit.drop_path=0.123456789012345678", "train.epochs=30",
+        "vit.dropout=0.1", "vit.drop_path=0.123456789012345678", "space.type=vit",
+        "space.image_size=32", "space.image_channels=3", "space.classes=100",
+        "space.stem_channels=24", "space.stem_stride=2", "space.stem_kernel=5",
+        "space.stage_channels=16,24,40,80", "space.stage_strides=1,2,2,2",
+        "space.width_ratios=0.25,0.30000000000000004,1", "space.depths=2,3,4",
+        "space.kernels=3,5,7", "space.expand_ratios=3,4.5,6", "space.patch=4",
+        "space.head_dim=32", "space.embeds=96,128", "space.heads=1,2",
+        "space.mlp_ratios=3.5,4", "train.epochs=30",
         "train.max_steps=1000000000000", "train.batch_size=256", "train.eval_batch_size=1000",
         "train.optimizer=sgd", "train.learning_rate=0.1", "train.min_learning_rate=1e-5",
         "train.warmup_epochs=1.25", "train.momentum=0.95", "train.nesterov=false",
@@ -364,8 +379,9 @@ START_TEST(write_then_load_is_identity)
         size_t size = keys[k].type == SN_CONFIG_BOOL ? sizeof(int)
                       : keys[k].type == SN_CONFIG_TEXT || keys[k].type == SN_CONFIG_CHOICE
                           ? SN_CONFIG_TEXT_MAX
-                      : keys[k].type == SN_CONFIG_INT_LIST ? sizeof(sn_int_list)
-                                                           : sizeof(int64_t);
+                      : keys[k].type == SN_CONFIG_INT_LIST   ? sizeof(sn_int_list)
+                      : keys[k].type == SN_CONFIG_FLOAT_LIST ? sizeof(sn_float_list)
+                                                             : sizeof(int64_t);
         ck_assert_msg(memcmp((char *)&a + keys[k].offset, (char *)&defaults + keys[k].offset,
                              size) != 0,
                       "[%s] %s still has its default", keys[k].section, keys[k].name);
@@ -398,6 +414,8 @@ START_TEST(write_then_load_is_identity)
     ck_assert_ptr_nonnull(strstr(text, "\nlearning_rate = 0.1\n"));
     ck_assert_ptr_nonnull(strstr(text, "\nprogress_seconds = 0.30000000000000004\n"));
     ck_assert_ptr_nonnull(strstr(text, "\nchannels = 3,5,7,11,13\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nwidth_ratios = 0.25,0.30000000000000004,1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nmlp_ratios = 3.5,4\n"));
     ck_assert_ptr_nonnull(strstr(text, "\nhorizontal_flip = true\n"));
     ck_assert_ptr_nonnull(strstr(text, "\nmax_steps = 1000000000000\n"));
     free(text);
