@@ -623,6 +623,28 @@ START_TEST(set_soft_architecture_rejects_bad_probabilities)
 }
 END_TEST
 
+/* sn_network_macs() is the FLOPs counter's count of the current subnet, and
+ * of the largest subnet in masked mode. */
+START_TEST(macs_follow_the_architecture)
+{
+    sn_space space;
+    small_space(&space);
+    sn_network *network = create(&space);
+    sn_arch arch, largest;
+    sn_arch_smallest(&space, &arch);
+    sn_arch_largest(&space, &largest);
+    ck_assert_int_eq(sn_network_macs(network), sn_space_cost(&space, &largest).macs);
+    ck_assert_int_eq(sn_network_set_architecture(network, &arch), SN_OK);
+    ck_assert_int_eq(sn_network_macs(network), sn_space_cost(&space, &arch).macs);
+    ck_assert_int_lt(sn_network_macs(network), sn_space_cost(&space, &largest).macs);
+    float p[SN_SPACE_MAX_DIMENSIONS * SN_SPACE_MAX_CHOICES];
+    soft_probabilities(&space, p, 10);
+    ck_assert_int_eq(sn_network_set_soft_architecture(network, p), SN_OK);
+    ck_assert_int_eq(sn_network_macs(network), sn_space_cost(&space, &largest).macs);
+    sn_network_free(network);
+}
+END_TEST
+
 /* Same seed, same bits. */
 START_TEST(initialisation_is_deterministic)
 {
@@ -662,6 +684,7 @@ int main(void)
     TCase *contract = tcase_create("contract");
     tcase_add_test(contract, set_soft_architecture_rejects_bad_probabilities);
     tcase_add_test(contract, initialisation_is_deterministic);
+    tcase_add_test(contract, macs_follow_the_architecture);
     suite_add_tcase(suite, contract);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
