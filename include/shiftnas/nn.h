@@ -126,6 +126,21 @@ void sn_layernorm_backward(float *din, float *dgamma, float *dbeta, const float 
                            const float *in, const float *gamma, const float *saved_mean,
                            const float *saved_inv_std, int64_t rows, int64_t dim);
 
+/* Layer norm under a soft feature mask m [dim] (the supernet's masked mode):
+ * mean = sum m x / sum m, var = sum m (x - mean)^2 / sum m, and
+ * out = m * (gamma * (x - mean) / sqrt(var + eps) + beta). At a 0/1 mask of
+ * the first e features this is the layer norm over those e features, zeros
+ * after. Backward also accumulates dmask [dim] += d loss / d m (summed over
+ * rows; may be NULL), through both the output scale and the statistics.
+ * din may alias dout. */
+void sn_masked_layernorm_forward(float *out, float *saved_mean, float *saved_inv_std,
+                                 const float *in, const float *gamma, const float *beta,
+                                 const float *mask, int64_t rows, int64_t dim, float eps);
+void sn_masked_layernorm_backward(float *din, float *dgamma, float *dbeta, float *dmask,
+                                  const float *dout, const float *in, const float *gamma,
+                                  const float *beta, const float *mask, const float *saved_mean,
+                                  const float *saved_inv_std, int64_t rows, int64_t dim, float eps);
+
 /* ---- linear ------------------------------------------------------------ */
 
 /* out [rows, out_features] = in [rows, in_features] * weight^T + bias, with

@@ -7,6 +7,7 @@ libshiftnas_la_SOURCES += \
 	src/nn/depthwise_conv2d.c \
 	src/nn/batchnorm.c \
 	src/nn/layernorm.c \
+	src/nn/masked_layernorm.c \
 	src/nn/linear.c \
 	src/nn/activation.c \
 	src/nn/elementwise.c \
@@ -22,6 +23,7 @@ libshiftnas_la_SOURCES += \
 	src/nn/supernet_cnn.h \
 	src/nn/supernet_cnn.c \
 	src/nn/supernet_cnn_masks.c \
+	src/nn/supernet_vit.c \
 	src/nn/optimizer.c \
 	src/nn/schedule.c \
 	src/nn/gradient.c

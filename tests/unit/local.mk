@@ -70,12 +70,19 @@ tests_unit_test_supernet_cnn_SOURCES = tests/unit/test_supernet_cnn.c $(gradchec
 tests_unit_test_supernet_cnn_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_supernet_cnn_LDADD = $(TEST_LIBS)
 
+# The ViT supernet: sliced and masked modes, the masked layer norm.
+check_PROGRAMS += tests/unit/test_supernet_vit
+TESTS += tests/unit/test_supernet_vit
+tests_unit_test_supernet_vit_SOURCES = tests/unit/test_supernet_vit.c $(gradcheck_sources)
+tests_unit_test_supernet_vit_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_supernet_vit_LDADD = $(TEST_LIBS)
 # search-space core (src/space/space.c)
 check_PROGRAMS += tests/unit/test_space_core
 TESTS += tests/unit/test_space_core
 tests_unit_test_space_core_SOURCES = tests/unit/test_space_core.c
 tests_unit_test_space_core_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_space_core_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_supernet_vit
 
 # The FLOPs counter, the architecture text, the [space] configuration, PNG.
 check_PROGRAMS += tests/unit/test_space
