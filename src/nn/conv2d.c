@@ -89,47 +89,11 @@ int64_t sn_conv2d_workspace_floats(const sn_conv2d_dims *d)
     return d->in_channels / d->groups * d->kernel * d->kernel * chunk_images(d, oh, ow) * oh * ow;
 }
 
-/*
- * A stride-1 convolution with "same" padding (2p = k - 1, so the output plane
- * is the input plane) has a shortcut: tap (i, j) of output pixel q reads input
- * pixel q + (i - p)*w + (j - p), one constant shift over the whole plane. Its
- * col row is then one copy of the plane, shifted, followed by zeroing the few
- * pixels whose window falls off the left or right edge (the copy wrapped them
- * round to the neighbouring row). Rows of a 7x7 feature map are only 7 floats,
- * so this replaces up to 28 short copies per plane with one.
- */
-static int is_same_stride1(const sn_conv2d_dims *d, int64_t oh, int64_t ow)
-{
-    return d->stride == 1 && oh == d->in_height && ow == d->in_width;
-}
-
-/* The pixels [begin, end) of a plane whose tap (i, j) reads real input, with
- * the rows of that range in [y_lo, y_hi) and columns in [x_lo, x_hi). */
-typedef struct {
-    int64_t y_lo, y_hi, x_lo, x_hi, begin, end, shift;
-} same_tap;
-
-static same_tap same_tap_range(const sn_conv2d_dims *d, int i, int j)
-{
-    const int64_t h = d->in_height, w = d->in_width;
-    same_tap t;
-    sn_conv_window_range(h, h, 1, d->padding, i, &t.y_lo, &t.y_hi);
-    sn_conv_window_range(w, w, 1, d->padding, j, &t.x_lo, &t.x_hi);
-    t.shift = ((int64_t)i - d->padding) * w + ((int64_t)j - d->padding);
-    if (t.y_lo >= t.y_hi || t.x_lo >= t.x_hi) {
-        t.begin = t.end = 0; /* the tap never sees the input */
-    } else {
-        t.begin = t.y_lo * w + t.x_lo;
-        t.end = (t.y_hi - 1) * w + t.x_hi;
-    }
-    return t;
-}
-
 /* Zeroes the pixels of [t->begin, t->end) that lie outside [x_lo, x_hi): the
  * right end of each row and the left start of the next, `span` floats. For a
  * 3x3 kernel the span is one float, which is stored directly: GCC would turn
  * a loop into a memset call per row, costing more than the store. */
-static void zero_wrapped(float *plane, const same_tap *t, int64_t w)
+static void zero_wrapped(float *plane, const sn_same_tap *t, int64_t w)
 {
     const int64_t span = (w - t->x_hi) + t->x_lo;
     if (span == 0)
@@ -170,7 +134,7 @@ static void im2col(float *col, const float *in, int64_t channels, const sn_conv2
     const int k = d->kernel, s = d->stride, p = d->padding;
     const int64_t h = d->in_height, w = d->in_width, images = d->batch;
     const int64_t plane = h * w, out_plane = oh * ow, pixels = count * out_plane;
-    const int same = is_same_stride1(d, oh, ow);
+    const int same = sn_conv_is_same_stride1(d, oh, ow);
     for (int64_t c = 0; c < channels; c++) {
         for (int i = 0; i < k; i++) {
             int64_t y_lo, y_hi;
@@ -178,7 +142,7 @@ static void im2col(float *col, const float *in, int64_t channels, const sn_conv2
             for (int j = 0; j < k; j++) {
                 float *dst_row = col + ((c * k + i) * k + j) * pixels;
                 if (same) {
-                    const same_tap t = same_tap_range(d, i, j);
+                    const sn_same_tap t = sn_same_tap_range(d, i, j);
                     for (int64_t n = 0; n < count; n++) {
                         const float *src = in + (c * images + first + n) * plane;
                         float *dst = dst_row + n * plane;
@@ -238,7 +202,7 @@ static void col2im_same(float *din, float *col, int64_t channels, const sn_conv2
             for (int j = 0; j < k; j++) {
                 if (i == p && j == p)
                     continue;
-                const same_tap t = same_tap_range(d, i, j);
+                const sn_same_tap t = sn_same_tap_range(d, i, j);
                 float *src_row = col + ((c * k + i) * k + j) * pixels;
                 for (int64_t n = 0; n < count; n++) {
                     float *src = src_row + n * plane;
@@ -257,7 +221,7 @@ static void col2im_same(float *din, float *col, int64_t channels, const sn_conv2
 static void col2im(float *din, float *col, int64_t channels, const sn_conv2d_dims *d,
                    int64_t oh, int64_t ow, int64_t first, int64_t count)
 {
-    if (is_same_stride1(d, oh, ow)) {
+    if (sn_conv_is_same_stride1(d, oh, ow)) {
         col2im_same(din, col, channels, d, first, count);
         return;
     }

@@ -377,6 +377,8 @@ static const depthwise_config depthwise_configs[] = {
     {{2, 2, 2, 7, 7, 3, 2, 1, 2}, 7, 2, 0}, /* 3x3 centre of 7x7, stride 2 */
     {{1, 2, 2, 4, 21, 3, 1, 1, 2}, 5, 1, 1}, /* rows long enough for the 8-wide paths */
     {{1, 2, 2, 4, 21, 5, 1, 2, 2}, 5, 0, 0},
+    {{2, 2, 2, 1, 6, 3, 1, 1, 2}, 3, 0, 1},   /* one-row planes: no wrapped pixels */
+    {{1, 1, 1, 520, 2, 3, 1, 1, 1}, 3, 0, 0}, /* too many wrapped pixels: the row loop */
 };
 enum { DEPTHWISE_CONFIGS = sizeof depthwise_configs / sizeof depthwise_configs[0] };
 
