@@ -58,12 +58,24 @@ static inline sn_matrix sn_matrix_block(sn_matrix m, int64_t rows, int64_t cols)
  * With beta == 0, c's previous contents (even NaN) are ignored. */
 void sn_gemm(float alpha, sn_matrix a, sn_matrix b, float beta, sn_matrix c);
 
+/* Which products a process mostly runs, for the choice of BLIS kernels. */
+typedef enum {
+    SN_BLAS_LARGE_PRODUCTS, /* wide convolutions: the 'skx' kernels */
+    SN_BLAS_SMALL_PRODUCTS  /* thousands of small products (attention heads,
+                               narrow subnets): the 'haswell' kernels, whose
+                               small-matrix path skips packing */
+} sn_blas_products;
+
 /* Chooses BLIS's kernels and thread count before the first product.
  * threads: BLIS threads for this process (>= 1). If the environment does not
- * set BLIS_ARCH_TYPE and the CPU has AVX-512 (F, DQ, CD, BW, VL), selects the
- * 'skx' kernels, which Debian's BLIS 0.9 passes over on CPUs whose FMA unit
- * count it cannot determine (about 2x in sgemm on such CPUs). Must be called
- * before any BLIS product; later calls only change the thread count. */
+ * set BLIS_ARCH_TYPE and the CPU has AVX-512 (F, DQ, CD, BW, VL), on which
+ * Debian's BLIS 0.9 picks slow kernels by itself, selects 'skx' for large
+ * products (about 5x BLIS's own pick in sgemm 1024^3) or 'haswell' for small
+ * ones (the fixed ViT trains ~1.25x faster with it than with skx); see
+ * doc/performance.md. Elsewhere BLIS chooses. Must be called before any BLIS
+ * product; later calls only change the thread count. */
+int sn_blas_setup_for(int threads, sn_blas_products products);
+/* sn_blas_setup_for(threads, SN_BLAS_LARGE_PRODUCTS) */
 int sn_blas_setup(int threads);
 
 /* The name of the kernel configuration BLIS is using ("skx", "haswell", ...). */

@@ -42,6 +42,11 @@ static int cpu_has_avx512_for_skx(void)
 
 int sn_blas_setup(int threads)
 {
+    return sn_blas_setup_for(threads, SN_BLAS_LARGE_PRODUCTS);
+}
+
+int sn_blas_setup_for(int threads, sn_blas_products products)
+{
     static int configured = 0;
     if (threads < 1)
         return sn_error_set(SN_ERR_ARGUMENT, "BLIS threads must be >= 1, got %d", threads);
@@ -50,12 +55,20 @@ int sn_blas_setup(int threads)
          * choice in the environment always wins. */
         if (getenv("BLIS_ARCH_TYPE") == NULL && cpu_has_avx512_for_skx()) {
             char value[16];
-            snprintf(value, sizeof value, "%d", (int)BLIS_ARCH_SKX);
+            /* haswell's kernels need only AVX2 and FMA, which every
+             * AVX-512 CPU has. */
+            arch_t arch = products == SN_BLAS_SMALL_PRODUCTS ? BLIS_ARCH_HASWELL : BLIS_ARCH_SKX;
+            snprintf(value, sizeof value, "%d", (int)arch);
             setenv("BLIS_ARCH_TYPE", value, 0);
         }
         configured = 1;
     }
     bli_thread_set_num_threads((dim_t)threads);
+    /* BLIS checks every call's arguments again (bli_check_error_code_helper
+     * was ~3% of a small ViT subnet's step, thousands of tiny attention
+     * products); sn_gemm's callers size their views from checked shapes and
+     * sn_gemm asserts the dimensions agree. */
+    bli_error_checking_level_set(BLIS_NO_ERROR_CHECKING);
     return SN_OK;
 }
 

@@ -28,15 +28,6 @@
  * layers take the row-by-row path. */
 enum { WRAPPED_MAX = 1024 };
 
-/* The library is built for the x86-64 baseline (SSE2); these loops are
- * memory- and loop-bound rather than BLIS products, so they are compiled
- * again for AVX2 and AVX-512 and the loader picks the widest the CPU has
- * (GCC function multi-versioning). The CNN supernet's step: -15%. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SN_WIDEST_VECTORS __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SN_WIDEST_VECTORS
-#endif
 
 static int can_shift(const sn_conv2d_dims *d, int64_t oh, int64_t ow)
 {

@@ -146,7 +146,12 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
 {
     memset(result, 0, sizeof *result);
     SN_TRY(sn_config_validate(config));
-    SN_TRY(sn_blas_setup((int)config->threads));
+    /* The fixed CNN's wide convolutions run fastest on the skx kernels; the
+     * ViT's per-head products and the supernets' narrow layers on haswell's
+     * small-matrix path (doc/performance.md). */
+    SN_TRY(sn_blas_setup_for((int)config->threads, strcmp(config->model_type, "cnn") == 0
+                                                       ? SN_BLAS_LARGE_PRODUCTS
+                                                       : SN_BLAS_SMALL_PRODUCTS));
     sn_image_set train_set, test_set;
     SN_TRY(sn_load_datasets(config, &train_set, &test_set));
 

@@ -346,7 +346,18 @@ int main(int argc, char **argv)
         bli_thread_set_num_threads(1);
         return bench_gemm();
     }
-    if (sn_blas_setup(1) != SN_OK)
+    /* The same kernels as `shiftnas train` would choose for the mode. */
+    sn_blas_products products = SN_BLAS_LARGE_PRODUCTS;
+    if (argc >= 3 && strcmp(argv[1], "supernet") == 0)
+        products = SN_BLAS_SMALL_PRODUCTS;
+    if (argc >= 3 && strcmp(argv[1], "train") == 0) {
+        sn_config config;
+        if (load_config(&config, argv[2]))
+            return 1;
+        if (strcmp(config.model_type, "cnn") != 0)
+            products = SN_BLAS_SMALL_PRODUCTS;
+    }
+    if (sn_blas_setup_for(1, products) != SN_OK)
         return fail("blas");
     if (argc == 2 && strcmp(argv[1], "gemm") == 0)
         return bench_gemm();

@@ -911,6 +911,37 @@ START_TEST(activation_values)
     const float gelu[6] = {-4.0f * 3.1671242e-05f, -0.15865525f, 0.0f, 0.34573123f, 0.84134475f,
                            4.0f * 0.99996833f};
     assert_close(y, gelu, 6, 1e-6, "gelu");
+
+    /* GELU's cdf is computed without libm (activation.c): against erff over
+     * [-10, 10] it stays within 3e-7 * (1 + |x|), and far in the tail it is
+     * exactly 0 (never a subnormal), as erff's is. */
+    enum { GRID = 2001 };
+    float *xs = malloc(GRID * sizeof(float)), *ys = malloc(GRID * sizeof(float));
+    float *ds = malloc(GRID * sizeof(float)), *ones = malloc(GRID * sizeof(float));
+    for (int i = 0; i < GRID; i++) {
+        xs[i] = -10.0f + 20.0f * (float)i / (GRID - 1);
+        ones[i] = 1.0f;
+    }
+    sn_gelu_forward(ys, xs, GRID);
+    sn_gelu_backward(ds, ones, xs, GRID);
+    for (int i = 0; i < GRID; i++) {
+        double x = xs[i], cdf = 0.5 * (1.0 + erf(x / sqrt(2.0)));
+        double pdf = exp(-0.5 * x * x) / sqrt(2.0 * 3.14159265358979323846);
+        ck_assert_double_le(fabs(ys[i] - x * cdf), 3e-7 * (1.0 + fabs(x)));
+        ck_assert_double_le(fabs(ds[i] - (cdf + x * pdf)), 3e-7 * (1.0 + fabs(x)));
+    }
+    const float far[3] = {-14.0f, -30.0f, -1e30f};
+    float far_y[3], far_d[3];
+    sn_gelu_forward(far_y, far, 3);
+    sn_gelu_backward(far_d, ones, far, 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert(far_y[i] == 0.0f);
+        ck_assert(far_d[i] == 0.0f);
+    }
+    free(xs);
+    free(ys);
+    free(ds);
+    free(ones);
 }
 END_TEST
 
