@@ -227,6 +227,20 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
                 config->model_type, (long long)count_parameters(table),
                 (double)sn_network_macs(network) / 1e6, sn_blas_kernel_name(),
                 (long long)config->threads);
+        const sn_space *space = sn_network_space(network);
+        if (space != NULL) {
+            /* Until sampling strategies exist, a supernet trains as the
+             * largest of its subnets: say so rather than let it look like
+             * supernet training. */
+            sn_arch largest;
+            char text[SN_ARCH_TEXT_MAX];
+            sn_arch_largest(space, &largest);
+            if (sn_arch_format(space, &largest, text, sizeof text) != SN_OK)
+                snprintf(text, sizeof text, "(too long to print)");
+            fprintf(out, "supernet: no sampling strategy yet, every step trains the largest subnet "
+                         "%s\n",
+                    text);
+        }
         fprintf(out, "data: %s (%lld train, %lld validation, %lld test images of %dx%dx%d, %d classes)\n",
                 config->path, (long long)split.train_count, (long long)split.validation_count,
                 (long long)test_set.count, shape.channels, shape.height, shape.width, shape.classes);

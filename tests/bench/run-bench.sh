@@ -23,6 +23,9 @@ for net in cnn vit; do
         echo "images_per_second n/a (install python3-torch)" >"$tmp/$net.torch"
     fi
 done
+for space in cnn vit; do
+    "$bench" supernet "$src/jobs/configs/$space-space.ini" "${BENCH_SUPERNET_STEPS:-10}" >"$tmp/$space-supernet"
+done
 
 peak=$(get gemm_1024x1024x1024_gflops "$tmp/gemm")
 conv=$(get conv_total_gflops "$tmp/conv")
@@ -50,6 +53,23 @@ conv=$(get conv_total_gflops "$tmp/conv")
         echo "| $net: accounted bytes: parameters, gradients, AdamW moments, activations, batch (MiB) | $(get accounted_mib "$tmp/$net") |"
         echo "| $net: peak RSS / accounted | $(awk -v r="$(get peak_rss_mib "$tmp/$net")" -v a="$(get accounted_mib "$tmp/$net")" 'BEGIN { printf "%.2f", r / a }') |"
         echo "| $net: RSS before building the network (MiB) | $(get rss_before_network_mib "$tmp/$net") |"
+    done
+    for space in cnn vit; do
+        f="$tmp/$space-supernet"
+        for which in smallest middle largest; do
+            echo "| $space-space: $which subnet, training step, batch $(get batch "$f") (ms) | $(get ${which}_ms_per_step "$f") |"
+            echo "| $space-space: $which subnet, MACs per image / ps per MAC | $(get ${which}_macs "$f") / $(get ${which}_ps_per_mac "$f") |"
+        done
+        echo "| $space-space: time per MAC, highest / lowest of the three (target ≤ 1.5) | $(get time_per_mac_spread "$f") |"
+        echo "| $space-space: masked mode at the largest one-hot, training step (ms) | $(get masked_ms_per_step "$f") |"
+        echo "| $space-space: masked mode / sliced largest | $(get masked_over_largest "$f") |"
+    done
+    echo
+    for space in cnn vit; do
+        for which in smallest middle largest; do
+            echo "$space-space $which: \`$(get ${which}_arch "$tmp/$space-supernet")\`"
+            echo
+        done
     done
 } >"$out"
 cat "$out"

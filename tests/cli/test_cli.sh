@@ -143,5 +143,18 @@ expect_error "space: bad bucket count" 2 "buckets" "$bin" space --config "$src/j
 expect_error "space: buckets and step" 2 "not both" "$bin" space --config "$src/jobs/configs/cnn-space.ini" --buckets 4 --bucket-step 1000
 expect_error "space without --config" 2 "config" "$bin" space
 
+# A supernet configuration trains (its largest subnet, and says so) and is
+# refused when its [space] does not fit the data set.
+if "$bin" train --config "$src/jobs/configs/cnn-space.ini" --set train.max_steps=3 --set data.train_limit=2000 \
+        --set data.validation_size=200 --set data.test_limit=200 --out "$work/super1" >"$work/super.out" 2>&1 &&
+   grep -q '^supernet: no sampling strategy yet, every step trains the largest subnet cnn:d=3,3,3;' "$work/super.out" &&
+   [ "$(wc -l <"$work/super1/metrics.csv")" -ge 3 ]; then
+    pass "supernet configuration trains its largest subnet and says so"
+else
+    fail "supernet training"; cat "$work/super.out"
+fi
+expect_error "supernet: [space] image size against the data" 1 "space.*32x32.*data set has 1x28x28" "$bin" train \
+    --config "$src/jobs/configs/cnn-space.ini" --set space.image_size=32 --out "$work/super2"
+
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -25,6 +25,7 @@
 #include "shiftnas/network.h"
 #include "shiftnas/nn.h"
 #include "shiftnas/space.h"
+#include "shiftnas/train.h"
 
 enum { CLASSES = 5 };
 
@@ -705,6 +706,68 @@ START_TEST(test_batchnorm_recalibration)
 }
 END_TEST
 
+/* sn_recalibrate_batchnorm takes `batches` batches in order from the index
+ * list, wrapping round, normalised and unaugmented: the same statistics as
+ * recalibrating by hand over those batches (indices 0-3, 4-7, then the 2
+ * left, 8-9), bit for bit; and it refuses an empty request by name. */
+START_TEST(test_recalibration_routine_takes_batches_in_order)
+{
+    sn_space space;
+    make_space(&space, 2);
+    const int64_t batch = 4, count = 10;
+    sn_image_set set = {count, 1, image, image, CLASSES, NULL, NULL};
+    set.pixels = malloc((size_t)(count * image * image));
+    set.labels = malloc((size_t)count * sizeof(int32_t));
+    for (int64_t i = 0; i < count * image * image; i++)
+        set.pixels[i] = (uint8_t)((i * 2654435761u) >> 24);
+    uint32_t indices[10];
+    for (int i = 0; i < 10; i++) {
+        set.labels[i] = i % CLASSES;
+        indices[i] = (uint32_t)(9 - i); /* any order: it is the caller's */
+    }
+    sn_normalization norm = {1, {0.4f}, {0.3f}};
+    float *images = sn_alloc_floats((size_t)(batch * image * image));
+    int32_t labels[4];
+    sn_arch arch;
+    sn_arch_largest(&space, &arch);
+    arch.choice[space.width_dimension[0]] = 1;
+
+    sn_network *a = make_supernet(&space, batch, 0.1), *b = make_supernet(&space, batch, 0.1);
+    ck_assert_int_eq(sn_network_set_architecture(a, &arch), SN_OK);
+    ck_assert_int_eq(sn_network_set_architecture(b, &arch), SN_OK);
+    ck_assert_int_eq(sn_recalibrate_batchnorm(a, &set, indices, count, &norm, 3, batch, images,
+                                              labels),
+                     SN_OK);
+    ck_assert_int_eq(sn_network_begin_batchnorm_recalibration(b), SN_OK);
+    const int64_t starts[3] = {0, 4, 8}, sizes[3] = {4, 4, 2};
+    const sn_forward_mode mode = {1, 0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        sn_batch_fill(images, labels, &set, indices + starts[i], sizes[i], &norm, NULL, 0, 0,
+                      sn_network_input_layout(b));
+        sn_network_forward(b, images, sizes[i], &mode);
+    }
+    sn_network_end_batchnorm_recalibration(b);
+    sc_model *ma = a->model, *mb = b->model;
+    size_t stats = statistics_count(ma);
+    ck_assert_mem_eq(ma->running_statistics, mb->running_statistics, stats * sizeof(float));
+    /* and they moved: the routine did recalibrate */
+    sn_network *c = make_supernet(&space, batch, 0.1);
+    ck_assert(memcmp(ma->running_statistics, ((sc_model *)c->model)->running_statistics,
+                     stats * sizeof(float)) != 0);
+
+    ck_assert_int_eq(sn_recalibrate_batchnorm(a, &set, indices, count, &norm, 0, batch, images,
+                                              labels),
+                     SN_ERR_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "recalibration"));
+    sn_network_free(a);
+    sn_network_free(b);
+    sn_network_free(c);
+    sn_free(images);
+    free(set.pixels);
+    free(set.labels);
+}
+END_TEST
+
 static Suite *supernet_cnn_suite(void)
 {
     Suite *s = suite_create("supernet_cnn");
@@ -716,6 +779,7 @@ static Suite *supernet_cnn_suite(void)
     tcase_add_test(tc, test_masked_gradients_finite_differences);
     tcase_add_test(tc, test_sliced_gradcheck);
     tcase_add_test(tc, test_batchnorm_recalibration);
+    tcase_add_test(tc, test_recalibration_routine_takes_batches_in_order);
     suite_add_tcase(s, tc);
     return s;
 }
