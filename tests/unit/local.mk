@@ -66,7 +66,8 @@ check-valgrind: $(check_PROGRAMS)
 # The CNN supernet: sliced vs standalone subnets, masked mode, recalibration.
 check_PROGRAMS += tests/unit/test_supernet_cnn
 TESTS += tests/unit/test_supernet_cnn
-tests_unit_test_supernet_cnn_SOURCES = tests/unit/test_supernet_cnn.c $(gradcheck_sources)
+tests_unit_test_supernet_cnn_SOURCES = tests/unit/test_supernet_cnn.c $(gradcheck_sources) \
+	tests/unit/supernet_slices.c tests/unit/supernet_slices.h
 tests_unit_test_supernet_cnn_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_supernet_cnn_LDADD = $(TEST_LIBS)
 
@@ -91,3 +92,11 @@ tests_unit_test_space_SOURCES = tests/unit/test_space.c
 tests_unit_test_space_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_space_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_space
+
+# every shipped search space: sliced subnets against subnets built on their own
+check_PROGRAMS += tests/unit/test_shipped_spaces
+TESTS += tests/unit/test_shipped_spaces
+tests_unit_test_shipped_spaces_SOURCES = tests/unit/test_shipped_spaces.c \
+	tests/unit/supernet_slices.c tests/unit/supernet_slices.h
+tests_unit_test_shipped_spaces_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_shipped_spaces_LDADD = $(TEST_LIBS)
