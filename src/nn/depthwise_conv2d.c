@@ -35,6 +35,25 @@ static int can_shift(const sn_conv2d_dims *d, int64_t oh, int64_t ow)
            (d->in_height - 1) * (int64_t)(d->kernel - 1) <= WRAPPED_MAX;
 }
 
+/* saved[m] = plane[wrapped pixel m + offset], or the reverse when restoring. */
+static void save_wrapped(float *saved, const float *plane, const sn_same_tap *t, int64_t w,
+                         int64_t offset)
+{
+    const int64_t wrapped = sn_same_tap_wrapped_count(t);
+    for (int64_t r = 0, m = 0; m < wrapped; r++)
+        for (int64_t u = 0; u < t->span; u++, m++)
+            saved[m] = plane[sn_same_tap_wrapped(t, w, r, u) + offset];
+}
+
+static void restore_wrapped(float *plane, const float *saved, const sn_same_tap *t, int64_t w,
+                            int64_t offset)
+{
+    const int64_t wrapped = sn_same_tap_wrapped_count(t);
+    for (int64_t r = 0, m = 0; m < wrapped; r++)
+        for (int64_t u = 0; u < t->span; u++, m++)
+            plane[sn_same_tap_wrapped(t, w, r, u) + offset] = saved[m];
+}
+
 /* dst[q] += tap * src[q + shift] over the tap's range, wrapped pixels kept. */
 SN_WIDEST_VECTORS
 static void forward_shifted_plane(float *dst, const float *src, const float *filter,
@@ -46,17 +65,12 @@ static void forward_shifted_plane(float *dst, const float *src, const float *fil
     for (int i = 0; i < k; i++) {
         for (int j = 0; j < k; j++) {
             const sn_same_tap t = sn_same_tap_range(d, i, j);
-            const int64_t wrapped = sn_same_tap_wrapped_count(&t);
             if (t.begin >= t.end)
                 continue;
-            for (int64_t r = 0, m = 0; m < wrapped; r++)
-                for (int64_t u = 0; u < t.span; u++, m++)
-                    saved[m] = dst[sn_same_tap_wrapped(&t, w, r, u)];
+            save_wrapped(saved, dst, &t, w, 0);
             sn_row_axpy(dst + t.begin, src + t.begin + t.shift, filter[i * row_stride + j],
                         t.end - t.begin);
-            for (int64_t r = 0, m = 0; m < wrapped; r++)
-                for (int64_t u = 0; u < t.span; u++, m++)
-                    dst[sn_same_tap_wrapped(&t, w, r, u)] = saved[m];
+            restore_wrapped(dst, saved, &t, w, 0);
         }
     }
 }
@@ -74,7 +88,6 @@ static void backward_shifted_plane(float *dsrc, float *dfilter, int64_t dfilter_
     for (int i = 0; i < k; i++) {
         for (int j = 0; j < k; j++) {
             const sn_same_tap t = sn_same_tap_range(d, i, j);
-            const int64_t wrapped = sn_same_tap_wrapped_count(&t);
             if (t.begin >= t.end)
                 continue;
             /* The contiguous dot includes the wrapped pixels' products, which
@@ -88,14 +101,10 @@ static void backward_shifted_plane(float *dsrc, float *dfilter, int64_t dfilter_
             dfilter[i * dfilter_row_stride + j] += tap_grad;
             if (dsrc == NULL)
                 continue;
-            for (int64_t r = 0, m = 0; m < wrapped; r++)
-                for (int64_t u = 0; u < t.span; u++, m++)
-                    saved[m] = dsrc[sn_same_tap_wrapped(&t, w, r, u) + t.shift];
+            save_wrapped(saved, dsrc, &t, w, t.shift);
             sn_row_axpy(dsrc + t.begin + t.shift, g + t.begin, filter[i * row_stride + j],
                         t.end - t.begin);
-            for (int64_t r = 0, m = 0; m < wrapped; r++)
-                for (int64_t u = 0; u < t.span; u++, m++)
-                    dsrc[sn_same_tap_wrapped(&t, w, r, u) + t.shift] = saved[m];
+            restore_wrapped(dsrc, saved, &t, w, t.shift);
         }
     }
 }
