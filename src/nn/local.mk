@@ -19,7 +19,6 @@ libshiftnas_la_SOURCES += \
 	src/nn/network_internal.h \
 	src/nn/network.c \
 	src/nn/network_cnn.c \
-	src/nn/network_vit.c \
 	src/nn/supernet_cnn.h \
 	src/nn/supernet_cnn.c \
 	src/nn/supernet_cnn_masks.c \

@@ -43,6 +43,62 @@ static sn_network *network_new(const sn_input_shape *input, int64_t max_batch)
     return network;
 }
 
+/* Gives network its own copy of space and the architecture-gradient buffer. */
+static int network_take_space(sn_network *network, const sn_space *space)
+{
+    network->space = malloc(sizeof *network->space);
+    network->architecture_gradient = sn_alloc_floats((size_t)space->choice_total);
+    if (!network->space || !network->architecture_gradient)
+        return sn_error_set(SN_ERR_NOMEM, "network: out of memory");
+    *network->space = *space;
+    memset(network->architecture_gradient, 0, (size_t)space->choice_total * sizeof(float));
+    return SN_OK;
+}
+
+/* After the slabs exist: a supernet starts at its largest architecture. */
+static int network_start_at_largest(sn_network *network)
+{
+    sn_arch largest;
+    sn_arch_largest(network->space, &largest);
+    return network->operations->set_architecture(network, &largest);
+}
+
+/* The fixed ViT of [vit] is the ViT supernet of the space that holds just
+ * that network: one code path, one set of tests for both. */
+static int vit_fixed_attach(sn_network *network, const sn_config *config)
+{
+    if (config->vit_embed_dim % config->vit_heads != 0)
+        return sn_error_set(SN_ERR_CONFIG, "[vit] embed_dim = %lld is not divisible by heads = %lld",
+                            (long long)config->vit_embed_dim, (long long)config->vit_heads);
+    if (network->input.height != network->input.width)
+        return sn_error_set(SN_ERR_CONFIG, "vit: images must be square, not %dx%d",
+                            network->input.height, network->input.width);
+    sn_space_description d;
+    memset(&d, 0, sizeof d);
+    d.type = SN_SPACE_VIT;
+    d.image_channels = network->input.channels;
+    d.image_size = network->input.height;
+    d.classes = network->input.classes;
+    d.patch = (int)config->vit_patch;
+    d.head_dim = (int)(config->vit_embed_dim / config->vit_heads);
+    d.embed_count = d.depth_count = d.heads_count = d.mlp_ratio_count = 1;
+    d.embeds[0] = (int)config->vit_embed_dim;
+    d.depths[0] = (int)config->vit_depth;
+    d.heads[0] = (int)config->vit_heads;
+    /* hidden / embed: lround(ratio * embed) gives back exactly mlp_hidden */
+    d.mlp_ratios[0] = (double)config->vit_mlp_hidden / (double)config->vit_embed_dim;
+    sn_space space;
+    int status = sn_space_build(&space, &d);
+    if (status != SN_OK) {
+        char reason[512];
+        snprintf(reason, sizeof reason, "%s", sn_error_message());
+        return sn_error_set(SN_ERR_CONFIG, "[vit] %s", reason);
+    }
+    SN_TRY(network_take_space(network, &space));
+    network->fixed = 1;
+    return sn_network_supernet_vit_attach(network, config);
+}
+
 int sn_network_create(sn_network **out, const sn_config *config, const sn_input_shape *input,
                       int64_t max_batch)
 {
@@ -70,12 +126,14 @@ int sn_network_create(sn_network **out, const sn_config *config, const sn_input_
     if (strcmp(config->model_type, "cnn") == 0)
         status = sn_network_cnn_attach(network, config);
     else if (strcmp(config->model_type, "vit") == 0)
-        status = sn_network_vit_attach(network, config);
+        status = vit_fixed_attach(network, config);
     else
         status = sn_error_set(SN_ERR_CONFIG, "[model] type = %s: not a known network",
                               config->model_type);
     if (status == SN_OK)
         status = network_allocate(network);
+    if (status == SN_OK && network->space != NULL)
+        status = network_start_at_largest(network);
     if (status != SN_OK) {
         sn_network_free(network);
         return status;
@@ -95,25 +153,14 @@ int sn_network_create_supernet(sn_network **out, const sn_space *space, const sn
     sn_network *network = network_new(&input, max_batch);
     if (!network)
         return SN_ERR_NOMEM;
-    int status = SN_OK;
-    network->space = malloc(sizeof *network->space);
-    network->architecture_gradient = sn_alloc_floats((size_t)space->choice_total);
-    if (!network->space || !network->architecture_gradient)
-        status = sn_error_set(SN_ERR_NOMEM, "network: out of memory");
-    if (status == SN_OK) {
-        *network->space = *space;
-        memset(network->architecture_gradient, 0,
-               (size_t)space->choice_total * sizeof(float));
+    int status = network_take_space(network, space);
+    if (status == SN_OK)
         status = space->type == SN_SPACE_CNN ? sn_network_supernet_cnn_attach(network, config)
                                              : sn_network_supernet_vit_attach(network, config);
-    }
     if (status == SN_OK)
         status = network_allocate(network);
-    if (status == SN_OK) {
-        sn_arch largest;
-        sn_arch_largest(space, &largest);
-        status = network->operations->set_architecture(network, &largest);
-    }
+    if (status == SN_OK)
+        status = network_start_at_largest(network);
     if (status != SN_OK) {
         sn_network_free(network);
         return status;
@@ -124,26 +171,26 @@ int sn_network_create_supernet(sn_network **out, const sn_space *space, const sn
 
 const sn_space *sn_network_space(const sn_network *network)
 {
-    return network->space;
+    return network->fixed ? NULL : network->space;
 }
 
 int sn_network_set_architecture(sn_network *network, const sn_arch *arch)
 {
-    if (!network->space)
+    if (!network->space || network->fixed)
         return sn_error_set(SN_ERR_ARGUMENT, "network: a fixed network has no architecture to set");
     return network->operations->set_architecture(network, arch);
 }
 
 int sn_network_set_soft_architecture(sn_network *network, const float *probabilities)
 {
-    if (!network->space)
+    if (!network->space || network->fixed)
         return sn_error_set(SN_ERR_ARGUMENT, "network: a fixed network has no architecture to set");
     return network->operations->set_soft_architecture(network, probabilities);
 }
 
 const float *sn_network_architecture_gradient(const sn_network *network)
 {
-    return network->architecture_gradient;
+    return network->fixed ? NULL : network->architecture_gradient;
 }
 
 int sn_network_begin_batchnorm_recalibration(sn_network *network)

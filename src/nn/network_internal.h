@@ -1,4 +1,6 @@
-/* Shared between network.c and the fixed networks (network_cnn.c, network_vit.c). */
+/* Shared between network.c, the fixed CNN (network_cnn.c) and the supernets
+ * (supernet_cnn.c, supernet_vit.c; the fixed ViT is a one-architecture ViT
+ * supernet). */
 #ifndef SHIFTNAS_NETWORK_INTERNAL_H
 #define SHIFTNAS_NETWORK_INTERNAL_H
 
@@ -49,7 +51,9 @@ struct sn_network {
     int64_t activation_floats;
     int64_t macs, convolution_macs;
     /* supernets */
-    sn_space *space;               /* owned copy; NULL for fixed networks */
+    sn_space *space;               /* owned copy; NULL for the fixed CNN */
+    int fixed;                     /* a fixed network built as the supernet of a
+                                      one-architecture space (the fixed ViT) */
     float *architecture_gradient;  /* space->choice_total floats */
     int recalibrating;             /* batch-norm recalibration in progress */
     int64_t recalibration_batches; /* batches averaged so far */
@@ -67,7 +71,6 @@ static inline float sn_network_batchnorm_momentum(sn_network *network, float con
 }
 
 int sn_network_cnn_attach(sn_network *network, const sn_config *config);
-int sn_network_vit_attach(sn_network *network, const sn_config *config);
 /* network->space is set (an owned copy) before these are called. */
 int sn_network_supernet_cnn_attach(sn_network *network, const sn_config *config);
 int sn_network_supernet_vit_attach(sn_network *network, const sn_config *config);

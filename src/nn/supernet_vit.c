@@ -167,7 +167,10 @@ static void svit_layout(sn_network *network, sn_arena *arena)
         arena, sn_patch_embed_workspace_floats(n, network->input.channels, network->input.height,
                                                network->input.width, m->patch));
     m->patch_tokens = sn_arena_take(arena, n * m->patches * e);
-    m->embedded = sn_arena_take(arena, rows * e);
+    /* Masked mode's own buffers; the fixed ViT (a one-architecture space,
+     * network->fixed) never runs masked and does without them. */
+    const int masks = !network->fixed;
+    m->embedded = masks ? sn_arena_take(arena, rows * e) : NULL;
     for (int l = 0; l <= m->max_depth; l++)
         m->stream[l] = sn_arena_take(arena, rows * e);
     for (int l = 0; l < m->max_depth; l++) {
@@ -180,7 +183,7 @@ static void svit_layout(sn_network *network, sn_arena *arena)
         b->v = sn_arena_take(arena, rows * width);
         b->probs = sn_arena_take(arena, n * m->max_heads * m->tokens * m->tokens);
         b->attention_out = sn_arena_take(arena, rows * width);
-        b->attention_masked = sn_arena_take(arena, rows * width);
+        b->attention_masked = masks ? sn_arena_take(arena, rows * width) : NULL;
         b->proj_out = sn_arena_take(arena, rows * e);
         b->proj_mask = dropout ? sn_arena_take(arena, rows * e) : NULL;
         b->attention_keep = sn_arena_take(arena, n);
@@ -190,7 +193,7 @@ static void svit_layout(sn_network *network, sn_arena *arena)
         b->norm2_inv_std = sn_arena_take(arena, rows);
         b->fc1_out = sn_arena_take(arena, rows * hidden);
         b->gelu_out = sn_arena_take(arena, rows * hidden);
-        b->gelu_masked = sn_arena_take(arena, rows * hidden);
+        b->gelu_masked = masks ? sn_arena_take(arena, rows * hidden) : NULL;
         b->fc2_out = sn_arena_take(arena, rows * e);
         b->fc2_mask = dropout ? sn_arena_take(arena, rows * e) : NULL;
         b->mlp_keep = sn_arena_take(arena, n);

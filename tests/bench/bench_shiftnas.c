@@ -146,6 +146,35 @@ static long peak_rss_kib(void)
     return usage.ru_maxrss;
 }
 
+/* Best of 3 timings of `steps` full training steps (forward, label-smoothed
+ * cross-entropy, backward, AdamW over the whole slab) in the network's
+ * current mode, in seconds per step. */
+static double time_steps(sn_network *network, sn_optimizer *optimizer, const float *images,
+                         const int32_t *labels, float *probs, float *dlogits, int64_t batch,
+                         int classes, int steps)
+{
+    const sn_parameter_table *table = sn_network_parameter_table(network);
+    double best = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = 0;
+        for (int step = -3; step < steps; step++) { /* 3 warm-up steps */
+            if (step == 0)
+                t0 = sn_now();
+            sn_network_zero_gradients(network);
+            sn_forward_mode mode = {1, 1, (uint64_t)(step + 3), 0};
+            const float *logits = sn_network_forward(network, images, batch, &mode);
+            sn_softmax_cross_entropy_forward(probs, logits, labels, batch, classes, 0.1f, NULL);
+            sn_softmax_cross_entropy_backward(dlogits, probs, labels, batch, classes, 0.1f, 1.0f);
+            sn_network_backward(network, dlogits, batch);
+            sn_optimizer_step(optimizer, table, sn_network_parameters(network),
+                              sn_network_gradients(network), 1e-3f);
+        }
+        double t = (sn_now() - t0) / steps;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
 static int bench_train(const char *path, int steps)
 {
     sn_config config;
@@ -170,24 +199,8 @@ static int bench_train(const char *path, int steps)
     fill_normal(images, image_floats, 7);
     for (int64_t n = 0; n < batch; n++)
         labels[n] = (int32_t)(n % 10);
-    double best = 1e30;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = 0;
-        for (int step = -3; step < steps; step++) { /* 3 warm-up steps */
-            if (step == 0)
-                t0 = sn_now();
-            sn_network_zero_gradients(network);
-            sn_forward_mode mode = {1, 1, (uint64_t)(step + 3), 0};
-            const float *logits = sn_network_forward(network, images, batch, &mode);
-            sn_softmax_cross_entropy_forward(probs, logits, labels, batch, 10, 0.1f, NULL);
-            sn_softmax_cross_entropy_backward(dlogits, probs, labels, batch, 10, 0.1f, 1.0f);
-            sn_network_backward(network, dlogits, batch);
-            sn_optimizer_step(&optimizer, table, sn_network_parameters(network),
-                              sn_network_gradients(network), 1e-3f);
-        }
-        double t = sn_now() - t0;
-        best = t < best ? t : best;
-    }
+    double seconds = time_steps(network, &optimizer, images, labels, probs, dlogits, batch, 10,
+                                steps);
     double accounted = 4.0 * ((double)table->total * 4 /* parameters, gradients, 2 moments */ +
                               (double)sn_network_activation_floats(network) + (double)image_floats +
                               2.0 * batch * 10);
@@ -196,7 +209,7 @@ static int bench_train(const char *path, int steps)
     printf("macs_per_image %lld\n", (long long)sn_network_macs(network));
     printf("parameters_floats %zu\n", table->total);
     printf("activation_floats %lld\n", (long long)sn_network_activation_floats(network));
-    printf("images_per_second %.1f\n", (double)steps * batch / best);
+    printf("images_per_second %.1f\n", (double)batch / seconds);
     printf("accounted_mib %.1f\n", accounted / 1048576.0);
     printf("peak_rss_mib %.1f\n", peak_rss_kib() / 1024.0);
     printf("rss_before_network_mib %.1f\n", rss_before / 1024.0);
@@ -205,35 +218,6 @@ static int bench_train(const char *path, int steps)
     sn_optimizer_free(&optimizer);
     sn_network_free(network);
     return 0;
-}
-
-/* Best of 3 timings of `steps` full training steps (forward, label-smoothed
- * cross-entropy, backward, AdamW over the whole slab) in the network's
- * current mode, in seconds per step. */
-static double time_steps(sn_network *network, sn_optimizer *optimizer, const float *images,
-                         const int32_t *labels, float *probs, float *dlogits, int64_t batch,
-                         int classes, int steps)
-{
-    const sn_parameter_table *table = sn_network_parameter_table(network);
-    double best = 1e30;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = 0;
-        for (int step = -2; step < steps; step++) { /* 2 warm-up steps */
-            if (step == 0)
-                t0 = sn_now();
-            sn_network_zero_gradients(network);
-            sn_forward_mode mode = {1, 1, (uint64_t)(step + 2), 0};
-            const float *logits = sn_network_forward(network, images, batch, &mode);
-            sn_softmax_cross_entropy_forward(probs, logits, labels, batch, classes, 0.1f, NULL);
-            sn_softmax_cross_entropy_backward(dlogits, probs, labels, batch, classes, 0.1f, 1.0f);
-            sn_network_backward(network, dlogits, batch);
-            sn_optimizer_step(optimizer, table, sn_network_parameters(network),
-                              sn_network_gradients(network), 1e-3f);
-        }
-        double t = (sn_now() - t0) / steps;
-        best = t < best ? t : best;
-    }
-    return best;
 }
 
 /* The middle subnet: the median by MACs of 201 uniform samples (keyed by

@@ -128,3 +128,13 @@ int64_t nonzero_outside(sn_network *big, sn_network *small)
     return bad;
 }
 
+
+void trial_architecture(const sn_space *space, int trial, sn_rng_stream *stream, sn_arch *arch)
+{
+    if (trial == 0)
+        sn_arch_smallest(space, arch);
+    else if (trial == 1)
+        sn_arch_largest(space, arch);
+    else
+        sn_arch_sample_uniform(space, stream, arch);
+}

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "shiftnas/network.h"
+#include "shiftnas/rng.h"
+#include "shiftnas/space.h"
 
 typedef void (*pair_fn)(size_t big, size_t small, void *context);
 
@@ -30,5 +32,9 @@ double worst_gradient_difference(sn_network *big, sn_network *small, const char 
 /* Entries of big's gradient slab outside every slice of small that are not
  * exactly zero. */
 int64_t nonzero_outside(sn_network *big, sn_network *small);
+
+/* The architectures a test walks: trial 0 the smallest, 1 the largest, the
+ * others drawn uniformly from stream. */
+void trial_architecture(const sn_space *space, int trial, sn_rng_stream *stream, sn_arch *arch);
 
 #endif

@@ -95,15 +95,9 @@ static void check_space(const char *name, int64_t batch, int random_subnets)
     const int count = 2 + random_subnets;
     for (int k = 0; k < count; k++) {
         sn_arch arch;
-        if (k == 0) {
-            sn_arch_smallest(&space, &arch);
-        } else if (k == 1) {
-            sn_arch_largest(&space, &arch);
-        } else {
-            sn_rng_stream stream;
-            sn_rng_stream_init(&stream, 23, SN_RNG_SAMPLER, 0, (uint32_t)k);
-            sn_arch_sample_uniform(&space, &stream, &arch);
-        }
+        sn_rng_stream stream;
+        sn_rng_stream_init(&stream, 23, SN_RNG_SAMPLER, 0, (uint32_t)k);
+        trial_architecture(&space, k, &stream, &arch);
         char text[SN_ARCH_TEXT_MAX];
         ck_assert_int_eq(sn_arch_format(&space, &arch, text, sizeof text), SN_OK);
 

@@ -166,12 +166,7 @@ START_TEST(test_sliced_equals_standalone)
     sn_rng_stream_init(&stream, 99, SN_RNG_TEST, 0, 0);
     for (int trial = 0; trial < 14; trial++) {
         sn_arch arch;
-        if (trial == 0)
-            sn_arch_smallest(&space, &arch);
-        else if (trial == 1)
-            sn_arch_largest(&space, &arch);
-        else
-            sn_arch_sample_uniform(&space, &stream, &arch);
+        trial_architecture(&space, trial, &stream, &arch);
         char text[SN_ARCH_TEXT_MAX];
         arch_text(&space, &arch, text, sizeof text);
         sn_space single;
@@ -240,12 +235,7 @@ START_TEST(test_masked_one_hot_equals_sliced)
     sn_rng_stream_init(&stream, 98, SN_RNG_TEST, 0, 0);
     for (int trial = 0; trial < 10; trial++) {
         sn_arch arch;
-        if (trial == 0)
-            sn_arch_smallest(&space, &arch);
-        else if (trial == 1)
-            sn_arch_largest(&space, &arch);
-        else
-            sn_arch_sample_uniform(&space, &stream, &arch);
+        trial_architecture(&space, trial, &stream, &arch);
         ck_assert_int_eq(sn_network_set_architecture(network, &arch), SN_OK);
         train_step(network, &b, sliced_logits);
         memcpy(sliced_grads, sn_network_gradients(network), total * sizeof(float));
