@@ -1,0 +1,235 @@
+/*
+ * shiftnas/sampler.h — FLOPs buckets, subnet samplers and the probability shift.
+ *
+ * Buckets. The MACs range of a space, [smallest subnet, largest subnet], cut
+ * into K buckets, either K equal widths or a given MACs step (the paper's
+ * "0.1 GFLOPs step"). Bucket k holds [edge[k], edge[k+1]); the last bucket
+ * also holds its top edge, so the largest subnet is in bucket K-1.
+ *
+ * Samplers. Every draw is keyed: the subnet of (seed, step, slot) is a pure
+ * function of those three numbers and the space, whatever the call order and
+ * whichever rank asks. `slot` numbers the subnets of one step (sandwich: 0 is
+ * the largest, 1 the smallest, 2.. the random ones; attentive: the
+ * candidates). Internally slot s uses the streams (seed, SN_RNG_SAMPLER, step,
+ * s * SN_SAMPLER_ROLES + role), one role per kind of draw.
+ *
+ *   uniform        every dimension uniform (sn_arch_sample_uniform);
+ *   flops-uniform  a bucket uniformly, then a uniform subnet inside it by
+ *                  rejection (at most max_tries draws), then, if rejection
+ *                  failed, a guided local search from the closest draw (see
+ *                  sn_sample_in_bucket);
+ *   sandwich       the largest, the smallest and N uniform subnets per step;
+ *   attentive      a bucket uniformly, a target inside it, C candidates in
+ *                  that bucket; the trainer scores them by mini-batch loss and
+ *                  keeps the best or the worst (sn_attentive_select).
+ *
+ * Probability shift (ShiftNAS Sec. 3.2). Logits beta[K], p = softmax(beta),
+ * the step's bucket k ~ p (keyed). Every `interval` steps after `warmup`
+ * steps the trainer evaluates the validation loss of each bucket and calls
+ * sn_shift_update(): delta_k = L_val(now) - L_val(previous update), and Adam
+ * descends d/dbeta E_{k~p}[delta_k], so buckets whose loss still falls fastest
+ * gain probability. Alternatively (statistic = variance) p = softmax(var/tau)
+ * of each bucket's training-loss variance over the last `interval` steps.
+ * doc/algorithm.md gives the choices and the reasons.
+ */
+#ifndef SHIFTNAS_SAMPLER_H
+#define SHIFTNAS_SAMPLER_H
+
+#include <stdint.h>
+
+#include "shiftnas/rng.h"
+#include "shiftnas/space.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    SN_BUCKETS_MAX = 64,
+    SN_SAMPLER_ROLES = 4,        /* streams per slot: bucket, target, arch, search */
+    SN_SAMPLER_CANDIDATES_MAX = 16,
+    SN_SAMPLER_SANDWICH_MAX = 18 /* largest + smallest + up to 16 random */
+};
+
+/* ---- buckets ------------------------------------------------------------- */
+
+typedef struct {
+    int count;                        /* K */
+    int64_t edge[SN_BUCKETS_MAX + 1]; /* ascending; edge[0] = smallest, edge[K] = largest MACs */
+} sn_buckets;
+
+/* K equal-width buckets over the space's MACs range (edge k = min + floor(k *
+ * (max - min) / K)). 1 <= count <= SN_BUCKETS_MAX, else SN_ERR_ARGUMENT. */
+int sn_buckets_equal_width(sn_buckets *buckets, const sn_space *space, int count);
+/* Buckets of `step` MACs from the smallest subnet: edge k = min + k * step,
+ * the last edge clipped to the largest (so the last bucket may be narrower).
+ * SN_ERR_ARGUMENT if step < 1 or more than SN_BUCKETS_MAX buckets result. */
+int sn_buckets_from_step(sn_buckets *buckets, const sn_space *space, int64_t step);
+/* The bucket holding `macs`, or -1 outside [edge[0], edge[K]]. */
+int sn_buckets_index(const sn_buckets *buckets, int64_t macs);
+/* A MACs target uniform in [edge[k], edge[k+1]) drawn from `stream`. */
+double sn_buckets_target(const sn_buckets *buckets, int k, sn_rng_stream *stream);
+
+/* ---- samplers ------------------------------------------------------------ */
+
+typedef struct {
+    const sn_space *space; /* not owned; must outlive the sampler */
+    sn_buckets buckets;
+    uint64_t seed;
+    int max_tries;         /* rejection draws before the guided search; default 200 */
+    int search_moves;      /* guided-search moves before giving up; default 256 */
+    int sandwich_random;   /* random subnets besides largest and smallest; default 2 */
+    int candidates;        /* attentive candidates per target; default 3 */
+    sn_arch smallest, largest;
+} sn_sampler;
+
+/* What one in-bucket draw did (for logs and the rejection figures). */
+typedef struct {
+    int bucket;
+    int tries;     /* uniform draws made (<= max_tries) */
+    int moves;     /* guided-search moves made (0 if rejection succeeded) */
+    int in_bucket; /* 1 if the subnet's MACs are in the bucket */
+    int64_t macs;
+} sn_sample_info;
+
+/* Copies the buckets, keeps a pointer to the space, sets the defaults above. */
+int sn_sampler_init(sn_sampler *sampler, const sn_space *space, const sn_buckets *buckets,
+                    uint64_t seed);
+
+/* The stream of (seed, SN_RNG_SAMPLER, step, slot * SN_SAMPLER_ROLES + role). */
+void sn_sampler_stream(const sn_sampler *sampler, uint64_t step, uint32_t slot, uint32_t role,
+                       sn_rng_stream *stream);
+
+void sn_sample_uniform(const sn_sampler *sampler, uint64_t step, uint32_t slot, sn_arch *arch);
+
+/* A subnet in bucket k: uniform draws until one falls in the bucket (at most
+ * max_tries); if none does, a guided local search from the draw closest to
+ * the bucket: each move changes one active dimension by one choice (or, when
+ * no such move gets closer, one up and one down), picked at random among the
+ * moves that land in the bucket, else among those that get closer. Returns
+ * SN_OK; info->in_bucket says whether the bucket was reached (0 only if the
+ * search found no way in: e.g. a bucket no subnet falls into). info may be
+ * NULL. SN_ERR_ARGUMENT for a bad k. */
+int sn_sample_in_bucket(const sn_sampler *sampler, int k, uint64_t step, uint32_t slot,
+                        sn_arch *arch, sn_sample_info *info);
+
+/* A bucket uniformly, then sn_sample_in_bucket. */
+int sn_sample_flops_uniform(const sn_sampler *sampler, uint64_t step, uint32_t slot, sn_arch *arch,
+                            sn_sample_info *info);
+
+/* archs[0] = largest, archs[1] = smallest, archs[2 .. 2+sandwich_random) uniform
+ * (slots 2..). *count = 2 + sandwich_random; SN_ERR_ARGUMENT if capacity is
+ * smaller. */
+int sn_sample_sandwich(const sn_sampler *sampler, uint64_t step, sn_arch *archs, int capacity,
+                       int *count);
+
+/* AttentiveNAS candidate generation for subnet `slot` of the step: a bucket
+ * uniformly, a MACs target uniform inside it (*target; the bucket is
+ * *bucket), then `candidates` subnets in that bucket (candidate j uses slot
+ * slot * SN_SAMPLER_CANDIDATES_MAX + j). *count = candidates. */
+int sn_sample_attentive(const sn_sampler *sampler, uint64_t step, uint32_t slot, sn_arch *archs,
+                        int capacity, int *count, int *bucket, double *target);
+
+typedef enum { SN_ATTENTIVE_BEST = 0, SN_ATTENTIVE_WORST = 1 } sn_attentive_mode;
+
+/* The candidate to train from its mini-batch losses: best = lowest loss,
+ * worst = highest; ties go to the lower index; NaN losses are never chosen.
+ * Returns the index, or SN_ERR_NUMERIC if every loss is NaN (SN_ERR_ARGUMENT
+ * if count < 1). */
+int sn_attentive_select(const double *losses, int count, sn_attentive_mode mode);
+
+/* ---- probability shift --------------------------------------------------- */
+
+typedef enum {
+    SN_SHIFT_LOSS_CHANGE = 0, /* paper Eq. 8: delta of validation loss between updates */
+    SN_SHIFT_VARIANCE = 1     /* softmax(variance of the training loss / tau) */
+} sn_shift_statistic;
+
+typedef enum {
+    SN_SHIFT_EXPECTATION = 0, /* exact gradient of E_{k~softmax(beta)}[delta_k] */
+    SN_SHIFT_GUMBEL = 1       /* the paper's single straight-through Gumbel-softmax sample */
+} sn_shift_estimator;
+
+typedef struct {
+    sn_shift_statistic statistic;
+    sn_shift_estimator estimator;
+    int interval;              /* U: steps between updates and ring length; default 100 */
+    int64_t warmup;            /* steps before the first update; default 0 */
+    double learning_rate;      /* Adam; default 0.1 (doc/algorithm.md says why) */
+    double beta1, beta2, epsilon; /* default 0.9, 0.999, 1e-8 */
+    double gumbel_temperature; /* default 1 */
+    double variance_temperature; /* tau of softmax(variance / tau); default 0.01 */
+} sn_shift_options;
+
+typedef struct {
+    int count; /* K */
+    sn_shift_options options;
+    uint64_t seed;
+
+    double beta[SN_BUCKETS_MAX];        /* logits (loss-change statistic) */
+    double probability[SN_BUCKETS_MAX]; /* the sampling distribution */
+
+    /* Adam on beta */
+    double adam_m[SN_BUCKETS_MAX], adam_v[SN_BUCKETS_MAX];
+    int64_t adam_t;
+
+    /* loss-change statistic: the last update's validation losses */
+    int have_previous;
+    double previous_loss[SN_BUCKETS_MAX];
+    double delta[SN_BUCKETS_MAX];    /* last update's delta_k */
+    double gradient[SN_BUCKETS_MAX]; /* last update's d/dbeta */
+    int gumbel_bucket;               /* last Gumbel estimator's sampled bucket (-1: none) */
+    int64_t updates;                 /* updates that changed the distribution */
+
+    /* variance statistic: a ring of the last `interval` (bucket, loss) records */
+    int ring_capacity, ring_head, ring_size;
+    int *ring_bucket;
+    double *ring_loss;
+    double mean[SN_BUCKETS_MAX], variance[SN_BUCKETS_MAX];
+    int record_count[SN_BUCKETS_MAX]; /* records of each bucket in the ring at the last update */
+} sn_shift;
+
+void sn_shift_options_defaults(sn_shift_options *options);
+/* Uniform start (beta = 0). Allocates the ring once (interval entries).
+ * SN_ERR_ARGUMENT for a bad count or option; SN_ERR_NOMEM. */
+int sn_shift_init(sn_shift *shift, int count, const sn_shift_options *options, uint64_t seed);
+void sn_shift_free(sn_shift *shift);
+
+/* The bucket of subnet `slot` at `step`, drawn from probability[] with the
+ * sampler's bucket stream (seed, SN_RNG_SAMPLER, step, slot * SN_SAMPLER_ROLES). */
+int sn_shift_draw_bucket(const sn_shift *shift, uint64_t step, uint32_t slot);
+
+/* 1 if an update is due after `step` (steps counted from 0): step + 1 >=
+ * warmup + interval and (step + 1 - warmup) is a multiple of interval. */
+int sn_shift_due(const sn_shift *shift, int64_t step);
+
+/* Records a training step's (bucket, loss); no allocation. SN_ERR_ARGUMENT
+ * for a bad bucket, SN_ERR_NUMERIC for a non-finite loss (not recorded). */
+int sn_shift_record(sn_shift *shift, int bucket, double loss);
+
+/* One update. Loss change: validation_loss[K] (required) is L_val of each
+ * bucket now; the first call only stores it; later calls set delta, the
+ * gradient (by the estimator; Gumbel noise keyed by (seed, SN_RNG_SAMPLER,
+ * step, 0xFFFFFFFF)) and take one Adam step on beta. Variance: computes each
+ * bucket's mean and variance from the ring (validation_loss may be NULL).
+ * Then recomputes probability[]. SN_ERR_NUMERIC if a loss is not finite
+ * (nothing changes). */
+int sn_shift_update(sn_shift *shift, const double *validation_loss, uint64_t step);
+
+/* softmax of `logits` (count entries) into `probability`, max-subtracted. */
+void sn_softmax(const double *logits, int count, double *probability);
+/* E_{k~softmax(beta)}[delta_k] and its gradient
+ * d/dbeta_j = p_j (delta_j - sum_k p_k delta_k) (gradient may be NULL). */
+double sn_shift_expectation(const double *beta, const double *delta, int count,
+                            double *gradient);
+/* Straight-through Gumbel-softmax: y = softmax((beta + gumbel) / temperature),
+ * forward value delta_{argmax y}, gradient through the relaxation
+ * sum_k y_k delta_k: d/dbeta_j = y_j (delta_j - sum_k y_k delta_k) / temperature.
+ * Returns the sampled bucket (argmax). */
+int sn_shift_gumbel_gradient(const double *beta, const double *delta, const double *gumbel,
+                             int count, double temperature, double *gradient);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
