@@ -42,13 +42,13 @@ double sn_shift_expectation(const double *beta, const double *delta, int count, 
 int sn_shift_gumbel_gradient(const double *beta, const double *delta, const double *gumbel,
                              int count, double temperature, double *gradient)
 {
-    double z[SN_BUCKETS_MAX], y[SN_BUCKETS_MAX];
+    double z[SN_BUCKETS_MAX] = {0}, y[SN_BUCKETS_MAX];
     int sampled = 0;
-    for (int k = 0; k < count; k++) {
+    for (int k = 0; k < count; k++)
         z[k] = (beta[k] + gumbel[k]) / temperature;
+    for (int k = 1; k < count; k++)
         if (z[k] > z[sampled])
             sampled = k;
-    }
     sn_softmax(z, count, y);
     /* Straight-through: the forward value is the hard sample's delta, the
      * gradient is the relaxation's (chain rule through z = (beta+g)/T). */

@@ -100,3 +100,10 @@ tests_unit_test_shipped_spaces_SOURCES = tests/unit/test_shipped_spaces.c \
 	tests/unit/supernet_slices.c tests/unit/supernet_slices.h
 tests_unit_test_shipped_spaces_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_shipped_spaces_LDADD = $(TEST_LIBS)
+
+# tests/unit/test_sampler: FLOPs buckets, samplers, probability shift.
+check_PROGRAMS += tests/unit/test_sampler
+TESTS += tests/unit/test_sampler
+tests_unit_test_sampler_SOURCES = tests/unit/test_sampler.c
+tests_unit_test_sampler_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_sampler_LDADD = $(TEST_LIBS)

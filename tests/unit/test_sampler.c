@@ -1,0 +1,502 @@
+/* Sampling side of the search: FLOPs buckets, keyed samplers (uniform,
+ * flops-uniform, sandwich, attentive) and the probability shift. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shiftnas/config.h"
+#include "shiftnas/error.h"
+#include "shiftnas/rng.h"
+#include "shiftnas/sampler.h"
+#include "shiftnas/space.h"
+
+static void load_space(const char *name, sn_space *space)
+{
+    const char *source = getenv("SHIFTNAS_SOURCE_DIR");
+    ck_assert_msg(source != NULL, "SHIFTNAS_SOURCE_DIR is not set (run through make check)");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/jobs/configs/%s", source, name);
+    sn_config config;
+    sn_config_defaults(&config);
+    ck_assert_msg(sn_config_load_file(&config, path) == SN_OK, "%s: %s", path, sn_error_message());
+    ck_assert_msg(sn_space_from_config(space, &config, 1, 28, 10) == SN_OK, "%s: %s", name,
+                  sn_error_message());
+}
+
+static int64_t macs_of(const sn_space *space, const sn_arch *arch)
+{
+    return sn_space_cost(space, arch).macs;
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Membership by hand on edges {0, 10, 20, 30}: [0,10) [10,20) [20,30]. */
+START_TEST(bucket_membership_by_hand)
+{
+    sn_buckets b = {.count = 3, .edge = {0, 10, 20, 30}};
+    ck_assert_int_eq(sn_buckets_index(&b, -1), -1);
+    ck_assert_int_eq(sn_buckets_index(&b, 0), 0);
+    ck_assert_int_eq(sn_buckets_index(&b, 9), 0);
+    ck_assert_int_eq(sn_buckets_index(&b, 10), 1);
+    ck_assert_int_eq(sn_buckets_index(&b, 19), 1);
+    ck_assert_int_eq(sn_buckets_index(&b, 20), 2);
+    ck_assert_int_eq(sn_buckets_index(&b, 30), 2); /* top edge inclusive in the last bucket */
+    ck_assert_int_eq(sn_buckets_index(&b, 31), -1);
+    sn_rng_stream s;
+    sn_rng_stream_init(&s, 1, SN_RNG_TEST, 0, 0);
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < 1000; i++) {
+            double t = sn_buckets_target(&b, k, &s);
+            ck_assert(t >= (double)b.edge[k] && t < (double)b.edge[k + 1]);
+        }
+}
+END_TEST
+
+/* Equal-width and step buckets of the CNN space: edges computed by hand
+ * from its smallest and largest MACs. */
+START_TEST(bucket_edges_of_a_space)
+{
+    sn_space space;
+    load_space("cnn-space.ini", &space);
+    sn_arch a;
+    sn_arch_smallest(&space, &a);
+    int64_t lo = macs_of(&space, &a);
+    sn_arch_largest(&space, &a);
+    int64_t hi = macs_of(&space, &a);
+    sn_buckets b;
+    ck_assert_int_eq(sn_buckets_equal_width(&b, &space, 8), SN_OK);
+    ck_assert_int_eq(b.count, 8);
+    for (int k = 0; k <= 8; k++)
+        ck_assert_int_eq(b.edge[k], lo + (hi - lo) * k / 8);
+    ck_assert_int_eq(sn_buckets_index(&b, lo), 0);
+    ck_assert_int_eq(sn_buckets_index(&b, hi), 7);
+    ck_assert_int_eq(sn_buckets_index(&b, b.edge[3]), 3);
+    ck_assert_int_eq(sn_buckets_index(&b, b.edge[3] - 1), 2);
+
+    int64_t step = (hi - lo) / 3 + 1; /* three buckets, the last narrower */
+    ck_assert_int_eq(sn_buckets_from_step(&b, &space, step), SN_OK);
+    ck_assert_int_eq(b.count, 3);
+    ck_assert_int_eq(b.edge[1], lo + step);
+    ck_assert_int_eq(b.edge[2], lo + 2 * step);
+    ck_assert_int_eq(b.edge[3], hi);
+    ck_assert_int_eq(sn_buckets_from_step(&b, &space, hi - lo), SN_OK);
+    ck_assert_int_eq(b.count, 1);
+    ck_assert_int_eq(sn_buckets_from_step(&b, &space, 0), SN_ERR_ARGUMENT);
+    ck_assert_int_eq(sn_buckets_from_step(&b, &space, 1), SN_ERR_ARGUMENT); /* too many */
+    ck_assert_int_eq(sn_buckets_equal_width(&b, &space, 0), SN_ERR_ARGUMENT);
+    ck_assert_int_eq(sn_buckets_equal_width(&b, &space, SN_BUCKETS_MAX + 1), SN_ERR_ARGUMENT);
+}
+END_TEST
+
+/* A step's subnets depend on (seed, step, slot) only: drawing in reverse
+ * order gives the same subnets; another seed gives other subnets. */
+START_TEST(samplers_are_keyed)
+{
+    sn_space space;
+    load_space("cnn-space.ini", &space);
+    sn_buckets b;
+    ck_assert_int_eq(sn_buckets_equal_width(&b, &space, 8), SN_OK);
+    sn_sampler s, other;
+    ck_assert_int_eq(sn_sampler_init(&s, &space, &b, 5), SN_OK);
+    ck_assert_int_eq(sn_sampler_init(&other, &space, &b, 6), SN_OK);
+    enum { STEPS = 10, SLOTS = 4 };
+    static sn_arch forward[STEPS][SLOTS], backward[STEPS][SLOTS], uni[STEPS][SLOTS];
+    for (int t = 0; t < STEPS; t++)
+        for (int i = 0; i < SLOTS; i++) {
+            ck_assert_int_eq(sn_sample_flops_uniform(&s, (uint64_t)t, (uint32_t)i, &forward[t][i], NULL), SN_OK);
+            sn_sample_uniform(&s, (uint64_t)t, (uint32_t)i, &uni[t][i]);
+        }
+    for (int t = STEPS - 1; t >= 0; t--)
+        for (int i = SLOTS - 1; i >= 0; i--) {
+            sn_arch u;
+            sn_sample_uniform(&s, (uint64_t)t, (uint32_t)i, &u);
+            ck_assert(sn_arch_equal(&space, &u, &uni[t][i]));
+            ck_assert_int_eq(sn_sample_flops_uniform(&s, (uint64_t)t, (uint32_t)i, &backward[t][i], NULL), SN_OK);
+        }
+    int differ = 0;
+    for (int t = 0; t < STEPS; t++)
+        for (int i = 0; i < SLOTS; i++) {
+            ck_assert(sn_arch_equal(&space, &forward[t][i], &backward[t][i]));
+            sn_arch a;
+            ck_assert_int_eq(sn_sample_flops_uniform(&other, (uint64_t)t, (uint32_t)i, &a, NULL), SN_OK);
+            differ += !sn_arch_equal(&space, &a, &forward[t][i]);
+        }
+    ck_assert_int_gt(differ, STEPS * SLOTS / 2);
+    /* the shift's bucket draw is keyed too */
+    sn_shift_options o;
+    sn_shift_options_defaults(&o);
+    sn_shift shift;
+    ck_assert_int_eq(sn_shift_init(&shift, 8, &o, 5), SN_OK);
+    int first[20];
+    for (int t = 0; t < 20; t++)
+        first[t] = sn_shift_draw_bucket(&shift, (uint64_t)t, 1);
+    for (int t = 19; t >= 0; t--)
+        ck_assert_int_eq(sn_shift_draw_bucket(&shift, (uint64_t)t, 1), first[t]);
+    sn_shift_free(&shift);
+}
+END_TEST
+
+/* Every bucket of a shipped space, the rare top ones included, gets
+ * subnets inside it. Prints rejection figures. */
+static void check_every_bucket(const char *config, int per_bucket)
+{
+    sn_space space;
+    load_space(config, &space);
+    sn_buckets b;
+    ck_assert_int_eq(sn_buckets_equal_width(&b, &space, 8), SN_OK);
+    sn_sampler s;
+    ck_assert_int_eq(sn_sampler_init(&s, &space, &b, 11), SN_OK);
+    printf("%s: buckets over [%lld, %lld] MACs\n", config, (long long)b.edge[0], (long long)b.edge[8]);
+    for (int k = 0; k < b.count; k++) {
+        int rejected = 0, tries = 0, moves = 0, distinct = 0;
+        static sn_arch drawn[100];
+        ck_assert_int_le(per_bucket, 100);
+        double t0 = now_seconds();
+        for (int i = 0; i < per_bucket; i++) {
+            sn_arch a;
+            sn_sample_info info;
+            ck_assert_int_eq(sn_sample_in_bucket(&s, k, (uint64_t)i, 0, &a, &info), SN_OK);
+            ck_assert_msg(info.in_bucket, "%s bucket %d sample %d: %lld MACs outside", config, k, i,
+                          (long long)info.macs);
+            ck_assert_int_eq(sn_buckets_index(&b, macs_of(&space, &a)), k);
+            ck_assert_int_eq(info.macs, macs_of(&space, &a));
+            sn_arch c = a;
+            sn_arch_canonicalize(&space, &c);
+            ck_assert(sn_arch_equal(&space, &a, &c));
+            drawn[i] = a;
+            int fresh = 1;
+            for (int j = 0; j < i && fresh; j++)
+                fresh = !sn_arch_equal(&space, &drawn[j], &a);
+            distinct += fresh;
+            rejected += info.moves > 0 || info.tries == s.max_tries;
+            tries += info.tries;
+            moves += info.moves;
+        }
+        double dt = now_seconds() - t0;
+        printf("  bucket %d [%lld, %lld): rejection failed %d/%d, mean tries %.1f, mean moves %.2f, "
+               "%d distinct, %.1f us/sample\n",
+               k, (long long)b.edge[k], (long long)b.edge[k + 1], rejected, per_bucket,
+               (double)tries / per_bucket, (double)moves / per_bucket, distinct, 1e6 * dt / per_bucket);
+        /* the guided search must not collapse a rare bucket to one subnet */
+        ck_assert_int_ge(distinct, per_bucket / 2);
+    }
+}
+
+START_TEST(flops_uniform_reaches_every_cnn_bucket)
+{
+    check_every_bucket("cnn-space.ini", 100);
+}
+END_TEST
+
+START_TEST(flops_uniform_reaches_every_vit_bucket)
+{
+    check_every_bucket("vit-space.ini", 100);
+}
+END_TEST
+
+/* The bucket histogram of flops-uniform is uniform: 4000 draws, 500
+ * expected per bucket, binomial sd 20.9; tolerance 5 sd (105). */
+START_TEST(flops_uniform_histogram_is_uniform)
+{
+    sn_space space;
+    load_space("cnn-space.ini", &space);
+    sn_buckets b;
+    ck_assert_int_eq(sn_buckets_equal_width(&b, &space, 8), SN_OK);
+    sn_sampler s;
+    ck_assert_int_eq(sn_sampler_init(&s, &space, &b, 3), SN_OK);
+    int histogram[8] = {0}, uniform_histogram[8] = {0};
+    double t0 = now_seconds();
+    for (int t = 0; t < 4000; t++) {
+        sn_arch a;
+        ck_assert_int_eq(sn_sample_flops_uniform(&s, (uint64_t)t, 0, &a, NULL), SN_OK);
+        int k = sn_buckets_index(&b, macs_of(&space, &a));
+        ck_assert_int_ge(k, 0);
+        histogram[k]++;
+    }
+    double dt = now_seconds() - t0;
+    for (int t = 0; t < 4000; t++) {
+        sn_arch a;
+        sn_sample_uniform(&s, (uint64_t)t, 0, &a);
+        uniform_histogram[sn_buckets_index(&b, macs_of(&space, &a))]++;
+    }
+    printf("flops-uniform cnn histogram (%.1f us/sample):", 1e6 * dt / 4000);
+    for (int k = 0; k < 8; k++)
+        printf(" %d", histogram[k]);
+    printf("\nuniform cnn histogram:");
+    for (int k = 0; k < 8; k++)
+        printf(" %d", uniform_histogram[k]);
+    printf("\n");
+    for (int k = 0; k < 8; k++)
+        ck_assert_msg(abs(histogram[k] - 500) <= 105, "bucket %d: %d", k, histogram[k]);
+    /* and uniform sampling is not: its top bucket is starved */
+    ck_assert_int_lt(uniform_histogram[7], 100);
+}
+END_TEST
+
+START_TEST(sandwich_contents)
+{
+    sn_space space;
+    load_space("cnn-space.ini", &space);
+    sn_buckets b;
+    ck_assert_int_eq(sn_buckets_equal_width(&b, &space, 8), SN_OK);
+    sn_sampler s;
+    ck_assert_int_eq(sn_sampler_init(&s, &space, &b, 9), SN_OK);
+    sn_arch archs[SN_SAMPLER_SANDWICH_MAX], largest, smallest, u;
+    int count = 0;
+    sn_arch_largest(&space, &largest);
+    sn_arch_smallest(&space, &smallest);
+    int differ = 0;
+    for (uint64_t t = 0; t < 10; t++) {
+        ck_assert_int_eq(sn_sample_sandwich(&s, t, archs, SN_SAMPLER_SANDWICH_MAX, &count), SN_OK);
+        ck_assert_int_eq(count, 4);
+        ck_assert(sn_arch_equal(&space, &archs[0], &largest));
+        ck_assert(sn_arch_equal(&space, &archs[1], &smallest));
+        for (int i = 2; i < 4; i++) {
+            sn_sample_uniform(&s, t, (uint32_t)i, &u);
+            ck_assert(sn_arch_equal(&space, &archs[i], &u));
+        }
+        differ += !sn_arch_equal(&space, &archs[2], &archs[3]);
+    }
+    ck_assert_int_gt(differ, 5);
+    s.sandwich_random = 3;
+    ck_assert_int_eq(sn_sample_sandwich(&s, 0, archs, 5, &count), SN_OK);
+    ck_assert_int_eq(count, 5);
+    ck_assert_int_eq(sn_sample_sandwich(&s, 0, archs, 4, &count), SN_ERR_ARGUMENT);
+}
+END_TEST
+
+START_TEST(attentive_candidates_and_selection)
+{
+    sn_space space;
+    load_space("vit-space.ini", &space);
+    sn_buckets b;
+    ck_assert_int_eq(sn_buckets_equal_width(&b, &space, 8), SN_OK);
+    sn_sampler s;
+    ck_assert_int_eq(sn_sampler_init(&s, &space, &b, 4), SN_OK);
+    int seen[8] = {0};
+    for (uint64_t t = 0; t < 40; t++) {
+        sn_arch archs[SN_SAMPLER_CANDIDATES_MAX];
+        int count, bucket;
+        double target;
+        ck_assert_int_eq(sn_sample_attentive(&s, t, 2, archs, SN_SAMPLER_CANDIDATES_MAX, &count,
+                                             &bucket, &target), SN_OK);
+        ck_assert_int_eq(count, 3);
+        ck_assert(target >= (double)b.edge[bucket] && target < (double)b.edge[bucket + 1]);
+        for (int j = 0; j < count; j++)
+            ck_assert_int_eq(sn_buckets_index(&b, macs_of(&space, &archs[j])), bucket);
+        seen[bucket]++;
+    }
+    int buckets_seen = 0;
+    for (int k = 0; k < 8; k++)
+        buckets_seen += seen[k] > 0;
+    ck_assert_int_ge(buckets_seen, 6);
+
+    const double losses[5] = {2.0, 1.5, NAN, 3.0, 1.5};
+    ck_assert_int_eq(sn_attentive_select(losses, 5, SN_ATTENTIVE_BEST), 1); /* tie: lower index */
+    ck_assert_int_eq(sn_attentive_select(losses, 5, SN_ATTENTIVE_WORST), 3);
+    const double nan_first[2] = {NAN, 4.0};
+    ck_assert_int_eq(sn_attentive_select(nan_first, 2, SN_ATTENTIVE_BEST), 1);
+    ck_assert_int_eq(sn_attentive_select(nan_first, 1, SN_ATTENTIVE_WORST), SN_ERR_NUMERIC);
+    ck_assert_int_eq(sn_attentive_select(losses, 0, SN_ATTENTIVE_BEST), SN_ERR_ARGUMENT);
+}
+END_TEST
+
+/* Central differences (h = 1e-5, double) of E_{softmax(beta)}[delta] and of
+ * the Gumbel relaxation against the analytic gradients; the truncation error
+ * is O(h^2) ~ 1e-10, so 1e-8 absolute is a safe bound. */
+static double gumbel_relaxed(const double *beta, const double *delta, const double *g, int K, double T)
+{
+    double z[8], y[8], sum = 0.0;
+    for (int k = 0; k < K; k++)
+        z[k] = (beta[k] + g[k]) / T;
+    sn_softmax(z, K, y);
+    for (int k = 0; k < K; k++)
+        sum += y[k] * delta[k];
+    return sum;
+}
+
+START_TEST(beta_gradient_matches_finite_differences)
+{
+    enum { K = 8 };
+    double beta[K], delta[K], g[K], grad[K], grad_g[K];
+    sn_rng_stream s;
+    sn_rng_stream_init(&s, 2, SN_RNG_TEST, 0, 0);
+    for (int k = 0; k < K; k++) {
+        beta[k] = sn_rng_normal(&s);
+        delta[k] = 0.1 * sn_rng_normal(&s);
+        g[k] = sn_rng_gumbel(&s);
+    }
+    double T = 0.7;
+    sn_shift_expectation(beta, delta, K, grad);
+    int sampled = sn_shift_gumbel_gradient(beta, delta, g, K, T, grad_g);
+    for (int k = 0; k < K; k++)
+        ck_assert((beta[k] + g[k]) <= (beta[sampled] + g[sampled]));
+    const double h = 1e-5;
+    double sum = 0.0;
+    for (int j = 0; j < K; j++) {
+        double save = beta[j];
+        beta[j] = save + h;
+        double up = sn_shift_expectation(beta, delta, K, NULL), up_g = gumbel_relaxed(beta, delta, g, K, T);
+        beta[j] = save - h;
+        double down = sn_shift_expectation(beta, delta, K, NULL), down_g = gumbel_relaxed(beta, delta, g, K, T);
+        beta[j] = save;
+        ck_assert_double_eq_tol(grad[j], (up - down) / (2 * h), 1e-8);
+        ck_assert_double_eq_tol(grad_g[j], (up_g - down_g) / (2 * h), 1e-8);
+        sum += grad[j];
+    }
+    ck_assert_double_eq_tol(sum, 0.0, 1e-12); /* softmax is shift-invariant */
+}
+END_TEST
+
+/* Synthetic run: bucket 3's validation loss falls by 0.05 per update, the
+ * others wander by +-0.002. With the default lr, 20 Adam updates (21 calls:
+ * the first only stores the snapshot) take p_3 above 0.5. */
+static void run_shift(sn_shift_estimator estimator, int updates, double *p3)
+{
+    sn_shift_options o;
+    sn_shift_options_defaults(&o);
+    o.estimator = estimator;
+    sn_shift shift;
+    ck_assert_int_eq(sn_shift_init(&shift, 8, &o, 1), SN_OK);
+    sn_rng_stream s;
+    sn_rng_stream_init(&s, 3, SN_RNG_TEST, 0, 0);
+    for (int t = 0; t <= updates; t++) {
+        double loss[8];
+        for (int k = 0; k < 8; k++)
+            loss[k] = 2.0 + 0.002 * (2.0 * sn_rng_uniform(&s) - 1.0);
+        loss[3] = 2.0 - 0.05 * t;
+        ck_assert_int_eq(sn_shift_update(&shift, loss, (uint64_t)(100 * (t + 1))), SN_OK);
+        if (t == 0)
+            ck_assert_double_eq_tol(shift.probability[3], 0.125, 1e-12);
+    }
+    ck_assert_int_eq(shift.updates, updates);
+    double sum = 0.0;
+    for (int k = 0; k < 8; k++)
+        sum += shift.probability[k];
+    ck_assert_double_eq_tol(sum, 1.0, 1e-12);
+    *p3 = shift.probability[3];
+    printf("shift (%s): p_3 after %d updates = %.3f, beta_3 = %.3f\n",
+           estimator == SN_SHIFT_GUMBEL ? "gumbel" : "expectation", updates, *p3, shift.beta[3]);
+    sn_shift_free(&shift);
+}
+
+START_TEST(shift_moves_probability_to_the_falling_bucket)
+{
+    double p3;
+    run_shift(SN_SHIFT_EXPECTATION, 20, &p3);
+    ck_assert(p3 > 0.5);
+    run_shift(SN_SHIFT_GUMBEL, 20, &p3);
+    ck_assert(p3 > 0.5);
+
+    sn_shift_options o;
+    sn_shift_options_defaults(&o);
+    o.warmup = 50;
+    sn_shift shift;
+    ck_assert_int_eq(sn_shift_init(&shift, 8, &o, 1), SN_OK);
+    ck_assert(!sn_shift_due(&shift, 49));
+    ck_assert(!sn_shift_due(&shift, 148));
+    ck_assert(sn_shift_due(&shift, 149));
+    ck_assert(!sn_shift_due(&shift, 150));
+    ck_assert(sn_shift_due(&shift, 249));
+    double bad[8] = {1, 1, 1, NAN, 1, 1, 1, 1};
+    ck_assert_int_eq(sn_shift_update(&shift, bad, 0), SN_ERR_NUMERIC);
+    ck_assert_int_eq(shift.have_previous, 0);
+    sn_shift_free(&shift);
+}
+END_TEST
+
+/* Draws follow probability[]: with p = (0, .., 0.75 at 5, 0.25 at 6) 4000
+ * draws give bucket 5 in 3000 +- 5 sd (sd 27.4). */
+START_TEST(shift_draw_follows_probabilities)
+{
+    sn_shift_options o;
+    sn_shift_options_defaults(&o);
+    sn_shift shift;
+    ck_assert_int_eq(sn_shift_init(&shift, 8, &o, 2), SN_OK);
+    memset(shift.probability, 0, sizeof shift.probability);
+    shift.probability[5] = 0.75;
+    shift.probability[6] = 0.25;
+    int five = 0;
+    for (uint64_t t = 0; t < 4000; t++) {
+        int k = sn_shift_draw_bucket(&shift, t, 0);
+        ck_assert(k == 5 || k == 6);
+        five += k == 5;
+    }
+    ck_assert_int_le(abs(five - 3000), 137);
+    sn_shift_free(&shift);
+}
+END_TEST
+
+/* Variance statistic: bucket 5's training loss is noisy (uniform +-0.3,
+ * variance 0.03), the others +-0.02 (variance 1.3e-4); softmax(var/0.01)
+ * gives bucket 5 e^3 / (e^3 + 7 e^0.013) = 0.74. The ring keeps only the
+ * last `interval` records: an earlier noisy bucket 2 is forgotten. */
+START_TEST(variance_statistic_picks_the_noisiest_bucket)
+{
+    sn_shift_options o;
+    sn_shift_options_defaults(&o);
+    o.statistic = SN_SHIFT_VARIANCE;
+    sn_shift shift;
+    ck_assert_int_eq(sn_shift_init(&shift, 8, &o, 1), SN_OK);
+    sn_rng_stream s;
+    sn_rng_stream_init(&s, 4, SN_RNG_TEST, 0, 0);
+    for (int t = 0; t < 250; t++) {
+        int k = t % 8;
+        int noisy = t < 150 ? 2 : 5;
+        double amplitude = k == noisy ? 0.3 : 0.02;
+        ck_assert_int_eq(sn_shift_record(&shift, k, 1.0 + amplitude * (2.0 * sn_rng_uniform(&s) - 1.0)), SN_OK);
+    }
+    ck_assert_int_eq(sn_shift_record(&shift, 8, 1.0), SN_ERR_ARGUMENT);
+    ck_assert_int_eq(sn_shift_record(&shift, 1, INFINITY), SN_ERR_NUMERIC);
+    ck_assert_int_eq(sn_shift_update(&shift, NULL, 250), SN_OK);
+    int best = 0, records = 0;
+    for (int k = 0; k < 8; k++) {
+        records += shift.record_count[k];
+        if (shift.probability[k] > shift.probability[best])
+            best = k;
+    }
+    ck_assert_int_eq(records, 100);
+    ck_assert_int_eq(best, 5);
+    ck_assert(shift.probability[5] > 0.6);
+    ck_assert(shift.variance[5] > 0.015 && shift.variance[5] < 0.045);
+    printf("variance statistic: p_5 = %.3f, var_5 = %.4f, var_2 = %.6f\n", shift.probability[5],
+           shift.variance[5], shift.variance[2]);
+    sn_shift_free(&shift);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("sampler");
+    TCase *buckets = tcase_create("buckets");
+    tcase_add_test(buckets, bucket_membership_by_hand);
+    tcase_add_test(buckets, bucket_edges_of_a_space);
+    suite_add_tcase(suite, buckets);
+    TCase *samplers = tcase_create("samplers");
+    tcase_add_test(samplers, samplers_are_keyed);
+    tcase_add_test(samplers, flops_uniform_reaches_every_cnn_bucket);
+    tcase_add_test(samplers, flops_uniform_reaches_every_vit_bucket);
+    tcase_add_test(samplers, flops_uniform_histogram_is_uniform);
+    tcase_add_test(samplers, sandwich_contents);
+    tcase_add_test(samplers, attentive_candidates_and_selection);
+    suite_add_tcase(suite, samplers);
+    TCase *shift = tcase_create("shift");
+    tcase_add_test(shift, beta_gradient_matches_finite_differences);
+    tcase_add_test(shift, shift_moves_probability_to_the_falling_bucket);
+    tcase_add_test(shift, shift_draw_follows_probabilities);
+    tcase_add_test(shift, variance_statistic_picks_the_noisiest_bucket);
+    suite_add_tcase(suite, shift);
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
