@@ -100,3 +100,11 @@ tests_unit_test_shipped_spaces_SOURCES = tests/unit/test_shipped_spaces.c \
 	tests/unit/supernet_slices.c tests/unit/supernet_slices.h
 tests_unit_test_shipped_spaces_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_shipped_spaces_LDADD = $(TEST_LIBS)
+
+# The architecture generator (src/search/generator.c).
+check_PROGRAMS += tests/unit/test_generator
+TESTS += tests/unit/test_generator
+tests_unit_test_generator_SOURCES = tests/unit/test_generator.c $(gradcheck_sources)
+tests_unit_test_generator_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_generator_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_generator
