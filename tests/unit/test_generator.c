@@ -15,6 +15,7 @@
 #include "shiftnas/optim.h"
 #include "shiftnas/rng.h"
 #include "shiftnas/space.h"
+#include "shiftnas/tensor.h"
 
 /* The tiny spaces of test_space_core.c: a two-stage CNN (16x16x1) and a
  * three-layer ViT (8x8x1). */
@@ -289,6 +290,44 @@ static double now_seconds(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* The smallest relative MAC error to `target` that coordinate descent finds
+ * from 20 uniform starts (each pass moves the one dimension whose change
+ * helps most): a witness that the target is achievable, independent of the
+ * generator. */
+static double achievable_error(const sn_space *space, double target, uint32_t item)
+{
+    double best = INFINITY;
+    sn_rng_stream s;
+    sn_rng_stream_init(&s, 3, SN_RNG_TEST, 0, item);
+    for (int start = 0; start < 20; start++) {
+        sn_arch a;
+        sn_arch_sample_uniform(space, &s, &a);
+        double error = fabs((double)sn_space_cost(space, &a).macs - target);
+        for (;;) {
+            int best_d = -1, best_j = 0;
+            double best_error = error;
+            for (int d = 0; d < space->dimension_count; d++) {
+                int keep = a.choice[d];
+                for (int j = 0; j < space->dimensions[d].choice_count; j++) {
+                    a.choice[d] = j;
+                    double e = fabs((double)sn_space_cost(space, &a).macs - target);
+                    if (e < best_error)
+                        best_error = e, best_d = d, best_j = j;
+                }
+                a.choice[d] = keep;
+            }
+            if (best_d < 0)
+                break;
+            a.choice[best_d] = best_j, error = best_error;
+        }
+        best = fmin(best, error / target);
+    }
+    return best;
+}
+
+/* Only L = lambda L_RC (no supernet), AdamW without decay, lr 1e-2 with
+ * cosine decay to 0, 1000 steps of 16 targets uniform over the MAC range,
+ * default settings (temperature 5 -> 0.5, hard straight-through). */
 START_TEST(trained_on_the_resource_loss_the_argmax_hits_its_targets)
 {
     sn_space space;
@@ -299,7 +338,7 @@ START_TEST(trained_on_the_resource_loss_the_argmax_hits_its_targets)
                                 .epsilon = 1e-8f, .weight_decay = 0.0f};
     sn_optimizer opt;
     ck_assert_int_eq(sn_optimizer_init(&opt, &os, &g.table), SN_OK);
-    const int steps = 400, batch = 8;
+    const int steps = 1000, batch = 16;
     const float lr = 1e-2f;
     double range = g.macs_max - g.macs_min;
     for (int step = 0; step < steps; step++) {
@@ -314,43 +353,48 @@ START_TEST(trained_on_the_resource_loss_the_argmax_hits_its_targets)
                              SN_OK);
             ck_assert_int_eq(sn_generator_backward(&g, NULL, 1.0 / batch), SN_OK);
         }
-        sn_optimizer_step(&opt, &g.table, g.params, g.grads, lr);
+        sn_optimizer_step(&opt, &g.table, g.params, g.grads,
+                          sn_learning_rate(step, steps, 0, lr, 0.0f));
     }
 
-    /* Targets: 9 points from 10% to 90% of the MAC range. The space has 3^3 *
-     * (2*3)^6 architectures whose MACs lie densely in between, so a subnet
-     * within 5% of each exists (checked below against 20000 uniform samples). */
-    const int points = 9;
-    double worst = 0.0, seconds = 0.0;
-    for (int i = 0; i < points; i++) {
-        double target = g.macs_min + range * (0.1 + 0.8 * i / (points - 1));
-        sn_arch arch;
-        double t0 = now_seconds();
-        ck_assert_int_eq(sn_generator_argmax(&g, &space, target, &arch), SN_OK);
-        seconds += now_seconds() - t0;
-        double macs = (double)sn_space_cost(&space, &arch).macs;
-        double error = fabs(macs - target) / target;
-        worst = fmax(worst, error);
+    /* Targets: 9 points from 10% to 90% of the MAC range (the extremes are
+     * single architectures). Each is shown achievable within 1% first. The
+     * argmax must come within 5% of every target (over generator seeds 1-5 and
+     * 11 this recipe gave worst errors of 1.7-4.9%). */
+    enum { POINTS = 9, REPEATS = 100 };
+    double errors[POINTS], worst = 0.0;
+    sn_arch arch[POINTS];
+    for (int i = 0; i < POINTS; i++) {
+        double target = g.macs_min + range * (0.1 + 0.8 * i / (POINTS - 1));
+        double witness = achievable_error(&space, target, (uint32_t)i);
+        ck_assert_msg(witness <= 0.01, "target %.0f: nothing found within 1%% (%.2f%%)", target,
+                      100.0 * witness);
+        ck_assert_int_eq(sn_generator_argmax(&g, &space, target, &arch[i]), SN_OK);
+        double macs = (double)sn_space_cost(&space, &arch[i]).macs;
+        errors[i] = (macs - target) / target;
+        worst = fmax(worst, fabs(errors[i]));
         char text[SN_ARCH_TEXT_MAX];
-        sn_arch_canonicalize(&space, &arch);
-        sn_arch_format(&space, &arch, text, sizeof text);
-        printf("generator: target %.0f MACs -> %.0f (%+.2f%%) %s\n", target, macs,
-               100.0 * (macs - target) / target, text);
-
-        double best = INFINITY;
-        sn_rng_stream s;
-        sn_rng_stream_init(&s, 3, SN_RNG_TEST, 0, (uint32_t)i);
-        for (int k = 0; k < 20000; k++) {
-            sn_arch a;
-            sn_arch_sample_uniform(&space, &s, &a);
-            best = fmin(best, fabs((double)sn_space_cost(&space, &a).macs - target) / target);
-        }
-        ck_assert_msg(best <= 0.05, "target %.0f is not achievable within 5%%", target);
-        ck_assert_msg(error <= 0.05, "target %.0f: argmax has %.0f MACs (%.2f%% off)", target,
-                      macs, 100.0 * error);
+        sn_arch canonical = arch[i];
+        sn_arch_canonicalize(&space, &canonical);
+        sn_arch_format(&space, &canonical, text, sizeof text);
+        printf("generator: target %.0f MACs -> %.0f (%+.2f%%; best found %.2f%%) %s\n", target,
+               macs, 100.0 * errors[i], 100.0 * witness, text);
     }
-    printf("generator: MAC range %.0f..%.0f, worst error %.2f%%, argmax %.1f us\n", g.macs_min,
-           g.macs_max, 100.0 * worst, 1e6 * seconds / points);
+    /* Deployment time: argmax over every target, repeated. */
+    double t0 = now_seconds();
+    for (int r = 0; r < REPEATS; r++)
+        for (int i = 0; i < POINTS; i++) {
+            sn_arch again;
+            sn_generator_argmax(&g, &space, g.macs_min + range * (0.1 + 0.8 * i / (POINTS - 1)),
+                                &again);
+            ck_assert(sn_arch_equal(&space, &again, &arch[i]));
+        }
+    double us = 1e6 * (now_seconds() - t0) / (REPEATS * POINTS);
+    printf("generator: MACs %.0f..%.0f, %d decisions, worst error %.2f%%, argmax %.1f us\n",
+           g.macs_min, g.macs_max, space.dimension_count, 100.0 * worst, us);
+    for (int i = 0; i < POINTS; i++)
+        ck_assert_msg(fabs(errors[i]) <= 0.05, "target %d: argmax %.2f%% off", i,
+                      100.0 * errors[i]);
     sn_optimizer_free(&opt);
     sn_generator_free(&g);
 }
@@ -358,6 +402,7 @@ END_TEST
 
 int main(void)
 {
+    sn_blas_setup_for(1, SN_BLAS_SMALL_PRODUCTS);
     Suite *suite = suite_create("generator");
     TCase *tc = tcase_create("generator");
     tcase_set_timeout(tc, 120);
