@@ -108,3 +108,10 @@ tests_unit_test_sampler_SOURCES = tests/unit/test_sampler.c
 tests_unit_test_sampler_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_sampler_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_sampler
+# The architecture generator (src/search/generator.c).
+check_PROGRAMS += tests/unit/test_generator
+TESTS += tests/unit/test_generator
+tests_unit_test_generator_SOURCES = tests/unit/test_generator.c $(gradcheck_sources)
+tests_unit_test_generator_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_generator_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_generator
