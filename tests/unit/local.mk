@@ -74,7 +74,8 @@ tests_unit_test_supernet_cnn_LDADD = $(TEST_LIBS)
 # The ViT supernet: sliced and masked modes, the masked layer norm.
 check_PROGRAMS += tests/unit/test_supernet_vit
 TESTS += tests/unit/test_supernet_vit
-tests_unit_test_supernet_vit_SOURCES = tests/unit/test_supernet_vit.c $(gradcheck_sources)
+tests_unit_test_supernet_vit_SOURCES = tests/unit/test_supernet_vit.c $(gradcheck_sources) \
+	tests/unit/supernet_slices.c tests/unit/supernet_slices.h
 tests_unit_test_supernet_vit_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_supernet_vit_LDADD = $(TEST_LIBS)
 # search-space core (src/space/space.c)

@@ -111,7 +111,7 @@ static void mark_element(size_t big, size_t small, void *context)
 
 /* Gradient slab entries of big outside every slice of small that are not
  * exactly zero. */
-int64_t nonzero_outside(sn_network *big, sn_network *small)
+unsigned char *slice_mask(sn_network *big, sn_network *small)
 {
     size_t total = sn_network_parameter_table(big)->total;
     mark_context c = {calloc(total, 1)};
@@ -119,12 +119,19 @@ int64_t nonzero_outside(sn_network *big, sn_network *small)
     for (int e = 0; e < st->count; e++)
         for_each_slice_element(&st->entries[e], counterpart(big, &st->entries[e]), mark_element,
                                &c);
+    return c.touched;
+}
+
+int64_t nonzero_outside(sn_network *big, sn_network *small)
+{
+    size_t total = sn_network_parameter_table(big)->total;
+    unsigned char *inside = slice_mask(big, small);
     const float *g = sn_network_gradients(big);
     int64_t bad = 0;
     for (size_t i = 0; i < total; i++)
-        if (!c.touched[i] && g[i] != 0.0f)
+        if (!inside[i] && g[i] != 0.0f)
             bad++;
-    free(c.touched);
+    free(inside);
     return bad;
 }
 

@@ -29,6 +29,9 @@ double relative_difference(const float *a, const float *b, int64_t n);
 /* The worst relative_difference between small's gradient entries and big's
  * gradient slices; *where names that entry. */
 double worst_gradient_difference(sn_network *big, sn_network *small, const char **where);
+/* 1 for every entry of big's slab inside a slice of small, else 0 (calloc'ed,
+ * the caller frees). */
+unsigned char *slice_mask(sn_network *big, sn_network *small);
 /* Entries of big's gradient slab outside every slice of small that are not
  * exactly zero. */
 int64_t nonzero_outside(sn_network *big, sn_network *small);
