@@ -16,6 +16,7 @@
 
 #include "shiftnas/config.h"
 #include "shiftnas/data.h"
+#include "shiftnas/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,6 +38,12 @@ int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set 
 /* Trains and evaluates; progress lines go to `progress` (stdout in the
  * program). run_dir must not already hold a run. */
 int sn_train(const sn_config *config, const char *run_dir, FILE *progress, sn_train_result *result);
+
+/* The BLIS kernels for the configured network (sn_blas_setup_for): the fixed
+ * CNN's wide convolutions run fastest on the large-product kernels, the
+ * ViT's per-head products and the supernets' narrow layers on the
+ * small-product ones (doc/performance.md). */
+sn_blas_products sn_train_blas_products(const sn_config *config);
 
 /* Re-estimates the running batch-norm statistics of a supernet's current
  * subnet as the equal-weight average of the batch statistics of `batches`

@@ -142,16 +142,17 @@ static int64_t count_parameters(const sn_parameter_table *table)
     return n;
 }
 
+sn_blas_products sn_train_blas_products(const sn_config *config)
+{
+    return strcmp(config->model_type, "cnn") == 0 ? SN_BLAS_LARGE_PRODUCTS
+                                                  : SN_BLAS_SMALL_PRODUCTS;
+}
+
 int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_result *result)
 {
     memset(result, 0, sizeof *result);
     SN_TRY(sn_config_validate(config));
-    /* The fixed CNN's wide convolutions run fastest on the skx kernels; the
-     * ViT's per-head products and the supernets' narrow layers on haswell's
-     * small-matrix path (doc/performance.md). */
-    SN_TRY(sn_blas_setup_for((int)config->threads, strcmp(config->model_type, "cnn") == 0
-                                                       ? SN_BLAS_LARGE_PRODUCTS
-                                                       : SN_BLAS_SMALL_PRODUCTS));
+    SN_TRY(sn_blas_setup_for((int)config->threads, sn_train_blas_products(config)));
     sn_image_set train_set, test_set;
     SN_TRY(sn_load_datasets(config, &train_set, &test_set));
 

@@ -330,16 +330,13 @@ int main(int argc, char **argv)
         bli_thread_set_num_threads(1);
         return bench_gemm();
     }
-    /* The same kernels as `shiftnas train` would choose for the mode. */
+    /* The same kernels as `shiftnas train` chooses for the configuration. */
     sn_blas_products products = SN_BLAS_LARGE_PRODUCTS;
-    if (argc >= 3 && strcmp(argv[1], "supernet") == 0)
-        products = SN_BLAS_SMALL_PRODUCTS;
-    if (argc >= 3 && strcmp(argv[1], "train") == 0) {
+    if (argc >= 3 && (strcmp(argv[1], "train") == 0 || strcmp(argv[1], "supernet") == 0)) {
         sn_config config;
         if (load_config(&config, argv[2]))
             return 1;
-        if (strcmp(config.model_type, "cnn") != 0)
-            products = SN_BLAS_SMALL_PRODUCTS;
+        products = sn_train_blas_products(&config);
     }
     if (sn_blas_setup_for(1, products) != SN_OK)
         return fail("blas");
