@@ -433,6 +433,28 @@ START_TEST(architecture_gradient_matches_finite_differences)
 }
 END_TEST
 
+/* One step of c, then up to `per_entry` elements of every parameter entry
+ * against central differences (h = 2e-3, 3e-2 relative + 3e-4 absolute, as
+ * for the fixed networks); frees c's network. */
+static void check_every_entry(supernet_case *c, int64_t per_entry)
+{
+    step(c);
+    const sn_parameter_table *table = sn_network_parameter_table(c->network);
+    float *analytic = malloc(table->total * sizeof(float));
+    memcpy(analytic, sn_network_gradients(c->network), table->total * sizeof(float));
+    float *params = sn_network_parameters(c->network);
+    int failures = 0;
+    for (int e = 0; e < table->count; e++) {
+        const sn_parameter_entry *entry = &table->entries[e];
+        failures += gradcheck_compare(entry->name, params + entry->offset,
+                                      analytic + entry->offset, (int64_t)entry->count, per_entry,
+                                      2e-3, 3e-2, 3e-4, case_loss, c);
+    }
+    free(analytic);
+    sn_network_free(c->network);
+    ck_assert_int_eq(failures, 0);
+}
+
 /* The weight gradients in masked mode at a soft p, against central
  * differences (a few entries, h = 2e-3, 3e-2 relative + 3e-4 absolute as
  * for the fixed networks). */
@@ -447,21 +469,7 @@ static void check_masked_gradients(double dropout, double drop_path)
     float p[SN_SPACE_MAX_DIMENSIONS * SN_SPACE_MAX_CHOICES];
     soft_probabilities(&space, p, 8);
     c.soft = p;
-    step(&c);
-    const sn_parameter_table *table = sn_network_parameter_table(c.network);
-    float *analytic = malloc(table->total * sizeof(float));
-    memcpy(analytic, sn_network_gradients(c.network), table->total * sizeof(float));
-    float *params = sn_network_parameters(c.network);
-    int failures = 0;
-    for (int e = 0; e < table->count; e++) {
-        const sn_parameter_entry *entry = &table->entries[e];
-        failures += gradcheck_compare(entry->name, params + entry->offset,
-                                      analytic + entry->offset, (int64_t)entry->count, 6, 2e-3,
-                                      3e-2, 3e-4, case_loss, &c);
-    }
-    free(analytic);
-    sn_network_free(c.network);
-    ck_assert_int_eq(failures, 0);
+    check_every_entry(&c, 6);
 }
 
 START_TEST(masked_weight_gradients_match_finite_differences)
@@ -495,21 +503,7 @@ static void check_sliced_gradients(double dropout, double drop_path)
     arch.choice[space.heads_dimension[0]] = 1;
     arch.choice[space.mlp_dimension[1]] = 1;
     ck_assert_int_eq(sn_network_set_architecture(c.network, &arch), SN_OK);
-    step(&c);
-    const sn_parameter_table *table = sn_network_parameter_table(c.network);
-    float *analytic = malloc(table->total * sizeof(float));
-    memcpy(analytic, sn_network_gradients(c.network), table->total * sizeof(float));
-    float *params = sn_network_parameters(c.network);
-    int failures = 0;
-    for (int e = 0; e < table->count; e++) {
-        const sn_parameter_entry *entry = &table->entries[e];
-        failures += gradcheck_compare(entry->name, params + entry->offset,
-                                      analytic + entry->offset, (int64_t)entry->count, 8, 2e-3,
-                                      3e-2, 3e-4, case_loss, &c);
-    }
-    free(analytic);
-    sn_network_free(c.network);
-    ck_assert_int_eq(failures, 0);
+    check_every_entry(&c, 8);
 }
 
 START_TEST(sliced_weight_gradients_match_finite_differences)
