@@ -99,6 +99,34 @@ typedef struct {
     double clip_norm;             /* 0 = off */
     double clip_value;            /* 0 = off */
     double bn_momentum;
+
+    /* [search] how the supernet is trained (sampling strategy, probability
+     * shift, architecture generator) and how subnets are searched */
+    char search_strategy[SN_CONFIG_TEXT_MAX]; /* uniform|flops-uniform|sandwich|attentive|shift */
+    int64_t search_buckets;          /* K equal-width MACs buckets */
+    int64_t search_bucket_step;      /* MACs per bucket instead (0 = use buckets) */
+    int64_t search_max_tries;        /* rejection draws of an in-bucket sample */
+    int64_t search_sandwich_random;  /* sandwich: random subnets besides largest and smallest */
+    int64_t search_attentive_candidates;
+    char search_attentive_mode[SN_CONFIG_TEXT_MAX]; /* best|worst */
+    char shift_statistic[SN_CONFIG_TEXT_MAX];       /* loss-change|variance */
+    char shift_estimator[SN_CONFIG_TEXT_MAX];       /* expectation|gumbel */
+    int64_t shift_interval;          /* U */
+    double shift_warmup;             /* share of the steps before the first update */
+    double shift_learning_rate;
+    int64_t shift_validation_images; /* held-out images per bucket evaluation */
+    double shift_gumbel_temperature;
+    double shift_variance_temperature;
+    double generator_lambda;         /* weight of L_RC */
+    double generator_learning_rate;
+    int64_t generator_hidden, generator_embedding;
+    double generator_temperature_start, generator_temperature_end;
+    int64_t generator_extra_targets; /* L_RC-only targets per step */
+    int64_t generator_task_interval; /* masked (task-gradient) step every n steps */
+    int64_t evolution_population, evolution_evaluations, evolution_parents;
+    double evolution_mutation_probability, evolution_crossover_share;
+    int64_t evolution_validation_images; /* fitness images (0 = the whole validation split) */
+    int64_t recalibration_batches;       /* BN recalibration batches before a CNN subnet's evaluation */
 } sn_config;
 
 typedef enum {

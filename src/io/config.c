@@ -157,6 +157,72 @@ static const sn_config_key config_keys[] = {
      "Clamp each gradient element to [-clip_value, clip_value] (0 = off)."},
     {"train", "bn_momentum", SN_CONFIG_FLOAT, FIELD(bn_momentum), "0.1", 0, 1, NULL,
      "Batch-norm running statistics: weight of each new batch (PyTorch convention)."},
+    {"search", "strategy", SN_CONFIG_CHOICE, FIELD(search_strategy), "shift", 0, 0,
+     "uniform|flops-uniform|sandwich|attentive|shift",
+     "How each step picks the subnets it trains (doc/algorithm.md); [model] type = supernet."},
+    {"search", "buckets", SN_CONFIG_INT, FIELD(search_buckets), "8", 1, 64, NULL,
+     "Equal-width MACs buckets over the space's range (flops-uniform, attentive, shift)."},
+    {"search", "bucket_step", SN_CONFIG_INT, FIELD(search_bucket_step), "0", 0, 1e15, NULL,
+     "MACs per bucket instead of an equal split (0 = use buckets)."},
+    {"search", "max_tries", SN_CONFIG_INT, FIELD(search_max_tries), "200", 1, 100000, NULL,
+     "Uniform draws before an in-bucket sample falls back to a guided search."},
+    {"search", "sandwich_random", SN_CONFIG_INT, FIELD(search_sandwich_random), "2", 0, 16, NULL,
+     "sandwich: random subnets per step besides the largest and the smallest."},
+    {"search", "attentive_candidates", SN_CONFIG_INT, FIELD(search_attentive_candidates), "3", 1,
+     16, NULL, "attentive: candidates scored by the mini-batch loss per step."},
+    {"search", "attentive_mode", SN_CONFIG_CHOICE, FIELD(search_attentive_mode), "best", 0, 0,
+     "best|worst", "attentive: train the candidate of lowest (best) or highest (worst) loss."},
+    {"search", "shift_statistic", SN_CONFIG_CHOICE, FIELD(shift_statistic), "loss-change", 0, 0,
+     "loss-change|variance",
+     "shift: per-bucket validation-loss change (Eq. 8) or training-loss variance."},
+    {"search", "shift_estimator", SN_CONFIG_CHOICE, FIELD(shift_estimator), "expectation", 0, 0,
+     "expectation|gumbel",
+     "shift: exact gradient of the expected change, or the paper's one Gumbel sample."},
+    {"search", "shift_interval", SN_CONFIG_INT, FIELD(shift_interval), "100", 1, 1000000, NULL,
+     "shift: steps between probability updates (U)."},
+    {"search", "shift_warmup", SN_CONFIG_FLOAT, FIELD(shift_warmup), "0.15", 0, 1, NULL,
+     "shift: share of the steps with fixed uniform probabilities before the first update."},
+    {"search", "shift_learning_rate", SN_CONFIG_FLOAT, FIELD(shift_learning_rate), "0.1", 1e-9, 100,
+     NULL, "shift: Adam step size on the bucket logits (the paper: 1e-3 over far longer runs)."},
+    {"search", "shift_validation_images", SN_CONFIG_INT, FIELD(shift_validation_images), "384", 1,
+     1e9, NULL, "shift: held-out images each bucket's subnet is evaluated on per update."},
+    {"search", "shift_gumbel_temperature", SN_CONFIG_FLOAT, FIELD(shift_gumbel_temperature), "1",
+     1e-6, 1e6, NULL, "shift: temperature of the Gumbel estimator."},
+    {"search", "shift_variance_temperature", SN_CONFIG_FLOAT, FIELD(shift_variance_temperature),
+     "0.01", 1e-9, 1e9, NULL, "shift: tau of softmax(variance / tau)."},
+    {"search", "generator_lambda", SN_CONFIG_FLOAT, FIELD(generator_lambda), "10", 0, 1e6, NULL,
+     "Weight of the resource loss L_RC = ((MACs - target) / MACs range)^2."},
+    {"search", "generator_learning_rate", SN_CONFIG_FLOAT, FIELD(generator_learning_rate), "0.01",
+     1e-9, 10, NULL, "Adam step size of the architecture generator (cosine schedule)."},
+    {"search", "generator_hidden", SN_CONFIG_INT, FIELD(generator_hidden), "64", 1, 4096, NULL,
+     "LSTM hidden units of the architecture generator."},
+    {"search", "generator_embedding", SN_CONFIG_INT, FIELD(generator_embedding), "16", 1, 4096,
+     NULL, "Width of the embedding of the previous decision."},
+    {"search", "generator_temperature_start", SN_CONFIG_FLOAT, FIELD(generator_temperature_start),
+     "5", 1e-3, 1e3, NULL, "Gumbel-softmax temperature at the first step."},
+    {"search", "generator_temperature_end", SN_CONFIG_FLOAT, FIELD(generator_temperature_end),
+     "0.5", 1e-3, 1e3, NULL, "Gumbel-softmax temperature at the last step (exponential anneal)."},
+    {"search", "generator_extra_targets", SN_CONFIG_INT, FIELD(generator_extra_targets), "8", 0,
+     1024, NULL, "More targets per step (buckets drawn from p) trained on L_RC alone."},
+    {"search", "generator_task_interval", SN_CONFIG_INT, FIELD(generator_task_interval), "1", 1,
+     1000000, NULL,
+     "Every n-th step runs the masked supernet so L_task reaches the generator (others: sliced)."},
+    {"search", "evolution_population", SN_CONFIG_INT, FIELD(evolution_population), "16", 2, 100000,
+     NULL, "Evolutionary search: population per generation."},
+    {"search", "evolution_evaluations", SN_CONFIG_INT, FIELD(evolution_evaluations), "64", 1, 1e7,
+     NULL, "Evolutionary search: distinct subnets evaluated per target (the fixed budget)."},
+    {"search", "evolution_parents", SN_CONFIG_INT, FIELD(evolution_parents), "4", 1, 100000, NULL,
+     "Evolutionary search: best subnets kept as parents each generation."},
+    {"search", "evolution_mutation_probability", SN_CONFIG_FLOAT,
+     FIELD(evolution_mutation_probability), "0.2", 0, 1, NULL,
+     "Evolutionary search: chance that a mutation redraws each active dimension."},
+    {"search", "evolution_crossover_share", SN_CONFIG_FLOAT, FIELD(evolution_crossover_share),
+     "0.5", 0, 1, NULL, "Evolutionary search: share of each generation made by crossover."},
+    {"search", "evolution_validation_images", SN_CONFIG_INT, FIELD(evolution_validation_images),
+     "2000", 0, 1e9, NULL,
+     "Validation images the search's fitness uses (0 = the whole validation split)."},
+    {"search", "recalibration_batches", SN_CONFIG_INT, FIELD(recalibration_batches), "8", 1, 100000,
+     NULL, "Training batches that re-estimate a CNN subnet's batch-norm statistics before evaluation."},
 };
 
 enum { KEY_COUNT = (int)(sizeof config_keys / sizeof config_keys[0]) };
@@ -174,6 +240,8 @@ static const struct {
     {"space", "The search space: its fixed parts and every dimension's choices (all sizes "
               "ascending). Used when [model] type = supernet and by `shiftnas space`."},
     {"train", "Optimisation: epochs, batches, optimiser, schedule, regularisation, clipping."},
+    {"search", "Supernet training (sampling strategy, probability shift, architecture generator) "
+               "and the evolutionary search of `shiftnas search`. Used when [model] type = supernet."},
 };
 
 enum { SECTION_COUNT = (int)(sizeof config_sections / sizeof config_sections[0]) };
@@ -785,6 +853,12 @@ int sn_config_validate(const sn_config *config)
     if (strcmp(config->optimizer, "sgd") == 0 && config->nesterov && config->momentum == 0.0)
         return invalid("train", "nesterov", "true",
                        "Nesterov needs [train] momentum > 0 (set nesterov = false)");
+    if (config->evolution_parents > config->evolution_population) {
+        snprintf(value, sizeof value, "%" PRId64, config->evolution_parents);
+        snprintf(why, sizeof why, "exceeds [search] evolution_population = %" PRId64,
+                 config->evolution_population);
+        return invalid("search", "evolution_parents", value, why);
+    }
     return SN_OK;
 }
 

@@ -117,7 +117,7 @@ START_TEST(key_table_is_consistent)
 {
     int count = 0;
     const sn_config_key *keys = sn_config_keys(&count);
-    ck_assert_int_eq(count, 58);
+    ck_assert_int_eq(count, 88);
     for (int i = 0; i < count; i++) {
         ck_assert_msg(keys[i].description && strlen(keys[i].description) > 10,
                       "%s has no description", keys[i].name);
@@ -306,6 +306,7 @@ START_TEST(validate_checks_relations)
         {{"model.type=vit", "vit.heads=3"}, "[vit] embed_dim = 64: not divisible"},
         {{"train.warmup_epochs=6"}, "[train] warmup_epochs"},
         {{"train.optimizer=sgd", "train.momentum=0"}, "[train] nesterov"},
+        {{"search.evolution_parents=20"}, "[search] evolution_parents"},
         {{"data.path="}, "[data] path"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -364,7 +365,21 @@ START_TEST(write_then_load_is_identity)
         "train.warmup_epochs=1.25", "train.momentum=0.95", "train.nesterov=false",
         "train.beta1=0.85", "train.beta2=0.99", "train.epsilon=1.2345678901234567e-7",
         "train.weight_decay=5e-4", "train.label_smoothing=0", "train.clip_norm=1",
-        "train.clip_value=0.7", "train.bn_momentum=0.01",
+        "train.clip_value=0.7", "train.bn_momentum=0.01", "search.strategy=sandwich",
+        "search.buckets=5", "search.bucket_step=1000000", "search.max_tries=17",
+        "search.sandwich_random=3", "search.attentive_candidates=5",
+        "search.attentive_mode=worst", "search.shift_statistic=variance",
+        "search.shift_estimator=gumbel", "search.shift_interval=50", "search.shift_warmup=0.25",
+        "search.shift_learning_rate=0.05", "search.shift_validation_images=256",
+        "search.shift_gumbel_temperature=0.5", "search.shift_variance_temperature=0.02",
+        "search.generator_lambda=3.5", "search.generator_learning_rate=0.003",
+        "search.generator_hidden=32", "search.generator_embedding=8",
+        "search.generator_temperature_start=4", "search.generator_temperature_end=0.25",
+        "search.generator_extra_targets=2", "search.generator_task_interval=3",
+        "search.evolution_population=20", "search.evolution_evaluations=100",
+        "search.evolution_parents=5", "search.evolution_mutation_probability=0.3",
+        "search.evolution_crossover_share=0.25", "search.evolution_validation_images=1000",
+        "search.recalibration_batches=4",
     };
     int count = 0;
     const sn_config_key *keys = sn_config_keys(&count);
