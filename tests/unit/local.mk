@@ -116,3 +116,10 @@ tests_unit_test_generator_SOURCES = tests/unit/test_generator.c $(gradcheck_sour
 tests_unit_test_generator_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_generator_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_generator
+# The evolutionary search (src/search/evolution.c).
+check_PROGRAMS += tests/unit/test_evolution
+TESTS += tests/unit/test_evolution
+tests_unit_test_evolution_SOURCES = tests/unit/test_evolution.c
+tests_unit_test_evolution_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_evolution_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_evolution
