@@ -116,3 +116,10 @@ tests_unit_test_generator_SOURCES = tests/unit/test_generator.c $(gradcheck_sour
 tests_unit_test_generator_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_generator_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_generator
+# The run files: model.h5 (weights) and log.h5 (subnet and update rows).
+check_PROGRAMS += tests/unit/test_runfiles
+TESTS += tests/unit/test_runfiles
+tests_unit_test_runfiles_SOURCES = tests/unit/test_runfiles.c
+tests_unit_test_runfiles_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_runfiles_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_runfiles
