@@ -123,3 +123,10 @@ tests_unit_test_evolution_SOURCES = tests/unit/test_evolution.c
 tests_unit_test_evolution_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_evolution_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_evolution
+# The run files: model.h5 (weights) and log.h5 (subnet and update rows).
+check_PROGRAMS += tests/unit/test_runfiles
+TESTS += tests/unit/test_runfiles
+tests_unit_test_runfiles_SOURCES = tests/unit/test_runfiles.c
+tests_unit_test_runfiles_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_runfiles_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_runfiles

@@ -1,0 +1,396 @@
+/* The run log (layout in shiftnas/runfiles.h and doc/run-files.md): one row
+ * per trained subnet and one per probability update, in extendible datasets
+ * that h5py can read while the run goes on.
+ *
+ * Subnet rows arrive once per training step, so they are buffered and written
+ * SN_RUN_LOG_BUFFER_ROWS at a time (the chunk length), with no allocation per
+ * row. Updates are rare and are written at once. Every dataset of a group is
+ * extended to the same length in one write, so after a flush the groups'
+ * datasets agree on their lengths. */
+#include "shiftnas/error.h"
+#include "shiftnas/runfiles.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* H5Pset_file_locking arrived in HDF5 1.10.7 and 1.12.1. */
+static herr_t disable_file_locking(hid_t access_list)
+{
+#if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
+    return H5Pset_file_locking(access_list, 0, 1);
+#else
+    (void)access_list; /* there, HDF5_USE_FILE_LOCKING=FALSE turns locking off */
+    return 0;
+#endif
+}
+
+#define LOG_FORMAT "shiftnas-log"
+#define LOG_VERSION 1
+
+enum { SUBNET_STEP, SUBNET_SLOT, SUBNET_BUCKET, SUBNET_TARGET_MACS, SUBNET_MACS, SUBNET_LOSS, SUBNET_COLUMNS };
+enum { UPDATE_BETA, UPDATE_PROBABILITY, UPDATE_STATISTIC, UPDATE_VALIDATION_LOSS, UPDATE_COLUMNS };
+
+static const char *const subnet_names[SUBNET_COLUMNS] = {"step", "slot", "bucket",
+                                                         "target_macs", "macs", "loss"};
+static const char *const update_names[UPDATE_COLUMNS] = {"beta", "probability", "statistic",
+                                                         "validation_loss"};
+
+struct sn_run_log {
+    char *path;
+    hid_t file;
+    hid_t subnet_sets[SUBNET_COLUMNS];
+    hid_t update_step_set;
+    hid_t update_sets[UPDATE_COLUMNS];
+    int buckets;
+    int broken;               /* a write failed: the datasets may disagree */
+    int64_t subnet_rows;      /* rows on file */
+    int64_t update_rows;
+    int buffered;             /* rows waiting in the buffers below */
+    int64_t *step;            /* [SN_RUN_LOG_BUFFER_ROWS] each */
+    int32_t *slot, *bucket;
+    double *target_macs;
+    int64_t *macs;
+    double *loss;
+    double *nan_row;          /* [K]: validation_loss when none is given */
+};
+
+/* Locking is off so that h5py can open the log while the run writes it (HDF5
+ * 1.10 would otherwise hold an exclusive lock until close); the file is
+ * created exclusively, so there is no second writer to guard against. */
+static hid_t log_file_access(void)
+{
+    hid_t access_list = H5Pcreate(H5P_FILE_ACCESS);
+    if (access_list >= 0 && (disable_file_locking(access_list) < 0 ||
+                             H5Pset_fclose_degree(access_list, H5F_CLOSE_STRONG) < 0)) {
+        H5Pclose(access_list);
+        access_list = -1;
+    }
+    return access_list;
+}
+
+static int write_attribute(const sn_run_log *log, const char *name, hid_t file_type, hid_t memory_type,
+                           hid_t space, const void *value)
+{
+    hid_t attribute = space >= 0 ? H5Acreate2(log->file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT)
+                                 : -1;
+    int ok = attribute >= 0 && H5Awrite(attribute, memory_type, value) >= 0;
+    if (attribute >= 0 && H5Aclose(attribute) < 0)
+        ok = 0;
+    return ok ? SN_OK : sn_error_set(SN_ERR_IO, "%s: attribute %s: cannot write it", log->path, name);
+}
+
+static int write_root_attributes(const sn_run_log *log, const char *strategy, const int64_t *bucket_edges)
+{
+    hid_t scalar = H5Screate(H5S_SCALAR);
+    hid_t text = H5Tcopy(H5T_C_S1);
+    if (text >= 0 && (H5Tset_size(text, H5T_VARIABLE) < 0 || H5Tset_cset(text, H5T_CSET_UTF8) < 0)) {
+        H5Tclose(text);
+        text = -1;
+    }
+    const char *format = LOG_FORMAT;
+    const int version = LOG_VERSION;
+    int status = text >= 0 ? write_attribute(log, "format", text, text, scalar, &format)
+                           : sn_error_set(SN_ERR_INTERNAL, "%s: cannot make a string type", log->path);
+    if (status == SN_OK)
+        status = write_attribute(log, "version", H5T_STD_I32LE, H5T_NATIVE_INT, scalar, &version);
+    if (status == SN_OK)
+        status = write_attribute(log, "strategy", text, text, scalar, &strategy);
+    if (status == SN_OK)
+        status = write_attribute(log, "buckets", H5T_STD_I32LE, H5T_NATIVE_INT, scalar, &log->buckets);
+    if (status == SN_OK) {
+        /* K + 1 edges, or none at all without buckets. */
+        hsize_t count = log->buckets > 0 ? (hsize_t)log->buckets + 1 : 0;
+        const int64_t none = 0;
+        hid_t edges_space = H5Screate_simple(1, &count, NULL);
+        status = write_attribute(log, "bucket_edges", H5T_STD_I64LE, H5T_NATIVE_INT64, edges_space,
+                                 log->buckets > 0 ? (const void *)bucket_edges : (const void *)&none);
+        if (edges_space >= 0)
+            H5Sclose(edges_space);
+    }
+    if (text >= 0)
+        H5Tclose(text);
+    if (scalar >= 0)
+        H5Sclose(scalar);
+    return status;
+}
+
+/* An empty dataset of rank 1 ([0]) or 2 ([0, columns]) that grows along its
+ * first axis, chunked by chunk_rows rows. */
+static hid_t create_extendible(hid_t group, const char *name, hid_t type, int rank, hsize_t columns,
+                               hsize_t chunk_rows)
+{
+    hsize_t dims[2] = {0, columns}, maxdims[2] = {H5S_UNLIMITED, columns};
+    /* A chunk cannot exceed a fixed axis, and a zero-width axis (no buckets)
+     * cannot be chunked: there the width is left unlimited. */
+    hsize_t chunk[2] = {chunk_rows, columns > 0 ? columns : 1};
+    if (rank == 2 && columns == 0)
+        maxdims[1] = H5S_UNLIMITED;
+    hid_t space = H5Screate_simple(rank, dims, maxdims);
+    hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t dataset = -1;
+    if (space >= 0 && plist >= 0 && H5Pset_chunk(plist, rank, chunk) >= 0)
+        dataset = H5Dcreate2(group, name, type, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+    if (plist >= 0)
+        H5Pclose(plist);
+    if (space >= 0)
+        H5Sclose(space);
+    return dataset;
+}
+
+static int create_datasets(sn_run_log *log)
+{
+    const hid_t subnet_types[SUBNET_COLUMNS] = {H5T_STD_I64LE,   H5T_STD_I32LE, H5T_STD_I32LE,
+                                                H5T_IEEE_F64LE, H5T_STD_I64LE, H5T_IEEE_F64LE};
+    hid_t group = H5Gcreate2(log->file, "subnets", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (group < 0)
+        return sn_error_set(SN_ERR_IO, "%s: group subnets: cannot create it", log->path);
+    for (int c = 0; c < SUBNET_COLUMNS; c++) {
+        log->subnet_sets[c] = create_extendible(group, subnet_names[c], subnet_types[c], 1, 0,
+                                                SN_RUN_LOG_BUFFER_ROWS);
+        if (log->subnet_sets[c] < 0) {
+            H5Gclose(group);
+            return sn_error_set(SN_ERR_IO, "%s: dataset subnets/%s: cannot create it", log->path,
+                                subnet_names[c]);
+        }
+    }
+    H5Gclose(group);
+    group = H5Gcreate2(log->file, "updates", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (group < 0)
+        return sn_error_set(SN_ERR_IO, "%s: group updates: cannot create it", log->path);
+    /* About 64 KiB per chunk: updates come a few hundred per run. */
+    const hsize_t columns = (hsize_t)log->buckets;
+    const hsize_t chunk_rows = columns > 0 && 8192 / columns > 16 ? 8192 / columns : 16;
+    log->update_step_set = create_extendible(group, "step", H5T_STD_I64LE, 1, 0, 1024);
+    if (log->update_step_set < 0) {
+        H5Gclose(group);
+        return sn_error_set(SN_ERR_IO, "%s: dataset updates/step: cannot create it", log->path);
+    }
+    for (int c = 0; c < UPDATE_COLUMNS; c++) {
+        log->update_sets[c] = create_extendible(group, update_names[c], H5T_IEEE_F64LE, 2, columns,
+                                                chunk_rows);
+        if (log->update_sets[c] < 0) {
+            H5Gclose(group);
+            return sn_error_set(SN_ERR_IO, "%s: dataset updates/%s: cannot create it", log->path,
+                                update_names[c]);
+        }
+    }
+    H5Gclose(group);
+    return SN_OK;
+}
+
+/* Releases everything; returns the first failure of closing the file. */
+static int destroy(sn_run_log *log)
+{
+    int status = SN_OK;
+    for (int c = 0; c < SUBNET_COLUMNS; c++)
+        if (log->subnet_sets[c] >= 0)
+            H5Dclose(log->subnet_sets[c]);
+    if (log->update_step_set >= 0)
+        H5Dclose(log->update_step_set);
+    for (int c = 0; c < UPDATE_COLUMNS; c++)
+        if (log->update_sets[c] >= 0)
+            H5Dclose(log->update_sets[c]);
+    if (log->file >= 0 && H5Fclose(log->file) < 0)
+        status = sn_error_set(SN_ERR_IO, "%s: cannot close (flush) the HDF5 file", log->path);
+    free(log->path);
+    free(log->step);
+    free(log->slot);
+    free(log->bucket);
+    free(log->target_macs);
+    free(log->macs);
+    free(log->loss);
+    free(log->nan_row);
+    free(log);
+    return status;
+}
+
+int sn_run_log_create(sn_run_log **out, const char *path, const char *strategy, int buckets,
+                      const int64_t *bucket_edges)
+{
+    if (!out)
+        return sn_error_set(SN_ERR_ARGUMENT, "run log: nowhere to put the handle");
+    *out = NULL;
+    if (!path || !*path || !strategy)
+        return sn_error_set(SN_ERR_ARGUMENT, "run log %s: no path or strategy given", path ? path : "");
+    if (buckets < 0 || (buckets > 0 && !bucket_edges))
+        return sn_error_set(SN_ERR_ARGUMENT, "%s: %d buckets %s", path, buckets,
+                            buckets < 0 ? "(must be >= 0)" : "without their edges");
+    struct stat info;
+    if (lstat(path, &info) == 0)
+        return sn_error_set(SN_ERR_ARGUMENT, "%s: already exists; a run log is never overwritten", path);
+    sn_run_log *log = calloc(1, sizeof *log);
+    if (!log)
+        return sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the run log", path);
+    log->file = log->update_step_set = -1;
+    for (int c = 0; c < SUBNET_COLUMNS; c++)
+        log->subnet_sets[c] = -1;
+    for (int c = 0; c < UPDATE_COLUMNS; c++)
+        log->update_sets[c] = -1;
+    log->buckets = buckets;
+    const size_t rows = SN_RUN_LOG_BUFFER_ROWS;
+    log->path = strdup(path);
+    log->step = malloc(rows * sizeof *log->step);
+    log->slot = malloc(rows * sizeof *log->slot);
+    log->bucket = malloc(rows * sizeof *log->bucket);
+    log->target_macs = malloc(rows * sizeof *log->target_macs);
+    log->macs = malloc(rows * sizeof *log->macs);
+    log->loss = malloc(rows * sizeof *log->loss);
+    log->nan_row = malloc((size_t)(buckets > 0 ? buckets : 1) * sizeof *log->nan_row);
+    if (!log->path || !log->step || !log->slot || !log->bucket || !log->target_macs || !log->macs ||
+        !log->loss || !log->nan_row) {
+        destroy(log);
+        return sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the run log's buffers", path);
+    }
+    for (int k = 0; k < buckets; k++)
+        log->nan_row[k] = NAN;
+
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t access_list = log_file_access();
+    errno = 0;
+    if (access_list >= 0)
+        log->file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, access_list);
+    if (access_list >= 0)
+        H5Pclose(access_list);
+    if (log->file < 0) {
+        int error = errno;
+        destroy(log);
+        return sn_error_set(SN_ERR_IO, "%s: cannot create the HDF5 file%s%s", path, error ? ": " : "",
+                            error ? strerror(error) : "");
+    }
+    int status = write_root_attributes(log, strategy, bucket_edges);
+    if (status == SN_OK)
+        status = create_datasets(log);
+    if (status == SN_OK && H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
+        status = sn_error_set(SN_ERR_IO, "%s: cannot flush the HDF5 file", path);
+    if (status != SN_OK) {
+        destroy(log);
+        remove(path); /* a log without its datasets would only mislead */
+        return status;
+    }
+    *out = log;
+    return SN_OK;
+}
+
+/* Appends rows [first, first + count) of a column: extend, then write the
+ * new rows' hyperslab from memory of the given type. For 2-D datasets each
+ * row holds `columns` values. */
+static int append_rows(const sn_run_log *log, hid_t dataset, const char *group, const char *name,
+                       hid_t memory_type, int rank, hsize_t columns, hsize_t first, hsize_t count,
+                       const void *data)
+{
+    hsize_t dims[2] = {first + count, columns}, start[2] = {first, 0}, size[2] = {count, columns};
+    int ok = H5Dset_extent(dataset, dims) >= 0;
+    if (ok && count > 0 && (rank == 1 || columns > 0)) {
+        hid_t file_space = H5Dget_space(dataset);
+        hid_t memory_space = H5Screate_simple(rank, size, NULL);
+        ok = file_space >= 0 && memory_space >= 0 &&
+             H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, size, NULL) >= 0 &&
+             H5Dwrite(dataset, memory_type, memory_space, file_space, H5P_DEFAULT, data) >= 0;
+        if (memory_space >= 0)
+            H5Sclose(memory_space);
+        if (file_space >= 0)
+            H5Sclose(file_space);
+    }
+    return ok ? SN_OK
+              : sn_error_set(SN_ERR_IO, "%s: dataset %s/%s: cannot append %llu rows", log->path, group, name,
+                             (unsigned long long)count);
+}
+
+static int check_usable(const sn_run_log *log)
+{
+    if (!log)
+        return sn_error_set(SN_ERR_ARGUMENT, "run log: NULL handle");
+    if (log->broken)
+        return sn_error_set(SN_ERR_IO, "%s: unusable after an earlier write failure", log->path);
+    return SN_OK;
+}
+
+static int write_subnet_rows(sn_run_log *log)
+{
+    if (log->buffered == 0)
+        return SN_OK;
+    const void *columns[SUBNET_COLUMNS] = {log->step, log->slot, log->bucket,
+                                           log->target_macs, log->macs, log->loss};
+    const hid_t memory_types[SUBNET_COLUMNS] = {H5T_NATIVE_INT64,  H5T_NATIVE_INT32, H5T_NATIVE_INT32,
+                                                H5T_NATIVE_DOUBLE, H5T_NATIVE_INT64, H5T_NATIVE_DOUBLE};
+    for (int c = 0; c < SUBNET_COLUMNS; c++) {
+        int status = append_rows(log, log->subnet_sets[c], "subnets", subnet_names[c], memory_types[c], 1,
+                                 0, (hsize_t)log->subnet_rows, (hsize_t)log->buffered, columns[c]);
+        if (status != SN_OK) {
+            log->broken = 1;
+            return status;
+        }
+    }
+    log->subnet_rows += log->buffered;
+    log->buffered = 0;
+    return SN_OK;
+}
+
+int sn_run_log_subnet(sn_run_log *log, int64_t step, int slot, int bucket, double target_macs,
+                      int64_t macs, double loss)
+{
+    SN_TRY(check_usable(log));
+    if (bucket < -1 || bucket >= log->buckets)
+        return sn_error_set(SN_ERR_ARGUMENT, "%s: subnet at step %lld: bucket %d outside -1..%d", log->path,
+                            (long long)step, bucket, log->buckets - 1);
+    if (log->buffered == SN_RUN_LOG_BUFFER_ROWS)
+        SN_TRY(write_subnet_rows(log));
+    const int row = log->buffered++;
+    log->step[row] = step;
+    log->slot[row] = slot;
+    log->bucket[row] = bucket;
+    log->target_macs[row] = target_macs;
+    log->macs[row] = macs;
+    log->loss[row] = loss;
+    return SN_OK;
+}
+
+int sn_run_log_update(sn_run_log *log, int64_t step, const double *beta, const double *probability,
+                      const double *statistic, const double *validation_loss)
+{
+    SN_TRY(check_usable(log));
+    if (log->buckets > 0 && (!beta || !probability || !statistic))
+        return sn_error_set(SN_ERR_ARGUMENT, "%s: update at step %lld: missing beta, probability or statistic",
+                            log->path, (long long)step);
+    const double *rows[UPDATE_COLUMNS] = {beta, probability, statistic,
+                                          validation_loss ? validation_loss : log->nan_row};
+    const hsize_t first = (hsize_t)log->update_rows, columns = (hsize_t)log->buckets;
+    int status = append_rows(log, log->update_step_set, "updates", "step", H5T_NATIVE_INT64, 1, 0, first,
+                             1, &step);
+    for (int c = 0; c < UPDATE_COLUMNS && status == SN_OK; c++)
+        status = append_rows(log, log->update_sets[c], "updates", update_names[c], H5T_NATIVE_DOUBLE, 2,
+                             columns, first, 1, rows[c]);
+    if (status != SN_OK) {
+        log->broken = 1;
+        return status;
+    }
+    log->update_rows++;
+    return SN_OK;
+}
+
+int sn_run_log_flush(sn_run_log *log)
+{
+    SN_TRY(check_usable(log));
+    SN_TRY(write_subnet_rows(log));
+    if (H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
+        return sn_error_set(SN_ERR_IO, "%s: cannot flush the HDF5 file", log->path);
+    return SN_OK;
+}
+
+int sn_run_log_close(sn_run_log *log)
+{
+    if (!log)
+        return SN_OK;
+    /* A broken log already reported its failure; closing still says that
+     * the buffered rows never reached the file. */
+    int status = log->broken ? sn_error_set(SN_ERR_IO, "%s: closed after a write failure: %d buffered rows lost",
+                                            log->path, log->buffered)
+                             : sn_run_log_flush(log);
+    int closed = destroy(log);
+    return status != SN_OK ? status : closed;
+}
