@@ -16,6 +16,9 @@
 
 #include "shiftnas/config.h"
 #include "shiftnas/data.h"
+#include "shiftnas/generator.h"
+#include "shiftnas/sampler.h"
+#include "shiftnas/space.h"
 #include "shiftnas/tensor.h"
 
 #ifdef __cplusplus
@@ -55,6 +58,80 @@ int sn_recalibrate_batchnorm(struct sn_network *network, const sn_image_set *set
                              const uint32_t *indices, int64_t count,
                              const sn_normalization *normalization, int64_t batches,
                              int64_t batch_size, float *images, int32_t *labels);
+
+/* ---- supernet training: strategies ---------------------------------------
+ *
+ * [search] strategy names how each step picks the subnets it trains
+ * (doc/algorithm.md): uniform, flops-uniform, sandwich, attentive or shift.
+ * Every strategy runs through the same training step (src/train/
+ * supernet_training.c). A supernet run also writes RUN_DIR/model.h5 (the
+ * supernet's and, for shift, the generator's weights; after every epoch)
+ * and RUN_DIR/log.h5 (every trained subnet and every probability update);
+ * doc/run-files.md gives their layout. */
+typedef enum {
+    SN_STRATEGY_UNIFORM = 0,
+    SN_STRATEGY_FLOPS_UNIFORM,
+    SN_STRATEGY_SANDWICH,
+    SN_STRATEGY_ATTENTIVE,
+    SN_STRATEGY_SHIFT
+} sn_strategy;
+
+/* "uniform" ... "shift"; SN_ERR_CONFIG for anything else. */
+int sn_strategy_parse(const char *name, sn_strategy *strategy);
+const char *sn_strategy_name(sn_strategy strategy);
+
+/* The buckets [search] describes (buckets, or bucket_step when nonzero). */
+int sn_buckets_from_config(sn_buckets *buckets, const sn_space *space, const sn_config *config);
+/* The generator settings [search] describes. */
+void sn_generator_settings_from_config(sn_generator_settings *settings, const sn_config *config);
+
+/* ---- evaluating one subnet of a trained supernet -------------------------- */
+
+typedef struct {
+    struct sn_network *network;       /* a supernet */
+    const sn_image_set *train_set;    /* recalibration images come from here */
+    const uint32_t *train_indices;    /* ... these (the training split) */
+    int64_t train_count;
+    const sn_normalization *normalization;
+    int64_t chunk;                    /* images per forward */
+    int64_t recalibration_batches;    /* CNN spaces only ... */
+    int64_t recalibration_batch_size; /* ... of this many images (<= chunk) */
+    float *images;                    /* [chunk, image floats] */
+    float *probs;                     /* [chunk, classes] */
+    int32_t *labels;                  /* [chunk] */
+} sn_subnet_evaluator;
+
+/* Sets the subnet (sliced), re-estimates its batch-norm statistics (CNN
+ * spaces) and returns its mean cross-entropy and accuracy over
+ * set[indices[0..count)] in evaluation mode. */
+int sn_evaluate_subnet(sn_subnet_evaluator *evaluator, const sn_arch *arch,
+                       const sn_image_set *set, const uint32_t *indices, int64_t count,
+                       double *loss, double *accuracy);
+
+/* ---- a trained supernet run, opened for search and evaluation ------------- */
+
+typedef struct {
+    sn_config config;                 /* RUN_DIR/config.ini, then the overrides */
+    sn_image_set train_set, test_set;
+    sn_split split;                   /* the same held-out split as in training */
+    sn_normalization normalization;
+    struct sn_network *network;       /* the supernet, weights from RUN_DIR/model.h5 */
+    const sn_space *space;
+    sn_generator generator;           /* shift runs */
+    int have_generator;
+    sn_strategy strategy;
+    int64_t steps;                    /* training steps the weights have seen */
+    sn_subnet_evaluator evaluator;
+    uint32_t *test_indices;           /* 0 .. test count - 1 */
+} sn_trained_run;
+
+/* Opens RUN_DIR (config.ini and model.h5 of a supernet run) and loads its
+ * data. overrides: "section.key=value" applied after config.ini ([search]
+ * evolution keys, [data] path if the data moved, ...). Errors name the file
+ * and the problem. */
+int sn_trained_run_open(sn_trained_run *run, const char *run_dir, const char *const *overrides,
+                        int override_count);
+void sn_trained_run_close(sn_trained_run *run);
 
 /* ---- progress lines ------------------------------------------------------ */
 

@@ -15,6 +15,8 @@ int sn_command_train(int argc, char **argv);
 int sn_command_data(int argc, char **argv);
 int sn_command_config(int argc, char **argv);
 int sn_command_space(int argc, char **argv);
+int sn_command_search(int argc, char **argv);
+int sn_command_eval(int argc, char **argv);
 
 /* Prints "shiftnas: <message>" for the last library error on stderr. */
 void sn_cli_report_error(const char *context);

@@ -5,4 +5,5 @@ shiftnas_SOURCES += \
 	src/cli/command_train.c \
 	src/cli/command_data.c \
 	src/cli/command_config.c \
-	src/cli/command_space.c
+	src/cli/command_space.c \
+	src/cli/command_search.c

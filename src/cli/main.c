@@ -16,6 +16,8 @@ static const char usage_text[] =
     "  data     convert and inspect data sets (IDX, HDF5)\n"
     "  config   print the default configuration or the key reference\n"
     "  space    describe the configured search space (dimensions, FLOPs, histogram)\n"
+    "  search   best subnets of a trained supernet for MACs targets (generator, evolution)\n"
+    "  eval     accuracy, MACs and parameters of one subnet of a trained supernet\n"
     "\n"
     "options:\n"
     "  -h, --help     this text; 'shiftnas COMMAND --help' for a command\n"
@@ -46,6 +48,10 @@ int main(int argc, char **argv)
         return sn_command_config(argc - 1, argv + 1);
     if (strcmp(command, "space") == 0)
         return sn_command_space(argc - 1, argv + 1);
+    if (strcmp(command, "search") == 0)
+        return sn_command_search(argc - 1, argv + 1);
+    if (strcmp(command, "eval") == 0)
+        return sn_command_eval(argc - 1, argv + 1);
     fprintf(stderr, "shiftnas: unknown command '%s' (try 'shiftnas --help')\n", command);
     return SN_EXIT_USAGE;
 }

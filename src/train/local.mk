@@ -3,6 +3,10 @@ libshiftnas_la_SOURCES += \
 	src/train/trainer.c \
 	src/train/progress.c \
 	src/train/metrics.c \
-	src/train/recalibrate.c
+	src/train/recalibrate.c \
+	src/train/supernet_training.c \
+	src/train/supernet_training.h \
+	src/train/subnet_evaluation.c \
+	src/train/trained_run.c
 shiftnasinclude_HEADERS += \
 	include/shiftnas/train.h

@@ -14,7 +14,10 @@
 #include "shiftnas/network.h"
 #include "shiftnas/nn.h"
 #include "shiftnas/optim.h"
+#include "shiftnas/runfiles.h"
 #include "shiftnas/tensor.h"
+
+#include "supernet_training.h"
 
 static void truncate_set(sn_image_set *set, int64_t limit)
 {
@@ -142,6 +145,100 @@ static int64_t count_parameters(const sn_parameter_table *table)
     return n;
 }
 
+/* RUN_DIR/model.h5: the supernet's weights and, for shift, the generator's,
+ * with the resolved configuration (so search and eval need nothing else). */
+static int write_model(const sn_config *config, const char *run_dir, int64_t steps,
+                       sn_network *network, const sn_supernet_training *training)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *memory = open_memstream(&text, &size);
+    if (!memory)
+        return sn_error_set(SN_ERR_NOMEM, "cannot hold the configuration text");
+    int status = sn_config_write(config, memory);
+    fclose(memory);
+    if (status == SN_OK) {
+        sn_model_part parts[2] = {
+            {"supernet", sn_network_parameter_table(network), sn_network_parameters(network)},
+            {"generator", NULL, NULL},
+        };
+        int count = 1;
+        if (training->have_generator) {
+            parts[1].table = &training->generator.table;
+            parts[1].values = training->generator.params;
+            count = 2;
+        }
+        char path[1100];
+        snprintf(path, sizeof path, "%s/model.h5", run_dir);
+        status = sn_model_file_write(path, text, steps, parts, count);
+    }
+    free(text);
+    return status;
+}
+
+/* Epoch-end figures of a supernet: its largest and smallest subnets, each
+ * after batch-norm recalibration, on `split` ("val" or "test"). */
+static int evaluate_supernet_ends(sn_subnet_evaluator *evaluator, const sn_image_set *set,
+                                  const uint32_t *indices, int64_t count, const char *split,
+                                  sn_metrics *metrics, int64_t step, int epoch, int64_t images,
+                                  double elapsed, double loss[2], double accuracy[2])
+{
+    const sn_space *space = sn_network_space(evaluator->network);
+    sn_arch ends[2];
+    sn_arch_largest(space, &ends[0]);
+    sn_arch_smallest(space, &ends[1]);
+    static const char *const names[2] = {"largest", "smallest"};
+    for (int i = 0; i < 2; i++) {
+        SN_TRY(sn_evaluate_subnet(evaluator, &ends[i], set, indices, count, &loss[i],
+                                  &accuracy[i]));
+        char label[32];
+        snprintf(label, sizeof label, "%s-%s", split, names[i]);
+        SN_TRY(sn_metrics_append(metrics, step, epoch, label, loss[i], accuracy[i], images,
+                                 elapsed));
+    }
+    return SN_OK;
+}
+
+/* The end of a supernet epoch: validation figures of the largest and
+ * smallest subnets, test figures after the last epoch, the model file. */
+static int finish_supernet_epoch(const sn_config *config, const char *run_dir,
+                                 sn_network *network, sn_supernet_training *training,
+                                 sn_subnet_evaluator *evaluator, const sn_image_set *train_set,
+                                 const sn_image_set *test_set, const sn_split *split,
+                                 const train_buffers *b, sn_metrics *metrics, int64_t step,
+                                 int epoch, int epochs, int64_t total_steps,
+                                 sn_train_result *result, double elapsed, FILE *out)
+{
+    double loss[2] = {0, 0}, accuracy[2] = {0, 0};
+    if (split->validation_count > 0) {
+        SN_TRY(evaluate_supernet_ends(evaluator, train_set, split->validation,
+                                      split->validation_count, "val", metrics, step + 1, epoch + 1,
+                                      result->images, elapsed, loss, accuracy));
+        result->validation_loss = loss[0];
+        result->validation_accuracy = accuracy[0];
+    }
+    if (out) {
+        fprintf(out, "epoch %d/%d done: train loss %.4f | val acc largest %.4f smallest %.4f\n",
+                epoch + 1, epochs, result->final_train_loss, accuracy[0], accuracy[1]);
+        fflush(out);
+    }
+    if (step == total_steps - 1) {
+        SN_TRY(evaluate_supernet_ends(evaluator, test_set, b->test_indices, test_set->count,
+                                      "test", metrics, step + 1, epoch + 1, result->images, elapsed,
+                                      loss, accuracy));
+        result->test_loss = loss[0];
+        result->test_accuracy = accuracy[0];
+        if (out) {
+            fprintf(out, "test: largest subnet acc %.4f, smallest %.4f\n", accuracy[0],
+                    accuracy[1]);
+            fflush(out);
+        }
+    }
+    if (training->log)
+        SN_TRY(sn_run_log_flush(training->log));
+    return write_model(config, run_dir, step + 1, network, training);
+}
+
 sn_blas_products sn_train_blas_products(const sn_config *config)
 {
     return strcmp(config->model_type, "cnn") == 0 ? SN_BLAS_LARGE_PRODUCTS
@@ -163,6 +260,11 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
     train_buffers b = {0};
     sn_metrics metrics = {0};
     sn_progress progress;
+    sn_supernet_training training;
+    sn_run_log *run_log = NULL;
+    sn_subnet_evaluator evaluator;
+    sn_supernet_validation validation;
+    memset(&training, 0, sizeof training);
 
     if (config->validation_size >= train_set.count) {
         status = sn_error_set(SN_ERR_CONFIG,
@@ -223,24 +325,51 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
         total_steps = config->max_steps;
     int epochs = (int)((total_steps + steps_per_epoch - 1) / steps_per_epoch);
     int64_t warmup_steps = (int64_t)llround(config->warmup_epochs * (double)steps_per_epoch);
+    const sn_space *space = sn_network_space(network);
+    if (space != NULL) {
+        if ((status = sn_supernet_training_init(&training, config, network, total_steps, warmup_steps,
+                                             batch, NULL)) != SN_OK)
+            goto done;
+        if (training.strategy == SN_STRATEGY_SHIFT &&
+            training.shift.options.statistic == SN_SHIFT_LOSS_CHANGE &&
+            split.validation_count == 0) {
+            status = sn_error_set(SN_ERR_CONFIG,
+                                  "[search] shift_statistic = loss-change needs held-out images: "
+                                  "set [data] validation_size > 0");
+            goto done;
+        }
+        char log_path[1100];
+        snprintf(log_path, sizeof log_path, "%s/log.h5", run_dir);
+        const sn_buckets *buckets = &training.sampler.buckets;
+        if ((status = sn_run_log_create(&run_log, log_path, config->search_strategy,
+                                        buckets->count, buckets->edge)) != SN_OK)
+            goto done;
+        training.log = run_log;
+        evaluator = (sn_subnet_evaluator){network, &train_set, split.train, split.train_count,
+                                          &normalization, chunk, config->recalibration_batches,
+                                          batch < chunk ? batch : chunk,
+                                          b.images, b.probs, b.labels};
+        int64_t held_out = config->shift_validation_images < split.validation_count
+                               ? config->shift_validation_images
+                               : split.validation_count;
+        validation = (sn_supernet_validation){&train_set, split.validation, held_out, &normalization,
+                                           batch, b.images, b.labels};
+    }
     if (out) {
         fprintf(out, "shiftnas train: %s network, %lld parameters, %.2f MMACs/image; BLIS kernels %s, %lld thread(s)\n",
                 config->model_type, (long long)count_parameters(table),
                 (double)sn_network_macs(network) / 1e6, sn_blas_kernel_name(),
                 (long long)config->threads);
-        const sn_space *space = sn_network_space(network);
         if (space != NULL) {
-            /* Until sampling strategies exist, a supernet trains as the
-             * largest of its subnets: say so rather than let it look like
-             * supernet training. */
-            sn_arch largest;
-            char text[SN_ARCH_TEXT_MAX];
-            sn_arch_largest(space, &largest);
-            if (sn_arch_format(space, &largest, text, sizeof text) != SN_OK)
-                snprintf(text, sizeof text, "(too long to print)");
-            fprintf(out, "supernet: no sampling strategy yet, every step trains the largest subnet "
-                         "%s\n",
-                    text);
+            const sn_buckets *buckets = &training.sampler.buckets;
+            fprintf(out, "supernet: strategy %s; %d buckets over %.3gM..%.3gM MACs",
+                    config->search_strategy, buckets->count, (double)buckets->edge[0] / 1e6,
+                    (double)buckets->edge[buckets->count] / 1e6);
+            if (training.have_shift)
+                fprintf(out, "; probability updates every %d steps after step %lld (%s)",
+                        training.shift.options.interval, (long long)training.shift.options.warmup,
+                        config->shift_statistic);
+            fprintf(out, "\n");
         }
         fprintf(out, "data: %s (%lld train, %lld validation, %lld test images of %dx%dx%d, %d classes)\n",
                 config->path, (long long)split.train_count, (long long)split.validation_count,
@@ -272,18 +401,26 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
                       &normalization, augment, (uint64_t)config->seed, (uint64_t)epoch,
                       sn_network_input_layout(network));
         sn_network_zero_gradients(network);
-        sn_forward_mode mode = {1, (uint64_t)config->seed, (uint64_t)step, 0};
-        const float *logits = sn_network_forward(network, b.images, batch, &mode);
-        double loss = sn_softmax_cross_entropy_forward(b.probs, logits, b.labels, batch, shape.classes,
-                                                       (float)config->label_smoothing, NULL);
-        if (!isfinite(loss)) {
-            status = sn_error_set(SN_ERR_NUMERIC, "step %lld: training loss is %s; stopping",
-                                  (long long)step + 1, isnan(loss) ? "NaN" : "infinite");
-            goto done;
+        double loss;
+        if (space != NULL) {
+            if ((status = sn_supernet_training_step(&training, b.images, b.labels, step, &loss)) !=
+                SN_OK)
+                goto done;
+        } else {
+            sn_forward_mode mode = {1, (uint64_t)config->seed, (uint64_t)step, 0};
+            const float *logits = sn_network_forward(network, b.images, batch, &mode);
+            loss = sn_softmax_cross_entropy_forward(b.probs, logits, b.labels, batch,
+                                                    shape.classes, (float)config->label_smoothing,
+                                                    NULL);
+            if (!isfinite(loss)) {
+                status = sn_error_set(SN_ERR_NUMERIC, "step %lld: training loss is %s; stopping",
+                                      (long long)step + 1, isnan(loss) ? "NaN" : "infinite");
+                goto done;
+            }
+            sn_softmax_cross_entropy_backward(b.dlogits, b.probs, b.labels, batch, shape.classes,
+                                              (float)config->label_smoothing, 1.0f);
+            sn_network_backward(network, b.dlogits, batch);
         }
-        sn_softmax_cross_entropy_backward(b.dlogits, b.probs, b.labels, batch, shape.classes,
-                                          (float)config->label_smoothing, 1.0f);
-        sn_network_backward(network, b.dlogits, batch);
         float *grads = sn_network_gradients(network);
         double norm = sn_gradient_norm(table, grads);
         if (!isfinite(norm)) {
@@ -301,6 +438,11 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
         float lr = sn_learning_rate(step, total_steps, warmup_steps, (float)config->learning_rate,
                                     (float)config->min_learning_rate);
         sn_optimizer_step(&optimizer, table, sn_network_parameters(network), grads, lr);
+        if (space != NULL &&
+            (status = sn_supernet_training_after_step(&training, step,
+                                                   (double)lr / config->learning_rate,
+                                                   &validation)) != SN_OK)
+            goto done;
         result->train_seconds += sn_now() - step_start;
         result->steps = step + 1;
         result->images += batch;
@@ -312,6 +454,14 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
             sn_progress_break(&progress);
             double elapsed = sn_now() - start;
             result->final_train_loss = epoch_loss / (double)epoch_steps;
+            if (space != NULL) {
+                if ((status = finish_supernet_epoch(config, run_dir, network, &training, &evaluator,
+                                                    &train_set, &test_set, &split, &b, &metrics,
+                                                    step, epoch, epochs, total_steps, result,
+                                                    elapsed, out)) != SN_OK)
+                    goto done;
+                continue;
+            }
             if (split.validation_count > 0) {
                 evaluate(network, &train_set, split.validation, split.validation_count, chunk,
                          &normalization, &b, &result->validation_loss, &result->validation_accuracy);
@@ -337,14 +487,33 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
     if (out) {
         char elapsed[32];
         sn_format_duration(elapsed, sizeof elapsed, result->seconds);
-        fprintf(out, "done: %lld steps in %s (%.0f training img/s); test accuracy %.4f\n",
+        fprintf(out, "done: %lld steps in %s (%.0f training img/s); test accuracy %.4f%s\n",
                 (long long)result->steps, elapsed,
                 result->train_seconds > 0 ? (double)result->images / result->train_seconds : 0.0,
-                result->test_accuracy);
+                result->test_accuracy, space != NULL ? " (largest subnet)" : "");
+        if (training.have_shift)
+            fprintf(out, "probability updates: %lld in %.1f s, %.1f%% of the training time; "
+                         "final p = [",
+                    (long long)training.updates, training.update_seconds,
+                    100.0 * training.update_seconds / (result->train_seconds > 0
+                                                           ? result->train_seconds
+                                                           : 1.0));
+        for (int k = 0; training.have_shift && k < training.shift.count; k++)
+            fprintf(out, "%s%.3f", k ? " " : "", training.shift.probability[k]);
+        if (training.have_shift)
+            fprintf(out, "]\n");
+        if (space != NULL)
+            fprintf(out, "next: shiftnas search %s --targets <MACs,...>\n", run_dir);
         fflush(out);
     }
 
 done:
+    if (run_log) {
+        int close_status = sn_run_log_close(run_log);
+        if (status == SN_OK)
+            status = close_status;
+    }
+    sn_supernet_training_free(&training);
     if (metrics.file) {
         int close_status = sn_metrics_close(&metrics);
         if (status == SN_OK)

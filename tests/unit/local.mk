@@ -17,6 +17,8 @@ tests_unit_test_network_LDADD = $(TEST_LIBS)
 # The program end to end (needs Fashion-MNIST from dataset-fashion-mnist).
 TESTS += tests/cli/test_cli.sh
 EXTRA_DIST += tests/cli/test_cli.sh
+TESTS += tests/cli/test_search.sh
+EXTRA_DIST += tests/cli/test_search.sh
 check_PROGRAMS += tests/unit/test_nn_transformer
 TESTS += tests/unit/test_nn_transformer
 tests_unit_test_nn_transformer_SOURCES = tests/unit/test_nn_transformer.c $(gradcheck_sources)
@@ -130,3 +132,10 @@ tests_unit_test_runfiles_SOURCES = tests/unit/test_runfiles.c
 tests_unit_test_runfiles_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_runfiles_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_runfiles
+
+# The supernet training step of every sampling strategy (internal header).
+check_PROGRAMS += tests/unit/test_strategies
+TESTS += tests/unit/test_strategies
+tests_unit_test_strategies_SOURCES = tests/unit/test_strategies.c
+tests_unit_test_strategies_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/train
+tests_unit_test_strategies_LDADD = $(TEST_LIBS)

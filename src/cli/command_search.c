@@ -1,0 +1,393 @@
+/*
+ * shiftnas search RUN_DIR --targets 2.5M,5M,8M [--set S.K=V ...] [--csv FILE]
+ * shiftnas eval RUN_DIR --arch STRING [--set S.K=V ...]
+ *
+ * Every strategy's supernet is searched the same way: for each MACs target,
+ * an evolutionary search (fitness = validation accuracy with inherited
+ * weights, batch norm recalibrated for CNN subnets, a fixed evaluation
+ * budget); runs with an architecture generator (shift) also report the
+ * generator's own answer, which seeds the evolution's first population.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "shiftnas/error.h"
+#include "shiftnas/evolution.h"
+#include "shiftnas/generator.h"
+#include "shiftnas/train.h"
+
+static const char search_usage[] =
+    "usage: shiftnas search RUN_DIR --targets LIST [--set SECTION.KEY=VALUE ...] [--csv FILE]\n"
+    "\n"
+    "Finds, for each MACs target, the subnet of the trained supernet in RUN_DIR with the\n"
+    "best validation accuracy among those within the target, with inherited weights.\n"
+    "\n"
+    "  --targets LIST  comma-separated MACs targets with optional k/M/G suffix, e.g. 2.5M,5M,8M\n"
+    "  --set S.K=V     override a key of RUN_DIR/config.ini, e.g. --set search.evolution_evaluations=32\n"
+    "  --csv FILE      append the results here (default RUN_DIR/search.csv)\n"
+    "  -h, --help      this text\n"
+    "\n"
+    "Methods: 'generator' (shift runs: the architecture generator's answer, the largest\n"
+    "target it is asked that still fits) and 'evolution' ([search] evolution_* keys). Each\n"
+    "row: method, strategy, target, subnet, MACs, parameters, validation and test accuracy.\n";
+
+static const char eval_usage[] =
+    "usage: shiftnas eval RUN_DIR --arch STRING [--set SECTION.KEY=VALUE ...]\n"
+    "\n"
+    "Accuracy, MACs and parameters of one subnet of the trained supernet in RUN_DIR,\n"
+    "with inherited weights (batch norm recalibrated for CNN subnets).\n"
+    "  --arch STRING   e.g. 'cnn:d=2,3,3;w=...' as `shiftnas space --samples` prints\n";
+
+/* "2.5M" -> 2500000; k, M, G are powers of 1000. */
+static int parse_macs(const char *text, double *macs)
+{
+    char *end = NULL;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (end == text || errno != 0 || !isfinite(value))
+        return -1;
+    double scale = 1;
+    if (*end == 'k' || *end == 'K')
+        scale = 1e3, end++;
+    else if (*end == 'M' || *end == 'm')
+        scale = 1e6, end++;
+    else if (*end == 'G' || *end == 'g')
+        scale = 1e9, end++;
+    if (*end != '\0' || value <= 0)
+        return -1;
+    *macs = value * scale;
+    return 0;
+}
+
+enum { TARGETS_MAX = 64 };
+
+static int parse_targets(const char *list, double *targets, int *count)
+{
+    char buffer[1024];
+    if (snprintf(buffer, sizeof buffer, "%s", list) >= (int)sizeof buffer)
+        return -1;
+    *count = 0;
+    for (char *save = NULL, *item = strtok_r(buffer, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        if (*count == TARGETS_MAX || parse_macs(item, &targets[*count]) != 0) {
+            fprintf(stderr, "shiftnas search: --targets: '%s' is not a MACs count like 2.5M "
+                            "(at most %d targets)\n", item, TARGETS_MAX);
+            return -1;
+        }
+        (*count)++;
+    }
+    if (*count == 0) {
+        fprintf(stderr, "shiftnas search: --targets needs at least one value\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Common options of search and eval. */
+typedef struct {
+    const char *run_dir, *targets, *arch, *csv;
+    const char **overrides;
+    int override_count;
+} options;
+
+static int parse_options(int argc, char **argv, const char *name, const char *usage,
+                         options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->overrides = calloc((size_t)argc + 1, sizeof *o->overrides);
+    if (!o->overrides) {
+        fprintf(stderr, "shiftnas %s: out of memory\n", name);
+        return SN_EXIT_FAILURE;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        int takes_value = strcmp(arg, "--targets") == 0 || strcmp(arg, "--arch") == 0 ||
+                          strcmp(arg, "--set") == 0 || strcmp(arg, "--csv") == 0;
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            fputs(usage, stdout);
+            return -1;
+        } else if (takes_value && i + 1 >= argc) {
+            fprintf(stderr, "shiftnas %s: %s needs a value\n", name, arg);
+            return SN_EXIT_USAGE;
+        } else if (strcmp(arg, "--targets") == 0 && strcmp(name, "search") == 0) {
+            o->targets = argv[++i];
+        } else if (strcmp(arg, "--csv") == 0 && strcmp(name, "search") == 0) {
+            o->csv = argv[++i];
+        } else if (strcmp(arg, "--arch") == 0 && strcmp(name, "eval") == 0) {
+            o->arch = argv[++i];
+        } else if (strcmp(arg, "--set") == 0) {
+            o->overrides[o->override_count++] = argv[++i];
+        } else if (arg[0] != '-' && !o->run_dir) {
+            o->run_dir = arg;
+        } else {
+            fprintf(stderr, "shiftnas %s: unknown argument '%s' (try 'shiftnas %s --help')\n",
+                    name, arg, name);
+            return SN_EXIT_USAGE;
+        }
+    }
+    if (!o->run_dir) {
+        fprintf(stderr, "shiftnas %s: RUN_DIR is required (try 'shiftnas %s --help')\n", name,
+                name);
+        return SN_EXIT_USAGE;
+    }
+    return SN_EXIT_OK;
+}
+
+/* ---- evaluation ------------------------------------------------------------ */
+
+typedef struct {
+    sn_arch arch;
+    sn_cost cost;
+    double val_accuracy, test_accuracy;
+} subnet_result;
+
+/* Validation accuracy on the whole held-out split, test accuracy on the test set. */
+static int measure(sn_trained_run *run, const sn_arch *arch, subnet_result *r)
+{
+    double loss;
+    r->arch = *arch;
+    sn_arch_canonicalize(run->space, &r->arch);
+    r->cost = sn_space_cost(run->space, &r->arch);
+    r->val_accuracy = NAN;
+    if (run->split.validation_count > 0)
+        SN_TRY(sn_evaluate_subnet(&run->evaluator, &r->arch, &run->train_set, run->split.validation,
+                                  run->split.validation_count, &loss, &r->val_accuracy));
+    return sn_evaluate_subnet(&run->evaluator, &r->arch, &run->test_set, run->test_indices,
+                              run->test_set.count, &loss, &r->test_accuracy);
+}
+
+/* The evolution's fitness: validation accuracy on the first
+ * evolution_validation_images held-out images (the same for every
+ * candidate, so candidates are compared on one set). */
+static int fitness(void *context, const sn_arch *arch, double *value)
+{
+    sn_trained_run *run = context;
+    int64_t count = run->config.evolution_validation_images;
+    if (count == 0 || count > run->split.validation_count)
+        count = run->split.validation_count;
+    double loss;
+    return sn_evaluate_subnet(&run->evaluator, arch, &run->train_set, run->split.validation, count,
+                              &loss, value);
+}
+
+/* The generator's answer within the target: the argmax subnet for the
+ * target, or, if that overshoots, for the largest of target * (1 - i/100)
+ * that fits (the generator is accurate to a few percent, the budget is
+ * hard). Falls back to the smallest subnet. */
+static int generator_answer(sn_trained_run *run, double target, sn_arch *arch)
+{
+    for (int i = 0; i < 100; i++) {
+        SN_TRY(sn_generator_argmax(&run->generator, run->space, target * (1.0 - 0.01 * i), arch));
+        sn_arch_canonicalize(run->space, arch);
+        if ((double)sn_space_cost(run->space, arch).macs <= target)
+            return SN_OK;
+    }
+    sn_arch_smallest(run->space, arch);
+    return SN_OK;
+}
+
+static void format_macs(char *text, size_t size, double macs)
+{
+    if (macs >= 1e9)
+        snprintf(text, size, "%.3gG", macs / 1e9);
+    else if (macs >= 1e6)
+        snprintf(text, size, "%.3gM", macs / 1e6);
+    else if (macs >= 1e3)
+        snprintf(text, size, "%.3gk", macs / 1e3);
+    else
+        snprintf(text, size, "%.0f", macs);
+}
+
+static const char csv_header[] =
+    "method,strategy,target_flops,arch,flops,params,val_accuracy,test_accuracy,evaluations,"
+    "seconds\n";
+
+/* Opens the CSV for appending; writes the header into a new or empty
+ * file, refuses a file whose header is not ours. */
+static FILE *open_csv(const char *path)
+{
+    FILE *f = fopen(path, "a+");
+    if (!f) {
+        sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char first[256] = "";
+    rewind(f);
+    if (fgets(first, sizeof first, f) == NULL) {
+        fputs(csv_header, f);
+    } else if (strcmp(first, csv_header) != 0) {
+        fclose(f);
+        sn_error_set(SN_ERR_FORMAT, "%s: exists and is not a shiftnas search table; choose --csv",
+                     path);
+        return NULL;
+    }
+    return f;
+}
+
+static void print_row(FILE *out, FILE *csv, const char *method, const char *strategy, double target,
+                      const subnet_result *r, const sn_space *space, int evaluations,
+                      double seconds)
+{
+    char text[SN_ARCH_TEXT_MAX], target_text[32], macs_text[32];
+    if (sn_arch_format(space, &r->arch, text, sizeof text) != SN_OK)
+        snprintf(text, sizeof text, "(unprintable)");
+    format_macs(target_text, sizeof target_text, target);
+    format_macs(macs_text, sizeof macs_text, (double)r->cost.macs);
+    fprintf(out, "%-10s %8s %8s %9.1fk %8.4f %8.4f  %s\n", method, target_text, macs_text,
+            (double)r->cost.parameters / 1e3, r->val_accuracy, r->test_accuracy, text);
+    fflush(out);
+    fprintf(csv, "%s,%s,%.0f,\"%s\",%lld,%lld,%.6f,%.6f,%d,%.2f\n", method, strategy, target, text,
+            (long long)r->cost.macs, (long long)r->cost.parameters, r->val_accuracy,
+            r->test_accuracy, evaluations, seconds);
+    fflush(csv);
+}
+
+static int search_targets(sn_trained_run *run, const double *targets, int count, const char *csv_path)
+{
+    const sn_config *c = &run->config;
+    sn_arch smallest;
+    sn_arch_smallest(run->space, &smallest);
+    int64_t smallest_macs = sn_space_cost(run->space, &smallest).macs;
+    for (int t = 0; t < count; t++)
+        if (targets[t] < (double)smallest_macs) {
+            char a[32], b[32];
+            format_macs(a, sizeof a, targets[t]);
+            format_macs(b, sizeof b, (double)smallest_macs);
+            return sn_error_set(SN_ERR_ARGUMENT,
+                                "target %s is below the smallest subnet of the space (%s MACs)",
+                                a, b);
+        }
+    FILE *csv = open_csv(csv_path);
+    if (!csv)
+        return SN_ERR_IO;
+    sn_evolution_settings settings;
+    sn_evolution_default_settings(&settings);
+    settings.population = (int)c->evolution_population;
+    settings.evaluations = (int)c->evolution_evaluations;
+    settings.parents = (int)c->evolution_parents;
+    settings.mutation_probability = c->evolution_mutation_probability;
+    settings.crossover_share = c->evolution_crossover_share;
+    int64_t fitness_images = c->evolution_validation_images;
+    if (fitness_images == 0 || fitness_images > run->split.validation_count)
+        fitness_images = run->split.validation_count;
+    printf("search: %s run (%lld steps); evolution of %d subnets per target (population %d), "
+           "fitness on %lld validation images\n",
+           c->search_strategy, (long long)run->steps, settings.evaluations, settings.population,
+           (long long)fitness_images);
+    printf("%-10s %8s %8s %10s %8s %8s  %s\n", "method", "target", "MACs", "params", "val acc",
+           "test acc", "subnet");
+    int status = SN_OK;
+    for (int t = 0; t < count && status == SN_OK; t++) {
+        sn_arch seed_arch;
+        int seeds = 0;
+        if (run->have_generator) {
+            double start = sn_now();
+            subnet_result r;
+            if ((status = generator_answer(run, targets[t], &seed_arch)) != SN_OK ||
+                (status = measure(run, &seed_arch, &r)) != SN_OK)
+                break;
+            print_row(stdout, csv, "generator", c->search_strategy, targets[t], &r, run->space, 0,
+                      sn_now() - start);
+            seeds = 1;
+        }
+        double start = sn_now();
+        sn_evolution_result found;
+        if ((status = sn_evolution_search(run->space, &settings, (int64_t)floor(targets[t]),
+                                          (uint64_t)c->seed, seeds ? &seed_arch : NULL, seeds,
+                                          fitness, run, &found)) != SN_OK)
+            break;
+        subnet_result r;
+        if ((status = measure(run, &found.best, &r)) != SN_OK)
+            break;
+        print_row(stdout, csv, "evolution", c->search_strategy, targets[t], &r, run->space,
+                  found.evaluations, sn_now() - start);
+    }
+    if (fclose(csv) != 0 && status == SN_OK)
+        status = sn_error_set(SN_ERR_IO, "%s: write failed: %s", csv_path, strerror(errno));
+    if (status == SN_OK)
+        printf("results appended to %s\n", csv_path);
+    return status;
+}
+
+int sn_command_search(int argc, char **argv)
+{
+    options o;
+    int code = parse_options(argc, argv, "search", search_usage, &o);
+    if (code == SN_EXIT_OK && !o.targets) {
+        fprintf(stderr, "shiftnas search: --targets LIST is required (e.g. --targets 2.5M,5M,8M)\n");
+        code = SN_EXIT_USAGE;
+    }
+    double targets[TARGETS_MAX];
+    int count = 0;
+    if (code == SN_EXIT_OK && parse_targets(o.targets, targets, &count) != 0)
+        code = SN_EXIT_USAGE;
+    if (code != SN_EXIT_OK) {
+        free(o.overrides);
+        return code < 0 ? SN_EXIT_OK : code;
+    }
+    char csv_path[1100];
+    if (o.csv)
+        snprintf(csv_path, sizeof csv_path, "%s", o.csv);
+    else
+        snprintf(csv_path, sizeof csv_path, "%s/search.csv", o.run_dir);
+    sn_trained_run run;
+    int status = sn_trained_run_open(&run, o.run_dir, o.overrides, o.override_count);
+    free(o.overrides);
+    if (status == SN_OK) {
+        status = search_targets(&run, targets, count, csv_path);
+        sn_trained_run_close(&run);
+    }
+    if (status != SN_OK) {
+        fflush(stdout);
+        sn_cli_report_error("search");
+        return SN_EXIT_FAILURE;
+    }
+    return SN_EXIT_OK;
+}
+
+int sn_command_eval(int argc, char **argv)
+{
+    options o;
+    int code = parse_options(argc, argv, "eval", eval_usage, &o);
+    if (code == SN_EXIT_OK && !o.arch) {
+        fprintf(stderr, "shiftnas eval: --arch STRING is required\n");
+        code = SN_EXIT_USAGE;
+    }
+    if (code != SN_EXIT_OK) {
+        free(o.overrides);
+        return code < 0 ? SN_EXIT_OK : code;
+    }
+    sn_trained_run run;
+    int status = sn_trained_run_open(&run, o.run_dir, o.overrides, o.override_count);
+    free(o.overrides);
+    if (status == SN_OK) {
+        sn_arch arch;
+        subnet_result r;
+        status = sn_arch_parse(run.space, o.arch, &arch);
+        if (status != SN_OK)
+            status = sn_error_set(status, "--arch: %s", sn_error_message());
+        if (status == SN_OK && (status = measure(&run, &arch, &r)) == SN_OK) {
+            char text[SN_ARCH_TEXT_MAX], macs[32];
+            if (sn_arch_format(run.space, &r.arch, text, sizeof text) != SN_OK)
+                snprintf(text, sizeof text, "(unprintable)");
+            format_macs(macs, sizeof macs, (double)r.cost.macs);
+            printf("subnet %s\nMACs %lld (%s), parameters %lld\nval accuracy %.4f (%lld images), "
+                   "test accuracy %.4f (%lld images)\n",
+                   text, (long long)r.cost.macs, macs, (long long)r.cost.parameters,
+                   r.val_accuracy, (long long)run.split.validation_count, r.test_accuracy,
+                   (long long)run.test_set.count);
+        }
+        sn_trained_run_close(&run);
+    }
+    if (status != SN_OK) {
+        fflush(stdout);
+        sn_cli_report_error("eval");
+        return SN_EXIT_FAILURE;
+    }
+    return SN_EXIT_OK;
+}

@@ -1,0 +1,46 @@
+/*
+ * Accuracy of one subnet of a trained supernet with inherited weights: the
+ * measurement every strategy's subnets get, in training (epoch ends), in
+ * `shiftnas search` (the evolution's fitness and the final test accuracy) and
+ * in `shiftnas eval`.
+ */
+#include "shiftnas/train.h"
+
+#include "shiftnas/error.h"
+#include "shiftnas/network.h"
+#include "shiftnas/nn.h"
+
+int sn_evaluate_subnet(sn_subnet_evaluator *e, const sn_arch *arch, const sn_image_set *set,
+                       const uint32_t *indices, int64_t count, double *loss, double *accuracy)
+{
+    const sn_space *space = sn_network_space(e->network);
+    if (space == NULL)
+        return sn_error_set(SN_ERR_ARGUMENT, "subnet evaluation needs a supernet");
+    sn_arch subnet = *arch;
+    sn_arch_canonicalize(space, &subnet);
+    SN_TRY(sn_network_set_architecture(e->network, &subnet));
+    /* The running statistics were averaged over whatever subnets training
+     * sampled; a CNN subnet gets its own from training batches first. */
+    if (space->type == SN_SPACE_CNN)
+        SN_TRY(sn_recalibrate_batchnorm(e->network, e->train_set, e->train_indices, e->train_count,
+                                        e->normalization, e->recalibration_batches,
+                                        e->recalibration_batch_size,
+                                        e->images, e->labels));
+    int classes = sn_network_classes(e->network);
+    sn_forward_mode mode = {0, 0, 0, 0};
+    double loss_sum = 0;
+    int64_t correct_sum = 0;
+    for (int64_t start = 0; start < count; start += e->chunk) {
+        int64_t n = count - start < e->chunk ? count - start : e->chunk;
+        sn_batch_fill(e->images, e->labels, set, indices + start, n, e->normalization, NULL, 0, 0,
+                      sn_network_input_layout(e->network));
+        const float *logits = sn_network_forward(e->network, e->images, n, &mode);
+        int64_t correct = 0;
+        loss_sum += (double)n * sn_softmax_cross_entropy_forward(e->probs, logits, e->labels, n,
+                                                                 classes, 0.0f, &correct);
+        correct_sum += correct;
+    }
+    *loss = count > 0 ? loss_sum / (double)count : 0.0;
+    *accuracy = count > 0 ? (double)correct_sum / (double)count : 0.0;
+    return SN_OK;
+}

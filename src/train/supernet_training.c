@@ -1,0 +1,395 @@
+/*
+ * The supernet training step shared by every sampling strategy, and the
+ * updates between steps (supernet_training.h explains the step's parts).
+ *
+ * Keys. Everything random in a step is a function of (seed, step, slot):
+ * the samplers' streams (shiftnas/sampler.h), the buckets of shift
+ * (sn_shift_draw_bucket), the generator's Gumbel noise (seed, SN_RNG_GUMBEL,
+ * step, slot). Slot 0 is the step's trained subnet (sandwich: 0 = largest,
+ * 1 = smallest, 2.. random); shift's extra L_RC-only targets use slots
+ * 1..generator_extra_targets.
+ */
+#include "supernet_training.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "shiftnas/error.h"
+#include "shiftnas/nn.h"
+
+static const char *const strategy_names[] = {"uniform", "flops-uniform", "sandwich", "attentive",
+                                             "shift"};
+
+int sn_strategy_parse(const char *name, sn_strategy *strategy)
+{
+    for (int s = 0; s < (int)(sizeof strategy_names / sizeof strategy_names[0]); s++)
+        if (strcmp(name, strategy_names[s]) == 0) {
+            *strategy = (sn_strategy)s;
+            return SN_OK;
+        }
+    return sn_error_set(SN_ERR_CONFIG,
+                        "[search] strategy = '%s': unknown (allowed: uniform, flops-uniform, "
+                        "sandwich, attentive, shift)",
+                        name);
+}
+
+const char *sn_strategy_name(sn_strategy strategy)
+{
+    return (int)strategy >= 0 && (int)strategy < 5 ? strategy_names[strategy] : "unknown";
+}
+
+int sn_buckets_from_config(sn_buckets *buckets, const sn_space *space, const sn_config *config)
+{
+    int status = config->search_bucket_step > 0
+                     ? sn_buckets_from_step(buckets, space, config->search_bucket_step)
+                     : sn_buckets_equal_width(buckets, space, (int)config->search_buckets);
+    if (status != SN_OK)
+        return sn_error_set(SN_ERR_CONFIG, "[search] %s: %s",
+                            config->search_bucket_step > 0 ? "bucket_step" : "buckets",
+                            sn_error_message());
+    return SN_OK;
+}
+
+void sn_generator_settings_from_config(sn_generator_settings *settings, const sn_config *config)
+{
+    sn_generator_default_settings(settings);
+    settings->hidden = (int)config->generator_hidden;
+    settings->embedding = (int)config->generator_embedding;
+    settings->temperature_start = (float)config->generator_temperature_start;
+    settings->temperature_end = (float)config->generator_temperature_end;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+int sn_supernet_training_init(sn_supernet_training *t, const sn_config *config, sn_network *network,
+                           int64_t total_steps, int64_t warmup_steps, int64_t batch,
+                           sn_run_log *log)
+{
+    memset(t, 0, sizeof *t);
+    t->config = config;
+    t->network = network;
+    t->space = sn_network_space(network);
+    t->total_steps = total_steps;
+    t->warmup_steps = warmup_steps;
+    t->batch = batch;
+    t->classes = sn_network_classes(network);
+    t->log = log;
+    if (t->space == NULL)
+        return sn_error_set(SN_ERR_ARGUMENT, "supernet training needs a supernet");
+    SN_TRY(sn_strategy_parse(config->search_strategy, &t->strategy));
+
+    sn_buckets buckets;
+    SN_TRY(sn_buckets_from_config(&buckets, t->space, config));
+    SN_TRY(sn_sampler_init(&t->sampler, t->space, &buckets, (uint64_t)config->seed));
+    t->sampler.max_tries = (int)config->search_max_tries;
+    t->sampler.sandwich_random = (int)config->search_sandwich_random;
+    t->sampler.candidates = (int)config->search_attentive_candidates;
+
+    size_t outputs = (size_t)(batch * t->classes);
+    t->probs = sn_alloc_floats(outputs);
+    t->dlogits = sn_alloc_floats(outputs);
+    t->teacher = sn_alloc_floats(outputs);
+    t->probabilities = sn_alloc_floats((size_t)t->space->choice_total);
+    if (!t->probs || !t->dlogits || !t->teacher || !t->probabilities)
+        return sn_error_set(SN_ERR_NOMEM, "supernet training: out of memory for its buffers");
+
+    if (t->strategy == SN_STRATEGY_SHIFT) {
+        sn_shift_options options;
+        sn_shift_options_defaults(&options);
+        options.statistic = strcmp(config->shift_statistic, "variance") == 0 ? SN_SHIFT_VARIANCE
+                                                                              : SN_SHIFT_LOSS_CHANGE;
+        options.estimator = strcmp(config->shift_estimator, "gumbel") == 0 ? SN_SHIFT_GUMBEL
+                                                                            : SN_SHIFT_EXPECTATION;
+        options.interval = (int)config->shift_interval;
+        options.warmup = (int64_t)llround(config->shift_warmup * (double)total_steps);
+        options.learning_rate = config->shift_learning_rate;
+        options.gumbel_temperature = config->shift_gumbel_temperature;
+        options.variance_temperature = config->shift_variance_temperature;
+        SN_TRY(sn_shift_init(&t->shift, buckets.count, &options, (uint64_t)config->seed));
+        t->have_shift = 1;
+
+        sn_generator_settings settings;
+        sn_generator_settings_from_config(&settings, config);
+        SN_TRY(sn_generator_create(&t->generator, t->space, &settings, (uint64_t)config->seed));
+        t->have_generator = 1;
+        /* Adam without weight decay: the generator is tiny and its logits
+         * must be free to become confident. */
+        sn_optimizer_settings adam = {SN_OPTIMIZER_ADAMW, 0, 0, 0.9f, 0.999f, 1e-8f, 0.0f};
+        SN_TRY(sn_optimizer_init(&t->generator_optimizer, &adam, &t->generator.table));
+    }
+    return SN_OK;
+}
+
+void sn_supernet_training_free(sn_supernet_training *t)
+{
+    sn_free(t->probs);
+    sn_free(t->dlogits);
+    sn_free(t->teacher);
+    sn_free(t->probabilities);
+    if (t->have_shift)
+        sn_shift_free(&t->shift);
+    if (t->have_generator) {
+        sn_generator_free(&t->generator);
+        sn_optimizer_free(&t->generator_optimizer);
+    }
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- planning --------------------------------------------------------------- */
+
+static int bucket_of(const sn_supernet_training *t, int64_t macs)
+{
+    return sn_buckets_index(&t->sampler.buckets, macs);
+}
+
+/* A target inside bucket k for subnet `slot` of `step`. */
+static double draw_target(const sn_supernet_training *t, int k, int64_t step, uint32_t slot)
+{
+    sn_rng_stream stream;
+    sn_sampler_stream(&t->sampler, (uint64_t)step, slot, 1, &stream);
+    return sn_buckets_target(&t->sampler.buckets, k, &stream);
+}
+
+static float generator_temperature(const sn_supernet_training *t, int64_t step)
+{
+    return sn_generator_temperature(&t->generator.settings, step, t->total_steps);
+}
+
+/* Fills the plan: subnets[0..subnet_count), their buckets and targets. */
+static int plan(sn_supernet_training *t, int64_t step)
+{
+    const sn_sampler *s = &t->sampler;
+    t->subnet_count = 1;
+    t->bucket[0] = -1;
+    t->target[0] = NAN;
+    t->masked = 0;
+    switch (t->strategy) {
+    case SN_STRATEGY_UNIFORM:
+        sn_sample_uniform(s, (uint64_t)step, 0, &t->subnets[0]);
+        break;
+    case SN_STRATEGY_FLOPS_UNIFORM: {
+        sn_sample_info info;
+        SN_TRY(sn_sample_flops_uniform(s, (uint64_t)step, 0, &t->subnets[0], &info));
+        t->bucket[0] = info.bucket;
+        break;
+    }
+    case SN_STRATEGY_SANDWICH:
+        SN_TRY(sn_sample_sandwich(s, (uint64_t)step, t->subnets, SUPERNET_SLOTS_MAX,
+                                  &t->subnet_count));
+        for (int i = 0; i < t->subnet_count; i++) {
+            t->bucket[i] = -1;
+            t->target[i] = NAN;
+        }
+        break;
+    case SN_STRATEGY_ATTENTIVE: {
+        int count = 0, bucket = -1;
+        double target = NAN;
+        SN_TRY(sn_sample_attentive(s, (uint64_t)step, 0, t->candidates, SN_SAMPLER_CANDIDATES_MAX,
+                                   &count, &bucket, &target));
+        t->bucket[0] = bucket;
+        t->target[0] = target;
+        /* The candidates are scored in sn_supernet_training_step, which
+         * then copies the chosen one into subnets[0]. */
+        break;
+    }
+    case SN_STRATEGY_SHIFT: {
+        int k = sn_shift_draw_bucket(&t->shift, (uint64_t)step, 0);
+        double target = draw_target(t, k, step, 0);
+        sn_generator_key key = {(uint64_t)t->config->seed, (uint64_t)step, 0};
+        SN_TRY(sn_generator_forward(&t->generator, t->space, target, generator_temperature(t, step),
+                                    &key, 1, t->probabilities, &t->subnets[0]));
+        t->bucket[0] = k;
+        t->target[0] = target;
+        t->masked = step % t->config->generator_task_interval == 0;
+        break;
+    }
+    }
+    for (int i = 0; i < t->subnet_count; i++)
+        sn_arch_canonicalize(t->space, &t->subnets[i]);
+    return SN_OK;
+}
+
+/* ---- the step ------------------------------------------------------------------ */
+
+static int check_loss(const sn_supernet_training *t, double loss, int64_t step, int slot)
+{
+    if (isfinite(loss))
+        return SN_OK;
+    char text[SN_ARCH_TEXT_MAX];
+    if (sn_arch_format(t->space, &t->subnets[slot], text, sizeof text) != SN_OK)
+        snprintf(text, sizeof text, "(unprintable)");
+    return sn_error_set(SN_ERR_NUMERIC, "step %lld: training loss of subnet %s is %s; stopping",
+                        (long long)step + 1, text, isnan(loss) ? "NaN" : "infinite");
+}
+
+/* Forward of the current architecture on the batch; returns the logits. */
+static const float *forward(sn_supernet_training *t, const float *images, int64_t step)
+{
+    sn_forward_mode mode = {1, (uint64_t)t->config->seed, (uint64_t)step, 0};
+    return sn_network_forward(t->network, images, t->batch, &mode);
+}
+
+/* Scores attentive's candidates by their mini-batch loss (forward only)
+ * and keeps the chosen one as subnets[0]. */
+static int choose_attentive_candidate(sn_supernet_training *t, const float *images,
+                                      const int32_t *labels, int64_t step)
+{
+    int count = t->sampler.candidates;
+    for (int j = 0; j < count; j++) {
+        sn_arch_canonicalize(t->space, &t->candidates[j]);
+        SN_TRY(sn_network_set_architecture(t->network, &t->candidates[j]));
+        const float *logits = forward(t, images, step);
+        t->candidate_loss[j] = sn_softmax_cross_entropy_forward(
+            t->probs, logits, labels, t->batch, t->classes, (float)t->config->label_smoothing, NULL);
+    }
+    sn_attentive_mode mode =
+        strcmp(t->config->search_attentive_mode, "worst") == 0 ? SN_ATTENTIVE_WORST
+                                                                : SN_ATTENTIVE_BEST;
+    int chosen = sn_attentive_select(t->candidate_loss, count, mode);
+    if (chosen < 0)
+        return sn_error_set(SN_ERR_NUMERIC, "step %lld: every attentive candidate's loss is NaN",
+                            (long long)step + 1);
+    t->subnets[0] = t->candidates[chosen];
+    return SN_OK;
+}
+
+int sn_supernet_training_step(sn_supernet_training *t, const float *images, const int32_t *labels,
+                           int64_t step, double *loss)
+{
+    SN_TRY(plan(t, step));
+    if (t->strategy == SN_STRATEGY_ATTENTIVE)
+        SN_TRY(choose_attentive_candidate(t, images, labels, step));
+    if (t->have_generator)
+        sn_generator_zero_gradients(&t->generator);
+
+    float smoothing = (float)t->config->label_smoothing;
+    double sum = 0;
+    for (int i = 0; i < t->subnet_count; i++) {
+        if (t->masked)
+            SN_TRY(sn_network_set_soft_architecture(t->network, t->probabilities));
+        else
+            SN_TRY(sn_network_set_architecture(t->network, &t->subnets[i]));
+        t->subnet_macs[i] = sn_space_cost(t->space, &t->subnets[i]).macs;
+        if (t->bucket[i] < 0)
+            t->bucket[i] = bucket_of(t, t->subnet_macs[i]);
+        const float *logits = forward(t, images, step);
+        double subnet_loss;
+        /* Sandwich: the largest subnet (slot 0) learns from the labels, the
+         * others from its output (in-place distillation, BigNAS): the
+         * teacher's softmax is a constant target for this step. */
+        int distill = t->strategy == SN_STRATEGY_SANDWICH && i > 0;
+        if (distill) {
+            subnet_loss = sn_soft_cross_entropy_forward(t->probs, logits, t->teacher, t->batch,
+                                                        t->classes);
+            SN_TRY(check_loss(t, subnet_loss, step, i));
+            sn_soft_cross_entropy_backward(t->dlogits, t->probs, t->teacher, t->batch, t->classes,
+                                           1.0f);
+        } else {
+            subnet_loss = sn_softmax_cross_entropy_forward(t->probs, logits, labels, t->batch,
+                                                           t->classes, smoothing, NULL);
+            SN_TRY(check_loss(t, subnet_loss, step, i));
+            if (t->strategy == SN_STRATEGY_SANDWICH)
+                memcpy(t->teacher, t->probs, sizeof(float) * (size_t)(t->batch * t->classes));
+            sn_softmax_cross_entropy_backward(t->dlogits, t->probs, labels, t->batch, t->classes,
+                                              smoothing, 1.0f);
+        }
+        sn_network_backward(t->network, t->dlogits, t->batch);
+        t->subnet_loss[i] = subnet_loss;
+        sum += subnet_loss;
+    }
+
+    if (t->strategy == SN_STRATEGY_SHIFT) {
+        /* L_task reaches the generator through the masks (masked steps
+         * only); L_RC on every step. */
+        const float *task = t->masked ? sn_network_architecture_gradient(t->network) : NULL;
+        SN_TRY(sn_generator_backward(&t->generator, task, t->config->generator_lambda));
+        /* More targets through L_RC alone, buckets drawn from p: the
+         * generator learns the MACs of the space from many targets per step
+         * (our runs are orders of magnitude shorter than the paper's). */
+        for (int j = 1; j <= (int)t->config->generator_extra_targets; j++) {
+            int k = sn_shift_draw_bucket(&t->shift, (uint64_t)step, (uint32_t)j);
+            double target = draw_target(t, k, step, (uint32_t)j);
+            sn_generator_key key = {(uint64_t)t->config->seed, (uint64_t)step, (uint32_t)j};
+            SN_TRY(sn_generator_forward(&t->generator, t->space, target,
+                                        generator_temperature(t, step), &key, 1, t->probabilities,
+                                        NULL));
+            SN_TRY(sn_generator_backward(&t->generator, NULL, t->config->generator_lambda));
+        }
+        SN_TRY(sn_shift_record(&t->shift, t->bucket[0], t->subnet_loss[0]));
+    }
+    *loss = sum / (double)t->subnet_count;
+    return SN_OK;
+}
+
+/* ---- between steps ---------------------------------------------------------------- */
+
+/* Mean cross-entropy of the current subnet over the validation images. A
+ * CNN supernet's running statistics belong to no subnet, so CNN subnets are
+ * evaluated with batch statistics (training-mode forward; a CNN space has no
+ * dropout); ViT subnets in evaluation mode. */
+static double validation_loss(sn_supernet_training *t, const sn_supernet_validation *v)
+{
+    sn_forward_mode mode = {t->space->type == SN_SPACE_CNN, 0, 0, 0};
+    double sum = 0;
+    for (int64_t start = 0; start < v->count; start += v->chunk) {
+        int64_t n = v->count - start < v->chunk ? v->count - start : v->chunk;
+        sn_batch_fill(v->images, v->labels, v->set, v->indices + start, n, v->normalization, NULL,
+                      0, 0, sn_network_input_layout(t->network));
+        const float *logits = sn_network_forward(t->network, v->images, n, &mode);
+        sum += (double)n * sn_softmax_cross_entropy_forward(t->probs, logits, v->labels, n,
+                                                            t->classes, 0.0f, NULL);
+    }
+    return v->count > 0 ? sum / (double)v->count : NAN;
+}
+
+/* The probability update (the paper's Eq. 8): each bucket's subnet is the
+ * generator's deployment answer (argmax) for the bucket's middle; its
+ * validation loss now against the previous update's gives delta_k. */
+static int update_probabilities(sn_supernet_training *t, int64_t step,
+                                const sn_supernet_validation *v)
+{
+    double start = sn_now();
+    const double *losses = NULL;
+    if (t->shift.options.statistic == SN_SHIFT_LOSS_CHANGE) {
+        const sn_buckets *buckets = &t->sampler.buckets;
+        for (int k = 0; k < buckets->count; k++) {
+            double middle = 0.5 * ((double)buckets->edge[k] + (double)buckets->edge[k + 1]);
+            SN_TRY(sn_generator_argmax(&t->generator, t->space, middle, &t->bucket_subnet[k]));
+            sn_arch_canonicalize(t->space, &t->bucket_subnet[k]);
+            SN_TRY(sn_network_set_architecture(t->network, &t->bucket_subnet[k]));
+            t->validation_loss[k] = validation_loss(t, v);
+        }
+        losses = t->validation_loss;
+    }
+    int status = sn_shift_update(&t->shift, losses, (uint64_t)step);
+    if (status != SN_OK)
+        return sn_error_set(status, "step %lld: probability update: %s", (long long)step + 1,
+                            sn_error_message());
+    t->updates++;
+    if (t->log) {
+        const double *statistic = t->shift.options.statistic == SN_SHIFT_VARIANCE
+                                      ? t->shift.variance
+                                      : t->shift.delta;
+        SN_TRY(sn_run_log_update(t->log, step, t->shift.beta, t->shift.probability, statistic,
+                                 losses));
+    }
+    t->update_seconds += sn_now() - start;
+    return SN_OK;
+}
+
+int sn_supernet_training_after_step(sn_supernet_training *t, int64_t step, double lr_scale,
+                                 const sn_supernet_validation *validation)
+{
+    if (t->have_generator) {
+        float lr = (float)(t->config->generator_learning_rate * lr_scale);
+        sn_optimizer_step(&t->generator_optimizer, &t->generator.table, t->generator.params,
+                          t->generator.grads, lr);
+    }
+    if (t->log)
+        for (int i = 0; i < t->subnet_count; i++)
+            SN_TRY(sn_run_log_subnet(t->log, step, i, t->bucket[i], t->target[i],
+                                     t->subnet_macs[i], t->subnet_loss[i]));
+    if (t->have_shift && sn_shift_due(&t->shift, step))
+        SN_TRY(update_probabilities(t, step, validation));
+    return SN_OK;
+}

@@ -1,0 +1,127 @@
+/*
+ * Opening a trained supernet run for `shiftnas search` and `shiftnas eval`:
+ * the run's own configuration, the same data split and normalisation as in
+ * training (both are functions of the seed and the data), the supernet's
+ * weights and, for shift, the generator's.
+ */
+#include "shiftnas/train.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "shiftnas/error.h"
+#include "shiftnas/network.h"
+#include "shiftnas/runfiles.h"
+
+void sn_trained_run_close(sn_trained_run *run)
+{
+    sn_free(run->evaluator.images);
+    sn_free(run->evaluator.probs);
+    sn_free(run->evaluator.labels);
+    sn_free(run->test_indices);
+    if (run->have_generator)
+        sn_generator_free(&run->generator);
+    sn_network_free(run->network);
+    sn_split_free(&run->split);
+    sn_image_set_free(&run->train_set);
+    sn_image_set_free(&run->test_set);
+    memset(run, 0, sizeof *run);
+}
+
+static int open_files(sn_trained_run *run, const char *run_dir, const char *const *overrides,
+                      int override_count, char *model_path, size_t model_size)
+{
+    char config_path[1100];
+    struct stat st;
+    snprintf(config_path, sizeof config_path, "%s/config.ini", run_dir);
+    snprintf(model_path, model_size, "%s/model.h5", run_dir);
+    if (stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return sn_error_set(SN_ERR_IO, "%s: not a run directory (%s)", run_dir,
+                            errno ? strerror(errno) : "not a directory");
+    if (stat(model_path, &st) != 0)
+        return sn_error_set(SN_ERR_IO, "%s: no trained model (%s); train a supernet into %s first",
+                            model_path, strerror(errno), run_dir);
+    sn_config_defaults(&run->config);
+    SN_TRY(sn_config_load_file(&run->config, config_path));
+    for (int i = 0; i < override_count; i++)
+        SN_TRY(sn_config_set(&run->config, overrides[i]));
+    SN_TRY(sn_config_validate(&run->config));
+    if (strcmp(run->config.model_type, "supernet") != 0)
+        return sn_error_set(SN_ERR_CONFIG,
+                            "%s: [model] type = %s; search and eval need a supernet run",
+                            config_path, run->config.model_type);
+    return sn_strategy_parse(run->config.search_strategy, &run->strategy);
+}
+
+int sn_trained_run_open(sn_trained_run *run, const char *run_dir, const char *const *overrides,
+                        int override_count)
+{
+    memset(run, 0, sizeof *run);
+    char model_path[1100];
+    int status = open_files(run, run_dir, overrides, override_count, model_path,
+                            sizeof model_path);
+    if (status != SN_OK)
+        return status;
+    const sn_config *config = &run->config;
+    if ((status = sn_blas_setup_for((int)config->threads, sn_train_blas_products(config))) != SN_OK ||
+        (status = sn_load_datasets(config, &run->train_set, &run->test_set)) != SN_OK)
+        goto fail;
+    if (config->validation_size >= run->train_set.count) {
+        status = sn_error_set(SN_ERR_CONFIG, "[data] validation_size = %lld leaves no training images",
+                              (long long)config->validation_size);
+        goto fail;
+    }
+    if ((status = sn_split_make(run->train_set.count, config->validation_size,
+                                (uint64_t)config->seed, &run->split)) != SN_OK ||
+        (status = sn_normalization_compute(&run->train_set, run->split.train,
+                                           run->split.train_count, &run->normalization)) != SN_OK)
+        goto fail;
+    int64_t chunk = config->eval_batch_size;
+    int64_t recalibration = config->batch_size < chunk ? config->batch_size : chunk;
+    if ((status = sn_network_create(&run->network, config,
+                                    &(sn_input_shape){run->train_set.channels,
+                                                      run->train_set.height, run->train_set.width,
+                                                      run->train_set.classes},
+                                    chunk)) != SN_OK)
+        goto fail;
+    run->space = sn_network_space(run->network);
+    if (run->strategy == SN_STRATEGY_SHIFT) {
+        sn_generator_settings settings;
+        sn_generator_settings_from_config(&settings, config);
+        if ((status = sn_generator_create(&run->generator, run->space, &settings,
+                                          (uint64_t)config->seed)) != SN_OK)
+            goto fail;
+        run->have_generator = 1;
+    }
+    sn_model_part parts[2] = {
+        {"supernet", sn_network_parameter_table(run->network), sn_network_parameters(run->network)},
+        {"generator", &run->generator.table, run->generator.params},
+    };
+    if ((status = sn_model_file_read(model_path, parts, run->have_generator ? 2 : 1,
+                                     &run->steps)) != SN_OK)
+        goto fail;
+
+    int64_t image_floats =
+        (int64_t)run->train_set.channels * run->train_set.height * run->train_set.width;
+    sn_subnet_evaluator *e = &run->evaluator;
+    *e = (sn_subnet_evaluator){run->network, &run->train_set, run->split.train,
+                               run->split.train_count, &run->normalization, chunk,
+                               config->recalibration_batches, recalibration, NULL, NULL, NULL};
+    e->images = sn_alloc_floats((size_t)(chunk * image_floats));
+    e->probs = sn_alloc_floats((size_t)(chunk * run->train_set.classes));
+    e->labels = sn_alloc_bytes((size_t)chunk * sizeof(int32_t));
+    run->test_indices =
+        sn_alloc_bytes((size_t)(run->test_set.count > 0 ? run->test_set.count : 1) * sizeof(uint32_t));
+    if (!e->images || !e->probs || !e->labels || !run->test_indices) {
+        status = sn_error_set(SN_ERR_NOMEM, "%s: out of memory for evaluation buffers", run_dir);
+        goto fail;
+    }
+    for (int64_t i = 0; i < run->test_set.count; i++)
+        run->test_indices[i] = (uint32_t)i;
+    return SN_OK;
+fail:
+    sn_trained_run_close(run);
+    return status;
+}

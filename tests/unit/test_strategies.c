@@ -1,0 +1,434 @@
+/*
+ * The supernet training step shared by every sampling strategy
+ * (src/train/sn_supernet_training.c): each strategy plans the subnets its
+ * sampler names, and the step's gradient is exactly the gradient of those
+ * subnets' losses computed directly (so strategies differ only in what they
+ * sample); steps are deterministic; shift's generator receives the task
+ * gradient on masked steps; the probability update runs on held-out images.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shiftnas/error.h"
+#include "shiftnas/network.h"
+#include "shiftnas/nn.h"
+#include "shiftnas/rng.h"
+#include "supernet_training.h"
+
+enum { CLASSES = 5, IMAGE = 12, BATCH = 8, HELD_OUT = 16 };
+
+static void make_space(sn_space *space)
+{
+    sn_space_description d;
+    memset(&d, 0, sizeof d);
+    d.type = SN_SPACE_CNN;
+    d.image_channels = 1;
+    d.image_size = IMAGE;
+    d.classes = CLASSES;
+    d.stem_channels = 4;
+    d.stem_stride = 1;
+    d.stem_kernel = 3;
+    d.stage_count = 2;
+    d.stage_channels[0] = 8;
+    d.stage_channels[1] = 12;
+    d.stage_strides[0] = 1;
+    d.stage_strides[1] = 2;
+    d.width_ratio_count = 2;
+    d.width_ratios[0] = 0.5;
+    d.width_ratios[1] = 1.0;
+    d.depth_count = 2;
+    d.depths[0] = 1;
+    d.depths[1] = 2;
+    d.kernel_count = 2;
+    d.kernels[0] = 3;
+    d.kernels[1] = 5;
+    d.expand_count = 2;
+    d.expand_ratios[0] = 2.0;
+    d.expand_ratios[1] = 3.0;
+    ck_assert_int_eq(sn_space_build(space, &d), SN_OK);
+}
+
+/* One strategy's training state on a fresh supernet. */
+typedef struct {
+    sn_config config;
+    sn_space space;
+    sn_network *network;
+    sn_supernet_training training;
+    float images[BATCH * IMAGE * IMAGE];
+    int32_t labels[BATCH];
+} fixture;
+
+static void fixture_open(fixture *f, const char *strategy, const char *const *sets, int set_count)
+{
+    memset(f, 0, sizeof *f);
+    sn_config_defaults(&f->config);
+    snprintf(f->config.search_strategy, sizeof f->config.search_strategy, "%s", strategy);
+    f->config.search_buckets = 4;
+    f->config.generator_extra_targets = 2;
+    for (int i = 0; i < set_count; i++)
+        ck_assert_int_eq(sn_config_set(&f->config, sets[i]), SN_OK);
+    make_space(&f->space);
+    ck_assert_int_eq(sn_network_create_supernet(&f->network, &f->space, &f->config, HELD_OUT),
+                     SN_OK);
+    sn_network_initialize(f->network, 3);
+    int status = sn_supernet_training_init(&f->training, &f->config, f->network, 100, 0, BATCH,
+                                           NULL);
+    ck_assert_msg(status == SN_OK, "init %s: %s", strategy, sn_error_message());
+    sn_rng_stream stream;
+    sn_rng_stream_init(&stream, 77, SN_RNG_TEST, 0, 0);
+    for (int i = 0; i < BATCH * IMAGE * IMAGE; i++)
+        f->images[i] = sn_rng_normal(&stream);
+    for (int b = 0; b < BATCH; b++)
+        f->labels[b] = (int32_t)(sn_rng_below(&stream, CLASSES));
+}
+
+static void fixture_close(fixture *f)
+{
+    sn_supernet_training_free(&f->training);
+    sn_network_free(f->network);
+}
+
+static double run_step(fixture *f, int64_t step)
+{
+    sn_network_zero_gradients(f->network);
+    double loss = NAN;
+    int status = sn_supernet_training_step(&f->training, f->images, f->labels, step, &loss);
+    ck_assert_msg(status == SN_OK, "step: %s", sn_error_message());
+    ck_assert(isfinite(loss));
+    return loss;
+}
+
+/* The gradient the planned subnets give when run one by one outside the
+ * strategy code: cross-entropy for the labelled ones, soft cross-entropy
+ * against the first subnet's softmax for distilled ones. */
+static float *direct_gradient(fixture *f, int distill_from_first, double *mean_loss)
+{
+    sn_supernet_training *t = &f->training;
+    const sn_parameter_table *table = sn_network_parameter_table(f->network);
+    float probs[BATCH * CLASSES], dlogits[BATCH * CLASSES], teacher[BATCH * CLASSES];
+    sn_network_zero_gradients(f->network);
+    double sum = 0;
+    for (int i = 0; i < t->subnet_count; i++) {
+        ck_assert_int_eq(sn_network_set_architecture(f->network, &t->subnets[i]), SN_OK);
+        sn_forward_mode mode = {1, (uint64_t)f->config.seed, 0, 0};
+        const float *logits = sn_network_forward(f->network, f->images, BATCH, &mode);
+        if (distill_from_first && i > 0) {
+            sum += sn_soft_cross_entropy_forward(probs, logits, teacher, BATCH, CLASSES);
+            sn_soft_cross_entropy_backward(dlogits, probs, teacher, BATCH, CLASSES, 1.0f);
+        } else {
+            float smoothing = (float)f->config.label_smoothing;
+            sum += sn_softmax_cross_entropy_forward(probs, logits, f->labels, BATCH, CLASSES,
+                                                    smoothing, NULL);
+            memcpy(teacher, probs, sizeof probs);
+            sn_softmax_cross_entropy_backward(dlogits, probs, f->labels, BATCH, CLASSES, smoothing,
+                                              1.0f);
+        }
+        sn_network_backward(f->network, dlogits, BATCH);
+    }
+    *mean_loss = sum / t->subnet_count;
+    float *copy = malloc(sizeof(float) * table->total);
+    memcpy(copy, sn_network_gradients(f->network), sizeof(float) * table->total);
+    return copy;
+}
+
+static float *gradient_copy(fixture *f)
+{
+    size_t n = sn_network_parameter_table(f->network)->total;
+    float *copy = malloc(sizeof(float) * n);
+    memcpy(copy, sn_network_gradients(f->network), sizeof(float) * n);
+    return copy;
+}
+
+/* Largest |a - b| relative to max |b| (0 when both are zero). */
+static double relative_difference(const float *a, const float *b, size_t n)
+{
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs((double)a[i] - b[i]));
+        scale = fmax(scale, fabs((double)b[i]));
+    }
+    return scale > 0 ? worst / scale : worst;
+}
+
+static const char *const sliced_strategies[] = {"uniform", "flops-uniform", "sandwich",
+                                                "attentive"};
+
+START_TEST(step_gradient_is_the_planned_subnets_gradient)
+{
+    /* Sliced strategies: the step's gradient is bit-for-bit the gradient of
+     * the planned subnets run directly (the same kernels in the same order). */
+    const char *name = sliced_strategies[_i];
+    fixture f;
+    fixture_open(&f, name, NULL, 0);
+    for (int64_t step = 0; step < 3; step++) {
+        double loss = run_step(&f, step);
+        float *from_step = gradient_copy(&f);
+        double direct_loss;
+        float *direct = direct_gradient(&f, strcmp(name, "sandwich") == 0, &direct_loss);
+        size_t n = sn_network_parameter_table(f.network)->total;
+        ck_assert_msg(memcmp(from_step, direct, sizeof(float) * n) == 0,
+                      "%s step %lld: gradient differs by %g", name, (long long)step,
+                      relative_difference(from_step, direct, n));
+        ck_assert_double_eq(loss, direct_loss);
+        free(from_step);
+        free(direct);
+    }
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(plans_follow_the_keyed_samplers)
+{
+    for (int s = 0; s < 4; s++) {
+        fixture f;
+        fixture_open(&f, sliced_strategies[s], NULL, 0);
+        sn_supernet_training *t = &f.training;
+        for (int64_t step = 0; step < 4; step++) {
+            run_step(&f, step);
+            sn_arch expected[SN_SAMPLER_SANDWICH_MAX];
+            int count = 1;
+            sn_sample_info info;
+            switch (s) {
+            case 0:
+                sn_sample_uniform(&t->sampler, (uint64_t)step, 0, &expected[0]);
+                break;
+            case 1:
+                ck_assert_int_eq(sn_sample_flops_uniform(&t->sampler, (uint64_t)step, 0,
+                                                         &expected[0], &info), SN_OK);
+                ck_assert_int_eq(t->bucket[0], info.bucket);
+                break;
+            case 2:
+                ck_assert_int_eq(sn_sample_sandwich(&t->sampler, (uint64_t)step, expected,
+                                                    SN_SAMPLER_SANDWICH_MAX, &count), SN_OK);
+                ck_assert_int_eq(count, 2 + (int)f.config.search_sandwich_random);
+                break;
+            case 3: {
+                /* attentive: the trained subnet is the candidate of lowest
+                 * mini-batch loss */
+                int best = 0;
+                for (int j = 1; j < t->sampler.candidates; j++)
+                    if (t->candidate_loss[j] < t->candidate_loss[best])
+                        best = j;
+                expected[0] = t->candidates[best];
+                ck_assert_int_eq(t->sampler.candidates, (int)f.config.search_attentive_candidates);
+                break;
+            }
+            }
+            ck_assert_int_eq(t->subnet_count, count);
+            for (int i = 0; i < count; i++) {
+                sn_arch_canonicalize(&f.space, &expected[i]);
+                ck_assert_msg(sn_arch_equal(&f.space, &t->subnets[i], &expected[i]),
+                              "%s step %lld subnet %d is not the sampler's",
+                              sliced_strategies[s], (long long)step, i);
+                ck_assert_int_eq(t->subnet_macs[i], sn_space_cost(&f.space, &expected[i]).macs);
+            }
+        }
+        fixture_close(&f);
+    }
+}
+END_TEST
+
+START_TEST(attentive_worst_trains_the_highest_loss)
+{
+    const char *sets[] = {"search.attentive_mode=worst", "search.attentive_candidates=4"};
+    fixture f;
+    fixture_open(&f, "attentive", sets, 2);
+    for (int64_t step = 0; step < 3; step++) {
+        run_step(&f, step);
+        sn_supernet_training *t = &f.training;
+        ck_assert_int_eq(t->sampler.candidates, 4);
+        int worst = 0;
+        for (int j = 1; j < 4; j++)
+            if (t->candidate_loss[j] > t->candidate_loss[worst])
+                worst = j;
+        sn_arch expected = t->candidates[worst];
+        sn_arch_canonicalize(&f.space, &expected);
+        ck_assert(sn_arch_equal(&f.space, &t->subnets[0], &expected));
+    }
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(steps_are_deterministic)
+{
+    static const char *const all[] = {"uniform", "flops-uniform", "sandwich", "attentive",
+                                      "shift"};
+    for (int s = 0; s < 5; s++) {
+        fixture a, b;
+        fixture_open(&a, all[s], NULL, 0);
+        fixture_open(&b, all[s], NULL, 0);
+        for (int64_t step = 5; step < 8; step++) {
+            double la = run_step(&a, step), lb = run_step(&b, step);
+            ck_assert_msg(la == lb, "%s: losses differ", all[s]);
+            size_t n = sn_network_parameter_table(a.network)->total;
+            ck_assert_msg(memcmp(sn_network_gradients(a.network), sn_network_gradients(b.network),
+                                 sizeof(float) * n) == 0,
+                          "%s: gradients differ", all[s]);
+        }
+        fixture_close(&a);
+        fixture_close(&b);
+    }
+}
+END_TEST
+
+/* shift: the subnet is the generator's one-hot, run through the masked
+ * supernet; its gradient equals the sliced subnet's (to rounding) and the
+ * task loss reaches the generator; a sliced step (generator_task_interval)
+ * gives the generator no task gradient. */
+START_TEST(shift_runs_the_generator_subnet_masked)
+{
+    const char *sets[] = {"search.generator_lambda=0", "search.generator_extra_targets=0",
+                          "search.generator_task_interval=2"};
+    fixture f;
+    fixture_open(&f, "shift", sets, 3);
+    sn_supernet_training *t = &f.training;
+    for (int64_t step = 0; step < 4; step++) {
+        double loss = run_step(&f, step);
+        ck_assert_int_eq(t->masked, step % 2 == 0);
+        /* the plan is the generator's answer to a target in the drawn bucket */
+        ck_assert_int_eq(t->bucket[0], sn_shift_draw_bucket(&t->shift, (uint64_t)step, 0));
+        ck_assert(t->target[0] >= (double)t->sampler.buckets.edge[t->bucket[0]]);
+        ck_assert(t->target[0] <= (double)t->sampler.buckets.edge[t->bucket[0] + 1]);
+        double generator_norm = 0;
+        for (int e = 0; e < t->generator.table.count; e++) {
+            const sn_parameter_entry *entry = &t->generator.table.entries[e];
+            for (size_t i = 0; i < entry->count; i++)
+                generator_norm += fabs(t->generator.grads[entry->offset + i]);
+        }
+        float *from_step = gradient_copy(&f);
+        double direct_loss;
+        float *direct = direct_gradient(&f, 0, &direct_loss);
+        size_t n = sn_network_parameter_table(f.network)->total;
+        double difference = relative_difference(from_step, direct, n);
+        if (t->masked) {
+            /* masked and sliced agree to float rounding (test_supernet_cnn
+             * bounds the same at 1e-4) */
+            ck_assert_msg(difference < 1e-4, "step %lld: masked vs sliced %g", (long long)step,
+                          difference);
+            ck_assert_msg(fabs(loss - direct_loss) < 1e-5, "loss %g vs %g", loss, direct_loss);
+            ck_assert_msg(generator_norm > 0, "no task gradient reached the generator");
+        } else {
+            ck_assert(difference == 0);
+            ck_assert_msg(generator_norm == 0, "a sliced step with lambda 0 moved the generator");
+        }
+        free(from_step);
+        free(direct);
+    }
+    fixture_close(&f);
+}
+END_TEST
+
+/* The probability update evaluates every bucket's generated subnet on the
+ * held-out images, stores the first losses, then moves beta. */
+START_TEST(shift_updates_probabilities_from_held_out_losses)
+{
+    const char *sets[] = {"search.shift_interval=2", "search.shift_warmup=0",
+                          "search.shift_learning_rate=0.5"};
+    fixture f;
+    fixture_open(&f, "shift", sets, 3);
+    sn_supernet_training *t = &f.training;
+    sn_image_set set = {HELD_OUT, 1, IMAGE, IMAGE, CLASSES, NULL, NULL};
+    set.pixels = malloc(HELD_OUT * IMAGE * IMAGE);
+    set.labels = malloc(sizeof(int32_t) * HELD_OUT);
+    uint32_t indices[HELD_OUT];
+    for (int i = 0; i < HELD_OUT; i++) {
+        indices[i] = (uint32_t)i;
+        set.labels[i] = i % CLASSES;
+        for (int p = 0; p < IMAGE * IMAGE; p++)
+            set.pixels[i * IMAGE * IMAGE + p] = (uint8_t)((i * 37 + p * 11) % 256);
+    }
+    sn_normalization normalization = {1, {0.5f}, {0.25f}};
+    float images[BATCH * IMAGE * IMAGE];
+    int32_t labels[BATCH];
+    sn_supernet_validation validation = {&set, indices, HELD_OUT, &normalization, BATCH, images,
+                                      labels};
+    /* Teach the generator the space's MACs first (L_RC alone), so that the
+     * buckets' generated subnets differ and their losses change differently. */
+    sn_optimizer adam;
+    sn_optimizer_settings settings = {SN_OPTIMIZER_ADAMW, 0, 0, 0.9f, 0.999f, 1e-8f, 0};
+    ck_assert_int_eq(sn_optimizer_init(&adam, &settings, &t->generator.table), SN_OK);
+    float p_scratch[SN_SPACE_MAX_DIMENSIONS * SN_SPACE_MAX_CHOICES];
+    for (int i = 0; i < 300; i++) {
+        sn_generator_zero_gradients(&t->generator);
+        for (int j = 0; j < 4; j++) {
+            double target = t->generator.macs_min +
+                            (t->generator.macs_max - t->generator.macs_min) * (j + 0.5) / 4;
+            sn_generator_key key = {9, (uint64_t)i, (uint32_t)j};
+            ck_assert_int_eq(sn_generator_forward(&t->generator, &f.space, target, 1.0f, &key, 1,
+                                                  p_scratch, NULL), SN_OK);
+            ck_assert_int_eq(sn_generator_backward(&t->generator, NULL, 1.0), SN_OK);
+        }
+        sn_optimizer_step(&adam, &t->generator.table, t->generator.params, t->generator.grads,
+                          1e-2f);
+    }
+    sn_optimizer_free(&adam);
+    const sn_parameter_table *table = sn_network_parameter_table(f.network);
+    double previous[SN_BUCKETS_MAX];
+    for (int64_t step = 0; step < 6; step++) {
+        run_step(&f, step);
+        /* a crude optimiser step so that the losses change between updates */
+        float *p = sn_network_parameters(f.network);
+        const float *g = sn_network_gradients(f.network);
+        for (size_t i = 0; i < table->total; i++)
+            p[i] -= 0.05f * g[i];
+        ck_assert_int_eq(sn_supernet_training_after_step(&f.training, step, 1.0, &validation),
+                         SN_OK);
+        if (step == 1) {
+            /* the first update stores the losses, beta stays 0 */
+            ck_assert_int_eq(t->updates, 1);
+            for (int k = 0; k < t->shift.count; k++) {
+                ck_assert(isfinite(t->validation_loss[k]) && t->validation_loss[k] > 0);
+                ck_assert(t->shift.beta[k] == 0.0);
+            }
+        }
+        if (step == 3 || step == 5)
+            for (int k = 0; k < t->shift.count; k++)
+                ck_assert_msg(t->shift.delta[k] == t->validation_loss[k] - previous[k],
+                              "delta of bucket %d is not the change of its held-out loss", k);
+        if (step % 2 == 1)
+            memcpy(previous, t->validation_loss, sizeof previous);
+    }
+    int distinct = 0;
+    for (int k = 1; k < t->shift.count; k++)
+        distinct += !sn_arch_equal(&f.space, &t->bucket_subnet[k], &t->bucket_subnet[k - 1]);
+    ck_assert_msg(distinct > 0, "every bucket got the same generated subnet");
+    ck_assert_int_eq(t->updates, 3);
+    double sum = 0, spread = 0;
+    for (int k = 0; k < t->shift.count; k++) {
+        sum += t->shift.probability[k];
+        spread = fmax(spread, fabs(t->shift.beta[k]));
+    }
+    ck_assert(fabs(sum - 1) < 1e-12);
+    ck_assert_msg(spread > 0.1, "beta did not move (max |beta| %g)", spread);
+    free(set.pixels);
+    free(set.labels);
+    fixture_close(&f);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("strategies");
+    TCase *c = tcase_create("step");
+    tcase_set_timeout(c, 120);
+    tcase_add_loop_test(c, step_gradient_is_the_planned_subnets_gradient, 0, 4);
+    tcase_add_test(c, plans_follow_the_keyed_samplers);
+    tcase_add_test(c, attentive_worst_trains_the_highest_loss);
+    tcase_add_test(c, steps_are_deterministic);
+    tcase_add_test(c, shift_runs_the_generator_subnet_masked);
+    tcase_add_test(c, shift_updates_probabilities_from_held_out_losses);
+    suite_add_tcase(s, c);
+    return s;
+}
+
+int main(void)
+{
+    sn_blas_setup_for(1, SN_BLAS_SMALL_PRODUCTS);
+    SRunner *runner = srunner_create(suite());
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
