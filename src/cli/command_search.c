@@ -32,8 +32,9 @@ static const char search_usage[] =
     "  --csv FILE      append the results here (default RUN_DIR/search.csv)\n"
     "  -h, --help      this text\n"
     "\n"
-    "Methods: 'generator' (shift runs: the architecture generator's answer, the largest\n"
-    "target it is asked that still fits) and 'evolution' ([search] evolution_* keys). Each\n"
+    "Methods: 'generator' (shift runs: of the generator's answers for targets within 20%\n"
+    "of the target, the largest that fits) and\n"
+    "'evolution' ([search] evolution_* keys, seeded with the generator's answer). Each\n"
     "row: method, strategy, target, subnet, MACs, parameters, validation and test accuracy.\n";
 
 static const char eval_usage[] =
@@ -175,19 +176,28 @@ static int fitness(void *context, const sn_arch *arch, double *value)
                               &loss, value);
 }
 
-/* The generator's answer within the target: the argmax subnet for the
- * target, or, if that overshoots, for the largest of target * (1 - i/100)
- * that fits (the generator is accurate to a few percent, the budget is
- * hard). Falls back to the smallest subnet. */
+/* The generator's answer within the target. The argmax for C lands within a
+ * few percent of C, on either side, and the budget is hard, so we ask the
+ * generator for the targets C * (1 + i/1000), i = -200..200, and keep the
+ * answer with the most MACs that fits (ties: the one asked closest to C).
+ * Each argmax takes ~0.1 ms. Falls back to the smallest subnet. */
 static int generator_answer(sn_trained_run *run, double target, sn_arch *arch)
 {
-    for (int i = 0; i < 100; i++) {
-        SN_TRY(sn_generator_argmax(&run->generator, run->space, target * (1.0 - 0.01 * i), arch));
-        sn_arch_canonicalize(run->space, arch);
-        if ((double)sn_space_cost(run->space, arch).macs <= target)
-            return SN_OK;
-    }
+    sn_arch candidate;
+    int64_t best = -1;
     sn_arch_smallest(run->space, arch);
+    for (int step = 0; step <= 400; step++) {
+        /* 0, -1, +1, -2, +2, ...: closer targets first */
+        int i = step % 2 == 1 ? -(step + 1) / 2 : step / 2;
+        SN_TRY(sn_generator_argmax(&run->generator, run->space, target * (1.0 + 0.001 * i),
+                                   &candidate));
+        sn_arch_canonicalize(run->space, &candidate);
+        int64_t macs = sn_space_cost(run->space, &candidate).macs;
+        if ((double)macs <= target && macs > best) {
+            best = macs;
+            *arch = candidate;
+        }
+    }
     return SN_OK;
 }
 

@@ -204,7 +204,7 @@ static const sn_config_key config_keys[] = {
      "0.5", 1e-3, 1e3, NULL, "Gumbel-softmax temperature at the last step (exponential anneal)."},
     {"search", "generator_extra_targets", SN_CONFIG_INT, FIELD(generator_extra_targets), "8", 0,
      1024, NULL, "More targets per step (buckets drawn from p) trained on L_RC alone."},
-    {"search", "generator_task_interval", SN_CONFIG_INT, FIELD(generator_task_interval), "1", 1,
+    {"search", "generator_task_interval", SN_CONFIG_INT, FIELD(generator_task_interval), "4", 1,
      1000000, NULL,
      "Every n-th step runs the masked supernet so L_task reaches the generator (others: sliced)."},
     {"search", "evolution_population", SN_CONFIG_INT, FIELD(evolution_population), "16", 2, 100000,

@@ -375,7 +375,7 @@ START_TEST(write_then_load_is_identity)
         "search.generator_lambda=3.5", "search.generator_learning_rate=0.003",
         "search.generator_hidden=32", "search.generator_embedding=8",
         "search.generator_temperature_start=4", "search.generator_temperature_end=0.25",
-        "search.generator_extra_targets=2", "search.generator_task_interval=3",
+        "search.generator_extra_targets=2", "search.generator_task_interval=5",
         "search.evolution_population=20", "search.evolution_evaluations=100",
         "search.evolution_parents=5", "search.evolution_mutation_probability=0.3",
         "search.evolution_crossover_share=0.25", "search.evolution_validation_images=1000",
