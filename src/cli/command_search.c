@@ -162,18 +162,47 @@ static int measure(sn_trained_run *run, const sn_arch *arch, subnet_result *r)
                               run->test_set.count, &loss, &r->test_accuracy);
 }
 
+static void format_macs(char *text, size_t size, double macs);
+
 /* The evolution's fitness: validation accuracy on the first
  * evolution_validation_images held-out images (the same for every
- * candidate, so candidates are compared on one set). */
+ * candidate, so candidates are compared on one set). A line of progress
+ * every [run] progress_seconds, for Slurm logs. */
+typedef struct {
+    sn_trained_run *run;
+    double target;
+    int evaluated, budget;
+    double best, start, last_print;
+} search_progress;
+
 static int fitness(void *context, const sn_arch *arch, double *value)
 {
-    sn_trained_run *run = context;
+    search_progress *progress = context;
+    sn_trained_run *run = progress->run;
     int64_t count = run->config.evolution_validation_images;
     if (count == 0 || count > run->split.validation_count)
         count = run->split.validation_count;
     double loss;
-    return sn_evaluate_subnet(&run->evaluator, arch, &run->train_set, run->split.validation, count,
-                              &loss, value);
+    SN_TRY(sn_evaluate_subnet(&run->evaluator, arch, &run->train_set, run->split.validation, count,
+                              &loss, value));
+    progress->evaluated++;
+    if (*value > progress->best)
+        progress->best = *value;
+    double now = sn_now();
+    if (now - progress->last_print >= run->config.progress_seconds &&
+        progress->evaluated < progress->budget) {
+        char target[32], elapsed[32], eta[32];
+        format_macs(target, sizeof target, progress->target);
+        double spent = now - progress->start;
+        sn_format_duration(elapsed, sizeof elapsed, spent);
+        sn_format_duration(eta, sizeof eta,
+                           spent / progress->evaluated * (progress->budget - progress->evaluated));
+        printf("  evolution %s: %d/%d subnets, best fitness %.4f, elapsed %s eta %s\n", target,
+               progress->evaluated, progress->budget, progress->best, elapsed, eta);
+        fflush(stdout);
+        progress->last_print = now;
+    }
+    return SN_OK;
 }
 
 /* The generator's answer within the target. The argmax for C lands within a
@@ -306,10 +335,11 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
             seeds = 1;
         }
         double start = sn_now();
+        search_progress progress = {run, targets[t], 0, settings.evaluations, -1.0, start, start};
         sn_evolution_result found;
         if ((status = sn_evolution_search(run->space, &settings, (int64_t)floor(targets[t]),
                                           (uint64_t)c->seed, seeds ? &seed_arch : NULL, seeds,
-                                          fitness, run, &found)) != SN_OK)
+                                          fitness, &progress, &found)) != SN_OK)
             break;
         subnet_result r;
         if ((status = measure(run, &found.best, &r)) != SN_OK)

@@ -139,3 +139,4 @@ TESTS += tests/unit/test_strategies
 tests_unit_test_strategies_SOURCES = tests/unit/test_strategies.c
 tests_unit_test_strategies_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/train
 tests_unit_test_strategies_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_strategies
