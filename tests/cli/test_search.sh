@@ -159,6 +159,9 @@ expect_error "search: target below the smallest subnet" 1 "below the smallest" "
 expect_error "search: malformed target" 2 "targets" "$bin" search "$work/shift" --targets 2X
 expect_error "search: no targets" 2 "targets" "$bin" search "$work/shift"
 expect_error "eval: malformed subnet" 1 "arch" "$bin" eval "$work/shift" --arch "cnn:d=9"
+echo "a,b,c" >"$work/foreign.csv"
+expect_error "search: --csv names a foreign table" 1 "foreign.csv.*not a shiftnas search table" \
+    "$bin" search "$work/shift" --targets 2M --csv "$work/foreign.csv"
 cp -r "$work/shift" "$work/broken"
 head -c 3000 "$work/shift/model.h5" >"$work/broken/model.h5"
 expect_error "search: truncated model.h5" 1 "broken/model.h5" "$bin" search "$work/broken" --targets 2M
