@@ -107,6 +107,16 @@ int sn_evolution_search(const sn_space *space, const sn_evolution_settings *sett
                         sn_fitness_function fitness, void *context,
                         sn_evolution_result *result);
 
+/* Shrinks `arch` (canonicalised first) until its MACs fit max_macs, by
+ * random one-choice-down moves of active dimensions drawn from the stream
+ * (seed, SN_RNG_SAMPLER, 0, SN_EVOLUTION_ITEM_BASE - 1): the repair every
+ * child gets. Started from the largest subnet it gives a strategy-independent
+ * seed near the top of the budget, where uniform draws seldom land.
+ * Returns the MACs, or SN_ERR_ARGUMENT if max_macs is below the smallest
+ * subnet's. */
+int64_t sn_evolution_shrink_to_fit(const sn_space *space, int64_t max_macs, uint64_t seed,
+                                   sn_arch *arch);
+
 #ifdef __cplusplus
 }
 #endif

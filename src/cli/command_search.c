@@ -5,8 +5,8 @@
  * Every strategy's supernet is searched the same way: for each MACs target,
  * an evolutionary search (fitness = validation accuracy with inherited
  * weights, batch norm recalibrated for CNN subnets, a fixed evaluation
- * budget); runs with an architecture generator (shift) also report the
- * generator's own answer, which seeds the evolution's first population.
+ * budget; the same for every strategy); runs with an architecture
+ * generator (shift) also report the generator's own answer.
  */
 #include <errno.h>
 #include <math.h>
@@ -34,7 +34,7 @@ static const char search_usage[] =
     "\n"
     "Methods: 'generator' (shift runs: of the generator's answers for targets within 20%\n"
     "of the target, the largest that fits) and\n"
-    "'evolution' ([search] evolution_* keys, seeded with the generator's answer). Each\n"
+    "'evolution' ([search] evolution_* keys; the same for every strategy). Each\n"
     "row: method, strategy, target, subnet, MACs, parameters, validation and test accuracy.\n";
 
 static const char eval_usage[] =
@@ -322,18 +322,29 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
            "test acc", "subnet");
     int status = SN_OK;
     for (int t = 0; t < count && status == SN_OK; t++) {
-        sn_arch seed_arch;
-        int seeds = 0;
         if (run->have_generator) {
             double start = sn_now();
+            sn_arch answer;
             subnet_result r;
-            if ((status = generator_answer(run, targets[t], &seed_arch)) != SN_OK ||
-                (status = measure(run, &seed_arch, &r)) != SN_OK)
+            if ((status = generator_answer(run, targets[t], &answer)) != SN_OK ||
+                (status = measure(run, &answer, &r)) != SN_OK)
                 break;
             print_row(stdout, csv, "generator", c->search_strategy, targets[t], &r, run->space, 0,
                       sn_now() - start);
-            seeds = 1;
         }
+        /* The evolution is the same for every strategy (strategies are
+         * compared by it), so it never sees the generator's answer. Its one
+         * seed is strategy-independent: the largest subnet shrunk at random
+         * to fit, so that the top of the budget is explored. */
+        sn_arch seed_arch;
+        sn_arch_largest(run->space, &seed_arch);
+        int64_t fitted = sn_evolution_shrink_to_fit(run->space, (int64_t)floor(targets[t]),
+                                                    (uint64_t)c->seed, &seed_arch);
+        if (fitted < 0) {
+            status = (int)fitted;
+            break;
+        }
+        int seeds = 1;
         double start = sn_now();
         search_progress progress = {run, targets[t], 0, settings.evaluations, -1.0, start, start};
         sn_evolution_result found;

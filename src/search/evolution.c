@@ -283,6 +283,22 @@ static int run(search *s, const sn_arch *seeds, int seed_count)
     return SN_OK;
 }
 
+int64_t sn_evolution_shrink_to_fit(const sn_space *space, int64_t max_macs, uint64_t seed,
+                                   sn_arch *arch)
+{
+    sn_arch smallest;
+    sn_arch_smallest(space, &smallest);
+    int64_t smallest_macs = sn_space_cost(space, &smallest).macs;
+    if (max_macs < smallest_macs)
+        return sn_error_set(SN_ERR_ARGUMENT,
+                            "evolution: MAC budget %lld is below the smallest subnet's %lld MACs",
+                            (long long)max_macs, (long long)smallest_macs);
+    sn_rng_stream stream;
+    sn_rng_stream_init(&stream, seed, SN_RNG_SAMPLER, 0, SN_EVOLUTION_ITEM_BASE - 1);
+    sn_arch_canonicalize(space, arch);
+    return repair(space, max_macs, &stream, arch);
+}
+
 int sn_evolution_search(const sn_space *space, const sn_evolution_settings *settings,
                         int64_t max_macs, uint64_t seed, const sn_arch *seeds, int seed_count,
                         sn_fitness_function fitness, void *context, sn_evolution_result *result)

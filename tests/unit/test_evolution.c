@@ -286,6 +286,42 @@ END_TEST
 
 /* A budget under the smallest subnet: SN_ERR_ARGUMENT naming both figures,
  * and no evaluation. */
+/* The strategy-independent seed of `shiftnas search`: the largest subnet
+ * shrunk at random until it fits. It fits, it is canonical, it is the same
+ * for the same seed, and a loose budget leaves the largest subnet alone. */
+START_TEST(shrink_to_fit_fits_and_is_keyed)
+{
+    sn_space space;
+    load_space("cnn-space.ini", &space);
+    int64_t lo, hi;
+    macs_range(&space, &lo, &hi);
+    for (int i = 1; i <= 9; i++) {
+        int64_t budget = lo + (hi - lo) * i / 10;
+        sn_arch a, b, canonical;
+        sn_arch_largest(&space, &a);
+        sn_arch_largest(&space, &b);
+        int64_t macs = sn_evolution_shrink_to_fit(&space, budget, 7, &a);
+        ck_assert(macs == macs_of(&space, &a));
+        ck_assert_msg(macs <= budget, "%lld over the budget %lld", (long long)macs,
+                      (long long)budget);
+        /* one step short of the budget: shrinking stops at the first fit, so
+         * the seed is near the top of the budget, not at the bottom */
+        ck_assert_msg(macs > lo, "shrank to the smallest subnet for budget %lld", (long long)budget);
+        canonical = a;
+        sn_arch_canonicalize(&space, &canonical);
+        ck_assert(sn_arch_equal(&space, &a, &canonical));
+        ck_assert_int_eq(sn_evolution_shrink_to_fit(&space, budget, 7, &b), macs);
+        ck_assert(sn_arch_equal(&space, &a, &b));
+    }
+    sn_arch largest, copy;
+    sn_arch_largest(&space, &largest);
+    copy = largest;
+    ck_assert_int_eq(sn_evolution_shrink_to_fit(&space, hi, 1, &copy), hi);
+    ck_assert(sn_arch_equal(&space, &copy, &largest));
+    ck_assert_int_eq(sn_evolution_shrink_to_fit(&space, lo - 1, 1, &copy), SN_ERR_ARGUMENT);
+}
+END_TEST
+
 START_TEST(budget_below_the_smallest_subnet_is_refused)
 {
     sn_space space;
@@ -521,6 +557,7 @@ int main(void)
     suite_add_tcase(suite, search);
     TCase *contract = tcase_create("contract");
     tcase_add_test(contract, budget_below_the_smallest_subnet_is_refused);
+    tcase_add_test(contract, shrink_to_fit_fits_and_is_keyed);
     tcase_add_test(contract, seeds_that_fit_go_first);
     tcase_add_test(contract, fitness_errors_stop_the_search);
     tcase_add_test(contract, bad_settings_are_refused);
