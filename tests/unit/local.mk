@@ -54,13 +54,14 @@ tests_unit_test_data_LDADD = $(TEST_LIBS)
 
 # `make check-valgrind`: the unit test programs under valgrind memcheck, which
 # must stay quiet (tests/valgrind.supp lists the library faults it tolerates).
+# Test cases tagged "long" (long training loops) are left out.
 VALGRIND_TESTS = tests/unit/test_core tests/unit/test_network tests/unit/test_nn_conv \
 	tests/unit/test_nn_transformer tests/unit/test_optim tests/unit/test_config tests/unit/test_data
 EXTRA_DIST += tests/valgrind.supp
 check-valgrind: $(check_PROGRAMS)
 	@status=0; for t in $(VALGRIND_TESTS); do \
 	  echo "== valgrind $$t"; \
-	  CK_FORK=no SHIFTNAS_SOURCE_DIR='$(abs_top_srcdir)' $(LIBTOOL) --mode=execute valgrind \
+	  CK_FORK=no CK_EXCLUDE_TAGS=long SHIFTNAS_SOURCE_DIR='$(abs_top_srcdir)' $(LIBTOOL) --mode=execute valgrind \
 	    --error-exitcode=9 --leak-check=full --suppressions=$(top_srcdir)/tests/valgrind.supp -q \
 	    ./$$t || status=1; \
 	done; exit $$status
