@@ -65,6 +65,20 @@ for strategy in uniform flops-uniform sandwich attentive shift; do
     fi
 done
 
+# The ViT space goes through the same step and search (masked ViT supernet,
+# generator over embed/depth/heads/MLP decisions).
+# shellcheck disable=SC2086
+if "$bin" train --config "$src/jobs/configs/vit-space.ini" $tiny --set search.strategy=shift \
+        --out "$work/vit" >"$work/vit.log" 2>&1 &&
+   [ "$(rows "$work/vit/log.h5" subnets/step)" = $steps ] &&
+   "$bin" search "$work/vit" --targets 3M $tiny >>"$work/vit.log" 2>&1 &&
+   [ "$(grep -c '^generator,shift,3000000,"vit:' "$work/vit/search.csv")" -eq 1 ] &&
+   [ "$(grep -c '^evolution,shift,3000000,"vit:' "$work/vit/search.csv")" -eq 1 ]; then
+    pass "vit-space.ini: shift trains and is searched"
+else
+    fail "vit-space.ini shift run or search"; cat "$work/vit.log"
+fi
+
 # shift: warm-up 3 steps, an update every 3 steps after it: steps 6, 9, 12.
 updates=$(rows "$work/shift/log.h5" updates/step)
 if [ "$updates" = 3 ] && grep -q '^probability updates: 3 in' "$work/shift.log"; then
