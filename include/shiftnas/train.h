@@ -101,6 +101,18 @@ typedef struct {
     int32_t *labels;                  /* [chunk] */
 } sn_subnet_evaluator;
 
+/* Mean cross-entropy (no smoothing) and accuracy of the network as it is
+ * over set[indices[0..count)], in chunks of at most `chunk` images (the
+ * caller's buffers: images, probs [chunk, classes], labels). batch_statistics
+ * = 1 runs a training-mode forward (batch norm on the chunk's statistics) and
+ * must only be used for networks without dropout; else evaluation mode.
+ * accuracy may be NULL. */
+void sn_evaluate_network(struct sn_network *network, const sn_image_set *set,
+                         const uint32_t *indices, int64_t count, int64_t chunk,
+                         const sn_normalization *normalization, int batch_statistics,
+                         float *images, float *probs, int32_t *labels, double *loss,
+                         double *accuracy);
+
 /* Sets the subnet (sliced), re-estimates its batch-norm statistics (CNN
  * spaces) and returns its mean cross-entropy and accuracy over
  * set[indices[0..count)] in evaluation mode. */

@@ -2,13 +2,38 @@
  * Accuracy of one subnet of a trained supernet with inherited weights: the
  * measurement every strategy's subnets get, in training (epoch ends), in
  * `shiftnas search` (the evolution's fitness and the final test accuracy) and
- * in `shiftnas eval`.
+ * in `shiftnas eval`; and the one chunked evaluation loop every evaluation
+ * (fixed networks, the probability update's held-out losses) runs.
  */
 #include "shiftnas/train.h"
 
 #include "shiftnas/error.h"
 #include "shiftnas/network.h"
 #include "shiftnas/nn.h"
+
+void sn_evaluate_network(sn_network *network, const sn_image_set *set, const uint32_t *indices,
+                         int64_t count, int64_t chunk, const sn_normalization *normalization,
+                         int batch_statistics, float *images, float *probs, int32_t *labels,
+                         double *loss, double *accuracy)
+{
+    int classes = sn_network_classes(network);
+    sn_forward_mode mode = {batch_statistics, 0, 0, 0};
+    double loss_sum = 0;
+    int64_t correct_sum = 0;
+    for (int64_t start = 0; start < count; start += chunk) {
+        int64_t n = count - start < chunk ? count - start : chunk;
+        sn_batch_fill(images, labels, set, indices + start, n, normalization, NULL, 0, 0,
+                      sn_network_input_layout(network));
+        const float *logits = sn_network_forward(network, images, n, &mode);
+        int64_t correct = 0;
+        loss_sum += (double)n * sn_softmax_cross_entropy_forward(probs, logits, labels, n, classes,
+                                                                 0.0f, &correct);
+        correct_sum += correct;
+    }
+    *loss = count > 0 ? loss_sum / (double)count : 0.0;
+    if (accuracy)
+        *accuracy = count > 0 ? (double)correct_sum / (double)count : 0.0;
+}
 
 int sn_evaluate_subnet(sn_subnet_evaluator *e, const sn_arch *arch, const sn_image_set *set,
                        const uint32_t *indices, int64_t count, double *loss, double *accuracy)
@@ -26,21 +51,7 @@ int sn_evaluate_subnet(sn_subnet_evaluator *e, const sn_arch *arch, const sn_ima
                                         e->normalization, e->recalibration_batches,
                                         e->recalibration_batch_size,
                                         e->images, e->labels));
-    int classes = sn_network_classes(e->network);
-    sn_forward_mode mode = {0, 0, 0, 0};
-    double loss_sum = 0;
-    int64_t correct_sum = 0;
-    for (int64_t start = 0; start < count; start += e->chunk) {
-        int64_t n = count - start < e->chunk ? count - start : e->chunk;
-        sn_batch_fill(e->images, e->labels, set, indices + start, n, e->normalization, NULL, 0, 0,
-                      sn_network_input_layout(e->network));
-        const float *logits = sn_network_forward(e->network, e->images, n, &mode);
-        int64_t correct = 0;
-        loss_sum += (double)n * sn_softmax_cross_entropy_forward(e->probs, logits, e->labels, n,
-                                                                 classes, 0.0f, &correct);
-        correct_sum += correct;
-    }
-    *loss = count > 0 ? loss_sum / (double)count : 0.0;
-    *accuracy = count > 0 ? (double)correct_sum / (double)count : 0.0;
+    sn_evaluate_network(e->network, set, indices, count, e->chunk, e->normalization, 0,
+                        e->images, e->probs, e->labels, loss, accuracy);
     return SN_OK;
 }

@@ -329,17 +329,13 @@ int sn_supernet_training_step(sn_supernet_training *t, const float *images, cons
  * dropout); ViT subnets in evaluation mode. */
 static double validation_loss(sn_supernet_training *t, const sn_supernet_validation *v)
 {
-    sn_forward_mode mode = {t->space->type == SN_SPACE_CNN, 0, 0, 0};
-    double sum = 0;
-    for (int64_t start = 0; start < v->count; start += v->chunk) {
-        int64_t n = v->count - start < v->chunk ? v->count - start : v->chunk;
-        sn_batch_fill(v->images, v->labels, v->set, v->indices + start, n, v->normalization, NULL,
-                      0, 0, sn_network_input_layout(t->network));
-        const float *logits = sn_network_forward(t->network, v->images, n, &mode);
-        sum += (double)n * sn_softmax_cross_entropy_forward(t->probs, logits, v->labels, n,
-                                                            t->classes, 0.0f, NULL);
-    }
-    return v->count > 0 ? sum / (double)v->count : NAN;
+    if (v->count == 0)
+        return NAN;
+    double loss;
+    sn_evaluate_network(t->network, v->set, v->indices, v->count, v->chunk, v->normalization,
+                        t->space->type == SN_SPACE_CNN, v->images, t->probs, v->labels, &loss,
+                        NULL);
+    return loss;
 }
 
 /* The probability update (the paper's Eq. 8): each bucket's subnet is the

@@ -119,22 +119,8 @@ static void evaluate(sn_network *network, const sn_image_set *set, const uint32_
                      int64_t count, int64_t chunk, const sn_normalization *normalization,
                      train_buffers *b, double *loss, double *accuracy)
 {
-    int classes = sn_network_classes(network);
-    sn_forward_mode mode = {0, 0, 0, 0};
-    double loss_sum = 0;
-    int64_t correct_sum = 0;
-    for (int64_t start = 0; start < count; start += chunk) {
-        int64_t n = count - start < chunk ? count - start : chunk;
-        sn_batch_fill(b->images, b->labels, set, indices + start, n, normalization, NULL, 0, 0,
-                      sn_network_input_layout(network));
-        const float *logits = sn_network_forward(network, b->images, n, &mode);
-        int64_t correct = 0;
-        loss_sum += (double)n * sn_softmax_cross_entropy_forward(b->probs, logits, b->labels, n,
-                                                                 classes, 0.0f, &correct);
-        correct_sum += correct;
-    }
-    *loss = count > 0 ? loss_sum / (double)count : 0.0;
-    *accuracy = count > 0 ? (double)correct_sum / (double)count : 0.0;
+    sn_evaluate_network(network, set, indices, count, chunk, normalization, 0, b->images,
+                        b->probs, b->labels, loss, accuracy);
 }
 
 static int64_t count_parameters(const sn_parameter_table *table)

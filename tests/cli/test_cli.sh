@@ -7,30 +7,8 @@ src=${SHIFTNAS_SOURCE_DIR:-.}
 data=/usr/share/datasets/fashion-mnist
 work=$(mktemp -d "${TMPDIR:-/tmp}/shiftnas-cli.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-failures=0
-passes=0
-
-pass() { passes=$((passes + 1)); echo "ok: $1"; }
-fail() { failures=$((failures + 1)); echo "FAIL: $1"; }
-
-# expect_error NAME EXPECTED_STATUS PATTERN COMMAND...: the command exits with
-# the status, prints exactly one line on stderr, and that line matches PATTERN.
-expect_error() {
-    name=$1 want=$2 pattern=$3
-    shift 3
-    "$@" >"$work/out" 2>"$work/err"
-    status=$?
-    lines=$(wc -l <"$work/err")
-    if [ "$status" -ne "$want" ]; then
-        fail "$name: exit status $status, expected $want"; cat "$work/err"
-    elif [ "$lines" -ne 1 ]; then
-        fail "$name: $lines lines on stderr, expected 1"; cat "$work/err"
-    elif ! grep -q -- "$pattern" "$work/err"; then
-        fail "$name: stderr does not match '$pattern'"; cat "$work/err"
-    else
-        pass "$name"
-    fi
-}
+# shellcheck source=tests/cli/common.sh
+. "$src/tests/cli/common.sh"
 
 small="--set data.train_limit=3000 --set data.test_limit=1000 --set data.validation_size=500 --set train.epochs=2 --set train.batch_size=100"
 

@@ -7,30 +7,8 @@ bin=${SHIFTNAS_BUILD_DIR:-.}/shiftnas
 src=${SHIFTNAS_SOURCE_DIR:-.}
 work=$(mktemp -d "${TMPDIR:-/tmp}/shiftnas-search.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-failures=0
-passes=0
-
-pass() { passes=$((passes + 1)); echo "ok: $1"; }
-fail() { failures=$((failures + 1)); echo "FAIL: $1"; }
-
-# expect_error NAME EXPECTED_STATUS PATTERN COMMAND...: exit status, exactly
-# one line on stderr, matching PATTERN.
-expect_error() {
-    name=$1 want=$2 pattern=$3
-    shift 3
-    "$@" >"$work/out" 2>"$work/err"
-    status=$?
-    lines=$(wc -l <"$work/err")
-    if [ "$status" -ne "$want" ]; then
-        fail "$name: exit status $status, expected $want"; cat "$work/err"
-    elif [ "$lines" -ne 1 ]; then
-        fail "$name: $lines lines on stderr, expected 1"; cat "$work/err"
-    elif ! grep -q -- "$pattern" "$work/err"; then
-        fail "$name: stderr does not match '$pattern'"; cat "$work/err"
-    else
-        pass "$name"
-    fi
-}
+# shellcheck source=tests/cli/common.sh
+. "$src/tests/cli/common.sh"
 
 # rows FILE DATASET: the length of a 1-D dataset of an HDF5 file (h5ls).
 rows() {
