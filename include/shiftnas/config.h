@@ -127,6 +127,10 @@ typedef struct {
     double evolution_mutation_probability, evolution_crossover_share;
     int64_t evolution_validation_images; /* fitness images (0 = the whole validation split) */
     int64_t recalibration_batches;       /* BN recalibration batches before a CNN subnet's evaluation */
+    int64_t distributed_shards;          /* logical shards of a batch */
+    char distributed_reduce[SN_CONFIG_TEXT_MAX]; /* active|slab */
+    int64_t distributed_bucket_entries;  /* gradient entries per all-reduce message */
+    int64_t distributed_check_interval;  /* steps between cross-rank state checks (0 = off) */
 } sn_config;
 
 typedef enum {

@@ -24,7 +24,8 @@ enum sn_error_code {
     SN_ERR_NUMERIC = -5,  /* a NaN or Inf appeared in a loss or gradient */
     SN_ERR_ARGUMENT = -6, /* a caller passed a value outside the documented range */
     SN_ERR_MPI = -7,      /* an MPI call failed or the ranks disagree */
-    SN_ERR_INTERNAL = -8  /* a broken invariant: a bug in shiftnas */
+    SN_ERR_INTERNAL = -8, /* a broken invariant: a bug in shiftnas */
+    SN_ERR_PEER = -9      /* another rank failed (it reports; this rank stays quiet) */
 };
 
 /* A short name for a code ("I/O error", "malformed file", ...). */

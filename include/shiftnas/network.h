@@ -53,6 +53,11 @@ float *sn_network_gradients(sn_network *network);
 /* Zeroes the parameter gradients (they accumulate in backward). */
 void sn_network_zero_gradients(sn_network *network);
 
+/* Every batch-norm running mean and variance of the network (*count floats;
+ * NULL and 0 without batch norm). Training-mode forwards update them; data-
+ * parallel training merges them across shards (src/train/data_parallel.c). */
+float *sn_network_running_statistics(sn_network *network, int64_t *count);
+
 /* How the network wants its input batch laid out. */
 sn_batch_layout sn_network_input_layout(const sn_network *network);
 int sn_network_classes(const sn_network *network);

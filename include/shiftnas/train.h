@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "shiftnas/config.h"
+#include "shiftnas/dist.h"
 #include "shiftnas/data.h"
 #include "shiftnas/generator.h"
 #include "shiftnas/sampler.h"
@@ -41,6 +42,13 @@ int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set 
 /* Trains and evaluates; progress lines go to `progress` (stdout in the
  * program). run_dir must not already hold a run. */
 int sn_train(const sn_config *config, const char *run_dir, FILE *progress, sn_train_result *result);
+/* The same on the ranks of `dist` (shiftnas/dist.h): every rank calls it;
+ * rank 0 prints (give the other ranks progress = NULL) and writes RUN_DIR.
+ * The trained state is the same bits at any rank count (doc/distributed.md).
+ * A failure on any rank fails every rank: the failing one returns its error,
+ * the others SN_ERR_PEER. */
+int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dist *dist,
+                      FILE *progress, sn_train_result *result);
 
 /* The BLIS kernels for the configured network (sn_blas_setup_for): the fixed
  * CNN's wide convolutions run fastest on the large-product kernels, the

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "shiftnas/config.h"
+#include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/train.h"
 
@@ -33,9 +34,15 @@ void sn_cli_report_error(const char *context)
         fprintf(stderr, "shiftnas: %s\n", *message ? message : "unknown error");
 }
 
-int sn_command_train(int argc, char **argv)
+static int train_failure(const sn_dist *dist, int status);
+
+/* The command on every rank: the same arguments and configuration on each
+ * (a usage error is printed once, by rank 0), the run directory chosen by
+ * rank 0. */
+static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
 {
     const char *config_path = NULL, *run_dir = NULL;
+    int speaker = dist->rank == 0;
     sn_config config;
     sn_config_defaults(&config);
     /* Overrides are applied after the file, whatever their position. */
@@ -43,18 +50,21 @@ int sn_command_train(int argc, char **argv)
     int override_count = 0;
     if (!overrides) {
         fprintf(stderr, "shiftnas train: out of memory\n");
+        sn_dist_abort(dist, SN_EXIT_FAILURE);
         return SN_EXIT_FAILURE;
     }
     int exit_code = SN_EXIT_OK;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            fputs(train_usage, stdout);
+            if (speaker)
+                fputs(train_usage, stdout);
             free(overrides);
             return SN_EXIT_OK;
         } else if ((strcmp(arg, "--config") == 0 || strcmp(arg, "--set") == 0 ||
                     strcmp(arg, "--out") == 0) && i + 1 >= argc) {
-            fprintf(stderr, "shiftnas train: %s needs a value\n", arg);
+            if (speaker)
+                fprintf(stderr, "shiftnas train: %s needs a value\n", arg);
             exit_code = SN_EXIT_USAGE;
             break;
         } else if (strcmp(arg, "--config") == 0) {
@@ -64,41 +74,82 @@ int sn_command_train(int argc, char **argv)
         } else if (strcmp(arg, "--out") == 0) {
             run_dir = argv[++i];
         } else {
-            fprintf(stderr, "shiftnas train: unknown argument '%s' (try 'shiftnas train --help')\n", arg);
+            if (speaker)
+                fprintf(stderr, "shiftnas train: unknown argument '%s' (try 'shiftnas train --help')\n", arg);
             exit_code = SN_EXIT_USAGE;
             break;
         }
     }
     if (exit_code == SN_EXIT_OK && !config_path) {
-        fprintf(stderr, "shiftnas train: --config FILE is required (try 'shiftnas train --help')\n");
+        if (speaker)
+            fprintf(stderr, "shiftnas train: --config FILE is required (try 'shiftnas train --help')\n");
         exit_code = SN_EXIT_USAGE;
     }
-    if (exit_code == SN_EXIT_OK && sn_config_load_file(&config, config_path) != SN_OK) {
-        sn_cli_report_error("train");
-        exit_code = SN_EXIT_FAILURE;
-    }
-    for (int i = 0; exit_code == SN_EXIT_OK && i < override_count; i++)
-        if (sn_config_set(&config, overrides[i]) != SN_OK) {
-            sn_cli_report_error("train");
-            exit_code = SN_EXIT_FAILURE;
-        }
-    free(overrides);
-    if (exit_code != SN_EXIT_OK)
+    if (exit_code != SN_EXIT_OK) {
+        free(overrides);
         return exit_code;
+    }
+    /* Every rank reads the file: a rank that cannot (another node's file
+     * system) must not leave the others waiting. */
+    int status = sn_config_load_file(&config, config_path);
+    for (int i = 0; status == SN_OK && i < override_count; i++)
+        status = sn_config_set(&config, overrides[i]);
+    free(overrides);
+    status = sn_dist_agree(dist, status);
+    if (status != SN_OK) {
+        if (status != SN_ERR_PEER)
+            sn_cli_report_error("train");
+        return SN_EXIT_FAILURE;
+    }
 
-    char default_dir[64];
+    char chosen_dir[1024];
     if (!run_dir) {
         time_t now = time(NULL);
         struct tm local;
         localtime_r(&now, &local);
-        strftime(default_dir, sizeof default_dir, "runs/train-%Y%m%d-%H%M%S", &local);
-        run_dir = default_dir;
+        strftime(chosen_dir, sizeof chosen_dir, "runs/train-%Y%m%d-%H%M%S", &local);
+    } else {
+        snprintf(chosen_dir, sizeof chosen_dir, "%s", run_dir);
     }
+    /* The clock may differ between ranks: rank 0's name is the run's. */
+    if (sn_dist_broadcast(dist, chosen_dir, sizeof chosen_dir, 0) != SN_OK)
+        return train_failure(dist, SN_ERR_MPI);
     sn_train_result result;
-    if (sn_train(&config, run_dir, stdout, &result) != SN_OK) {
-        fflush(stdout);
-        sn_cli_report_error("train");
+    status = sn_train_on_ranks(&config, chosen_dir, dist, speaker ? stdout : NULL, &result);
+    if (status != SN_OK)
+        return train_failure(dist, status);
+    return SN_EXIT_OK;
+}
+
+/* Prints the failure of this rank (if it is the one that reports) and,
+ * when the other ranks may not know of it, ends them (MPI_Abort). */
+static int train_failure(const sn_dist *dist, int status)
+{
+    fflush(stdout);
+    if (status != SN_ERR_PEER) {
+        char context[64];
+        if (dist->size > 1)
+            snprintf(context, sizeof context, "train: rank %d", dist->rank);
+        else
+            snprintf(context, sizeof context, "train");
+        sn_cli_report_error(context);
+    }
+    if (!sn_dist_failure_agreed())
+        sn_dist_abort(dist, SN_EXIT_FAILURE);
+    return SN_EXIT_FAILURE;
+}
+
+int sn_command_train(int argc, char **argv)
+{
+    sn_dist dist;
+    int status = sn_dist_init(&dist, &argc, &argv);
+    if (status != SN_OK) {
+        if (status != SN_ERR_PEER)
+            sn_cli_report_error("train");
+        sn_dist_finalize(&dist);
         return SN_EXIT_FAILURE;
     }
-    return SN_EXIT_OK;
+    int exit_code = train_command_on_ranks(argc, argv, &dist);
+    sn_dist_finalize(&dist);
+    return exit_code;
 }

@@ -20,6 +20,7 @@ const char *sn_strerror(int code)
     case SN_ERR_ARGUMENT: return "invalid argument";
     case SN_ERR_MPI: return "MPI error";
     case SN_ERR_INTERNAL: return "internal error";
+    case SN_ERR_PEER: return "another rank failed";
     default: return "unknown error";
     }
 }

@@ -223,6 +223,19 @@ static const sn_config_key config_keys[] = {
      "Validation images the search's fitness uses (0 = the whole validation split)."},
     {"search", "recalibration_batches", SN_CONFIG_INT, FIELD(recalibration_batches), "8", 1, 100000,
      NULL, "Training batches that re-estimate a CNN subnet's batch-norm statistics before evaluation."},
+    {"distributed", "shards", SN_CONFIG_INT, FIELD(distributed_shards), "8", 1, 4096, NULL,
+     "Logical shards of every batch (a shard has its own batch-norm statistics and is computed "
+     "the same way on any rank); the result is the same for any rank count up to this many ranks."},
+    {"distributed", "reduce", SN_CONFIG_CHOICE, FIELD(distributed_reduce), "active", 0, 0,
+     "active|slab",
+     "What the gradient all-reduce sends: only entries some rank's shards touched (active), or "
+     "the whole parameter slab (slab). Same result either way."},
+    {"distributed", "bucket_entries", SN_CONFIG_INT, FIELD(distributed_bucket_entries), "1048576",
+     1024, 1e9, NULL, "Gradient entries per all-reduce message (fixed-order buckets)."},
+    {"distributed", "check_interval", SN_CONFIG_INT, FIELD(distributed_check_interval), "0", 0,
+     1e12, NULL,
+     "Debugging: every this many steps, compare a hash of the trained state across ranks and stop "
+     "on a mismatch (0 = off)."},
 };
 
 enum { KEY_COUNT = (int)(sizeof config_keys / sizeof config_keys[0]) };
@@ -242,6 +255,8 @@ static const struct {
     {"train", "Optimisation: epochs, batches, optimiser, schedule, regularisation, clipping."},
     {"search", "Supernet training (sampling strategy, probability shift, architecture generator) "
                "and the evolutionary search of `shiftnas search`. Used when [model] type = supernet."},
+    {"distributed", "Data-parallel training over MPI ranks (mpirun -np N, srun --mpi=pmix); "
+                    "doc/distributed.md."},
 };
 
 enum { SECTION_COUNT = (int)(sizeof config_sections / sizeof config_sections[0]) };

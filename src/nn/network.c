@@ -249,6 +249,12 @@ void sn_network_zero_gradients(sn_network *network)
     memset(network->gradients, 0, network->table.total * sizeof(float));
 }
 
+float *sn_network_running_statistics(sn_network *network, int64_t *count)
+{
+    *count = network->running_statistics_count;
+    return network->running_statistics;
+}
+
 sn_batch_layout sn_network_input_layout(const sn_network *network)
 {
     return network->layout;

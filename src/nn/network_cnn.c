@@ -90,6 +90,8 @@ static int cnn_declare(sn_network *network)
     m->running_statistics = sn_alloc_floats((size_t)statistics);
     if (!m->running_statistics)
         return SN_ERR_NOMEM;
+    network->running_statistics = m->running_statistics;
+    network->running_statistics_count = statistics;
     float *s = m->running_statistics;
     for (int i = 0; i < m->block_count; i++) {
         m->blocks[i].running_mean = s;

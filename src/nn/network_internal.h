@@ -57,6 +57,9 @@ struct sn_network {
     float *architecture_gradient;  /* space->choice_total floats */
     int recalibrating;             /* batch-norm recalibration in progress */
     int64_t recalibration_batches; /* batches averaged so far */
+    /* batch-norm running statistics (owned by the model; NULL without batch norm) */
+    float *running_statistics;
+    int64_t running_statistics_count;
 };
 
 /* The momentum a batch-norm forward uses: the configured one, or 1/(n+1)

@@ -221,6 +221,8 @@ static int sc_declare(sn_network *network)
     m->running_statistics = sn_alloc_floats((size_t)statistics);
     if (!m->running_statistics)
         return SN_ERR_NOMEM;
+    network->running_statistics = m->running_statistics;
+    network->running_statistics_count = statistics;
     float *r = m->running_statistics;
     m->stem_running_mean = r;
     m->stem_running_var = r + channels;

@@ -6,6 +6,8 @@ libshiftnas_la_SOURCES += \
 	src/train/recalibrate.c \
 	src/train/supernet_training.c \
 	src/train/supernet_training.h \
+	src/train/data_parallel.c \
+	src/train/data_parallel.h \
 	src/train/subnet_evaluation.c \
 	src/train/trained_run.c
 shiftnasinclude_HEADERS += \

@@ -62,10 +62,14 @@ void sn_generator_settings_from_config(sn_generator_settings *settings, const sn
 /* ---- setup ---------------------------------------------------------------- */
 
 int sn_supernet_training_init(sn_supernet_training *t, const sn_config *config, sn_network *network,
-                           int64_t total_steps, int64_t warmup_steps, int64_t batch,
-                           sn_run_log *log)
+                              sn_data_parallel *dp, int64_t total_steps, int64_t warmup_steps,
+                              int64_t batch, const sn_supernet_validation *validation,
+                              sn_run_log *log)
 {
     memset(t, 0, sizeof *t);
+    t->dp = dp;
+    if (validation)
+        t->validation = *validation;
     t->config = config;
     t->network = network;
     t->space = sn_network_space(network);
@@ -90,7 +94,20 @@ int sn_supernet_training_init(sn_supernet_training *t, const sn_config *config, 
     t->dlogits = sn_alloc_floats(outputs);
     t->teacher = sn_alloc_floats(outputs);
     t->probabilities = sn_alloc_floats((size_t)t->space->choice_total);
-    if (!t->probs || !t->dlogits || !t->teacher || !t->probabilities)
+    t->image_floats = (int64_t)t->space->image_channels * t->space->image_size *
+                      t->space->image_size;
+    int64_t statistics;
+    sn_network_running_statistics(network, &statistics);
+    t->statistics_saved = sn_alloc_floats((size_t)statistics + 1);
+    /* The probability update's per-chunk, per-bucket loss sums. */
+    int64_t chunks = t->validation.count > 0
+                         ? (t->validation.count + t->validation.chunk - 1) / t->validation.chunk
+                         : 0;
+    t->validation_mine = sn_alloc_bytes(sizeof(double) * (size_t)(chunks + 1) * SN_BUCKETS_MAX);
+    t->validation_all = sn_alloc_bytes(sizeof(double) * (size_t)(chunks + 1) * SN_BUCKETS_MAX);
+    t->validation_counts = sn_alloc_bytes(sizeof(int) * (size_t)dp->dist->size);
+    if (!t->probs || !t->dlogits || !t->teacher || !t->probabilities || !t->statistics_saved ||
+        !t->validation_mine || !t->validation_all || !t->validation_counts)
         return sn_error_set(SN_ERR_NOMEM, "supernet training: out of memory for its buffers");
 
     if (t->strategy == SN_STRATEGY_SHIFT) {
@@ -126,6 +143,10 @@ void sn_supernet_training_free(sn_supernet_training *t)
     sn_free(t->dlogits);
     sn_free(t->teacher);
     sn_free(t->probabilities);
+    sn_free(t->statistics_saved);
+    sn_free(t->validation_mine);
+    sn_free(t->validation_all);
+    sn_free(t->validation_counts);
     if (t->have_shift)
         sn_shift_free(&t->shift);
     if (t->have_generator) {
@@ -156,7 +177,7 @@ static float generator_temperature(const sn_supernet_training *t, int64_t step)
 }
 
 /* Fills the plan: subnets[0..subnet_count), their buckets and targets. */
-static int plan(sn_supernet_training *t, int64_t step)
+static int plan_step(sn_supernet_training *t, int64_t step)
 {
     const sn_sampler *s = &t->sampler;
     t->subnet_count = 1;
@@ -222,26 +243,39 @@ static int check_loss(const sn_supernet_training *t, double loss, int64_t step, 
                         (long long)step + 1, text, isnan(loss) ? "NaN" : "infinite");
 }
 
-/* Forward of the current architecture on the batch; returns the logits. */
-static const float *forward(sn_supernet_training *t, const float *images, int64_t step)
+/* Forward of the current architecture on one shard; returns the logits. */
+static const float *forward(sn_supernet_training *t, const float *images, int64_t n, int64_t step,
+                            int shard)
 {
-    sn_forward_mode mode = {1, (uint64_t)t->config->seed, (uint64_t)step, 0};
-    return sn_network_forward(t->network, images, t->batch, &mode);
+    sn_forward_mode mode = {1, (uint64_t)t->config->seed, (uint64_t)step, (uint32_t)shard};
+    return sn_network_forward(t->network, images, n, &mode);
 }
 
-/* Scores attentive's candidates by their mini-batch loss (forward only)
+/* Scores attentive's candidates by their loss on the whole batch (forward
+ * only; each rank scores its shards, the sums are gathered in shard order)
  * and keeps the chosen one as subnets[0]. */
-static int choose_attentive_candidate(sn_supernet_training *t, const float *images,
-                                      const int32_t *labels, int64_t step)
+static int choose_attentive_candidate(sn_supernet_training *t, sn_data_parallel *dp,
+                                      const float *images, const int32_t *labels, int64_t step)
 {
     int count = t->sampler.candidates;
-    for (int j = 0; j < count; j++) {
+    const sn_shard_plan *plan = &dp->plan;
+    for (int j = 0; j < count; j++)
         sn_arch_canonicalize(t->space, &t->candidates[j]);
-        SN_TRY(sn_network_set_architecture(t->network, &t->candidates[j]));
-        const float *logits = forward(t, images, step);
-        t->candidate_loss[j] = sn_softmax_cross_entropy_forward(
-            t->probs, logits, labels, t->batch, t->classes, (float)t->config->label_smoothing, NULL);
+    for (int s = plan->first; s < plan->last; s++) {
+        int64_t offset = sn_data_parallel_offset(dp, s), n = sn_shard_size(plan, s);
+        for (int j = 0; j < count; j++) {
+            SN_TRY(sn_network_set_architecture(t->network, &t->candidates[j]));
+            const float *logits = forward(t, images + offset * t->image_floats, n, step, s);
+            dp->values_mine[(s - plan->first) * count + j] =
+                (double)n * sn_softmax_cross_entropy_forward(t->probs, logits, labels + offset, n,
+                                                             t->classes,
+                                                             (float)t->config->label_smoothing,
+                                                             NULL);
+        }
     }
+    SN_TRY(sn_data_parallel_sum_shard_values(dp, dp->values_mine, count, t->candidate_loss));
+    for (int j = 0; j < count; j++)
+        t->candidate_loss[j] /= (double)t->batch;
     sn_attentive_mode mode =
         strcmp(t->config->search_attentive_mode, "worst") == 0 ? SN_ATTENTIVE_WORST
                                                                 : SN_ATTENTIVE_BEST;
@@ -253,55 +287,86 @@ static int choose_attentive_candidate(sn_supernet_training *t, const float *imag
     return SN_OK;
 }
 
-int sn_supernet_training_step(sn_supernet_training *t, const float *images, const int32_t *labels,
-                           int64_t step, double *loss)
+/* Forward, loss and backward of every planned subnet on shard s; the
+ * gradients accumulate in the slab. Losses are weighed by the shard's
+ * share of the batch, so that the shards' gradients sum to the gradient of
+ * the batch's mean loss. shard_loss[i] = subnet i's summed loss over the
+ * shard's images. */
+static int run_shard(sn_supernet_training *t, sn_data_parallel *dp, const float *images,
+                     const int32_t *labels, int64_t step, int s, double *shard_loss)
 {
-    SN_TRY(plan(t, step));
-    if (t->strategy == SN_STRATEGY_ATTENTIVE)
-        SN_TRY(choose_attentive_candidate(t, images, labels, step));
-    if (t->have_generator)
-        sn_generator_zero_gradients(&t->generator);
-
+    int64_t n = sn_shard_size(&dp->plan, s);
+    float weight = (float)((double)n / (double)t->batch);
     float smoothing = (float)t->config->label_smoothing;
-    double sum = 0;
     for (int i = 0; i < t->subnet_count; i++) {
         if (t->masked)
             SN_TRY(sn_network_set_soft_architecture(t->network, t->probabilities));
         else
             SN_TRY(sn_network_set_architecture(t->network, &t->subnets[i]));
-        t->subnet_macs[i] = sn_space_cost(t->space, &t->subnets[i]).macs;
-        if (t->bucket[i] < 0)
-            t->bucket[i] = bucket_of(t, t->subnet_macs[i]);
-        const float *logits = forward(t, images, step);
+        const float *logits = forward(t, images, n, step, s);
         double subnet_loss;
         /* Sandwich: the largest subnet (slot 0) learns from the labels, the
          * others from its output (in-place distillation, BigNAS): the
          * teacher's softmax is a constant target for this step. */
         int distill = t->strategy == SN_STRATEGY_SANDWICH && i > 0;
         if (distill) {
-            subnet_loss = sn_soft_cross_entropy_forward(t->probs, logits, t->teacher, t->batch,
-                                                        t->classes);
+            subnet_loss = sn_soft_cross_entropy_forward(t->probs, logits, t->teacher, n, t->classes);
             SN_TRY(check_loss(t, subnet_loss, step, i));
-            sn_soft_cross_entropy_backward(t->dlogits, t->probs, t->teacher, t->batch, t->classes,
-                                           1.0f);
+            sn_soft_cross_entropy_backward(t->dlogits, t->probs, t->teacher, n, t->classes, weight);
         } else {
-            subnet_loss = sn_softmax_cross_entropy_forward(t->probs, logits, labels, t->batch,
-                                                           t->classes, smoothing, NULL);
+            subnet_loss = sn_softmax_cross_entropy_forward(t->probs, logits, labels, n, t->classes,
+                                                           smoothing, NULL);
             SN_TRY(check_loss(t, subnet_loss, step, i));
             if (t->strategy == SN_STRATEGY_SANDWICH)
-                memcpy(t->teacher, t->probs, sizeof(float) * (size_t)(t->batch * t->classes));
-            sn_softmax_cross_entropy_backward(t->dlogits, t->probs, labels, t->batch, t->classes,
-                                              smoothing, 1.0f);
+                memcpy(t->teacher, t->probs, sizeof(float) * (size_t)(n * t->classes));
+            sn_softmax_cross_entropy_backward(t->dlogits, t->probs, labels, n, t->classes,
+                                              smoothing, weight);
         }
-        sn_network_backward(t->network, t->dlogits, t->batch);
-        t->subnet_loss[i] = subnet_loss;
-        sum += subnet_loss;
+        sn_network_backward(t->network, t->dlogits, n);
+        shard_loss[i] = (double)n * subnet_loss;
+    }
+    return SN_OK;
+}
+
+int sn_supernet_training_step(sn_supernet_training *t, sn_data_parallel *dp, const float *images,
+                              const int32_t *labels, int64_t step, double *loss)
+{
+    sn_data_parallel_begin_step(dp);
+    const sn_shard_plan *plan = &dp->plan;
+    int status = plan_step(t, step);
+    if (status == SN_OK && t->strategy == SN_STRATEGY_ATTENTIVE)
+        status = choose_attentive_candidate(t, dp, images, labels, step);
+    for (int i = 0; status == SN_OK && i < t->subnet_count; i++) {
+        t->subnet_macs[i] = sn_space_cost(t->space, &t->subnets[i]).macs;
+        if (t->bucket[i] < 0)
+            t->bucket[i] = bucket_of(t, t->subnet_macs[i]);
+    }
+    for (int s = plan->first; status == SN_OK && s < plan->last; s++) {
+        int64_t offset = sn_data_parallel_offset(dp, s);
+        sn_data_parallel_begin_shard(dp, s);
+        status = run_shard(t, dp, images + offset * t->image_floats, labels + offset, step, s,
+                           dp->values_mine + (s - plan->first) * t->subnet_count);
+        if (status == SN_OK)
+            status = sn_data_parallel_end_shard(
+                dp, s, t->masked ? sn_network_architecture_gradient(t->network) : NULL, step);
+    }
+    /* Every rank gets here, failed or not: the reduction is where they agree. */
+    SN_TRY(sn_data_parallel_reduce(dp, status, step));
+    SN_TRY(sn_data_parallel_sum_shard_values(dp, dp->values_mine, t->subnet_count, t->subnet_loss));
+    double sum = 0;
+    for (int i = 0; i < t->subnet_count; i++) {
+        t->subnet_loss[i] /= (double)t->batch;
+        sum += t->subnet_loss[i];
     }
 
     if (t->strategy == SN_STRATEGY_SHIFT) {
         /* L_task reaches the generator through the masks (masked steps
-         * only); L_RC on every step. */
-        const float *task = t->masked ? sn_network_architecture_gradient(t->network) : NULL;
+         * only: the architecture gradient summed over every shard); L_RC on
+         * every step. The generator's inputs are the same on every rank, so
+         * is its gradient. */
+        if (t->have_generator)
+            sn_generator_zero_gradients(&t->generator);
+        const float *task = t->masked ? dp->extra_result : NULL;
         SN_TRY(sn_generator_backward(&t->generator, task, t->config->generator_lambda));
         /* More targets through L_RC alone, buckets drawn from p: the
          * generator learns the MACs of the space from many targets per step
@@ -323,44 +388,118 @@ int sn_supernet_training_step(sn_supernet_training *t, const float *images, cons
 
 /* ---- between steps ---------------------------------------------------------------- */
 
-/* Mean cross-entropy of the current subnet over the validation images. A
- * CNN supernet's running statistics belong to no subnet, so CNN subnets are
- * evaluated with batch statistics (training-mode forward; a CNN space has no
- * dropout); ViT subnets in evaluation mode. */
-static double validation_loss(sn_supernet_training *t, const sn_supernet_validation *v)
+/* The held-out images are cut into chunks of `chunk` images, a fixed list
+ * whatever the rank count; rank r evaluates chunks [r*C/P, (r+1)*C/P). */
+static int64_t validation_chunks(const sn_supernet_validation *v)
 {
-    if (v->count == 0)
-        return NAN;
-    double loss;
-    sn_evaluate_network(t->network, v->set, v->indices, v->count, v->chunk, v->normalization,
-                        t->space->type == SN_SPACE_CNN, v->images, t->probs, v->labels, &loss,
-                        NULL);
-    return loss;
+    return v->count > 0 ? (v->count + v->chunk - 1) / v->chunk : 0;
+}
+
+/* Summed cross-entropy of the current subnet over each of this rank's
+ * chunks, into sums[(c - first) * stride]. A CNN supernet's running
+ * statistics belong to no subnet, so CNN subnets are evaluated with the
+ * chunk's batch statistics (training-mode forward; a CNN space has no
+ * dropout); ViT subnets in evaluation mode. */
+static void validation_losses(sn_supernet_training *t, const sn_supernet_validation *v,
+                              int64_t first, int64_t last, double *sums, int stride)
+{
+    sn_forward_mode mode = {t->space->type == SN_SPACE_CNN, 0, 0, 0};
+    for (int64_t c = first; c < last; c++) {
+        int64_t begin = c * v->chunk;
+        int64_t n = v->count - begin < v->chunk ? v->count - begin : v->chunk;
+        sn_batch_fill(v->images, v->labels, v->set, v->indices + begin, n, v->normalization, NULL,
+                      0, 0, sn_network_input_layout(t->network));
+        const float *logits = sn_network_forward(t->network, v->images, n, &mode);
+        sums[(c - first) * stride] = (double)n * sn_softmax_cross_entropy_forward(
+                                                     t->probs, logits, v->labels, n, t->classes,
+                                                     0.0f, NULL);
+    }
+}
+
+/* Makes every rank's shift state rank 0's (the coordinator's update). */
+static int broadcast_shift(sn_supernet_training *t)
+{
+    const sn_dist *dist = t->dp->dist;
+    sn_shift *h = &t->shift;
+    size_t k = sizeof(double) * SN_BUCKETS_MAX;
+    SN_TRY(sn_dist_broadcast(dist, h->beta, k, 0));
+    SN_TRY(sn_dist_broadcast(dist, h->probability, k, 0));
+    SN_TRY(sn_dist_broadcast(dist, h->adam_m, k, 0));
+    SN_TRY(sn_dist_broadcast(dist, h->adam_v, k, 0));
+    SN_TRY(sn_dist_broadcast(dist, &h->adam_t, sizeof h->adam_t, 0));
+    SN_TRY(sn_dist_broadcast(dist, &h->have_previous, sizeof h->have_previous, 0));
+    SN_TRY(sn_dist_broadcast(dist, h->previous_loss, k, 0));
+    SN_TRY(sn_dist_broadcast(dist, h->delta, k, 0));
+    SN_TRY(sn_dist_broadcast(dist, h->gradient, k, 0));
+    SN_TRY(sn_dist_broadcast(dist, &h->gumbel_bucket, sizeof h->gumbel_bucket, 0));
+    SN_TRY(sn_dist_broadcast(dist, &h->updates, sizeof h->updates, 0));
+    SN_TRY(sn_dist_broadcast(dist, h->mean, k, 0));
+    SN_TRY(sn_dist_broadcast(dist, h->variance, k, 0));
+    SN_TRY(sn_dist_broadcast(dist, h->record_count, sizeof(int) * SN_BUCKETS_MAX, 0));
+    return sn_dist_broadcast(dist, t->validation_loss, k, 0);
 }
 
 /* The probability update (the paper's Eq. 8): each bucket's subnet is the
  * generator's deployment answer (argmax) for the bucket's middle; its
- * validation loss now against the previous update's gives delta_k. */
+ * validation loss now against the previous update's gives delta_k. Every
+ * rank evaluates its chunks of the held-out images for every bucket; the
+ * coordinator (rank 0) gathers the sums, adds them in chunk order, updates
+ * beta and broadcasts the new state. */
 static int update_probabilities(sn_supernet_training *t, int64_t step,
                                 const sn_supernet_validation *v)
 {
     double start = sn_now();
+    const sn_dist *dist = t->dp->dist;
     const double *losses = NULL;
+    int status = SN_OK;
     if (t->shift.options.statistic == SN_SHIFT_LOSS_CHANGE) {
         const sn_buckets *buckets = &t->sampler.buckets;
-        for (int k = 0; k < buckets->count; k++) {
+        int K = buckets->count;
+        int64_t chunks = validation_chunks(v);
+        int64_t first = (int64_t)dist->rank * chunks / dist->size;
+        int64_t last = (int64_t)(dist->rank + 1) * chunks / dist->size;
+        /* These passes evaluate: they must not move the running statistics
+         * (and each rank sees different chunks). */
+        int64_t statistics;
+        float *running = sn_network_running_statistics(t->network, &statistics);
+        if (statistics > 0)
+            memcpy(t->statistics_saved, running, sizeof(float) * (size_t)statistics);
+        for (int k = 0; status == SN_OK && k < K; k++) {
             double middle = 0.5 * ((double)buckets->edge[k] + (double)buckets->edge[k + 1]);
-            SN_TRY(sn_generator_argmax(&t->generator, t->space, middle, &t->bucket_subnet[k]));
+            status = sn_generator_argmax(&t->generator, t->space, middle, &t->bucket_subnet[k]);
+            if (status != SN_OK)
+                break;
             sn_arch_canonicalize(t->space, &t->bucket_subnet[k]);
-            SN_TRY(sn_network_set_architecture(t->network, &t->bucket_subnet[k]));
-            t->validation_loss[k] = validation_loss(t, v);
+            status = sn_network_set_architecture(t->network, &t->bucket_subnet[k]);
+            if (status == SN_OK)
+                validation_losses(t, v, first, last, t->validation_mine + k, K);
         }
+        if (statistics > 0)
+            memcpy(running, t->statistics_saved, sizeof(float) * (size_t)statistics);
+        SN_TRY(sn_dist_agree(dist, status));
+        for (int r = 0; r < dist->size; r++)
+            t->validation_counts[r] =
+                (int)(((int64_t)(r + 1) * chunks / dist->size - (int64_t)r * chunks / dist->size) *
+                      K);
+        SN_TRY(sn_dist_gather_doubles(dist, t->validation_mine, t->validation_counts,
+                                      t->validation_all));
+        if (dist->rank == 0)
+            for (int k = 0; k < K; k++) {
+                double sum = 0;
+                for (int64_t c = 0; c < chunks; c++)
+                    sum += t->validation_all[c * K + k];
+                t->validation_loss[k] = chunks > 0 ? sum / (double)v->count : NAN;
+            }
         losses = t->validation_loss;
     }
-    int status = sn_shift_update(&t->shift, losses, (uint64_t)step);
-    if (status != SN_OK)
-        return sn_error_set(status, "step %lld: probability update: %s", (long long)step + 1,
-                            sn_error_message());
+    if (dist->rank == 0) {
+        status = sn_shift_update(&t->shift, losses, (uint64_t)step);
+        if (status != SN_OK)
+            status = sn_error_set(status, "step %lld: probability update: %s",
+                                  (long long)step + 1, sn_error_message());
+    }
+    SN_TRY(sn_dist_agree(dist, status));
+    SN_TRY(broadcast_shift(t));
     t->updates++;
     if (t->log) {
         const double *statistic = t->shift.options.statistic == SN_SHIFT_VARIANCE
@@ -369,13 +508,15 @@ static int update_probabilities(sn_supernet_training *t, int64_t step,
         SN_TRY(sn_run_log_update(t->log, step, t->shift.beta, t->shift.probability, statistic,
                                  losses));
     }
-    t->update_seconds += sn_now() - start;
+    double seconds = sn_now() - start;
+    t->update_seconds += seconds;
+    t->dp->times.coordinator += seconds;
     return SN_OK;
 }
 
-int sn_supernet_training_after_step(sn_supernet_training *t, int64_t step, double lr_scale,
-                                 const sn_supernet_validation *validation)
+int sn_supernet_training_after_step(sn_supernet_training *t, int64_t step, double lr_scale)
 {
+    const sn_supernet_validation *validation = &t->validation;
     if (t->have_generator) {
         float lr = (float)(t->config->generator_learning_rate * lr_scale);
         sn_optimizer_step(&t->generator_optimizer, &t->generator.table, t->generator.params,

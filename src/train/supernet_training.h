@@ -27,6 +27,8 @@
 #include "shiftnas/sampler.h"
 #include "shiftnas/train.h"
 
+#include "data_parallel.h"
+
 enum { SUPERNET_SLOTS_MAX = SN_SAMPLER_SANDWICH_MAX };
 
 /* Held-out images the probability update evaluates, and the buffers it uses. */
@@ -35,7 +37,7 @@ typedef struct {
     const uint32_t *indices;
     int64_t count;
     const sn_normalization *normalization;
-    int64_t chunk;          /* images per forward */
+    int64_t chunk;          /* images per forward (a fixed list of chunks at any rank count) */
     float *images;          /* [chunk, image floats] */
     int32_t *labels;        /* [chunk] */
 } sn_supernet_validation;
@@ -79,28 +81,44 @@ typedef struct {
     double update_seconds;          /* wall time of every update, validation included */
     int64_t updates;
 
-    sn_run_log *log;                /* may be NULL */
+    sn_run_log *log;                /* may be NULL (ranks other than 0) */
+
+    /* data parallelism */
+    sn_data_parallel *dp;
+    sn_supernet_validation validation;
+    int64_t image_floats;
+    float *statistics_saved;        /* running statistics kept across the validation passes */
+    double *validation_mine;        /* [chunks of this rank * buckets] */
+    double *validation_all;         /* [chunks * buckets] (rank 0) */
+    int *validation_counts;         /* [ranks] */
 } sn_supernet_training;
 
 /* Builds the strategy's state for `network` (a supernet), including the
  * generator for `shift`. total_steps and warmup_steps are the supernet's
- * schedule (the generator follows its shape). */
+ * schedule (the generator follows its shape). `dp` (whose extra entries
+ * must be the space's choice_total for shift) cuts every step into shards;
+ * `validation` (may be NULL without shift) is what the probability update
+ * evaluates. */
 int sn_supernet_training_init(sn_supernet_training *training, const sn_config *config,
-                           sn_network *network, int64_t total_steps, int64_t warmup_steps,
-                           int64_t batch, sn_run_log *log);
+                              sn_network *network, sn_data_parallel *dp, int64_t total_steps,
+                              int64_t warmup_steps, int64_t batch,
+                              const sn_supernet_validation *validation, sn_run_log *log);
 void sn_supernet_training_free(sn_supernet_training *training);
 
-/* Steps 1 and 2 above for `step`: plans, then accumulates the gradients of
- * every planned subnet on the batch (the caller zeroed them). *loss is the
- * mean over the step's subnets of the loss each was trained on.
+/* Steps 1 and 2 above for `step` on this rank's shards (images and labels
+ * hold this rank's part of the batch): plans, runs every planned subnet on
+ * each shard, and reduces across ranks (sn_data_parallel_reduce): the
+ * gradient slab then holds the batch's gradient on every rank. *loss is the
+ * mean over the step's subnets of the loss each was trained on. A failure
+ * on any rank fails the step on every rank (SN_ERR_PEER on the others);
  * SN_ERR_NUMERIC names the step and the subnet if a loss is not finite. */
-int sn_supernet_training_step(sn_supernet_training *training, const float *images,
-                           const int32_t *labels, int64_t step, double *loss);
+int sn_supernet_training_step(sn_supernet_training *training, sn_data_parallel *dp,
+                              const float *images, const int32_t *labels, int64_t step,
+                              double *loss);
 
 /* Step 4: the generator's optimiser update (at the supernet's schedule
  * scaled to its own rate: lr_scale = lr(step) / base lr), the step's log
- * rows, and, when due, the probability update on `validation`. */
-int sn_supernet_training_after_step(sn_supernet_training *training, int64_t step, double lr_scale,
-                                 const sn_supernet_validation *validation);
+ * rows, and, when due, the probability update (collective). */
+int sn_supernet_training_after_step(sn_supernet_training *training, int64_t step, double lr_scale);
 
 #endif

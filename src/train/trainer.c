@@ -1,10 +1,13 @@
 /*
- * Single-process training: the configured network on the configured data,
- * with the schedule, guards, progress and evaluations a long run needs.
+ * Training: the configured network on the configured data, on one or more
+ * ranks (data_parallel.h), with the schedule, guards, progress and
+ * evaluations a long run needs.
  */
 #include "shiftnas/train.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include "shiftnas/runfiles.h"
 #include "shiftnas/tensor.h"
 
+#include "data_parallel.h"
 #include "supernet_training.h"
 
 static void truncate_set(sn_image_set *set, int64_t limit)
@@ -163,7 +167,8 @@ static int write_model(const sn_config *config, const char *run_dir, int64_t ste
 }
 
 /* Epoch-end figures of a supernet: its largest and smallest subnets, each
- * after batch-norm recalibration, on `split` ("val" or "test"). */
+ * after batch-norm recalibration, on `split` ("val" or "test"). Every rank
+ * evaluates (the same bits everywhere); only rank 0 has a metrics file. */
 static int evaluate_supernet_ends(sn_subnet_evaluator *evaluator, const sn_image_set *set,
                                   const uint32_t *indices, int64_t count, const char *split,
                                   sn_metrics *metrics, int64_t step, int epoch, int64_t images,
@@ -179,15 +184,16 @@ static int evaluate_supernet_ends(sn_subnet_evaluator *evaluator, const sn_image
                                   &accuracy[i]));
         char label[32];
         snprintf(label, sizeof label, "%s-%s", split, names[i]);
-        SN_TRY(sn_metrics_append(metrics, step, epoch, label, loss[i], accuracy[i], images,
-                                 elapsed));
+        if (metrics->file)
+            SN_TRY(sn_metrics_append(metrics, step, epoch, label, loss[i], accuracy[i], images,
+                                     elapsed));
     }
     return SN_OK;
 }
 
 /* The end of a supernet epoch: validation figures of the largest and
  * smallest subnets, test figures after the last epoch, the model file. */
-static int finish_supernet_epoch(const sn_config *config, const char *run_dir,
+static int finish_supernet_epoch(const sn_config *config, const char *run_dir, int writer,
                                  sn_network *network, sn_supernet_training *training,
                                  sn_subnet_evaluator *evaluator, const sn_image_set *train_set,
                                  const sn_image_set *test_set, const sn_split *split,
@@ -220,6 +226,8 @@ static int finish_supernet_epoch(const sn_config *config, const char *run_dir,
             fflush(out);
         }
     }
+    if (!writer)
+        return SN_OK;
     if (training->log)
         SN_TRY(sn_run_log_flush(training->log));
     return write_model(config, run_dir, step + 1, network, training);
@@ -231,15 +239,164 @@ sn_blas_products sn_train_blas_products(const sn_config *config)
                                                   : SN_BLAS_SMALL_PRODUCTS;
 }
 
+/* A fixed network's step: forward, loss and backward of each of this
+ * rank's shards, then the reduction (data_parallel.h). */
+static int fixed_network_step(sn_network *network, sn_data_parallel *dp, const sn_config *config,
+                              train_buffers *b, int64_t image_floats, int classes, int64_t step,
+                              double *loss)
+{
+    const sn_shard_plan *plan = &dp->plan;
+    sn_data_parallel_begin_step(dp);
+    int status = SN_OK;
+    for (int s = plan->first; status == SN_OK && s < plan->last; s++) {
+        int64_t offset = sn_data_parallel_offset(dp, s), n = sn_shard_size(plan, s);
+        sn_data_parallel_begin_shard(dp, s);
+        sn_forward_mode mode = {1, (uint64_t)config->seed, (uint64_t)step, (uint32_t)s};
+        const float *logits = sn_network_forward(network, b->images + offset * image_floats, n,
+                                                 &mode);
+        double shard_loss = sn_softmax_cross_entropy_forward(
+            b->probs, logits, b->labels + offset, n, classes, (float)config->label_smoothing, NULL);
+        if (!isfinite(shard_loss)) {
+            status = sn_error_set(SN_ERR_NUMERIC, "step %lld: training loss of shard %d is %s; stopping",
+                                  (long long)step + 1, s, isnan(shard_loss) ? "NaN" : "infinite");
+            break;
+        }
+        /* Weighed by the shard's share: the shards' gradients sum to the
+         * gradient of the batch's mean loss. */
+        sn_softmax_cross_entropy_backward(b->dlogits, b->probs, b->labels + offset, n, classes,
+                                          (float)config->label_smoothing,
+                                          (float)((double)n / (double)plan->batch));
+        sn_network_backward(network, b->dlogits, n);
+        dp->values_mine[s - plan->first] = (double)n * shard_loss;
+        status = sn_data_parallel_end_shard(dp, s, NULL, step);
+    }
+    SN_TRY(sn_data_parallel_reduce(dp, status, step));
+    SN_TRY(sn_data_parallel_sum_shard_values(dp, dp->values_mine, 1, loss));
+    *loss /= (double)plan->batch;
+    return SN_OK;
+}
+
+/* SHIFTNAS_INJECT_FAULT=RANK:STEP:KIND makes rank RANK fail at step STEP
+ * (counted from 1, as the messages count): KIND io (an error returned on
+ * that rank alone), nan (a NaN image on that rank: the loss of its shard is
+ * NaN) or kill (the rank SIGKILLs itself). For the failure tests. */
+typedef struct {
+    int rank;
+    int64_t step;
+    char kind[8];
+} injected_fault;
+
+static void parse_injected_fault(injected_fault *fault)
+{
+    fault->rank = -1;
+    fault->step = -1;
+    fault->kind[0] = '\0';
+    const char *text = getenv("SHIFTNAS_INJECT_FAULT");
+    long long step;
+    if (text && sscanf(text, "%d:%lld:%7s", &fault->rank, &step, fault->kind) == 3)
+        fault->step = step - 1;
+}
+
+/* A hash of everything that must be the same on every rank. */
+static uint64_t state_hash(sn_network *network, const sn_optimizer *optimizer,
+                           const sn_supernet_training *training)
+{
+    const sn_parameter_table *table = sn_network_parameter_table(network);
+    uint64_t h = SN_HASH_START;
+    h = sn_hash_bytes(h, sn_network_parameters(network), sizeof(float) * table->total);
+    h = sn_hash_bytes(h, optimizer->moment1, sizeof(float) * optimizer->size);
+    if (optimizer->moment2)
+        h = sn_hash_bytes(h, optimizer->moment2, sizeof(float) * optimizer->size);
+    int64_t statistics;
+    const float *running = sn_network_running_statistics(network, &statistics);
+    if (statistics > 0)
+        h = sn_hash_bytes(h, running, sizeof(float) * (size_t)statistics);
+    if (training->have_generator) {
+        const sn_optimizer *g = &training->generator_optimizer;
+        h = sn_hash_bytes(h, training->generator.params,
+                          sizeof(float) * training->generator.table.total);
+        h = sn_hash_bytes(h, g->moment1, sizeof(float) * g->size);
+        h = sn_hash_bytes(h, g->moment2, sizeof(float) * g->size);
+    }
+    if (training->have_shift) {
+        h = sn_hash_bytes(h, training->shift.beta, sizeof training->shift.beta);
+        h = sn_hash_bytes(h, training->shift.probability, sizeof training->shift.probability);
+    }
+    return h;
+}
+
+/* Peak resident memory of this process in MB. */
+static double peak_resident_mb(void)
+{
+    struct rusage usage;
+    if (getrusage(RUSAGE_SELF, &usage) != 0)
+        return 0;
+    return (double)usage.ru_maxrss / 1024.0;
+}
+
+/* The run's phases per step (mean over ranks; waiting also as the largest
+ * rank's) and the largest peak memory, printed by rank 0. Collective. */
+static int report_phases(const sn_dist *dist, const sn_data_parallel *dp, FILE *out)
+{
+    enum { FIELDS = 7 };
+    const sn_phase_times *t = &dp->times;
+    double mine[FIELDS] = {t->compute, t->waiting, t->reduce, t->coordinator, t->other, t->bytes,
+                           peak_resident_mb()};
+    double all[FIELDS * 1024];
+    if (dist->size > 1024)
+        return SN_OK;
+    int counts[1024];
+    for (int r = 0; r < dist->size; r++)
+        counts[r] = FIELDS;
+    SN_TRY(sn_dist_gather_doubles(dist, mine, counts, all));
+    if (!out || t->steps == 0)
+        return SN_OK;
+    double mean[FIELDS] = {0}, largest[FIELDS] = {0};
+    for (int r = 0; r < dist->size; r++)
+        for (int f = 0; f < FIELDS; f++) {
+            mean[f] += all[r * FIELDS + f] / dist->size;
+            if (all[r * FIELDS + f] > largest[f])
+                largest[f] = all[r * FIELDS + f];
+        }
+    double per = 1000.0 / (double)t->steps;
+    fprintf(out,
+            "phases per step (mean of %d rank(s)): compute %.1f ms, waiting %.1f ms (largest "
+            "%.1f), all-reduce %.1f ms (%.2f MB per rank), coordinator %.1f ms, other %.1f ms\n",
+            dist->size, mean[0] * per, mean[1] * per, largest[1] * per, mean[2] * per,
+            mean[5] / (double)t->steps / 1e6, mean[3] * per, mean[4] * per);
+    fprintf(out, "memory: peak resident %.0f MB per rank (largest rank)\n", largest[6]);
+    return SN_OK;
+}
+
 int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_result *result)
 {
-    memset(result, 0, sizeof *result);
-    SN_TRY(sn_config_validate(config));
-    SN_TRY(sn_blas_setup_for((int)config->threads, sn_train_blas_products(config)));
-    sn_image_set train_set, test_set;
-    SN_TRY(sn_load_datasets(config, &train_set, &test_set));
+    sn_dist local;
+    sn_dist_local(&local);
+    return sn_train_on_ranks(config, run_dir, &local, out, result);
+}
 
-    int status = SN_OK;
+/* Everything up to the first step may fail on one rank only (a file one
+ * node cannot read): the ranks agree before going on. */
+#define AGREE_OR_DONE()                                       \
+    do {                                                      \
+        if ((status = sn_dist_agree(dist, status)) != SN_OK)  \
+            goto done;                                        \
+    } while (0)
+
+int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dist *dist,
+                      FILE *out, sn_train_result *result)
+{
+    memset(result, 0, sizeof *result);
+    int writer = dist->rank == 0;
+    if (!writer)
+        out = NULL;
+    int status = sn_config_validate(config);
+    if (status == SN_OK)
+        status = sn_blas_setup_for((int)config->threads, sn_train_blas_products(config));
+    sn_image_set train_set = {0}, test_set = {0};
+    if (status == SN_OK)
+        status = sn_load_datasets(config, &train_set, &test_set);
+
     sn_split split = {0};
     sn_network *network = NULL;
     sn_optimizer optimizer = {0};
@@ -247,105 +404,144 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
     sn_metrics metrics = {0};
     sn_progress progress;
     sn_supernet_training training;
+    sn_data_parallel dp;
     sn_run_log *run_log = NULL;
     sn_subnet_evaluator evaluator;
-    sn_supernet_validation validation;
+    injected_fault fault;
+    /* Set before the first step; declared here because failures jump to
+     * the agreement points below. */
+    int64_t batch = 0, steps_per_epoch = 0, chunk = 0, shard_images = 0, max_batch = 0;
+    int64_t extra = 0, image_floats = 0, total_steps = 0, warmup_steps = 0;
+    int epochs = 0;
+    const sn_parameter_table *table = NULL;
+    const sn_space *space = NULL;
+    sn_strategy strategy = SN_STRATEGY_UNIFORM;
+    sn_input_shape shape = {0, 0, 0, 0};
+    sn_normalization normalization;
+    memset(&normalization, 0, sizeof normalization);
+    double other_start = 0;
+    float lr = 0;
     memset(&training, 0, sizeof training);
+    memset(&dp, 0, sizeof dp);
+    parse_injected_fault(&fault);
+    AGREE_OR_DONE();
 
     if (config->validation_size >= train_set.count) {
         status = sn_error_set(SN_ERR_CONFIG,
                               "[data] validation_size = %lld leaves no training images (%s has %lld)",
                               (long long)config->validation_size, config->path,
                               (long long)train_set.count);
-        goto done;
+        goto agree_setup;
     }
     if ((status = sn_split_make(train_set.count, config->validation_size, (uint64_t)config->seed,
                                 &split)) != SN_OK)
-        goto done;
-    int64_t batch = config->batch_size;
-    int64_t steps_per_epoch = split.train_count / batch;
+        goto agree_setup;
+    batch = config->batch_size;
+    steps_per_epoch = split.train_count / batch;
     if (steps_per_epoch < 1) {
         status = sn_error_set(SN_ERR_CONFIG, "[train] batch_size = %lld exceeds the %lld training images",
                               (long long)batch, (long long)split.train_count);
-        goto done;
+        goto agree_setup;
     }
-    sn_normalization normalization;
     if ((status = sn_normalization_compute(&train_set, split.train, split.train_count,
                                            &normalization)) != SN_OK)
-        goto done;
-    sn_input_shape shape = {train_set.channels, train_set.height, train_set.width, train_set.classes};
-    int64_t chunk = config->eval_batch_size;
-    int64_t max_batch = batch > chunk ? batch : chunk;
+        goto agree_setup;
+    shape = (sn_input_shape){train_set.channels, train_set.height, train_set.width, train_set.classes};
+    chunk = config->eval_batch_size;
+    /* A forward never sees more than a shard in training (the largest is
+     * ceil(batch / shards)) or a chunk in evaluation. */
+    shard_images = (batch + config->distributed_shards - 1) / config->distributed_shards;
+    max_batch = shard_images > chunk ? shard_images : chunk;
     if ((status = sn_network_create(&network, config, &shape, max_batch)) != SN_OK)
-        goto done;
+        goto agree_setup;
     sn_network_initialize(network, (uint64_t)config->seed);
-    const sn_parameter_table *table = sn_network_parameter_table(network);
+    table = sn_network_parameter_table(network);
+    space = sn_network_space(network);
+    if (space != NULL && (status = sn_strategy_parse(config->search_strategy, &strategy)) != SN_OK)
+        goto agree_setup;
+    /* The masked supernet's architecture gradient is reduced with the
+     * parameters' (shift). */
+    extra = space != NULL && strategy == SN_STRATEGY_SHIFT ? space->choice_total : 0;
+    if ((status = sn_data_parallel_init(&dp, dist, config, network, batch, extra)) != SN_OK)
+        goto agree_setup;
     sn_optimizer_settings settings = {
         strcmp(config->optimizer, "sgd") == 0 ? SN_OPTIMIZER_SGD : SN_OPTIMIZER_ADAMW,
         (float)config->momentum, config->nesterov, (float)config->beta1, (float)config->beta2,
         (float)config->epsilon, (float)config->weight_decay,
     };
     if ((status = sn_optimizer_init(&optimizer, &settings, table)) != SN_OK)
-        goto done;
-    int64_t image_floats = (int64_t)shape.channels * shape.height * shape.width;
-    b.images = sn_alloc_floats((size_t)(max_batch * image_floats));
-    b.probs = sn_alloc_floats((size_t)(max_batch * shape.classes));
-    b.dlogits = sn_alloc_floats((size_t)(max_batch * shape.classes));
-    b.labels = sn_alloc_bytes((size_t)max_batch * sizeof(int32_t));
+        goto agree_setup;
+    image_floats = (int64_t)shape.channels * shape.height * shape.width;
+    int64_t buffer_images = batch > max_batch ? batch : max_batch;
+    b.images = sn_alloc_floats((size_t)(buffer_images * image_floats));
+    b.probs = sn_alloc_floats((size_t)(buffer_images * shape.classes));
+    b.dlogits = sn_alloc_floats((size_t)(buffer_images * shape.classes));
+    b.labels = sn_alloc_bytes((size_t)buffer_images * sizeof(int32_t));
     b.order = sn_alloc_bytes((size_t)split.train_count * sizeof(uint32_t));
     b.test_indices = sn_alloc_bytes((size_t)(test_set.count > 0 ? test_set.count : 1) * sizeof(uint32_t));
     if (!b.images || !b.probs || !b.dlogits || !b.labels || !b.order || !b.test_indices) {
-        status = SN_ERR_NOMEM;
-        goto done;
+        status = sn_error_set(SN_ERR_NOMEM, "training buffers: out of memory");
+        goto agree_setup;
     }
     for (int64_t i = 0; i < test_set.count; i++)
         b.test_indices[i] = (uint32_t)i;
+    AGREE_OR_DONE();
 
-    if ((status = prepare_run_dir(run_dir)) != SN_OK ||
-        (status = write_resolved_config(config, run_dir)) != SN_OK ||
-        (status = sn_metrics_open(&metrics, run_dir)) != SN_OK)
-        goto done;
+    if (writer && ((status = prepare_run_dir(run_dir)) != SN_OK ||
+                   (status = write_resolved_config(config, run_dir)) != SN_OK ||
+                   (status = sn_metrics_open(&metrics, run_dir)) != SN_OK))
+        goto agree_setup;
 
-    int64_t total_steps = steps_per_epoch * config->epochs;
+    total_steps = steps_per_epoch * config->epochs;
     if (config->max_steps > 0 && config->max_steps < total_steps)
         total_steps = config->max_steps;
-    int epochs = (int)((total_steps + steps_per_epoch - 1) / steps_per_epoch);
-    int64_t warmup_steps = (int64_t)llround(config->warmup_epochs * (double)steps_per_epoch);
-    const sn_space *space = sn_network_space(network);
+    epochs = (int)((total_steps + steps_per_epoch - 1) / steps_per_epoch);
+    warmup_steps = (int64_t)llround(config->warmup_epochs * (double)steps_per_epoch);
     if (space != NULL) {
-        if ((status = sn_supernet_training_init(&training, config, network, total_steps, warmup_steps,
-                                             batch, NULL)) != SN_OK)
-            goto done;
+        int64_t held_out = config->shift_validation_images < split.validation_count
+                               ? config->shift_validation_images
+                               : split.validation_count;
+        /* The probability update's chunks are shard-sized: the batch
+         * statistics a CNN subnet sees there are like those of training. */
+        sn_supernet_validation validation = {&train_set, split.validation, held_out,
+                                             &normalization, shard_images, b.images, b.labels};
+        if ((status = sn_supernet_training_init(&training, config, network, &dp, total_steps,
+                                                warmup_steps, batch, &validation, NULL)) != SN_OK)
+            goto agree_setup;
         if (training.strategy == SN_STRATEGY_SHIFT &&
             training.shift.options.statistic == SN_SHIFT_LOSS_CHANGE &&
             split.validation_count == 0) {
             status = sn_error_set(SN_ERR_CONFIG,
                                   "[search] shift_statistic = loss-change needs held-out images: "
                                   "set [data] validation_size > 0");
-            goto done;
+            goto agree_setup;
         }
-        char log_path[1100];
-        snprintf(log_path, sizeof log_path, "%s/log.h5", run_dir);
-        const sn_buckets *buckets = &training.sampler.buckets;
-        if ((status = sn_run_log_create(&run_log, log_path, config->search_strategy,
-                                        buckets->count, buckets->edge)) != SN_OK)
-            goto done;
-        training.log = run_log;
+        if (writer) {
+            char log_path[1100];
+            snprintf(log_path, sizeof log_path, "%s/log.h5", run_dir);
+            const sn_buckets *buckets = &training.sampler.buckets;
+            if ((status = sn_run_log_create(&run_log, log_path, config->search_strategy,
+                                            buckets->count, buckets->edge)) != SN_OK)
+                goto agree_setup;
+            training.log = run_log;
+        }
         evaluator = (sn_subnet_evaluator){network, &train_set, split.train, split.train_count,
                                           &normalization, chunk, config->recalibration_batches,
                                           batch < chunk ? batch : chunk,
                                           b.images, b.probs, b.labels};
-        int64_t held_out = config->shift_validation_images < split.validation_count
-                               ? config->shift_validation_images
-                               : split.validation_count;
-        validation = (sn_supernet_validation){&train_set, split.validation, held_out, &normalization,
-                                           batch, b.images, b.labels};
     }
+agree_setup:
+    AGREE_OR_DONE();
     if (out) {
         fprintf(out, "shiftnas train: %s network, %lld parameters, %.2f MMACs/image; BLIS kernels %s, %lld thread(s)\n",
                 config->model_type, (long long)count_parameters(table),
                 (double)sn_network_macs(network) / 1e6, sn_blas_kernel_name(),
                 (long long)config->threads);
+        fprintf(out, "ranks: %d, each with %lld BLIS thread(s); %d shards of %lld-%lld images "
+                     "(the same bits at any rank count up to %d)\n",
+                dist->size, (long long)config->threads, dp.plan.shards,
+                (long long)sn_shard_size(&dp.plan, dp.plan.shards - 1),
+                (long long)sn_shard_size(&dp.plan, 0), dp.plan.shards);
         if (space != NULL) {
             const sn_buckets *buckets = &training.sampler.buckets;
             fprintf(out, "supernet: strategy %s; %d buckets over %.3gM..%.3gM MACs",
@@ -373,6 +569,9 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
     double start = sn_now();
     double epoch_loss = 0;
     int64_t epoch_steps = 0;
+    /* This rank's part of each batch: its shards, contiguous. */
+    int64_t local_first = sn_shard_begin(&dp.plan, dp.plan.first);
+    int64_t local_images = sn_data_parallel_local_images(&dp);
     for (int64_t step = 0; step < total_steps; step++) {
         int epoch = (int)(step / steps_per_epoch);
         int64_t position = step % steps_per_epoch;
@@ -383,36 +582,29 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
             epoch_steps = 0;
         }
         double step_start = sn_now();
-        sn_batch_fill(b.images, b.labels, &train_set, b.order + position * batch, batch,
-                      &normalization, augment, (uint64_t)config->seed, (uint64_t)epoch,
-                      sn_network_input_layout(network));
-        sn_network_zero_gradients(network);
+        if (step == fault.step && dist->rank == fault.rank && strcmp(fault.kind, "kill") == 0)
+            raise(SIGKILL);
+        sn_batch_fill(b.images, b.labels, &train_set, b.order + position * batch + local_first,
+                      local_images, &normalization, augment, (uint64_t)config->seed,
+                      (uint64_t)epoch, sn_network_input_layout(network));
+        if (step == fault.step && dist->rank == fault.rank && strcmp(fault.kind, "nan") == 0)
+            b.images[0] = NAN;
         double loss;
-        if (space != NULL) {
-            if ((status = sn_supernet_training_step(&training, b.images, b.labels, step, &loss)) !=
-                SN_OK)
-                goto done;
-        } else {
-            sn_forward_mode mode = {1, (uint64_t)config->seed, (uint64_t)step, 0};
-            const float *logits = sn_network_forward(network, b.images, batch, &mode);
-            loss = sn_softmax_cross_entropy_forward(b.probs, logits, b.labels, batch,
-                                                    shape.classes, (float)config->label_smoothing,
-                                                    NULL);
-            if (!isfinite(loss)) {
-                status = sn_error_set(SN_ERR_NUMERIC, "step %lld: training loss is %s; stopping",
-                                      (long long)step + 1, isnan(loss) ? "NaN" : "infinite");
-                goto done;
-            }
-            sn_softmax_cross_entropy_backward(b.dlogits, b.probs, b.labels, batch, shape.classes,
-                                              (float)config->label_smoothing, 1.0f);
-            sn_network_backward(network, b.dlogits, batch);
-        }
+        if (space != NULL)
+            status = sn_supernet_training_step(&training, &dp, b.images, b.labels, step, &loss);
+        else
+            status = fixed_network_step(network, &dp, config, &b, image_floats, shape.classes,
+                                        step, &loss);
+        if (status != SN_OK)
+            goto agree_step; /* agreed inside the step; agreeing again keeps the reporter */
+        other_start = sn_now();
         float *grads = sn_network_gradients(network);
         double norm = sn_gradient_norm(table, grads);
         if (!isfinite(norm)) {
+            /* the same on every rank: no agreement needed */
             status = sn_error_set(SN_ERR_NUMERIC, "step %lld: gradient norm is %s; stopping",
                                   (long long)step + 1, isnan(norm) ? "NaN" : "infinite");
-            goto done;
+            goto agree_step;
         }
         if (config->clip_value > 0)
             sn_clip_by_value(table, grads, (float)config->clip_value);
@@ -421,14 +613,30 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
                 norm = sn_gradient_norm(table, grads);
             sn_clip_by_norm(table, grads, norm, (float)config->clip_norm);
         }
-        float lr = sn_learning_rate(step, total_steps, warmup_steps, (float)config->learning_rate,
+        lr = sn_learning_rate(step, total_steps, warmup_steps, (float)config->learning_rate,
                                     (float)config->min_learning_rate);
         sn_optimizer_step(&optimizer, table, sn_network_parameters(network), grads, lr);
-        if (space != NULL &&
-            (status = sn_supernet_training_after_step(&training, step,
-                                                   (double)lr / config->learning_rate,
-                                                   &validation)) != SN_OK)
+        if (space != NULL) {
+            double coordinator_before = dp.times.coordinator;
+            status = sn_supernet_training_after_step(&training, step,
+                                                     (double)lr / config->learning_rate);
+            /* the probability update counts as the coordinator's phase */
+            other_start += dp.times.coordinator - coordinator_before;
+        }
+        if (status == SN_OK && step == fault.step && dist->rank == fault.rank &&
+            strcmp(fault.kind, "io") == 0)
+            status = sn_error_set(SN_ERR_IO, "step %lld: injected I/O failure "
+                                             "(SHIFTNAS_INJECT_FAULT)",
+                                  (long long)step + 1);
+    agree_step:
+        if ((status = sn_dist_agree(dist, status)) != SN_OK)
             goto done;
+        if (config->distributed_check_interval > 0 &&
+            (step + 1) % config->distributed_check_interval == 0 &&
+            (status = sn_dist_check_identical(dist, state_hash(network, &optimizer, &training),
+                                              step)) != SN_OK)
+            goto done;
+        dp.times.other += sn_now() - other_start;
         result->train_seconds += sn_now() - step_start;
         result->steps = step + 1;
         result->images += batch;
@@ -441,26 +649,28 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
             double elapsed = sn_now() - start;
             result->final_train_loss = epoch_loss / (double)epoch_steps;
             if (space != NULL) {
-                if ((status = finish_supernet_epoch(config, run_dir, network, &training, &evaluator,
-                                                    &train_set, &test_set, &split, &b, &metrics,
-                                                    step, epoch, epochs, total_steps, result,
-                                                    elapsed, out)) != SN_OK)
-                    goto done;
+                status = finish_supernet_epoch(config, run_dir, writer, network, &training,
+                                               &evaluator, &train_set, &test_set, &split, &b,
+                                               &metrics, step, epoch, epochs, total_steps, result,
+                                               elapsed, out);
+                AGREE_OR_DONE();
                 continue;
             }
             if (split.validation_count > 0) {
                 evaluate(network, &train_set, split.validation, split.validation_count, chunk,
                          &normalization, &b, &result->validation_loss, &result->validation_accuracy);
-                if ((status = sn_metrics_append(&metrics, step + 1, epoch + 1, "val",
-                                                result->validation_loss, result->validation_accuracy,
-                                                result->images, elapsed)) != SN_OK)
-                    goto done;
+                if (writer)
+                    status = sn_metrics_append(&metrics, step + 1, epoch + 1, "val",
+                                               result->validation_loss,
+                                               result->validation_accuracy, result->images,
+                                               elapsed);
             }
             evaluate(network, &test_set, b.test_indices, test_set.count, chunk, &normalization, &b,
                      &result->test_loss, &result->test_accuracy);
-            if ((status = sn_metrics_append(&metrics, step + 1, epoch + 1, "test", result->test_loss,
-                                            result->test_accuracy, result->images, elapsed)) != SN_OK)
-                goto done;
+            if (writer && status == SN_OK)
+                status = sn_metrics_append(&metrics, step + 1, epoch + 1, "test", result->test_loss,
+                                           result->test_accuracy, result->images, elapsed);
+            AGREE_OR_DONE();
             if (out) {
                 fprintf(out, "epoch %d/%d done: train loss %.4f | val loss %.4f acc %.4f | test loss %.4f acc %.4f\n",
                         epoch + 1, epochs, result->final_train_loss, result->validation_loss,
@@ -488,8 +698,11 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
             fprintf(out, "%s%.3f", k ? " " : "", training.shift.probability[k]);
         if (training.have_shift)
             fprintf(out, "]\n");
-        if (space != NULL)
-            fprintf(out, "next: shiftnas search %s --targets <MACs,...>\n", run_dir);
+        fflush(out);
+    }
+    status = report_phases(dist, &dp, out);
+    if (out && space != NULL && status == SN_OK) {
+        fprintf(out, "next: shiftnas search %s --targets <MACs,...>\n", run_dir);
         fflush(out);
     }
 
@@ -500,6 +713,7 @@ done:
             status = close_status;
     }
     sn_supernet_training_free(&training);
+    sn_data_parallel_free(&dp);
     if (metrics.file) {
         int close_status = sn_metrics_close(&metrics);
         if (status == SN_OK)

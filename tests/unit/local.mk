@@ -141,3 +141,11 @@ tests_unit_test_strategies_SOURCES = tests/unit/test_strategies.c
 tests_unit_test_strategies_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/train
 tests_unit_test_strategies_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_strategies
+
+# Ranks, failure agreement and data-parallel steps: an MPI program, run with
+# 1, 2 and 4 ranks by tests/run-mpi.sh (the .mpi test extension).
+check_PROGRAMS += tests/unit/test_data_parallel.mpi
+TESTS += tests/unit/test_data_parallel.mpi
+tests_unit_test_data_parallel_mpi_SOURCES = tests/unit/test_data_parallel.c
+tests_unit_test_data_parallel_mpi_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/train
+tests_unit_test_data_parallel_mpi_LDADD = $(TEST_LIBS)

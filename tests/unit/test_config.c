@@ -117,7 +117,7 @@ START_TEST(key_table_is_consistent)
 {
     int count = 0;
     const sn_config_key *keys = sn_config_keys(&count);
-    ck_assert_int_eq(count, 88);
+    ck_assert_int_eq(count, 92);
     for (int i = 0; i < count; i++) {
         ck_assert_msg(keys[i].description && strlen(keys[i].description) > 10,
                       "%s has no description", keys[i].name);

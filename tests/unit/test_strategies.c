@@ -56,11 +56,16 @@ typedef struct {
     sn_space space;
     sn_network *network;
     sn_supernet_training training;
+    sn_dist dist;
+    sn_data_parallel dp;
     float images[BATCH * IMAGE * IMAGE];
     int32_t labels[BATCH];
 } fixture;
 
-static void fixture_open(fixture *f, const char *strategy, const char *const *sets, int set_count)
+/* One shard: the step's gradient is then the batch's, bit for bit
+ * (test_data_parallel checks the shards). `validation` may be NULL. */
+static void fixture_open_with(fixture *f, const char *strategy, const char *const *sets,
+                              int set_count, const sn_supernet_validation *validation)
 {
     memset(f, 0, sizeof *f);
     sn_config_defaults(&f->config);
@@ -73,8 +78,13 @@ static void fixture_open(fixture *f, const char *strategy, const char *const *se
     ck_assert_int_eq(sn_network_create_supernet(&f->network, &f->space, &f->config, HELD_OUT),
                      SN_OK);
     sn_network_initialize(f->network, 3);
-    int status = sn_supernet_training_init(&f->training, &f->config, f->network, 100, 0, BATCH,
-                                           NULL);
+    f->config.distributed_shards = 1;
+    sn_dist_local(&f->dist);
+    int64_t extra = strcmp(strategy, "shift") == 0 ? f->space.choice_total : 0;
+    ck_assert_int_eq(sn_data_parallel_init(&f->dp, &f->dist, &f->config, f->network, BATCH, extra),
+                     SN_OK);
+    int status = sn_supernet_training_init(&f->training, &f->config, f->network, &f->dp, 100, 0,
+                                           BATCH, validation, NULL);
     ck_assert_msg(status == SN_OK, "init %s: %s", strategy, sn_error_message());
     sn_rng_stream stream;
     sn_rng_stream_init(&stream, 77, SN_RNG_TEST, 0, 0);
@@ -84,9 +94,15 @@ static void fixture_open(fixture *f, const char *strategy, const char *const *se
         f->labels[b] = (int32_t)(sn_rng_below(&stream, CLASSES));
 }
 
+static void fixture_open(fixture *f, const char *strategy, const char *const *sets, int set_count)
+{
+    fixture_open_with(f, strategy, sets, set_count, NULL);
+}
+
 static void fixture_close(fixture *f)
 {
     sn_supernet_training_free(&f->training);
+    sn_data_parallel_free(&f->dp);
     sn_network_free(f->network);
 }
 
@@ -94,7 +110,7 @@ static double run_step(fixture *f, int64_t step)
 {
     sn_network_zero_gradients(f->network);
     double loss = NAN;
-    int status = sn_supernet_training_step(&f->training, f->images, f->labels, step, &loss);
+    int status = sn_supernet_training_step(&f->training, &f->dp, f->images, f->labels, step, &loss);
     ck_assert_msg(status == SN_OK, "step: %s", sn_error_message());
     ck_assert(isfinite(loss));
     return loss;
@@ -327,8 +343,6 @@ START_TEST(shift_updates_probabilities_from_held_out_losses)
     const char *sets[] = {"search.shift_interval=2", "search.shift_warmup=0",
                           "search.shift_learning_rate=0.5"};
     fixture f;
-    fixture_open(&f, "shift", sets, 3);
-    sn_supernet_training *t = &f.training;
     sn_image_set set = {HELD_OUT, 1, IMAGE, IMAGE, CLASSES, NULL, NULL};
     set.pixels = malloc(HELD_OUT * IMAGE * IMAGE);
     set.labels = malloc(sizeof(int32_t) * HELD_OUT);
@@ -344,6 +358,8 @@ START_TEST(shift_updates_probabilities_from_held_out_losses)
     int32_t labels[BATCH];
     sn_supernet_validation validation = {&set, indices, HELD_OUT, &normalization, BATCH, images,
                                       labels};
+    fixture_open_with(&f, "shift", sets, 3, &validation);
+    sn_supernet_training *t = &f.training;
     /* Teach the generator the space's MACs first (L_RC alone), so that the
      * buckets' generated subnets differ and their losses change differently. */
     sn_optimizer adam;
@@ -373,7 +389,7 @@ START_TEST(shift_updates_probabilities_from_held_out_losses)
         const float *g = sn_network_gradients(f.network);
         for (size_t i = 0; i < table->total; i++)
             p[i] -= 0.05f * g[i];
-        ck_assert_int_eq(sn_supernet_training_after_step(&f.training, step, 1.0, &validation),
+        ck_assert_int_eq(sn_supernet_training_after_step(&f.training, step, 1.0),
                          SN_OK);
         if (step == 1) {
             /* the first update stores the losses, beta stays 0 */

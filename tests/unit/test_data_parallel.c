@@ -1,0 +1,346 @@
+/*
+ * The ranks of a run (shiftnas/dist.h) and data-parallel steps
+ * (src/train/data_parallel.c). An MPI program: `make check` runs it with 1,
+ * 2 and 4 ranks (tests/run-mpi.sh); Check does not fork (MPI forbids it).
+ *
+ * The central check: the gradient reduced over the ranks is, bit for bit,
+ * the gradient one process computes for the same shards alone.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shiftnas/config.h"
+#include "shiftnas/dist.h"
+#include "shiftnas/error.h"
+#include "shiftnas/network.h"
+#include "shiftnas/nn.h"
+#include "shiftnas/rng.h"
+#include "data_parallel.h"
+
+static sn_dist world;
+
+enum { IMAGE = 8, CLASSES = 3, BATCH = 13, SHARDS = 4 };
+
+START_TEST(shards_cover_the_batch_once_in_rank_order)
+{
+    int sizes[] = {1, 4, 5, 8, 13};
+    for (unsigned c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        int shards = sizes[c];
+        sn_shard_plan plan;
+        int status = sn_shard_plan_init(&plan, BATCH, shards, &world);
+        if (world.size > shards) {
+            ck_assert_int_eq(status, SN_ERR_CONFIG);
+            ck_assert(strstr(sn_error_message(), "ranks but only") != NULL);
+            continue;
+        }
+        ck_assert_int_eq(status, SN_OK);
+        int total = 0, expected_first = 0;
+        for (int r = 0; r < world.size; r++) {
+            ck_assert_int_ge(plan.shards_of_rank[r], 1);
+            if (r == world.rank)
+                ck_assert_int_eq(plan.first, expected_first);
+            expected_first += plan.shards_of_rank[r];
+            total += plan.shards_of_rank[r];
+        }
+        ck_assert_int_eq(total, shards);
+        ck_assert_int_eq(plan.last - plan.first, plan.shards_of_rank[world.rank]);
+        int64_t images = 0;
+        for (int s = 0; s < shards; s++) {
+            ck_assert_int_eq(sn_shard_begin(&plan, s), images);
+            int64_t n = sn_shard_size(&plan, s);
+            ck_assert(n == BATCH / shards || n == BATCH / shards + 1);
+            images += n;
+        }
+        ck_assert_int_eq(images, BATCH);
+        sn_shard_plan_free(&plan);
+    }
+    sn_shard_plan plan;
+    ck_assert_int_eq(sn_shard_plan_init(&plan, 3, 4, &world), SN_ERR_CONFIG);
+    ck_assert(strstr(sn_error_message(), "batch_size") != NULL);
+}
+END_TEST
+
+START_TEST(agreement_names_the_first_failing_rank)
+{
+    ck_assert_int_eq(sn_dist_agree(&world, SN_OK), SN_OK);
+    int last = world.size - 1;
+    int mine = world.rank == last ? sn_error_set(SN_ERR_IO, "rank %d: disk gone", world.rank)
+                                  : SN_OK;
+    int status = sn_dist_agree(&world, mine);
+    if (world.rank == last) {
+        ck_assert_int_eq(status, SN_ERR_IO);
+        ck_assert(strstr(sn_error_message(), "disk gone") != NULL);
+    } else {
+        ck_assert_int_eq(status, SN_ERR_PEER);
+    }
+    /* Agreeing again on the same failure keeps the same reporter. */
+    status = sn_dist_agree(&world, status);
+    ck_assert_int_eq(status, world.rank == last ? SN_ERR_IO : SN_ERR_PEER);
+    ck_assert(sn_dist_failure_agreed());
+    /* Several failures: the lowest rank reports. */
+    status = sn_dist_agree(&world, sn_error_set(SN_ERR_CONFIG, "bad"));
+    ck_assert_int_eq(status, world.rank == 0 ? SN_ERR_CONFIG : SN_ERR_PEER);
+}
+END_TEST
+
+START_TEST(gathers_list_values_in_rank_order)
+{
+    int counts[64];
+    ck_assert_int_le(world.size, 64);
+    int total = 0;
+    for (int r = 0; r < world.size; r++) {
+        counts[r] = r + 1;
+        total += r + 1;
+    }
+    double mine[64], all[64 * 65 / 2];
+    for (int i = 0; i < counts[world.rank]; i++)
+        mine[i] = 100.0 * world.rank + i;
+    ck_assert_int_eq(sn_dist_allgather_doubles(&world, mine, counts, all), SN_OK);
+    int at = 0;
+    for (int r = 0; r < world.size; r++)
+        for (int i = 0; i < counts[r]; i++)
+            ck_assert(all[at++] == 100.0 * r + i);
+    ck_assert_int_eq(at, total);
+}
+END_TEST
+
+START_TEST(state_check_stops_on_a_differing_rank)
+{
+    uint64_t same = sn_hash_bytes(SN_HASH_START, "state", 5);
+    ck_assert_int_eq(sn_dist_check_identical(&world, same, 41), SN_OK);
+    if (world.size == 1)
+        return;
+    uint64_t hash = world.rank == world.size - 1 ? same ^ 1 : same;
+    int status = sn_dist_check_identical(&world, hash, 41);
+    if (world.rank == 0) {
+        ck_assert_int_eq(status, SN_ERR_MPI);
+        char expected[64];
+        snprintf(expected, sizeof expected, "rank %d differs", world.size - 1);
+        ck_assert_msg(strstr(sn_error_message(), "step 42") != NULL &&
+                          strstr(sn_error_message(), expected) != NULL,
+                      "message: %s", sn_error_message());
+    } else {
+        ck_assert_int_eq(status, SN_ERR_PEER);
+    }
+}
+END_TEST
+
+/* ---- data-parallel steps on a small CNN ------------------------------------ */
+
+typedef struct {
+    sn_config config;
+    sn_network *network;
+    sn_data_parallel dp;
+    float images[BATCH * IMAGE * IMAGE];
+    int32_t labels[BATCH];
+} cnn_fixture;
+
+static void cnn_open(cnn_fixture *f, const sn_dist *dist, const char *reduce)
+{
+    memset(f, 0, sizeof *f);
+    sn_config_defaults(&f->config);
+    ck_assert_int_eq(sn_config_set(&f->config, "cnn.channels=4,6"), SN_OK);
+    ck_assert_int_eq(sn_config_set(&f->config, "cnn.strides=1,2"), SN_OK);
+    f->config.distributed_shards = SHARDS;
+    snprintf(f->config.distributed_reduce, sizeof f->config.distributed_reduce, "%s", reduce);
+    /* small buckets: the reduction is cut into several messages */
+    f->config.distributed_bucket_entries = 1024;
+    sn_input_shape shape = {1, IMAGE, IMAGE, CLASSES};
+    ck_assert_int_eq(sn_network_create(&f->network, &f->config, &shape, BATCH), SN_OK);
+    sn_network_initialize(f->network, 5);
+    ck_assert_int_eq(sn_data_parallel_init(&f->dp, dist, &f->config, f->network, BATCH, 0),
+                     SN_OK);
+    sn_rng_stream stream;
+    sn_rng_stream_init(&stream, 11, SN_RNG_TEST, 0, 0);
+    for (int i = 0; i < BATCH * IMAGE * IMAGE; i++)
+        f->images[i] = sn_rng_normal(&stream) * (i % 7 == 0 ? 30.0f : 1.0f);
+    for (int b = 0; b < BATCH; b++)
+        f->labels[b] = (int32_t)sn_rng_below(&stream, CLASSES);
+}
+
+static void cnn_close(cnn_fixture *f)
+{
+    sn_data_parallel_free(&f->dp);
+    sn_network_free(f->network);
+}
+
+/* One step over this process's shards of the batch (images hold the whole
+ * batch here); returns the reduce status. poison_shard >= 0 puts a NaN in
+ * that shard's input. */
+static int cnn_step(cnn_fixture *f, int64_t step, int poison_shard, double *loss)
+{
+    sn_data_parallel *dp = &f->dp;
+    const sn_shard_plan *plan = &dp->plan;
+    sn_data_parallel_begin_step(dp);
+    int status = SN_OK;
+    float probs[BATCH * CLASSES], dlogits[BATCH * CLASSES];
+    for (int s = plan->first; status == SN_OK && s < plan->last; s++) {
+        int64_t begin = sn_shard_begin(plan, s), n = sn_shard_size(plan, s);
+        float input[BATCH * IMAGE * IMAGE];
+        memcpy(input, f->images + begin * IMAGE * IMAGE, sizeof(float) * n * IMAGE * IMAGE);
+        if (s == poison_shard)
+            input[3] = NAN;
+        sn_data_parallel_begin_shard(dp, s);
+        sn_forward_mode mode = {1, 1, (uint64_t)step, (uint32_t)s};
+        const float *logits = sn_network_forward(f->network, input, n, &mode);
+        double l = sn_softmax_cross_entropy_forward(probs, logits, f->labels + begin, n, CLASSES,
+                                                    0.0f, NULL);
+        sn_softmax_cross_entropy_backward(dlogits, probs, f->labels + begin, n, CLASSES, 0.0f,
+                                          (float)n / BATCH);
+        sn_network_backward(f->network, dlogits, n);
+        dp->values_mine[s - plan->first] = (double)n * l;
+        status = sn_data_parallel_end_shard(dp, s, NULL, step);
+    }
+    status = sn_data_parallel_reduce(dp, status, step);
+    if (status == SN_OK)
+        status = sn_data_parallel_sum_shard_values(dp, dp->values_mine, 1, loss);
+    return status;
+}
+
+static void check_same_as_one_process(const char *reduce)
+{
+    if (world.size > SHARDS)
+        return;
+    cnn_fixture ranks, alone;
+    sn_dist local;
+    sn_dist_local(&local);
+    cnn_open(&ranks, &world, reduce);
+    cnn_open(&alone, &local, reduce);
+    const sn_parameter_table *table = sn_network_parameter_table(ranks.network);
+    for (int64_t step = 0; step < 3; step++) {
+        double loss_ranks, loss_alone;
+        ck_assert_int_eq(cnn_step(&ranks, step, -1, &loss_ranks), SN_OK);
+        ck_assert_int_eq(cnn_step(&alone, step, -1, &loss_alone), SN_OK);
+        ck_assert_msg(memcmp(sn_network_gradients(ranks.network),
+                             sn_network_gradients(alone.network),
+                             sizeof(float) * table->total) == 0,
+                      "step %lld: the gradient over %d ranks differs from one process's",
+                      (long long)step, world.size);
+        ck_assert(loss_ranks == loss_alone);
+        int64_t count_a, count_b;
+        const float *a = sn_network_running_statistics(ranks.network, &count_a);
+        const float *b = sn_network_running_statistics(alone.network, &count_b);
+        ck_assert_int_eq(count_a, count_b);
+        ck_assert(count_a > 0);
+        ck_assert(memcmp(a, b, sizeof(float) * (size_t)count_a) == 0);
+        /* move the weights so that the next step differs */
+        float *p = sn_network_parameters(ranks.network), *q = sn_network_parameters(alone.network);
+        const float *g = sn_network_gradients(ranks.network);
+        for (size_t i = 0; i < table->total; i++) {
+            p[i] -= 0.1f * g[i];
+            q[i] -= 0.1f * g[i];
+        }
+    }
+    cnn_close(&ranks);
+    cnn_close(&alone);
+}
+
+START_TEST(reduced_gradient_is_one_process_gradient_bit_for_bit)
+{
+    check_same_as_one_process("active");
+    check_same_as_one_process("slab");
+}
+END_TEST
+
+/* The exact sum is the sum of the shards' gradients: against a plain
+ * double-precision sum of each shard's gradient computed separately
+ * (agreement to float rounding, 1e-6 of the largest entry). */
+START_TEST(reduced_gradient_is_the_sum_of_shard_gradients)
+{
+    if (world.rank != 0)
+        return;
+    sn_dist local;
+    sn_dist_local(&local);
+    cnn_fixture f;
+    cnn_open(&f, &local, "active");
+    double loss;
+    ck_assert_int_eq(cnn_step(&f, 0, -1, &loss), SN_OK);
+    const sn_parameter_table *table = sn_network_parameter_table(f.network);
+    size_t n = table->total;
+    float *reduced = malloc(sizeof(float) * n);
+    double *reference = calloc(n, sizeof(double));
+    memcpy(reduced, sn_network_gradients(f.network), sizeof(float) * n);
+    /* the same shards one by one, from the same starting statistics */
+    cnn_fixture g;
+    cnn_open(&g, &local, "active");
+    float probs[BATCH * CLASSES], dlogits[BATCH * CLASSES];
+    for (int s = 0; s < SHARDS; s++) {
+        int64_t begin = sn_shard_begin(&g.dp.plan, s), n_s = sn_shard_size(&g.dp.plan, s);
+        sn_data_parallel_begin_step(&g.dp);
+        sn_data_parallel_begin_shard(&g.dp, s);
+        sn_forward_mode mode = {1, 1, 0, (uint32_t)s};
+        const float *logits =
+            sn_network_forward(g.network, g.images + begin * IMAGE * IMAGE, n_s, &mode);
+        sn_softmax_cross_entropy_forward(probs, logits, g.labels + begin, n_s, CLASSES, 0.0f, NULL);
+        sn_softmax_cross_entropy_backward(dlogits, probs, g.labels + begin, n_s, CLASSES, 0.0f,
+                                          (float)n_s / BATCH);
+        sn_network_backward(g.network, dlogits, n_s);
+        const float *grad = sn_network_gradients(g.network);
+        for (size_t i = 0; i < n; i++)
+            reference[i] += grad[i];
+    }
+    double largest = 0;
+    for (size_t i = 0; i < n; i++)
+        largest = fmax(largest, fabs(reference[i]));
+    ck_assert(largest > 0);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(reduced[i] - reference[i]) <= 1e-6 * largest,
+                      "entry %zu: %g vs %g", i, reduced[i], reference[i]);
+    free(reduced);
+    free(reference);
+    cnn_close(&f);
+    cnn_close(&g);
+}
+END_TEST
+
+/* A NaN in one rank's shard fails the step on every rank: the rank that saw
+ * it names the step, shard and parameter; the others get SN_ERR_PEER. */
+START_TEST(a_nan_on_one_rank_fails_every_rank)
+{
+    if (world.size > SHARDS)
+        return;
+    cnn_fixture f;
+    cnn_open(&f, &world, "active");
+    int poisoned = SHARDS - 1; /* owned by the last rank */
+    double loss;
+    int status = cnn_step(&f, 6, poisoned, &loss);
+    if (world.rank == world.size - 1) {
+        ck_assert_int_eq(status, SN_ERR_NUMERIC);
+        ck_assert_msg(strstr(sn_error_message(), "step 7") != NULL &&
+                          strstr(sn_error_message(), "shard 3") != NULL,
+                      "message: %s", sn_error_message());
+    } else {
+        ck_assert_int_eq(status, SN_ERR_PEER);
+    }
+    cnn_close(&f);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    sn_dist_from_world(&world);
+    Suite *suite = suite_create("data_parallel");
+    TCase *tc = tcase_create("ranks");
+    tcase_add_test(tc, shards_cover_the_batch_once_in_rank_order);
+    tcase_add_test(tc, agreement_names_the_first_failing_rank);
+    tcase_add_test(tc, gathers_list_values_in_rank_order);
+    tcase_add_test(tc, state_check_stops_on_a_differing_rank);
+    tcase_add_test(tc, reduced_gradient_is_one_process_gradient_bit_for_bit);
+    tcase_add_test(tc, reduced_gradient_is_the_sum_of_shard_gradients);
+    tcase_add_test(tc, a_nan_on_one_rank_fails_every_rank);
+    suite_add_tcase(suite, tc);
+    SRunner *runner = srunner_create(suite);
+    /* MPI processes must not fork. */
+    srunner_set_fork_status(runner, CK_NOFORK);
+    /* Only rank 0 prints the summary; every rank's failures count. */
+    srunner_run_all(runner, world.rank == 0 ? CK_NORMAL : CK_SILENT);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    int any = 0;
+    MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Finalize();
+    return any == 0 ? 0 : 1;
+}
