@@ -52,12 +52,14 @@
  * Accuracy: each term drops only parts below bin G-2, i.e. below
  * 2^-32 * 2^(16G-149) <= 2^-32 * max|term|. So, before the one rounding to
  * float, the error is below n * 2^-32 * max|term|; the result is then within
- * that plus half an ulp of the exact sum. When every bit of every term lies
+ * that plus half an ulp of the result. When every bit of every term lies
  * within 32 positions of the highest bit of the largest term, nothing is
  * dropped and the result is the correctly rounded exact sum. A sum that is
  * exactly zero is +0.0f (the sign of a zero result is not kept).
  *
- * Memory: 25 bytes per entry. sn_exact_sum_add allocates nothing.
+ * Cost: 25 bytes per entry. sn_exact_sum_add allocates nothing, skips zeros
+ * with one test each and takes a few ns per nonzero term (it streams 4 bytes
+ * in and 25 bytes in and out per entry: memory bound on large arrays).
  */
 #ifndef SHIFTNAS_EXACT_SUM_H
 #define SHIFTNAS_EXACT_SUM_H

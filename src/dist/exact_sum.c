@@ -57,13 +57,38 @@ void sn_exact_sum_clear(sn_exact_sum *sum, int64_t begin, int64_t count)
            (size_t)count * SN_EXACT_SUM_WORDS * sizeof(int64_t));
 }
 
-/* The 16-bit chunk `chunk` of v (< 2^40), or 0 outside chunks 0..2. Written
- * without branches: chunk 3 is v >> 48 = 0, and a negative chunk is masked. */
-static inline int64_t chunk_of(uint64_t v, int chunk)
+/* Adds one finite nonzero float, given by its bits, to the entry (top, w). */
+static inline void add_one(int8_t *top, int64_t *w, uint32_t bits)
 {
-    int clamped = chunk < 0 ? 0 : (chunk > 3 ? 3 : chunk);
-    uint64_t part = (v >> (BIN_BITS * clamped)) & 0xFFFF;
-    return (int64_t)(part & -(uint64_t)(chunk >= 0));
+    uint32_t biased = (bits >> 23) & 0xFF;
+    /* M and p of the header: subnormals have no hidden bit and p = 0. */
+    uint32_t mantissa = (bits & 0x7FFFFFu) | (biased ? 0x800000u : 0);
+    int position = biased ? (int)biased - 1 : 0;
+    /* x's top bin: the bin of its highest bit (mantissa != 0). */
+    int x_top = (position + 31 - __builtin_clz(mantissa)) / BIN_BITS;
+
+    int old_top = *top;
+    int new_top = x_top > old_top ? x_top : old_top;
+    /* Slide up by `slide` bins; 3 or more empties the window. */
+    int slide = new_top - old_top;
+    int64_t o0 = w[0], o1 = w[1], o2 = w[2];
+    int64_t w0 = slide == 0 ? o0 : 0;
+    int64_t w1 = slide == 0 ? o1 : slide == 1 ? o0 : 0;
+    int64_t w2 = slide == 0 ? o2 : slide == 1 ? o1 : slide == 2 ? o0 : 0;
+    *top = (int8_t)new_top;
+
+    /* |x| in units of the window's lowest bin: M * 2^p >> 16*(new_top-2),
+     * truncated. Its three 16-bit chunks are x's parts in bins new_top,
+     * new_top-1 and new_top-2 (nothing lies above new_top), and the bits
+     * shifted out are exactly its parts below the window. < 2^48. */
+    int shift = position - BIN_BITS * (new_top - 2);
+    int right = -shift < 63 ? -shift : 63;
+    uint64_t window = shift >= 0 ? (uint64_t)mantissa << shift : (uint64_t)mantissa >> right;
+    /* The sign as two's complement negation: (a ^ -1) + 1 = -a. */
+    int64_t negative = -(int64_t)(bits >> 31);
+    w[0] = w0 + (((int64_t)(window >> 32) ^ negative) - negative);
+    w[1] = w1 + (((int64_t)((window >> 16) & 0xFFFF) ^ negative) - negative);
+    w[2] = w2 + (((int64_t)(window & 0xFFFF) ^ negative) - negative);
 }
 
 int64_t sn_exact_sum_add(sn_exact_sum *sum, int64_t begin, const float *values, int64_t count)
@@ -73,37 +98,13 @@ int64_t sn_exact_sum_add(sn_exact_sum *sum, int64_t begin, const float *values, 
     for (int64_t i = 0; i < count; i++) {
         uint32_t bits;
         memcpy(&bits, &values[i], sizeof bits);
+        /* A branch: zero gradients mostly come in long runs (the supernet
+         * parameters a subnet does not use), where it predicts well. */
         if ((bits & 0x7FFFFFFFu) == 0)
             continue;
-        uint32_t biased = (bits >> 23) & 0xFF;
-        if (biased == 0xFF)
+        if ((bits & 0x7F800000u) == 0x7F800000u)
             return i;
-        /* M and p of the header: subnormals have no hidden bit and p = 0. */
-        uint64_t mantissa = (bits & 0x7FFFFFu) | (biased ? 0x800000u : 0);
-        int position = biased ? (int)biased - 1 : 0;
-        int bin = position / BIN_BITS;
-        uint64_t v = mantissa << (position % BIN_BITS);
-        int top = bin + (63 - __builtin_clzll(v)) / BIN_BITS;
-
-        int64_t *w = words + SN_EXACT_SUM_WORDS * i;
-        int old_top = tops[i];
-        int new_top = top > old_top ? top : old_top;
-        /* Slide up by `shift` bins (3 or more empties the window). Selects,
-         * not branches: whether a term raises the top is data dependent. */
-        int shift = new_top - old_top;
-        int64_t w0 = w[0], w1 = w[1], w2 = w[2];
-        w[0] = shift == 0 ? w0 : 0;
-        w[1] = shift == 0 ? w1 : shift == 1 ? w0 : 0;
-        w[2] = shift == 0 ? w2 : shift == 1 ? w1 : shift == 2 ? w0 : 0;
-        tops[i] = (int8_t)new_top;
-
-        /* Window word k holds bin new_top - k, which is chunk new_top - k - bin
-         * of v; the sign is applied as two's complement negation. */
-        int64_t negative = -(int64_t)(bits >> 31);
-        int offset = new_top - bin;
-        w[0] += (chunk_of(v, offset) ^ negative) - negative;
-        w[1] += (chunk_of(v, offset - 1) ^ negative) - negative;
-        w[2] += (chunk_of(v, offset - 2) ^ negative) - negative;
+        add_one(&tops[i], words + SN_EXACT_SUM_WORDS * i, bits);
     }
     return -1;
 }
@@ -118,8 +119,7 @@ void sn_exact_sum_tops(const sn_exact_sum *sum, int64_t begin, int64_t count, in
  * w[G]*2^32 + w[G-1]*2^16 + w[G-2], bins the entry does not hold counting 0. */
 static int64_t pack_one(const int64_t *w, int top, int g)
 {
-    if (top < 0)
-        return 0;
+    /* An empty entry (top -1) has zero words, so it needs no branch. */
     int64_t packed = 0;
     for (int k = 0; k < SN_EXACT_SUM_WORDS; k++) {
         int source = top - (g - k); /* index of bin g-k in this window */
@@ -139,26 +139,26 @@ void sn_exact_sum_pack(const sn_exact_sum *sum, int64_t begin, int64_t count,
         packed[i] = pack_one(words + SN_EXACT_SUM_WORDS * i, tops[i], global_tops[i]);
 }
 
-/* scales[g] = 2^(16*(g-2) - 149): the weight of one unit of bin g-2. Powers of
- * two, so multiplying the exact (long double)packed by one is exact too (the
- * long double exponent range is far wider), and the cast to float is the one
- * rounding. */
-static void fill_scales(long double scales[TOP_BINS])
+/* scales[g + 1] = 2^(16*(g-2) - 149), the weight of one unit of bin g-2, and
+ * scales[0] = 0 for g = -1 (nothing added anywhere: packed is 0, result +0).
+ * Powers of two, so multiplying the exact (long double)packed by one is exact
+ * too (the long double exponent range is far wider): the cast to float is
+ * the one rounding. A table, not a branch per entry. */
+static void fill_scales(long double scales[TOP_BINS + 1])
 {
+    scales[0] = 0.0L;
     for (int g = 0; g < TOP_BINS; g++)
-        scales[g] = ldexpl(1.0L, BIN_BITS * (g - 2) - EXPONENT_BIAS);
+        scales[g + 1] = ldexpl(1.0L, BIN_BITS * (g - 2) - EXPONENT_BIAS);
 }
 
-static float unpack_one(const long double scales[TOP_BINS], int g, int64_t packed)
+static float unpack_one(const long double scales[TOP_BINS + 1], int g, int64_t packed)
 {
-    if (g < 0)
-        return 0.0f;
-    return (float)((long double)packed * scales[g]);
+    return (float)((long double)packed * scales[g + 1]);
 }
 
 void sn_exact_sum_unpack(const int8_t *global_tops, const int64_t *packed, int64_t count, float *out)
 {
-    long double scales[TOP_BINS];
+    long double scales[TOP_BINS + 1];
     fill_scales(scales);
     for (int64_t i = 0; i < count; i++)
         out[i] = unpack_one(scales, global_tops[i], packed[i]);
@@ -166,7 +166,7 @@ void sn_exact_sum_unpack(const int8_t *global_tops, const int64_t *packed, int64
 
 void sn_exact_sum_result(const sn_exact_sum *sum, int64_t begin, int64_t count, float *out)
 {
-    long double scales[TOP_BINS];
+    long double scales[TOP_BINS + 1];
     fill_scales(scales);
     const int8_t *tops = sum->top + begin;
     const int64_t *words = sum->words + SN_EXACT_SUM_WORDS * begin;
