@@ -33,6 +33,10 @@ typedef struct {
     int mpi;          /* 1 if MPI was initialised (by sn_dist_init or the caller) */
     int owns_mpi;     /* 1 if sn_dist_init called MPI_Init (finalize calls MPI_Finalize) */
     MPI_Comm comm;
+    /* allocated once at start-up, so that collectives in a training step
+     * allocate nothing */
+    int *displacements;   /* [size] */
+    uint64_t *hashes;     /* [size] */
 } sn_dist;
 
 /* The context of a single process that does not use MPI. */
@@ -43,8 +47,10 @@ void sn_dist_local(sn_dist *dist);
  * to launch) when srun started several copies without PMI (each would train
  * alone), and when the MPI world size differs from SLURM_NTASKS. */
 int sn_dist_init(sn_dist *dist, int *argc, char ***argv);
-/* Uses an MPI that the caller initialised (tests); MPI_COMM_WORLD. */
-void sn_dist_from_world(sn_dist *dist);
+/* Uses an MPI that the caller initialised (tests); MPI_COMM_WORLD.
+ * Call sn_dist_finalize before MPI_Finalize (it frees, and leaves MPI to
+ * the caller). */
+int sn_dist_from_world(sn_dist *dist);
 void sn_dist_finalize(sn_dist *dist);
 
 /* Every rank passes its status; returns SN_OK if all succeeded; else the

@@ -22,13 +22,23 @@ void sn_dist_local(sn_dist *dist)
     dist->comm = MPI_COMM_NULL;
 }
 
-void sn_dist_from_world(sn_dist *dist)
+static int allocate_scratch(sn_dist *dist)
+{
+    dist->displacements = malloc(sizeof(int) * (size_t)dist->size);
+    dist->hashes = malloc(sizeof(uint64_t) * (size_t)dist->size);
+    if (!dist->displacements || !dist->hashes)
+        return sn_error_set(SN_ERR_NOMEM, "buffers for %d ranks: out of memory", dist->size);
+    return SN_OK;
+}
+
+int sn_dist_from_world(sn_dist *dist)
 {
     sn_dist_local(dist);
     dist->mpi = 1;
     dist->comm = MPI_COMM_WORLD;
     MPI_Comm_rank(dist->comm, &dist->rank);
     MPI_Comm_size(dist->comm, &dist->size);
+    return allocate_scratch(dist);
 }
 
 static const char *environment(const char *name)
@@ -84,6 +94,9 @@ int sn_dist_init(sn_dist *dist, int *argc, char ***argv)
     dist->comm = MPI_COMM_WORLD;
     MPI_Comm_rank(dist->comm, &dist->rank);
     MPI_Comm_size(dist->comm, &dist->size);
+    if (allocate_scratch(dist) != SN_OK)
+        return sn_error_set(SN_ERR_NOMEM, "rank %d: buffers for %d ranks: out of memory",
+                            dist->rank, dist->size);
     /* mpirun inside an allocation may use fewer ranks than the allocation
      * has tasks; only a direct srun launch must match its step. */
     if (tasks > 0 && !environment("OMPI_COMM_WORLD_SIZE") && tasks != dist->size) {
@@ -100,6 +113,10 @@ int sn_dist_init(sn_dist *dist, int *argc, char ***argv)
 
 void sn_dist_finalize(sn_dist *dist)
 {
+    free(dist->displacements);
+    free(dist->hashes);
+    dist->displacements = NULL;
+    dist->hashes = NULL;
     if (dist->owns_mpi) {
         int finalized = 0;
         MPI_Finalized(&finalized);
@@ -161,15 +178,12 @@ static int gather_any(const sn_dist *dist, const void *mine, const int *counts, 
         memmove(values, mine, element * (size_t)counts[0]);
         return SN_OK;
     }
-    int *displs = malloc(sizeof(int) * (size_t)dist->size);
-    if (!displs)
-        return sn_error_set(SN_ERR_NOMEM, "allgather: out of memory");
+    int *displs = dist->displacements;
     displacements(dist, counts, displs);
     int rc = root < 0 ? MPI_Allgatherv(mine, counts[dist->rank], type, values, counts, displs,
                                        type, dist->comm)
                       : MPI_Gatherv(mine, counts[dist->rank], type, values, counts, displs, type,
                                     root, dist->comm);
-    free(displs);
     return rc == MPI_SUCCESS ? SN_OK : sn_error_set(SN_ERR_MPI, "gather of per-shard values failed");
 }
 
@@ -252,17 +266,13 @@ int sn_dist_check_identical(const sn_dist *dist, uint64_t hash, int64_t step)
 {
     if (!dist->mpi || dist->size == 1)
         return SN_OK;
-    uint64_t *all = malloc(sizeof(uint64_t) * (size_t)dist->size);
-    if (!all)
-        return sn_dist_agree(dist, sn_error_set(SN_ERR_NOMEM, "state check: out of memory"));
-    int rc = MPI_Allgather(&hash, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, dist->comm);
+    uint64_t *all = dist->hashes;
+    if (MPI_Allgather(&hash, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, dist->comm) != MPI_SUCCESS)
+        return sn_error_set(SN_ERR_MPI, "state check: gather of hashes failed");
     int differs = -1;
-    for (int r = 1; rc == MPI_SUCCESS && r < dist->size && differs < 0; r++)
+    for (int r = 1; r < dist->size && differs < 0; r++)
         if (all[r] != all[0])
             differs = r;
-    free(all);
-    if (rc != MPI_SUCCESS)
-        return sn_error_set(SN_ERR_MPI, "state check: gather of hashes failed");
     if (differs < 0)
         return SN_OK;
     /* Every rank sees the same hashes, so every rank reaches this branch:

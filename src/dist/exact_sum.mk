@@ -10,4 +10,3 @@ TESTS += tests/unit/test_exact_sum
 tests_unit_test_exact_sum_SOURCES = tests/unit/test_exact_sum.c
 tests_unit_test_exact_sum_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_exact_sum_LDADD = $(TEST_LIBS)
-VALGRIND_TESTS += tests/unit/test_exact_sum

@@ -76,7 +76,7 @@ printf 'not hdf5' >"$work/bad.h5"
 expect_error "not an HDF5 file" 1 "$work/bad.h5" "$bin" train --config "$src/jobs/configs/cnn-fixed.ini" --set data.dataset=hdf5 --set "data.path=$work/bad.h5" --out "$work/e6"
 expect_error "patch does not divide image" 1 "patch" "$bin" train --config "$src/jobs/configs/vit-fixed.ini" --set vit.patch=5 --out "$work/e7"
 # SGD at learning rate 10 with momentum 0.99 blows the ViT up within a few steps.
-expect_error "NaN guard names the step" 1 "step [0-9]*: training loss is" "$bin" train --config "$src/jobs/configs/vit-fixed.ini" \
+expect_error "NaN guard names the step" 1 "step [0-9]*: training loss of shard [0-9]* is" "$bin" train --config "$src/jobs/configs/vit-fixed.ini" \
     --set data.train_limit=3000 --set data.validation_size=500 --set data.test_limit=500 --set train.optimizer=sgd \
     --set train.learning_rate=10 --set train.momentum=0.99 --set train.weight_decay=0 --set train.warmup_epochs=0 \
     --set train.epochs=3 --out "$work/e8"

@@ -149,3 +149,4 @@ TESTS += tests/unit/test_data_parallel.mpi
 tests_unit_test_data_parallel_mpi_SOURCES = tests/unit/test_data_parallel.c
 tests_unit_test_data_parallel_mpi_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/train
 tests_unit_test_data_parallel_mpi_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_exact_sum

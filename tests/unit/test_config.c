@@ -379,7 +379,8 @@ START_TEST(write_then_load_is_identity)
         "search.evolution_population=20", "search.evolution_evaluations=100",
         "search.evolution_parents=5", "search.evolution_mutation_probability=0.3",
         "search.evolution_crossover_share=0.25", "search.evolution_validation_images=1000",
-        "search.recalibration_batches=4",
+        "search.recalibration_batches=4", "distributed.shards=16", "distributed.reduce=slab",
+        "distributed.bucket_entries=4096", "distributed.check_interval=10",
     };
     int count = 0;
     const sn_config_key *keys = sn_config_keys(&count);

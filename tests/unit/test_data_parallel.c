@@ -321,7 +321,8 @@ END_TEST
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
-    sn_dist_from_world(&world);
+    if (sn_dist_from_world(&world) != SN_OK)
+        MPI_Abort(MPI_COMM_WORLD, 1);
     Suite *suite = suite_create("data_parallel");
     TCase *tc = tcase_create("ranks");
     tcase_add_test(tc, shards_cover_the_batch_once_in_rank_order);
@@ -341,6 +342,7 @@ int main(int argc, char **argv)
     srunner_free(runner);
     int any = 0;
     MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    sn_dist_finalize(&world);
     MPI_Finalize();
     return any == 0 ? 0 : 1;
 }
