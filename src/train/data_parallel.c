@@ -131,6 +131,20 @@ static void unpack_run(sn_data_parallel *dp, int64_t begin, int64_t count, const
                             dp->extra_result + (begin - dp->entries));
 }
 
+/* Entries [begin, begin + count) that no rank touched: +0. */
+static void zero_run(sn_data_parallel *dp, int64_t begin, int64_t count)
+{
+    float *gradients = sn_network_gradients(dp->network);
+    if (begin < dp->entries) {
+        int64_t n = begin + count <= dp->entries ? count : dp->entries - begin;
+        memset(gradients + begin, 0, sizeof(float) * (size_t)n);
+        begin += n;
+        count -= n;
+    }
+    if (count > 0)
+        memset(dp->extra_result + (begin - dp->entries), 0, sizeof(float) * (size_t)count);
+}
+
 static int sum_in_buckets(sn_data_parallel *dp, int64_t *values, int64_t count)
 {
     for (int64_t b = 0; b < count; b += dp->bucket)
@@ -178,9 +192,8 @@ static int reduce_gradients(sn_data_parallel *dp)
             unpack_run(dp, i, end - i, dp->packed + packed);
             packed += end - i;
         } else {
-            /* untouched everywhere: the sum is zero (unpack of an empty
-             * entry gives +0) */
-            unpack_run(dp, i, end - i, dp->packed);
+            /* untouched everywhere: the sum is +0 */
+            zero_run(dp, i, end - i);
         }
         i = end;
     }
