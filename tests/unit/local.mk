@@ -150,3 +150,8 @@ tests_unit_test_data_parallel_mpi_SOURCES = tests/unit/test_data_parallel.c
 tests_unit_test_data_parallel_mpi_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/train
 tests_unit_test_data_parallel_mpi_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_exact_sum
+
+# Data-parallel training end to end under mpirun (needs Fashion-MNIST):
+# the same bits at any rank count, the failures.
+TESTS += tests/cli/test_distributed.sh
+EXTRA_DIST += tests/cli/test_distributed.sh
