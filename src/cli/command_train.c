@@ -96,11 +96,8 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
         status = sn_config_set(&config, overrides[i]);
     free(overrides);
     status = sn_dist_agree(dist, status);
-    if (status != SN_OK) {
-        if (status != SN_ERR_PEER)
-            sn_cli_report_error("train");
-        return SN_EXIT_FAILURE;
-    }
+    if (status != SN_OK)
+        return train_failure(dist, status);
 
     char chosen_dir[1024];
     if (!run_dir) {

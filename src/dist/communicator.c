@@ -55,10 +55,13 @@ static int launched_by_mpi(void)
            environment("PMI_RANK") || environment("PMI_SIZE");
 }
 
-/* Tasks of the current Slurm step, 0 outside one. */
+/* Tasks of the current srun step, 0 outside one. Only srun sets
+ * SLURM_STEP_ID: a batch script's own environment also has SLURM_PROCID=0
+ * and the job's SLURM_NTASKS, but it is one process (it may run a plain
+ * `shiftnas train`, or mpirun). */
 static long slurm_tasks(void)
 {
-    if (!environment("SLURM_PROCID"))
+    if (!environment("SLURM_PROCID") || !environment("SLURM_STEP_ID"))
         return 0;
     const char *tasks = environment("SLURM_STEP_NUM_TASKS");
     if (!tasks)

@@ -566,6 +566,10 @@ agree_setup:
     const sn_augmentation *augment =
         augmentation.crop_padding > 0 || augmentation.horizontal_flip ? &augmentation : NULL;
     sn_progress_init(&progress, out, config->progress_seconds, 0, total_steps, epochs);
+    /* mpirun hands rank 0 a pseudo-terminal whatever its own output is (a
+     * log file, most often): under a launcher, plain lines. */
+    if (dist->mpi)
+        progress.terminal = 0;
     double start = sn_now();
     double epoch_loss = 0;
     int64_t epoch_steps = 0;
