@@ -47,6 +47,12 @@ void sn_dist_local(sn_dist *dist);
  * to launch) when srun started several copies without PMI (each would train
  * alone), and when the MPI world size differs from SLURM_NTASKS. */
 int sn_dist_init(sn_dist *dist, int *argc, char ***argv);
+/* For the commands that run on one process (search, eval): the number of
+ * processes a launcher started together, from its environment (mpirun's
+ * OMPI_COMM_WORLD_SIZE, or an srun step's task count); 1 if none. *rank
+ * (may be NULL) receives this process's rank among them. */
+int sn_dist_launched_processes(int *rank);
+
 /* Uses an MPI that the caller initialised (tests); MPI_COMM_WORLD.
  * Call sn_dist_finalize before MPI_Finalize (it frees, and leaves MPI to
  * the caller). */

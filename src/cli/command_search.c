@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/evolution.h"
 #include "shiftnas/generator.h"
@@ -365,10 +366,29 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
     return status;
 }
 
+/* search and eval run on one process: several copies started by mpirun or
+ * srun would each do the whole work and append the same rows. */
+static int refuse_several_processes(const char *command)
+{
+    int rank = 0;
+    int processes = sn_dist_launched_processes(&rank);
+    if (processes == 1)
+        return SN_EXIT_OK;
+    if (rank == 0)
+        fprintf(stderr,
+                "shiftnas %s: started as %d processes (mpirun/srun); %s runs on one process: "
+                "start it without a launcher or with one task\n",
+                command, processes, command);
+    return SN_EXIT_USAGE;
+}
+
 int sn_command_search(int argc, char **argv)
 {
     options o;
-    int code = parse_options(argc, argv, "search", search_usage, &o);
+    int code = refuse_several_processes("search");
+    if (code != SN_EXIT_OK)
+        return code;
+    code = parse_options(argc, argv, "search", search_usage, &o);
     if (code == SN_EXIT_OK && !o.targets) {
         fprintf(stderr, "shiftnas search: --targets LIST is required (e.g. --targets 2.5M,5M,8M)\n");
         code = SN_EXIT_USAGE;
@@ -404,7 +424,10 @@ int sn_command_search(int argc, char **argv)
 int sn_command_eval(int argc, char **argv)
 {
     options o;
-    int code = parse_options(argc, argv, "eval", eval_usage, &o);
+    int code = refuse_several_processes("eval");
+    if (code != SN_EXIT_OK)
+        return code;
+    code = parse_options(argc, argv, "eval", eval_usage, &o);
     if (code == SN_EXIT_OK && !o.arch) {
         fprintf(stderr, "shiftnas eval: --arch STRING is required\n");
         code = SN_EXIT_USAGE;

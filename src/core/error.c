@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 /* One message per thread: BLIS may run threads, but only the thread that
  * detects a failure reports it. */
@@ -27,10 +28,15 @@ const char *sn_strerror(int code)
 
 int sn_error_set(int code, const char *format, ...)
 {
+    /* Callers often wrap the previous message ("--arch: %s",
+     * sn_error_message()): format into a scratch buffer first, since the
+     * argument may point into last_message itself. */
+    char message[sizeof last_message];
     va_list args;
     va_start(args, format);
-    vsnprintf(last_message, sizeof last_message, format, args);
+    vsnprintf(message, sizeof message, format, args);
     va_end(args);
+    memcpy(last_message, message, sizeof message);
     return code;
 }
 

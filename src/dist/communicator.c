@@ -69,6 +69,18 @@ static long slurm_tasks(void)
     return tasks ? strtol(tasks, NULL, 10) : 0;
 }
 
+int sn_dist_launched_processes(int *rank)
+{
+    const char *size = environment("OMPI_COMM_WORLD_SIZE");
+    const char *mine = environment("OMPI_COMM_WORLD_RANK");
+    long count = size ? strtol(size, NULL, 10) : slurm_tasks();
+    if (!size)
+        mine = environment("SLURM_PROCID");
+    if (rank)
+        *rank = mine ? (int)strtol(mine, NULL, 10) : 0;
+    return count > 1 ? (int)count : 1;
+}
+
 int sn_dist_init(sn_dist *dist, int *argc, char ***argv)
 {
     sn_dist_local(dist);

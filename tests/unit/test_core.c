@@ -9,6 +9,18 @@
 #include "shiftnas/tensor.h"
 
 /* Known-answer vectors of Philox4x32-10 from Random123's kat_vectors. */
+/* A message that wraps the previous one (the common "context: %s" with
+ * sn_error_message()) keeps it whole. */
+START_TEST(error_message_can_wrap_the_previous_one)
+{
+    ck_assert_int_eq(sn_error_set(SN_ERR_FORMAT, "architecture text '%s' is bad", "x"),
+                     SN_ERR_FORMAT);
+    ck_assert_int_eq(sn_error_set(SN_ERR_ARGUMENT, "--arch: %s", sn_error_message()),
+                     SN_ERR_ARGUMENT);
+    ck_assert_str_eq(sn_error_message(), "--arch: architecture text 'x' is bad");
+}
+END_TEST
+
 START_TEST(philox_known_answers)
 {
     const uint32_t zero_counter[4] = {0, 0, 0, 0}, zero_key[2] = {0, 0};
@@ -172,6 +184,7 @@ int main(void)
     Suite *suite = suite_create("core");
     TCase *rng = tcase_create("rng");
     tcase_add_test(rng, philox_known_answers);
+    tcase_add_test(rng, error_message_can_wrap_the_previous_one);
     tcase_add_test(rng, stream_is_a_function_of_its_key);
     tcase_add_test(rng, draws_have_their_ranges_and_moments);
     tcase_add_test(rng, permutation_is_a_permutation);
