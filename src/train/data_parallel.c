@@ -61,7 +61,6 @@ void sn_data_parallel_free(sn_data_parallel *dp)
 
 void sn_data_parallel_begin_step(sn_data_parallel *dp)
 {
-    dp->step_start = sn_now();
     sn_exact_sum_clear(&dp->sum, 0, dp->entries + dp->extra);
     int64_t count;
     float *statistics = sn_network_running_statistics(dp->network, &count);
@@ -238,7 +237,8 @@ int sn_data_parallel_reduce(sn_data_parallel *dp, int status, int64_t step)
     status = reduce_gradients(dp);
     if (status == SN_OK)
         status = merge_statistics(dp);
-    dp->times.reduce += sn_now() - agreed;
+    dp->reduced_at = sn_now();
+    dp->times.reduce += dp->reduced_at - agreed;
     return status;
 }
 
@@ -254,6 +254,7 @@ int sn_data_parallel_sum_shard_values(sn_data_parallel *dp, const double *mine, 
             sum += dp->values_all[s * per + j];
         sums[j] = sum;
     }
-    dp->times.reduce += sn_now() - start;
+    dp->reduced_at = sn_now();
+    dp->times.reduce += dp->reduced_at - start;
     return SN_OK;
 }

@@ -36,7 +36,7 @@ typedef struct {
     double waiting;      /* for the slowest rank (the agreement before the all-reduce) */
     double reduce;       /* the gradient all-reduce, loss gathers, running statistics */
     double coordinator;  /* probability updates: validation share, gather, broadcast */
-    double other;        /* optimiser, generator, logging, state checks */
+    double other;        /* after the reduction: generator, optimiser, logging, state checks */
     double bytes;        /* bytes each rank contributed to the gradient all-reduces */
     int64_t steps;
 } sn_phase_times;
@@ -64,7 +64,8 @@ typedef struct {
     int *counts;               /* [ranks] for the gathers */
     double *values_mine, *values_all; /* per-shard scalars: [shards * SN_DP_VALUES_MAX] */
     sn_phase_times times;
-    double step_start, compute_end;
+    double step_start;         /* set by the caller when the step (its data) begins */
+    double reduced_at;         /* when the last reduction or gather of the step ended */
 } sn_data_parallel;
 
 /* extra: how many more entries each shard adds after the parameters (the

@@ -586,6 +586,7 @@ agree_setup:
             epoch_steps = 0;
         }
         double step_start = sn_now();
+        dp.step_start = step_start;
         if (step == fault.step && dist->rank == fault.rank && strcmp(fault.kind, "kill") == 0)
             raise(SIGKILL);
         sn_batch_fill(b.images, b.labels, &train_set, b.order + position * batch + local_first,
@@ -601,7 +602,9 @@ agree_setup:
                                         step, &loss);
         if (status != SN_OK)
             goto agree_step; /* agreed inside the step; agreeing again keeps the reporter */
-        other_start = sn_now();
+        /* "other" runs from the end of the step's last collective: the
+         * generator's backward, the optimiser, logging, checks */
+        other_start = dp.reduced_at;
         float *grads = sn_network_gradients(network);
         double norm = sn_gradient_norm(table, grads);
         if (!isfinite(norm)) {
