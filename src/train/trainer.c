@@ -568,8 +568,10 @@ agree_setup:
     sn_progress_init(&progress, out, config->progress_seconds, 0, total_steps, epochs);
     /* mpirun hands rank 0 a pseudo-terminal whatever its own output is (a
      * log file, most often): under a launcher, plain lines. */
-    if (dist->mpi)
+    if (dist->mpi) {
         progress.terminal = 0;
+        progress.interval = config->progress_seconds;
+    }
     double start = sn_now();
     double epoch_loss = 0;
     int64_t epoch_steps = 0;
