@@ -1,7 +1,8 @@
 #!/bin/sh
 # make bench: the engine's figures against BLIS's own peak and against PyTorch,
 # on this machine, in one run. Writes bench-results.md in the build directory;
-# doc/performance.md records a run's figures.
+# doc/performance.md records a run's figures. The data-parallel part is
+# tests/bench/distributed-bench.sh (its own environment variables there).
 set -eu
 bench=${BUILD_DIR:-.}/tests/bench/bench_shiftnas
 src=${SOURCE_DIR:-.}
@@ -92,3 +93,8 @@ conv=$(get conv_total_gflops "$tmp/conv")
     done
 } >"$out"
 cat "$out"
+# Data-parallel training over MPI ranks (appends its section to $out;
+# BENCH_DISTRIBUTED=0 leaves it out).
+if [ "${BENCH_DISTRIBUTED:-1}" != 0 ]; then
+    sh "$src/tests/bench/distributed-bench.sh" "$out"
+fi
