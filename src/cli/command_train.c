@@ -12,6 +12,7 @@
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/train.h"
+#include "train/stop_request.h"
 
 static const char train_usage[] =
     "usage: shiftnas train --config FILE [--set SECTION.KEY=VALUE ...] [--out RUN_DIR]\n"
@@ -204,6 +205,13 @@ static int train_failure(const sn_dist *dist, int status)
 
 int sn_command_train(int argc, char **argv)
 {
+    /* Before MPI starts: a SIGUSR1/SIGTERM during start-up (mpirun forwards
+     * SIGUSR1 at once) asks for a stop after the first step instead of
+     * killing the process. */
+    if (sn_stop_request_install() != SN_OK) {
+        sn_cli_report_error("train");
+        return SN_EXIT_FAILURE;
+    }
     sn_dist dist;
     int status = sn_dist_init(&dist, &argc, &argv);
     if (status != SN_OK) {

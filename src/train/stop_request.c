@@ -20,6 +20,10 @@ static void on_stop_signal(int signal_number)
 
 int sn_stop_request_install(void)
 {
+    /* Installed already (the program does it first thing, before MPI
+     * starts): keep the handlers and any request that came meanwhile. */
+    if (installed)
+        return SN_OK;
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = on_stop_signal;
@@ -27,7 +31,6 @@ int sn_stop_request_install(void)
     /* SA_RESTART: a read or write interrupted by the signal goes on, so no
      * I/O path sees EINTR because a stop was asked for. */
     action.sa_flags = SA_RESTART;
-    requested_signal = 0;
     if (sigaction(SIGUSR1, &action, &previous_usr1) != 0)
         return sn_error_set(SN_ERR_INTERNAL, "cannot install the SIGUSR1 handler: %s",
                             strerror(errno));
@@ -47,6 +50,11 @@ void sn_stop_request_restore(void)
     sigaction(SIGUSR1, &previous_usr1, NULL);
     sigaction(SIGTERM, &previous_term, NULL);
     installed = 0;
+}
+
+int sn_stop_request_installed(void)
+{
+    return installed;
 }
 
 int sn_stop_request_signal(void)

@@ -11,10 +11,14 @@
 #ifndef SHIFTNAS_TRAIN_STOP_REQUEST_H
 #define SHIFTNAS_TRAIN_STOP_REQUEST_H
 
-/* Installs the handlers (keeping the previous ones for the restore). */
+/* Installs the handlers (keeping the previous ones for the restore); a
+ * no-op when they are installed already. shiftnas train installs them
+ * before MPI starts, so a request during start-up is not fatal either. */
 int sn_stop_request_install(void);
 /* Puts back the handlers that were there before the install. */
 void sn_stop_request_restore(void);
+/* 1 while the handlers are installed. */
+int sn_stop_request_installed(void);
 /* The signal that asked to stop since the install, or 0. */
 int sn_stop_request_signal(void);
 

@@ -555,8 +555,9 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
     parse_injected_fault(&fault);
     /* From the start: a stop request during the setup (a preemption while
      * the data loads) is honoured after the first step, not fatal. */
+    int handlers_were_installed = sn_stop_request_installed();
     if (status == SN_OK && (status = sn_stop_request_install()) == SN_OK)
-        stop_handlers = 1;
+        stop_handlers = !handlers_were_installed; /* restore only what we installed */
     AGREE_OR_DONE();
 
     if (config->validation_size >= train_set.count) {

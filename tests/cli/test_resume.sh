@@ -29,12 +29,11 @@ trap 'rm -rf "$work"' EXIT
 unset SLURM_PROCID SLURM_NTASKS SLURM_STEP_NUM_TASKS SLURM_STEP_ID SLURM_STEPID SHIFTNAS_INJECT_FAULT
 seed=${SHIFTNAS_TEST_SEED:-$(date +%s)}
 echo "random moments from SHIFTNAS_TEST_SEED=$seed"
-draws=0
-# random LOW HIGH: a number in [LOW, HIGH] (two decimals), the next of the
-# seeded sequence.
+# random N LOW HIGH: the N-th number of the seeded sequence, in [LOW, HIGH]
+# (two decimals). N is explicit: a count kept here would not survive the
+# $(...) subshell each call runs in.
 random() {
-    draws=$((draws + 1))
-    awk -v s="$seed" -v n="$draws" -v lo="$1" -v hi="$2" \
+    awk -v s="$seed" -v n="$1" -v lo="$2" -v hi="$3" \
         'BEGIN { srand(s + 7919 * n); printf "%.2f\n", lo + (hi - lo) * rand() }'
 }
 started=$(date +%s)
@@ -224,23 +223,28 @@ check_same "shift (variance statistic): stopped at step 13, resumed: the same bi
     ref-variance usr1-variance
 
 # --- SIGKILL, SIGUSR1 and SIGTERM at random moments -------------------------------
-# The reference run's wall time bounds the moment.
-span=$(awk -v t="$(grep -o 'in [0-9]*s' "$work/ref-shift.out" | tail -n 1 | tr -dc 0-9)" \
-    'BEGIN { print (t > 3 ? 0.8 * t : 2) }')
-echo "random moments within ${span} s"
+# Between 0.3 and 0.9 of the reference run's wall time (start-up included):
+# before the first checkpoint the resume starts over, after the last one it
+# has nothing to do; in between it goes on from the latest.
+ref_start=$(date +%s.%N)
+start 1 ref-timing shift
+span=$(awk -v a="$ref_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f\n", b - a }')
+low=$(awk -v s="$span" 'BEGIN { printf "%.2f\n", 0.3 * s }')
+high=$(awk -v s="$span" 'BEGIN { printf "%.2f\n", 0.9 * s }')
+echo "a run takes ${span} s: random moments within [$low, $high] s"
 
-moment=$(random 0.5 "$span")
+moment=$(random 1 "$low" "$high")
 interrupt "$moment" KILL 1 kill-1 shift
 echo "1 rank: SIGKILL after $moment s (exit $status)"
 finish 1 kill-1 && check_same "1 rank: SIGKILL at ${moment} s, resumed: the same bits" ref-shift kill-1
 
-moment=$(random 1 "$span")
+moment=$(random 2 "$low" "$high")
 interrupt "$moment" KILL 2 kill-2 shift
 echo "2 ranks: SIGKILL of one rank after $moment s (exit $status)"
 finish 2 kill-2 && check_same "2 ranks: SIGKILL of a rank at ${moment} s, resumed on 2: the same bits" \
     ref-shift kill-2
 
-moment=$(random 1 "$span")
+moment=$(random 3 "$low" "$high")
 interrupt "$moment" USR1 2 usr1-2to1 shift
 echo "2 ranks: SIGUSR1 to mpirun after $moment s (exit $status)"
 if [ "$status" -eq 75 ] || [ "$status" -eq 0 ]; then
@@ -251,7 +255,7 @@ else
     fail "2 ranks, SIGUSR1 to mpirun: exit $status (expected 75)"; tail -n 5 "$work/usr1-2to1.err"
 fi
 
-moment=$(random 0.5 "$span")
+moment=$(random 4 "$low" "$high")
 interrupt "$moment" TERM 1 term-1to2 shift
 echo "1 rank: SIGTERM after $moment s (exit $status)"
 if [ "$status" -eq 75 ] || [ "$status" -eq 0 ]; then
