@@ -266,11 +266,11 @@ all="$ref,$pre,$search_pair,$array,$search_sweep,$bad,$budget"
 while :; do
     queued=$(squeue -h -j "$all" -o '%i %r' 2>/dev/null)
     [ -z "$queued" ] && break
-    if ! echo "$queued" | grep -vq DependencyNeverSatisfied; then
-        fail "jobs whose dependency failed: $(echo "$queued" | cut -d' ' -f1 | tr '\n' ' ')(cancelled)"
-        # shellcheck disable=SC2046
-        scancel $(echo "$queued" | cut -d' ' -f1)
-        break
+    never=$(echo "$queued" | awk '$2 == "DependencyNeverSatisfied" {print $1}')
+    if [ -n "$never" ]; then
+        fail "jobs whose dependency failed: $(echo "$never" | tr '\n' ' ')(cancelled)"
+        # shellcheck disable=SC2086
+        scancel $never
     fi
     if [ $SECONDS -ge $end ]; then
         fail "jobs still queued or running after $SECONDS s: $(squeue -h -j "$all" -o '%i:%T:%r' | tr '\n' ' ')"
