@@ -229,6 +229,10 @@ sn_train() {
             exit 75
             ;;
         *)
+            if [ "$SN_GOT_TERM" = 1 ]; then
+                sn_log "training step ended with exit code $status after SIGTERM (killed before it could checkpoint?): Slurm ends this job; a requeued job resumes from the last complete checkpoint"
+                exit "$status"
+            fi
             sn_log "ERROR: training step failed with exit code $status (an error, not a checkpoint stop): not requeueing; see the messages above"
             exit "$status"
             ;;
