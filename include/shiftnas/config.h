@@ -131,6 +131,10 @@ typedef struct {
     char distributed_reduce[SN_CONFIG_TEXT_MAX]; /* active|slab */
     int64_t distributed_bucket_entries;  /* gradient entries per all-reduce message */
     int64_t distributed_check_interval;  /* steps between cross-rank state checks (0 = off) */
+    int64_t checkpoint_interval_steps;   /* steps between checkpoints (0 = off) */
+    double checkpoint_interval_seconds;  /* seconds between checkpoints (0 = off) */
+    int64_t checkpoint_keep;             /* complete checkpoints kept */
+    double checkpoint_stop_after_seconds; /* wall-clock budget: checkpoint and stop (0 = off) */
 } sn_config;
 
 typedef enum {
@@ -170,6 +174,20 @@ int sn_config_set(sn_config *config, const char *assignment);
  * [vit] and [space] relations only for the selected model type). Checks that need the
  * data set's shape are made when the network is built. */
 int sn_config_validate(const sn_config *config);
+/* The same from text held in memory; `name` stands for the file in messages
+ * ("RUN/checkpoints/step-000000500.h5 (config)"). */
+int sn_config_load_text(sn_config *config, const char *text, const char *name);
+/* 1 if the key can change between a run and its resume without changing a
+ * trained bit (where the data is, how often progress and checkpoints are
+ * written, how the all-reduce is packed); see doc/checkpoint.md. */
+int sn_config_key_result_neutral(const sn_config_key *key);
+/* The first key (in table order) whose value differs between a and b,
+ * ignoring result-neutral keys when skip_neutral; NULL if none. */
+const sn_config_key *sn_config_first_difference(const sn_config *a, const sn_config *b,
+                                                int skip_neutral);
+/* The value of `key` in `config` as an INI file would hold it. */
+int sn_config_format_value(const sn_config *config, const sn_config_key *key, char *buffer,
+                           size_t size);
 /* Writes every key with its resolved value, as a loadable INI file. */
 int sn_config_write(const sn_config *config, FILE *out);
 /* Writes the key reference (Markdown table per section) for doc/. */

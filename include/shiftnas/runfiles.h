@@ -73,6 +73,11 @@ enum { SN_RUN_LOG_BUFFER_ROWS = 4096 };
 int sn_run_log_create(sn_run_log **log, const char *path, const char *strategy, int buckets,
                       const int64_t *bucket_edges);
 
+/* Opens an existing log (a resumed run's, restored from its checkpoint) to
+ * append after its rows; strategy and buckets must be the log's.
+ * SN_ERR_IO if it cannot be opened, SN_ERR_FORMAT if it is not such a log. */
+int sn_run_log_open_append(sn_run_log **log, const char *path, const char *strategy, int buckets);
+
 /* Appends one trained subnet: bucket -1 means none (otherwise 0..K-1),
  * target_macs NaN means none. Buffered; no allocation. */
 int sn_run_log_subnet(sn_run_log *log, int64_t step, int slot, int bucket, double target_macs,
@@ -86,6 +91,9 @@ int sn_run_log_update(sn_run_log *log, int64_t step, const double *beta, const d
 
 /* Writes the buffered subnet rows and flushes the file to disk. */
 int sn_run_log_flush(sn_run_log *log);
+
+/* The path the log was created or opened with. */
+const char *sn_run_log_path(const sn_run_log *log);
 
 /* Flushes, closes and frees; safe with NULL. Returns the first failure. */
 int sn_run_log_close(sn_run_log *log);

@@ -34,6 +34,13 @@ typedef struct {
     double final_train_loss;      /* mean over the last epoch */
     double validation_loss, validation_accuracy;
     double test_loss, test_accuracy;
+    int64_t first_step;           /* where this session started (a resumed run: > 0) */
+    int stopped;                  /* stopped early with a checkpoint (signal or time budget) */
+    int stop_signal;              /* the signal that asked, or 0 (the time budget) */
+    int already_complete;         /* --resume of a run that had finished: nothing done */
+    int64_t checkpoints;          /* written by this session */
+    double checkpoint_seconds;    /* their wall time, agreement included */
+    int64_t checkpoint_bytes;     /* their total size */
 } sn_train_result;
 
 /* Loads the training and test sets named by [data] (limits applied). */
@@ -45,10 +52,16 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *progress, sn_tr
 /* The same on the ranks of `dist` (shiftnas/dist.h): every rank calls it;
  * rank 0 prints (give the other ranks progress = NULL) and writes RUN_DIR.
  * The trained state is the same bits at any rank count (doc/distributed.md).
+ * resume = 1 continues the run in RUN_DIR from the checkpoint its
+ * checkpoints/latest names (doc/checkpoint.md), or from step 0 if it has
+ * none yet; config must be the run's (result-neutral keys may differ).
+ * Checkpoints go to RUN_DIR/checkpoints as [checkpoint] says; SIGUSR1 and
+ * SIGTERM (and [checkpoint] stop_after_seconds) end the run after the
+ * current step with a checkpoint and result->stopped = 1.
  * A failure on any rank fails every rank: the failing one returns its error,
  * the others SN_ERR_PEER. */
 int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dist *dist,
-                      FILE *progress, sn_train_result *result);
+                      int resume, FILE *progress, sn_train_result *result);
 
 /* The BLIS kernels for the configured network (sn_blas_setup_for): the fixed
  * CNN's wide convolutions run fastest on the large-product kernels, the
@@ -185,6 +198,8 @@ typedef struct {
 } sn_metrics;
 
 int sn_metrics_open(sn_metrics *metrics, const char *run_dir);
+/* Opens an existing RUN_DIR/metrics.csv to append rows (a resumed run). */
+int sn_metrics_open_append(sn_metrics *metrics, const char *run_dir);
 int sn_metrics_append(sn_metrics *metrics, int64_t step, int epoch, const char *split, double loss,
                       double accuracy, int64_t images, double seconds);
 int sn_metrics_close(sn_metrics *metrics);

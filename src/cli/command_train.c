@@ -1,7 +1,10 @@
-/* shiftnas train --config FILE [--set section.key=value ...] [--out RUN_DIR] */
+/* shiftnas train --config FILE [--set section.key=value ...] [--out RUN_DIR]
+ * shiftnas train --resume RUN_DIR [--set section.key=value ...] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "commands.h"
@@ -12,18 +15,53 @@
 
 static const char train_usage[] =
     "usage: shiftnas train --config FILE [--set SECTION.KEY=VALUE ...] [--out RUN_DIR]\n"
+    "       shiftnas train --resume RUN_DIR [--set SECTION.KEY=VALUE ...]\n"
     "\n"
     "Trains the network the configuration describes and evaluates it after every epoch.\n"
     "\n"
-    "  --config FILE   INI configuration (see doc/configuration.md); keys not given keep\n"
-    "                  their defaults\n"
-    "  --set S.K=V     override one key after the file (repeatable), e.g. --set train.epochs=1\n"
-    "  --out RUN_DIR   run directory (default runs/train-YYYYMMDD-HHMMSS); receives\n"
-    "                  config.ini (the resolved configuration) and metrics.csv\n"
-    "  -h, --help      this text\n"
+    "  --config FILE    INI configuration (see doc/configuration.md); keys not given keep\n"
+    "                   their defaults\n"
+    "  --set S.K=V      override one key after the file (repeatable), e.g. --set train.epochs=1\n"
+    "  --out RUN_DIR    run directory (default runs/train-YYYYMMDD-HHMMSS); receives\n"
+    "                   config.ini (the resolved configuration), metrics.csv, model.h5,\n"
+    "                   log.h5 and checkpoints/\n"
+    "  --resume RUN_DIR continue the run in RUN_DIR from its latest checkpoint (from step 0\n"
+    "                   if it has none yet), with the same bits as a run that never stopped;\n"
+    "                   --set may change only result-neutral keys ([checkpoint] *, data.path,\n"
+    "                   run.progress_seconds, distributed.reduce/bucket_entries/check_interval)\n"
+    "  -h, --help       this text\n"
     "\n"
     "Progress goes to stdout: a live line on a terminal, one line every\n"
-    "[run] progress_seconds in a log file. Errors go to stderr; exit status 1.\n";
+    "[run] progress_seconds in a log file. Errors go to stderr.\n"
+    "SIGUSR1 or SIGTERM: finish the step, write a checkpoint, exit 75 (resume later).\n"
+    "Exit status: 0 done, 1 failed, 2 usage, 75 stopped with a checkpoint (requeue and\n"
+    "--resume).\n";
+
+/* --set on --resume: only keys that cannot change a trained bit. */
+static int check_resume_override(const char *assignment)
+{
+    const char *dot = strchr(assignment, '.'), *equals = strchr(assignment, '=');
+    if (!dot || !equals || dot > equals)
+        return SN_OK; /* malformed: sn_config_set reports it */
+    int count;
+    const sn_config_key *keys = sn_config_keys(&count);
+    for (int k = 0; k < count; k++) {
+        size_t section = strlen(keys[k].section), name = strlen(keys[k].name);
+        const char *s = assignment, *n = dot + 1;
+        while (*s == ' ')
+            s++;
+        while (*n == ' ')
+            n++;
+        if (strncmp(s, keys[k].section, section) == 0 && s + section == dot &&
+            strncmp(n, keys[k].name, name) == 0 &&
+            (n[name] == '=' || n[name] == ' ') && !sn_config_key_result_neutral(&keys[k]))
+            return sn_error_set(SN_ERR_CONFIG,
+                                "--set '%s': [%s] %s cannot change on --resume (it would change "
+                                "the trained bits; start a new run with --config instead)",
+                                assignment, keys[k].section, keys[k].name);
+    }
+    return SN_OK;
+}
 
 void sn_cli_report_error(const char *context)
 {
@@ -41,7 +79,7 @@ static int train_failure(const sn_dist *dist, int status);
  * rank 0. */
 static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
 {
-    const char *config_path = NULL, *run_dir = NULL;
+    const char *config_path = NULL, *run_dir = NULL, *resume_dir = NULL;
     int speaker = dist->rank == 0;
     sn_config config;
     sn_config_defaults(&config);
@@ -62,7 +100,7 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
             free(overrides);
             return SN_EXIT_OK;
         } else if ((strcmp(arg, "--config") == 0 || strcmp(arg, "--set") == 0 ||
-                    strcmp(arg, "--out") == 0) && i + 1 >= argc) {
+                    strcmp(arg, "--out") == 0 || strcmp(arg, "--resume") == 0) && i + 1 >= argc) {
             if (speaker)
                 fprintf(stderr, "shiftnas train: %s needs a value\n", arg);
             exit_code = SN_EXIT_USAGE;
@@ -73,6 +111,8 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
             overrides[override_count++] = argv[++i];
         } else if (strcmp(arg, "--out") == 0) {
             run_dir = argv[++i];
+        } else if (strcmp(arg, "--resume") == 0) {
+            resume_dir = argv[++i];
         } else {
             if (speaker)
                 fprintf(stderr, "shiftnas train: unknown argument '%s' (try 'shiftnas train --help')\n", arg);
@@ -80,9 +120,16 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
             break;
         }
     }
-    if (exit_code == SN_EXIT_OK && !config_path) {
+    if (exit_code == SN_EXIT_OK && resume_dir && (config_path || run_dir)) {
         if (speaker)
-            fprintf(stderr, "shiftnas train: --config FILE is required (try 'shiftnas train --help')\n");
+            fprintf(stderr, "shiftnas train: --resume RUN_DIR takes the run's own configuration "
+                            "and directory; drop --config and --out\n");
+        exit_code = SN_EXIT_USAGE;
+    }
+    if (exit_code == SN_EXIT_OK && !config_path && !resume_dir) {
+        if (speaker)
+            fprintf(stderr, "shiftnas train: --config FILE (or --resume RUN_DIR) is required "
+                            "(try 'shiftnas train --help')\n");
         exit_code = SN_EXIT_USAGE;
     }
     if (exit_code != SN_EXIT_OK) {
@@ -91,9 +138,26 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
     }
     /* Every rank reads the file: a rank that cannot (another node's file
      * system) must not leave the others waiting. */
-    int status = sn_config_load_file(&config, config_path);
-    for (int i = 0; status == SN_OK && i < override_count; i++)
-        status = sn_config_set(&config, overrides[i]);
+    char resume_config[1100];
+    if (resume_dir) {
+        /* the run's resolved configuration, written when it started */
+        snprintf(resume_config, sizeof resume_config, "%s/config.ini", resume_dir);
+        config_path = resume_config;
+        run_dir = resume_dir;
+    }
+    struct stat st;
+    int status = SN_OK;
+    if (resume_dir && stat(resume_config, &st) != 0)
+        status = sn_error_set(SN_ERR_IO, "%s: not a run directory (no config.ini): %s",
+                              resume_dir, strerror(errno));
+    if (status == SN_OK)
+        status = sn_config_load_file(&config, config_path);
+    for (int i = 0; status == SN_OK && i < override_count; i++) {
+        if (resume_dir)
+            status = check_resume_override(overrides[i]);
+        if (status == SN_OK)
+            status = sn_config_set(&config, overrides[i]);
+    }
     free(overrides);
     status = sn_dist_agree(dist, status);
     if (status != SN_OK)
@@ -112,10 +176,12 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
     if (sn_dist_broadcast(dist, chosen_dir, sizeof chosen_dir, 0) != SN_OK)
         return train_failure(dist, SN_ERR_MPI);
     sn_train_result result;
-    status = sn_train_on_ranks(&config, chosen_dir, dist, speaker ? stdout : NULL, &result);
+    status = sn_train_on_ranks(&config, chosen_dir, dist, resume_dir != NULL,
+                               speaker ? stdout : NULL, &result);
     if (status != SN_OK)
         return train_failure(dist, status);
-    return SN_EXIT_OK;
+    /* 75 (EX_TEMPFAIL): a checkpoint holds the run; requeue and resume */
+    return result.stopped ? SN_EXIT_REQUEUE : SN_EXIT_OK;
 }
 
 /* Prints the failure of this rank (if it is the one that reports) and,

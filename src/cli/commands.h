@@ -8,7 +8,9 @@
 enum {
     SN_EXIT_OK = 0,
     SN_EXIT_FAILURE = 1,  /* the run failed: bad input, I/O, numerics */
-    SN_EXIT_USAGE = 2     /* the command line was wrong */
+    SN_EXIT_USAGE = 2,    /* the command line was wrong */
+    SN_EXIT_REQUEUE = 75  /* train stopped early with a checkpoint: requeue, then --resume
+                             (75 is sysexits' EX_TEMPFAIL: "try again later") */
 };
 
 int sn_command_train(int argc, char **argv);
@@ -17,6 +19,7 @@ int sn_command_config(int argc, char **argv);
 int sn_command_space(int argc, char **argv);
 int sn_command_search(int argc, char **argv);
 int sn_command_eval(int argc, char **argv);
+int sn_command_inspect(int argc, char **argv);
 
 /* Prints "shiftnas: <message>" for the last library error on stderr. */
 void sn_cli_report_error(const char *context);

@@ -236,6 +236,18 @@ static const sn_config_key config_keys[] = {
      1e12, NULL,
      "Debugging: every this many steps, compare a hash of the trained state across ranks and stop "
      "on a mismatch (0 = off)."},
+    {"checkpoint", "interval_steps", SN_CONFIG_INT, FIELD(checkpoint_interval_steps), "0", 0, 1e12,
+     NULL, "Write a checkpoint every this many steps (0 = off; interval_seconds may still apply)."},
+    {"checkpoint", "interval_seconds", SN_CONFIG_FLOAT, FIELD(checkpoint_interval_seconds), "600",
+     0, 1e9, NULL,
+     "Write a checkpoint when this many seconds have passed since the last one (0 = off); rank "
+     "0's clock decides for every rank."},
+    {"checkpoint", "keep", SN_CONFIG_INT, FIELD(checkpoint_keep), "3", 1, 1000000, NULL,
+     "Complete checkpoints kept in RUN_DIR/checkpoints (the oldest are removed)."},
+    {"checkpoint", "stop_after_seconds", SN_CONFIG_FLOAT, FIELD(checkpoint_stop_after_seconds),
+     "0", 0, 1e9, NULL,
+     "Wall-clock budget of this process: after this many seconds, finish the step, write a "
+     "checkpoint and exit with status 75 (resume with --resume); 0 = off."},
 };
 
 enum { KEY_COUNT = (int)(sizeof config_keys / sizeof config_keys[0]) };
@@ -257,6 +269,8 @@ static const struct {
                "and the evolutionary search of `shiftnas search`. Used when [model] type = supernet."},
     {"distributed", "Data-parallel training over MPI ranks (mpirun -np N, srun --mpi=pmix); "
                     "doc/distributed.md."},
+    {"checkpoint", "Checkpoints of a training run (RUN_DIR/checkpoints), resume and stopping "
+                   "before a time limit; doc/checkpoint.md. These keys may change on resume."},
 };
 
 enum { SECTION_COUNT = (int)(sizeof config_sections / sizeof config_sections[0]) };
@@ -630,7 +644,8 @@ static char *read_line(char *out, int size, void *user)
         if (close && !section_known(name)) {
             c->status = sn_error_set(SN_ERR_CONFIG,
                                      "%s:%d: unknown section [%.*s] (sections: run, data, "
-                                     "model, cnn, vit, space, train)",
+                                     "model, cnn, vit, space, train, search, distributed, "
+                                     "checkpoint)",
                                      c->path, c->line, (int)(name_len > 60 ? 60 : name_len),
                                      start + 1);
             return NULL;
@@ -674,15 +689,13 @@ static int handle_pair(void *user, const char *section, const char *name, const 
     return c->status == SN_OK;
 }
 
-int sn_config_load_file(sn_config *config, const char *path)
+/* Parses an open stream (closed here) named `path` in messages. */
+static int load_stream(sn_config *config, FILE *file, const char *path)
 {
     sn_config work;
     memcpy(&work, config, sizeof work);
     load_context c = {&work, path, NULL, 0, SN_OK, NULL, 0};
-    c.file = fopen(path, "r");
-    if (!c.file)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open the configuration: %s", path,
-                            strerror(errno));
+    c.file = file;
 
     int have_knobs = &ini_use_stack && &ini_allow_realloc && &ini_initial_alloc && &ini_max_line;
     bool saved_stack = false, saved_realloc = false;
@@ -719,6 +732,26 @@ int sn_config_load_file(sn_config *config, const char *path)
     return SN_OK;
 }
 
+int sn_config_load_file(sn_config *config, const char *path)
+{
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return sn_error_set(SN_ERR_IO, "%s: cannot open the configuration: %s", path,
+                            strerror(errno));
+    return load_stream(config, file, path);
+}
+
+int sn_config_load_text(sn_config *config, const char *text, const char *name)
+{
+    size_t length = strlen(text);
+    /* fmemopen of a zero-length buffer fails; an empty text is an empty file */
+    FILE *file = length > 0 ? fmemopen((void *)text, length, "r") : fopen("/dev/null", "r");
+    if (!file)
+        return sn_error_set(SN_ERR_NOMEM, "%s: cannot read the configuration text: %s", name,
+                            strerror(errno));
+    return load_stream(config, file, name);
+}
+
 /* ---- --set ------------------------------------------------------------ */
 
 /* Blanks around a part of "section.key=value" are not part of it. */
@@ -752,7 +785,7 @@ int sn_config_set(sn_config *config, const char *assignment)
         if (!section_known(section))
             status = sn_error_set(SN_ERR_CONFIG,
                                   "%s: unknown section [%s] (sections: run, data, model, cnn, "
-                                  "vit, space, train)",
+                                  "vit, space, train, search, distributed, checkpoint)",
                                   where, section);
         else if (!key)
             status = sn_error_set(SN_ERR_CONFIG, "%s: unknown key '%s' in [%s]", where, name,
@@ -897,6 +930,49 @@ int sn_config_write(const sn_config *config, FILE *out)
     if (fflush(out) != 0 || ferror(out))
         return sn_error_set(SN_ERR_IO, "cannot write the configuration: %s", strerror(errno));
     return SN_OK;
+}
+
+int sn_config_key_result_neutral(const sn_config_key *key)
+{
+    static const char *const neutral[][2] = {
+        {"data", "path"},                  /* the same images may move */
+        {"run", "progress_seconds"},
+        {"distributed", "reduce"},         /* same bits either way (doc/distributed.md) */
+        {"distributed", "bucket_entries"},
+        {"distributed", "check_interval"},
+    };
+    if (strcmp(key->section, "checkpoint") == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof neutral / sizeof neutral[0]; i++)
+        if (strcmp(key->section, neutral[i][0]) == 0 && strcmp(key->name, neutral[i][1]) == 0)
+            return 1;
+    return 0;
+}
+
+int sn_config_format_value(const sn_config *config, const sn_config_key *key, char *buffer,
+                           size_t size)
+{
+    if (size < SN_CONFIG_TEXT_MAX + 32)
+        return sn_error_set(SN_ERR_ARGUMENT, "configuration value buffer too small");
+    format_value(buffer, size, key, config);
+    return SN_OK;
+}
+
+const sn_config_key *sn_config_first_difference(const sn_config *a, const sn_config *b,
+                                                int skip_neutral)
+{
+    char value_a[SN_CONFIG_TEXT_MAX + 32], value_b[SN_CONFIG_TEXT_MAX + 32];
+    for (int k = 0; k < KEY_COUNT; k++) {
+        const sn_config_key *key = &config_keys[k];
+        if (skip_neutral && sn_config_key_result_neutral(key))
+            continue;
+        /* compared as written: the text a run directory's config.ini holds */
+        format_value(value_a, sizeof value_a, key, a);
+        format_value(value_b, sizeof value_b, key, b);
+        if (strcmp(value_a, value_b) != 0)
+            return key;
+    }
+    return NULL;
 }
 
 static const char *type_name(sn_config_type type)

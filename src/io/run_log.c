@@ -276,6 +276,144 @@ int sn_run_log_create(sn_run_log **out, const char *path, const char *strategy, 
     return SN_OK;
 }
 
+/* The number of rows of an extendible dataset (its first axis). */
+static int dataset_rows(const sn_run_log *log, hid_t dataset, const char *name, int64_t *rows)
+{
+    hsize_t dims[2] = {0, 0};
+    hid_t space = H5Dget_space(dataset);
+    int rank = space >= 0 ? H5Sget_simple_extent_dims(space, dims, NULL) : -1;
+    if (space >= 0)
+        H5Sclose(space);
+    if (rank < 1)
+        return sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: cannot read its shape", log->path, name);
+    *rows = (int64_t)dims[0];
+    return SN_OK;
+}
+
+static int read_int_attribute(const sn_run_log *log, const char *name, int *value)
+{
+    hid_t attribute = H5Aopen(log->file, name, H5P_DEFAULT);
+    int ok = attribute >= 0 && H5Aread(attribute, H5T_NATIVE_INT, value) >= 0;
+    if (attribute >= 0)
+        H5Aclose(attribute);
+    return ok ? SN_OK : sn_error_set(SN_ERR_FORMAT, "%s: attribute %s: missing or unreadable",
+                                     log->path, name);
+}
+
+static int read_text_attribute(const sn_run_log *log, const char *name, char *out, size_t size)
+{
+    hid_t attribute = H5Aopen(log->file, name, H5P_DEFAULT);
+    hid_t type = attribute >= 0 ? H5Aget_type(attribute) : -1;
+    int ok = 0;
+    if (type >= 0 && H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) > 0) {
+        char *value = NULL;
+        if (H5Aread(attribute, type, &value) >= 0 && value) {
+            ok = snprintf(out, size, "%s", value) < (int)size;
+            H5free_memory(value);
+        }
+    }
+    if (type >= 0)
+        H5Tclose(type);
+    if (attribute >= 0)
+        H5Aclose(attribute);
+    return ok ? SN_OK : sn_error_set(SN_ERR_FORMAT, "%s: attribute %s: missing or unreadable",
+                                     log->path, name);
+}
+
+int sn_run_log_open_append(sn_run_log **out, const char *path, const char *strategy, int buckets)
+{
+    if (!out || !path || !strategy || buckets < 0)
+        return sn_error_set(SN_ERR_ARGUMENT, "run log: bad arguments to open for appending");
+    *out = NULL;
+    sn_run_log *log = calloc(1, sizeof *log);
+    if (!log)
+        return sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the run log", path);
+    log->file = log->update_step_set = -1;
+    for (int c = 0; c < SUBNET_COLUMNS; c++)
+        log->subnet_sets[c] = -1;
+    for (int c = 0; c < UPDATE_COLUMNS; c++)
+        log->update_sets[c] = -1;
+    log->buckets = buckets;
+    const size_t rows = SN_RUN_LOG_BUFFER_ROWS;
+    log->path = strdup(path);
+    log->step = malloc(rows * sizeof *log->step);
+    log->slot = malloc(rows * sizeof *log->slot);
+    log->bucket = malloc(rows * sizeof *log->bucket);
+    log->target_macs = malloc(rows * sizeof *log->target_macs);
+    log->macs = malloc(rows * sizeof *log->macs);
+    log->loss = malloc(rows * sizeof *log->loss);
+    log->nan_row = malloc((size_t)(buckets > 0 ? buckets : 1) * sizeof *log->nan_row);
+    if (!log->path || !log->step || !log->slot || !log->bucket || !log->target_macs || !log->macs ||
+        !log->loss || !log->nan_row) {
+        destroy(log);
+        return sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the run log's buffers", path);
+    }
+    for (int k = 0; k < buckets; k++)
+        log->nan_row[k] = NAN;
+
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t access_list = log_file_access();
+    if (access_list >= 0)
+        log->file = H5Fopen(path, H5F_ACC_RDWR, access_list);
+    if (access_list >= 0)
+        H5Pclose(access_list);
+    if (log->file < 0) {
+        destroy(log);
+        return sn_error_set(SN_ERR_IO, "%s: cannot open the run log for appending", path);
+    }
+    char format[64], stored_strategy[64];
+    int version = 0, stored_buckets = -1;
+    int status = read_text_attribute(log, "format", format, sizeof format);
+    if (status == SN_OK && strcmp(format, LOG_FORMAT) != 0)
+        status = sn_error_set(SN_ERR_FORMAT, "%s: not a shiftnas run log (format '%s')", path, format);
+    if (status == SN_OK)
+        status = read_int_attribute(log, "version", &version);
+    if (status == SN_OK && version != LOG_VERSION)
+        status = sn_error_set(SN_ERR_FORMAT, "%s: run log version %d (this shiftnas writes %d)",
+                              path, version, LOG_VERSION);
+    if (status == SN_OK)
+        status = read_text_attribute(log, "strategy", stored_strategy, sizeof stored_strategy);
+    if (status == SN_OK)
+        status = read_int_attribute(log, "buckets", &stored_buckets);
+    if (status == SN_OK && (strcmp(stored_strategy, strategy) != 0 || stored_buckets != buckets))
+        status = sn_error_set(SN_ERR_FORMAT, "%s: a log of strategy %s with %d buckets, not %s with %d",
+                              path, stored_strategy, stored_buckets, strategy, buckets);
+    char name[64];
+    for (int c = 0; status == SN_OK && c < SUBNET_COLUMNS; c++) {
+        snprintf(name, sizeof name, "subnets/%s", subnet_names[c]);
+        log->subnet_sets[c] = H5Dopen2(log->file, name, H5P_DEFAULT);
+        int64_t n = 0;
+        status = log->subnet_sets[c] < 0
+                     ? sn_error_set(SN_ERR_FORMAT, "%s: dataset %s is missing", path, name)
+                     : dataset_rows(log, log->subnet_sets[c], name, &n);
+        if (status == SN_OK && c > 0 && n != log->subnet_rows)
+            status = sn_error_set(SN_ERR_FORMAT, "%s: the subnets datasets differ in length", path);
+        log->subnet_rows = n;
+    }
+    if (status == SN_OK) {
+        log->update_step_set = H5Dopen2(log->file, "updates/step", H5P_DEFAULT);
+        status = log->update_step_set < 0
+                     ? sn_error_set(SN_ERR_FORMAT, "%s: dataset updates/step is missing", path)
+                     : dataset_rows(log, log->update_step_set, "updates/step", &log->update_rows);
+    }
+    for (int c = 0; status == SN_OK && c < UPDATE_COLUMNS; c++) {
+        snprintf(name, sizeof name, "updates/%s", update_names[c]);
+        log->update_sets[c] = H5Dopen2(log->file, name, H5P_DEFAULT);
+        int64_t n = 0;
+        status = log->update_sets[c] < 0
+                     ? sn_error_set(SN_ERR_FORMAT, "%s: dataset %s is missing", path, name)
+                     : dataset_rows(log, log->update_sets[c], name, &n);
+        if (status == SN_OK && n != log->update_rows)
+            status = sn_error_set(SN_ERR_FORMAT, "%s: the updates datasets differ in length", path);
+    }
+    if (status != SN_OK) {
+        destroy(log);
+        return status;
+    }
+    *out = log;
+    return SN_OK;
+}
+
 /* Appends rows [first, first + count) of a column: extend, then write the
  * new rows' hyperslab from memory of the given type. For 2-D datasets each
  * row holds `columns` values. */
@@ -371,6 +509,11 @@ int sn_run_log_update(sn_run_log *log, int64_t step, const double *beta, const d
     }
     log->update_rows++;
     return SN_OK;
+}
+
+const char *sn_run_log_path(const sn_run_log *log)
+{
+    return log->path;
 }
 
 int sn_run_log_flush(sn_run_log *log)

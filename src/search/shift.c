@@ -49,6 +49,12 @@ int sn_shift_init(sn_shift *shift, int count, const sn_shift_options *options, u
     shift->ring_capacity = o->interval;
     shift->ring_bucket = malloc((size_t)o->interval * sizeof *shift->ring_bucket);
     shift->ring_loss = malloc((size_t)o->interval * sizeof *shift->ring_loss);
+    /* Entries not yet recorded are defined (bucket -1, loss 0): a
+     * checkpoint stores the whole ring, and must store no garbage. */
+    for (int i = 0; shift->ring_bucket && shift->ring_loss && i < o->interval; i++) {
+        shift->ring_bucket[i] = -1;
+        shift->ring_loss[i] = 0;
+    }
     if (!shift->ring_bucket || !shift->ring_loss) {
         sn_shift_free(shift);
         return sn_error_set(SN_ERR_NOMEM, "shift: no memory for %d loss records", o->interval);

@@ -9,6 +9,10 @@ libshiftnas_la_SOURCES += \
 	src/train/data_parallel.c \
 	src/train/data_parallel.h \
 	src/train/subnet_evaluation.c \
-	src/train/trained_run.c
+	src/train/trained_run.c \
+	src/train/checkpointing.c \
+	src/train/checkpointing.h \
+	src/train/stop_request.c \
+	src/train/stop_request.h
 shiftnasinclude_HEADERS += \
 	include/shiftnas/train.h

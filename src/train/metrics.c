@@ -18,6 +18,16 @@ int sn_metrics_open(sn_metrics *metrics, const char *run_dir)
     return SN_OK;
 }
 
+int sn_metrics_open_append(sn_metrics *metrics, const char *run_dir)
+{
+    snprintf(metrics->path, sizeof metrics->path, "%s/metrics.csv", run_dir);
+    metrics->file = fopen(metrics->path, "a");
+    if (!metrics->file)
+        return sn_error_set(SN_ERR_IO, "%s: cannot open for appending: %s", metrics->path,
+                            strerror(errno));
+    return SN_OK;
+}
+
 int sn_metrics_append(sn_metrics *metrics, int64_t step, int epoch, const char *split, double loss,
                       double accuracy, int64_t images, double seconds)
 {

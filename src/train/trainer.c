@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "shiftnas/error.h"
 #include "shiftnas/network.h"
@@ -20,7 +21,11 @@
 #include "shiftnas/runfiles.h"
 #include "shiftnas/tensor.h"
 
+#include "shiftnas/checkpoint.h"
+
+#include "checkpointing.h"
 #include "data_parallel.h"
+#include "stop_request.h"
 #include "supernet_training.h"
 
 static void truncate_set(sn_image_set *set, int64_t limit)
@@ -87,16 +92,27 @@ static int prepare_run_dir(const char *run_dir)
     return SN_OK;
 }
 
+/* RUN_DIR/config.ini through a temporary and a rename: a resume reads it,
+ * so a kill must never leave half of it. */
 static int write_resolved_config(const sn_config *config, const char *run_dir)
 {
-    char path[1100];
+    char path[1100], temporary[1110];
     snprintf(path, sizeof path, "%s/config.ini", run_dir);
-    FILE *f = fopen(path, "w");
+    snprintf(temporary, sizeof temporary, "%s.tmp", path);
+    FILE *f = fopen(temporary, "w");
     if (!f)
-        return sn_error_set(SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return sn_error_set(SN_ERR_IO, "%s: cannot create: %s", temporary, strerror(errno));
     int status = sn_config_write(config, f);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        status = status == SN_OK ? sn_error_set(SN_ERR_IO, "%s: write failed: %s", temporary,
+                                                strerror(errno))
+                                 : status;
     if (fclose(f) != 0 && status == SN_OK)
-        status = sn_error_set(SN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        status = sn_error_set(SN_ERR_IO, "%s: write failed: %s", temporary, strerror(errno));
+    if (status == SN_OK && rename(temporary, path) != 0)
+        status = sn_error_set(SN_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (status != SN_OK)
+        remove(temporary);
     return status;
 }
 
@@ -279,11 +295,13 @@ static int fixed_network_step(sn_network *network, sn_data_parallel *dp, const s
 /* SHIFTNAS_INJECT_FAULT=RANK:STEP:KIND makes rank RANK fail at step STEP
  * (counted from 1, as the messages count): KIND io (an error returned on
  * that rank alone), nan (a NaN image on that rank: the loss of its shard is
- * NaN) or kill (the rank SIGKILLs itself). For the failure tests. */
+ * NaN), kill (the rank SIGKILLs itself), signal (the rank sends itself
+ * SIGUSR1: a stop request) or checkpoint (rank 0 SIGKILLs itself half way
+ * through writing the checkpoint of step STEP). For the failure tests. */
 typedef struct {
     int rank;
     int64_t step;
-    char kind[8];
+    char kind[16];
 } injected_fault;
 
 static void parse_injected_fault(injected_fault *fault)
@@ -293,7 +311,7 @@ static void parse_injected_fault(injected_fault *fault)
     fault->kind[0] = '\0';
     const char *text = getenv("SHIFTNAS_INJECT_FAULT");
     long long step;
-    if (text && sscanf(text, "%d:%lld:%7s", &fault->rank, &step, fault->kind) == 3)
+    if (text && sscanf(text, "%d:%lld:%15s", &fault->rank, &step, fault->kind) == 3)
         fault->step = step - 1;
 }
 
@@ -368,11 +386,117 @@ static int report_phases(const sn_dist *dist, const sn_data_parallel *dp, FILE *
     return SN_OK;
 }
 
+/* ---- checkpoints and resume ------------------------------------------------ */
+
+/* Rank 0 of a resumed run: removes what a killed writer left and finds the
+ * checkpoint `latest` names (path empty when there is none yet). */
+static int find_checkpoint(const char *run_dir, char *path, size_t size, int *found)
+{
+    path[0] = '\0';
+    SN_TRY(sn_checkpoint_remove_temporaries(run_dir));
+    SN_TRY(sn_checkpoint_latest(run_dir, path, size, found));
+    if (!*found)
+        path[0] = '\0';
+    return SN_OK;
+}
+
+/* Rank 0: metrics.csv and log.h5 for the steps to come. A resumed run gets
+ * them back as they were at its checkpoint (rows written after it are
+ * dropped: they will be written again, the same); a run without a
+ * checkpoint starts them afresh. */
+static int open_run_files(const char *run_dir, const char *checkpoint_path, int found, int resume,
+                          const sn_config *config, const sn_supernet_training *training,
+                          sn_metrics *metrics, sn_run_log **run_log)
+{
+    char log_path[1100];
+    snprintf(log_path, sizeof log_path, "%s/log.h5", run_dir);
+    if (found) {
+        SN_TRY(sn_training_checkpoint_restore_run_files(checkpoint_path, run_dir));
+        SN_TRY(sn_metrics_open_append(metrics, run_dir));
+        if (training)
+            SN_TRY(sn_run_log_open_append(run_log, log_path, config->search_strategy,
+                                          training->sampler.buckets.count));
+        return SN_OK;
+    }
+    if (resume && remove(log_path) != 0 && errno != ENOENT)
+        return sn_error_set(SN_ERR_IO, "%s: cannot remove the log of the stopped run: %s",
+                            log_path, strerror(errno));
+    SN_TRY(sn_metrics_open(metrics, run_dir));
+    if (training) {
+        const sn_buckets *buckets = &training->sampler.buckets;
+        SN_TRY(sn_run_log_create(run_log, log_path, config->search_strategy, buckets->count,
+                                 buckets->edge));
+    }
+    return SN_OK;
+}
+
+static void print_checkpoint_plan(FILE *out, const sn_config *config, const char *run_dir)
+{
+    fprintf(out, "checkpoints: %s/checkpoints, every ", run_dir);
+    if (config->checkpoint_interval_steps > 0)
+        fprintf(out, "%lld steps%s", (long long)config->checkpoint_interval_steps,
+                config->checkpoint_interval_seconds > 0 ? " or " : "");
+    if (config->checkpoint_interval_seconds > 0)
+        fprintf(out, "%g s", config->checkpoint_interval_seconds);
+    if (config->checkpoint_interval_steps <= 0 && config->checkpoint_interval_seconds <= 0)
+        fprintf(out, "... never (only at the end and on a stop request)");
+    fprintf(out, ", keeping %lld", (long long)config->checkpoint_keep);
+    if (config->checkpoint_stop_after_seconds > 0)
+        fprintf(out, "; stops with a checkpoint after %g s", config->checkpoint_stop_after_seconds);
+    fprintf(out, "; SIGUSR1/SIGTERM: checkpoint and exit 75\n");
+}
+
+/* A checkpoint after `steps_done` steps, collective: rank 0 writes the
+ * temporary file, the ranks agree, rank 0 publishes it (rename, then
+ * `latest`), the ranks agree again. A failure anywhere fails every rank and
+ * leaves `latest` naming the previous checkpoint. */
+static int take_checkpoint(const sn_dist *dist, const char *run_dir, const sn_config *config,
+                           sn_training_state *state, int64_t steps_done, int complete,
+                           double epoch_loss, int64_t epoch_steps, sn_train_result *result,
+                           sn_run_log *run_log, const sn_metrics *metrics,
+                           const injected_fault *fault, FILE *out)
+{
+    double begin = sn_now();
+    state->steps_done = steps_done;
+    state->epoch_loss = epoch_loss;
+    state->epoch_steps = epoch_steps;
+    state->images = result->images;
+    state->train_seconds = result->train_seconds;
+    state->validation_loss = result->validation_loss;
+    state->validation_accuracy = result->validation_accuracy;
+    state->test_loss = result->test_loss;
+    state->test_accuracy = result->test_accuracy;
+    int kill_midway = fault->rank == 0 && fault->step + 1 == steps_done &&
+                      strcmp(fault->kind, "checkpoint") == 0;
+    int64_t bytes = 0;
+    int status = SN_OK;
+    if (dist->rank == 0)
+        status = sn_training_checkpoint_write(state, run_dir, dist->size, complete, run_log,
+                                              metrics->file ? metrics->path : NULL, kill_midway,
+                                              &bytes);
+    SN_TRY(sn_dist_agree(dist, status));
+    if (dist->rank == 0)
+        status = sn_checkpoint_publish(run_dir, steps_done, (int)config->checkpoint_keep);
+    SN_TRY(sn_dist_agree(dist, status));
+    double seconds = sn_now() - begin;
+    result->checkpoints++;
+    result->checkpoint_seconds += seconds;
+    result->checkpoint_bytes += bytes;
+    if (out) {
+        char path[1100];
+        sn_checkpoint_path(path, sizeof path, run_dir, steps_done);
+        fprintf(out, "checkpoint: step %lld%s -> %s (%.1f MB in %.2f s)\n", (long long)steps_done,
+                complete ? " (training complete)" : "", path, (double)bytes / 1e6, seconds);
+        fflush(out);
+    }
+    return SN_OK;
+}
+
 int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_result *result)
 {
     sn_dist local;
     sn_dist_local(&local);
-    return sn_train_on_ranks(config, run_dir, &local, out, result);
+    return sn_train_on_ranks(config, run_dir, &local, 0, out, result);
 }
 
 /* Everything up to the first step may fail on one rank only (a file one
@@ -384,7 +508,7 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
     } while (0)
 
 int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dist *dist,
-                      FILE *out, sn_train_result *result)
+                      int resume, FILE *out, sn_train_result *result)
 {
     memset(result, 0, sizeof *result);
     int writer = dist->rank == 0;
@@ -423,7 +547,16 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
     float lr = 0;
     memset(&training, 0, sizeof training);
     memset(&dp, 0, sizeof dp);
+    sn_training_state state;
+    memset(&state, 0, sizeof state);
+    char checkpoint_path[1100] = "";
+    int stop_handlers = 0;
+    double session_start = sn_now(), session_train_seconds = 0;
     parse_injected_fault(&fault);
+    /* From the start: a stop request during the setup (a preemption while
+     * the data loads) is honoured after the first step, not fatal. */
+    if (status == SN_OK && (status = sn_stop_request_install()) == SN_OK)
+        stop_handlers = 1;
     AGREE_OR_DONE();
 
     if (config->validation_size >= train_set.count) {
@@ -487,9 +620,9 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
         b.test_indices[i] = (uint32_t)i;
     AGREE_OR_DONE();
 
-    if (writer && ((status = prepare_run_dir(run_dir)) != SN_OK ||
-                   (status = write_resolved_config(config, run_dir)) != SN_OK ||
-                   (status = sn_metrics_open(&metrics, run_dir)) != SN_OK))
+    /* A resumed run keeps its directory; a new one must not overwrite one. */
+    if (writer && ((!resume && (status = prepare_run_dir(run_dir)) != SN_OK) ||
+                   (status = write_resolved_config(config, run_dir)) != SN_OK))
         goto agree_setup;
 
     total_steps = steps_per_epoch * config->epochs;
@@ -516,15 +649,6 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
                                   "set [data] validation_size > 0");
             goto agree_setup;
         }
-        if (writer) {
-            char log_path[1100];
-            snprintf(log_path, sizeof log_path, "%s/log.h5", run_dir);
-            const sn_buckets *buckets = &training.sampler.buckets;
-            if ((status = sn_run_log_create(&run_log, log_path, config->search_strategy,
-                                            buckets->count, buckets->edge)) != SN_OK)
-                goto agree_setup;
-            training.log = run_log;
-        }
         evaluator = (sn_subnet_evaluator){network, &train_set, split.train, split.train_count,
                                           &normalization, chunk, config->recalibration_batches,
                                           batch < chunk ? batch : chunk,
@@ -532,6 +656,47 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
     }
 agree_setup:
     AGREE_OR_DONE();
+
+    /* Where the run starts: step 0, or the checkpoint `latest` names. */
+    state.config = config;
+    state.network = network;
+    state.optimizer = &optimizer;
+    state.training = space != NULL ? &training : NULL;
+    state.normalization = &normalization;
+    state.train_count = split.train_count;
+    state.validation_count = split.validation_count;
+    state.test_count = test_set.count;
+    state.steps_per_epoch = steps_per_epoch;
+    state.total_steps = total_steps;
+    int found = 0, complete = 0;
+    if (resume) {
+        if (writer)
+            status = find_checkpoint(run_dir, checkpoint_path, sizeof checkpoint_path, &found);
+        AGREE_OR_DONE();
+        /* rank 0's choice is every rank's: all read the same file */
+        if ((status = sn_dist_broadcast(dist, checkpoint_path, sizeof checkpoint_path, 0)) != SN_OK)
+            goto done;
+        found = checkpoint_path[0] != '\0';
+        if (found)
+            status = sn_training_checkpoint_read(&state, checkpoint_path, &complete);
+        AGREE_OR_DONE();
+    }
+    if (writer && !complete)
+        status = open_run_files(run_dir, checkpoint_path, found, resume, config,
+                                space != NULL ? &training : NULL, &metrics, &run_log);
+    AGREE_OR_DONE();
+    training.log = run_log;
+    if (complete) {
+        if (out) {
+            fprintf(out, "shiftnas train: %s already finished (step %lld of %lld, %s); nothing "
+                         "to do\n",
+                    run_dir, (long long)state.steps_done, (long long)total_steps, checkpoint_path);
+            fflush(out);
+        }
+        result->steps = state.steps_done;
+        result->already_complete = 1;
+        goto done;
+    }
     if (out) {
         fprintf(out, "shiftnas train: %s network, %lld parameters, %.2f MMACs/image; BLIS kernels %s, %lld thread(s)\n",
                 config->model_type, (long long)count_parameters(table),
@@ -559,13 +724,21 @@ agree_setup:
         fprintf(out, "schedule: %d epoch(s) of %lld steps, batch %lld, %s lr %.3g, run directory %s\n",
                 epochs, (long long)steps_per_epoch, (long long)batch, config->optimizer,
                 config->learning_rate, run_dir);
+        print_checkpoint_plan(out, config, run_dir);
+        if (found)
+            fprintf(out, "resumed: step %lld of %lld from %s\n", (long long)state.steps_done,
+                    (long long)total_steps, checkpoint_path);
+        else if (resume)
+            fprintf(out, "resumed: no checkpoint in %s/checkpoints yet; starting from step 0\n",
+                    run_dir);
         fflush(out);
     }
 
     sn_augmentation augmentation = {(int)config->crop_padding, config->horizontal_flip};
     const sn_augmentation *augment =
         augmentation.crop_padding > 0 || augmentation.horizontal_flip ? &augmentation : NULL;
-    sn_progress_init(&progress, out, config->progress_seconds, 0, total_steps, epochs);
+    const int64_t first_step = state.steps_done;
+    sn_progress_init(&progress, out, config->progress_seconds, first_step, total_steps, epochs);
     /* mpirun hands rank 0 a pseudo-terminal whatever its own output is (a
      * log file, most often): under a launcher, plain lines. */
     if (dist->mpi) {
@@ -573,17 +746,30 @@ agree_setup:
         progress.interval = config->progress_seconds;
     }
     double start = sn_now();
-    double epoch_loss = 0;
-    int64_t epoch_steps = 0;
+    double last_checkpoint = start;
+    double epoch_loss = state.epoch_loss;
+    int64_t epoch_steps = state.epoch_steps;
+    result->images = state.images;
+    result->train_seconds = state.train_seconds;
+    result->validation_loss = state.validation_loss;
+    result->validation_accuracy = state.validation_accuracy;
+    result->test_loss = state.test_loss;
+    result->test_accuracy = state.test_accuracy;
+    result->first_step = first_step;
+    session_train_seconds = result->train_seconds;
+    result->steps = first_step;
     /* This rank's part of each batch: its shards, contiguous. */
     int64_t local_first = sn_shard_begin(&dp.plan, dp.plan.first);
     int64_t local_images = sn_data_parallel_local_images(&dp);
-    for (int64_t step = 0; step < total_steps; step++) {
+    for (int64_t step = first_step; step < total_steps; step++) {
         int epoch = (int)(step / steps_per_epoch);
         int64_t position = step % steps_per_epoch;
-        if (position == 0) {
+        /* the epoch's order is a function of (seed, epoch): a resumed run
+         * recomputes it wherever in the epoch it starts */
+        if (position == 0 || step == first_step)
             sn_epoch_order(b.order, split.train, split.train_count, (uint64_t)config->seed,
                            (uint64_t)epoch);
+        if (position == 0) {
             epoch_loss = 0;
             epoch_steps = 0;
         }
@@ -591,6 +777,8 @@ agree_setup:
         dp.step_start = step_start;
         if (step == fault.step && dist->rank == fault.rank && strcmp(fault.kind, "kill") == 0)
             raise(SIGKILL);
+        if (step == fault.step && dist->rank == fault.rank && strcmp(fault.kind, "signal") == 0)
+            raise(SIGUSR1);
         sn_batch_fill(b.images, b.labels, &train_set, b.order + position * batch + local_first,
                       local_images, &normalization, augment, (uint64_t)config->seed,
                       (uint64_t)epoch, sn_network_input_layout(network));
@@ -663,8 +851,7 @@ agree_setup:
                                                &metrics, step, epoch, epochs, total_steps, result,
                                                elapsed, out);
                 AGREE_OR_DONE();
-                continue;
-            }
+            } else {
             if (split.validation_count > 0) {
                 evaluate(network, &train_set, split.validation, split.validation_count, chunk,
                          &normalization, &b, &result->validation_loss, &result->validation_accuracy);
@@ -686,14 +873,71 @@ agree_setup:
                         result->validation_accuracy, result->test_loss, result->test_accuracy);
                 fflush(out);
             }
+            }
         }
+
+        /* Checkpoint and stop requests, decided the same on every rank:
+         * the step interval is a function of the step; rank 0's clock
+         * decides the time interval and the budget; a signal on any rank
+         * stops every rank. The last step's checkpoint follows the loop. */
+        if (step == total_steps - 1)
+            break;
+        double now = sn_now();
+        int8_t requests[3] = {(int8_t)(sn_stop_request_signal() != 0), 0, 0};
+        if (config->checkpoint_interval_steps > 0 &&
+            (step + 1) % config->checkpoint_interval_steps == 0)
+            requests[1] = 1;
+        if (writer && config->checkpoint_interval_seconds > 0 &&
+            now - last_checkpoint >= config->checkpoint_interval_seconds)
+            requests[1] = 1;
+        if (writer && config->checkpoint_stop_after_seconds > 0 &&
+            now - session_start >= config->checkpoint_stop_after_seconds)
+            requests[2] = 1;
+        if (dist->size > 1 && (status = sn_dist_max_int8(dist, requests, 3)) != SN_OK)
+            goto done;
+        if (requests[0] || requests[1] || requests[2]) {
+            sn_progress_break(&progress);
+            status = take_checkpoint(dist, run_dir, config, &state, step + 1, 0, epoch_loss,
+                                     epoch_steps, result, run_log, &metrics, &fault, out);
+            if (status != SN_OK)
+                goto done;
+            last_checkpoint = sn_now();
+        }
+        if (requests[0] || requests[2]) {
+            result->stopped = 1;
+            result->stop_signal = requests[0] ? sn_stop_request_signal() : 0;
+            if (out) {
+                char elapsed[32];
+                sn_format_duration(elapsed, sizeof elapsed, sn_now() - session_start);
+                if (requests[0])
+                    fprintf(out, "stopped after step %lld of %lld: stop requested by a signal "
+                                 "(SIGUSR1/SIGTERM); resume with: shiftnas train --resume %s\n",
+                            (long long)step + 1, (long long)total_steps, run_dir);
+                else
+                    fprintf(out, "stopped after step %lld of %lld: [checkpoint] "
+                                 "stop_after_seconds = %g reached (%s); resume with: shiftnas "
+                                 "train --resume %s\n",
+                            (long long)step + 1, (long long)total_steps,
+                            config->checkpoint_stop_after_seconds, elapsed, run_dir);
+                fflush(out);
+            }
+            break;
+        }
+    }
+    if (!result->stopped) {
+        /* the end of training: a complete checkpoint, so that a resume of
+         * a finished run (a requeued job) has nothing to do */
+        status = take_checkpoint(dist, run_dir, config, &state, total_steps, 1, epoch_loss,
+                                 epoch_steps, result, run_log, &metrics, &fault, out);
+        if (status != SN_OK)
+            goto done;
     }
     result->seconds = sn_now() - start;
     if (out) {
         char elapsed[32];
         sn_format_duration(elapsed, sizeof elapsed, result->seconds);
-        fprintf(out, "done: %lld steps in %s (%.0f training img/s); test accuracy %.4f%s\n",
-                (long long)result->steps, elapsed,
+        fprintf(out, "%s: %lld steps in %s (%.0f training img/s); test accuracy %.4f%s\n",
+                result->stopped ? "stopped" : "done", (long long)result->steps, elapsed,
                 result->train_seconds > 0 ? (double)result->images / result->train_seconds : 0.0,
                 result->test_accuracy, space != NULL ? " (largest subnet)" : "");
         if (training.have_shift)
@@ -709,13 +953,26 @@ agree_setup:
             fprintf(out, "]\n");
         fflush(out);
     }
+    if (out && result->checkpoints > 0) {
+        fprintf(out, "checkpoints: %lld written in %.2f s, %.2f%% of the training time; "
+                     "%.1f MB each; latest %s/checkpoints/latest\n",
+                (long long)result->checkpoints, result->checkpoint_seconds,
+                100.0 * result->checkpoint_seconds /
+                    (result->train_seconds - session_train_seconds > 0
+                         ? result->train_seconds - session_train_seconds
+                         : 1.0),
+                (double)result->checkpoint_bytes / (double)result->checkpoints / 1e6, run_dir);
+        fflush(out);
+    }
     status = report_phases(dist, &dp, out);
-    if (out && space != NULL && status == SN_OK) {
+    if (out && space != NULL && status == SN_OK && !result->stopped) {
         fprintf(out, "next: shiftnas search %s --targets <MACs,...>\n", run_dir);
         fflush(out);
     }
 
 done:
+    if (stop_handlers)
+        sn_stop_request_restore();
     if (run_log) {
         int close_status = sn_run_log_close(run_log);
         if (status == SN_OK)

@@ -155,3 +155,7 @@ VALGRIND_TESTS += tests/unit/test_exact_sum
 # the same bits at any rank count, the failures.
 TESTS += tests/cli/test_distributed.sh
 EXTRA_DIST += tests/cli/test_distributed.sh
+# Checkpoints and resume: the same bits after SIGKILL/SIGUSR1/SIGTERM at
+# random moments, a torn checkpoint write, a change of rank count; refusals.
+TESTS += tests/cli/test_resume.sh
+EXTRA_DIST += tests/cli/test_resume.sh

@@ -117,7 +117,7 @@ START_TEST(key_table_is_consistent)
 {
     int count = 0;
     const sn_config_key *keys = sn_config_keys(&count);
-    ck_assert_int_eq(count, 92);
+    ck_assert_int_eq(count, 96);
     for (int i = 0; i < count; i++) {
         ck_assert_msg(keys[i].description && strlen(keys[i].description) > 10,
                       "%s has no description", keys[i].name);
@@ -381,6 +381,8 @@ START_TEST(write_then_load_is_identity)
         "search.evolution_crossover_share=0.25", "search.evolution_validation_images=1000",
         "search.recalibration_batches=4", "distributed.shards=16", "distributed.reduce=slab",
         "distributed.bucket_entries=4096", "distributed.check_interval=10",
+        "checkpoint.interval_steps=250", "checkpoint.interval_seconds=120.5",
+        "checkpoint.keep=5", "checkpoint.stop_after_seconds=3300",
     };
     int count = 0;
     const sn_config_key *keys = sn_config_keys(&count);
@@ -515,6 +517,65 @@ START_TEST(doc_matches_the_key_table)
 }
 END_TEST
 
+/* A configuration read from text (a checkpoint's) equals the one it was
+ * written from; first_difference names the first differing key, and skips
+ * the result-neutral ones only when asked. */
+START_TEST(text_round_trip_and_differences)
+{
+    sn_config a, b;
+    sn_config_defaults(&a);
+    ck_assert_int_eq(sn_config_set(&a, "train.epochs=7"), SN_OK);
+    ck_assert_int_eq(sn_config_set(&a, "data.path=/elsewhere"), SN_OK);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *memory = open_memstream(&text, &size);
+    ck_assert_int_eq(sn_config_write(&a, memory), SN_OK);
+    fclose(memory);
+    sn_config_defaults(&b);
+    ck_assert_int_eq(sn_config_load_text(&b, text, "stored"), SN_OK);
+    free(text);
+    ck_assert_ptr_null(sn_config_first_difference(&a, &b, 0));
+
+    ck_assert_int_eq(sn_config_set(&b, "data.path=/moved"), SN_OK);
+    ck_assert_int_eq(sn_config_set(&b, "checkpoint.keep=9"), SN_OK);
+    const sn_config_key *key = sn_config_first_difference(&a, &b, 0);
+    ck_assert_ptr_nonnull(key);
+    ck_assert_str_eq(key->section, "data");
+    ck_assert_str_eq(key->name, "path");
+    ck_assert_ptr_null(sn_config_first_difference(&a, &b, 1)); /* both neutral */
+    ck_assert_int_eq(sn_config_set(&b, "search.strategy=sandwich"), SN_OK);
+    key = sn_config_first_difference(&a, &b, 1);
+    ck_assert_ptr_nonnull(key);
+    ck_assert_str_eq(key->name, "strategy");
+    char value[SN_CONFIG_TEXT_MAX + 32];
+    ck_assert_int_eq(sn_config_format_value(&b, key, value, sizeof value), SN_OK);
+    ck_assert_str_eq(value, "sandwich");
+
+    /* what may change on resume, and what may not */
+    int count;
+    const sn_config_key *keys = sn_config_keys(&count);
+    int neutral = 0;
+    for (int k = 0; k < count; k++) {
+        int expected = strcmp(keys[k].section, "checkpoint") == 0 ||
+                       (strcmp(keys[k].section, "data") == 0 && strcmp(keys[k].name, "path") == 0) ||
+                       strcmp(keys[k].name, "progress_seconds") == 0 ||
+                       (strcmp(keys[k].section, "distributed") == 0 &&
+                        strcmp(keys[k].name, "shards") != 0);
+        ck_assert_msg(sn_config_key_result_neutral(&keys[k]) == expected, "[%s] %s",
+                      keys[k].section, keys[k].name);
+        neutral += expected;
+    }
+    ck_assert_int_eq(neutral, 9);
+
+    /* a malformed text is an error naming it */
+    sn_config_defaults(&b);
+    ck_assert_int_eq(sn_config_load_text(&b, "[train]\nepochs = many\n", "ckpt.h5 (stored)"),
+                     SN_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "ckpt.h5 (stored)"));
+    ck_assert_int_eq(sn_config_load_text(&b, "", "empty"), SN_OK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("config");
@@ -527,6 +588,7 @@ int main(void)
     tcase_add_test(parsing, load_errors_name_file_line_and_key);
     tcase_add_test(parsing, set_overrides_and_reports);
     tcase_add_test(parsing, validate_checks_relations);
+    tcase_add_test(parsing, text_round_trip_and_differences);
     suite_add_tcase(suite, parsing);
     TCase *writing = tcase_create("writing");
     tcase_add_test(writing, write_then_load_is_identity);

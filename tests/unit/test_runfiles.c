@@ -614,6 +614,49 @@ START_TEST(log_rows_round_trip)
 }
 END_TEST
 
+/* A resumed run reopens its log and appends: the rows continue where the
+ * file ended, as if the log had never been closed. Another strategy or
+ * bucket count, or a missing file, is refused. */
+START_TEST(log_open_append_continues)
+{
+    make_temp_dir();
+    char path[512];
+    temp_path(path, sizeof path, "log.h5");
+    sn_run_log *log = NULL;
+    ck_assert_int_eq(sn_run_log_create(&log, path, "shift", LOG_BUCKETS, log_edges), SN_OK);
+    log_rows(log, 0, 5000);
+    log_update(log, 0, 1);
+    ck_assert_int_eq(sn_run_log_close(log), SN_OK);
+
+    ck_assert_int_eq(sn_run_log_open_append(&log, path, "uniform", LOG_BUCKETS), SN_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "strategy shift"));
+    ck_assert_int_eq(sn_run_log_open_append(&log, path, "shift", LOG_BUCKETS + 1), SN_ERR_FORMAT);
+    char missing[512];
+    temp_path(missing, sizeof missing, "missing.h5");
+    ck_assert_int_eq(sn_run_log_open_append(&log, missing, "shift", LOG_BUCKETS), SN_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "missing.h5"));
+
+    ck_assert_int_eq(sn_run_log_open_append(&log, path, "shift", LOG_BUCKETS), SN_OK);
+    ck_assert_str_eq(sn_run_log_path(log), path);
+    log_rows(log, 5000, 5000);
+    log_update(log, 1, 0);
+    log_update(log, 2, 1);
+    ck_assert_int_eq(sn_run_log_close(log), SN_OK);
+
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_int_ge(file, 0);
+    ck_assert_int_eq(subnets_match(file, 10000), 0);
+    hsize_t dims[2];
+    int64_t *steps = read_dataset(file, "/updates/step", H5T_NATIVE_INT64, 8, dims);
+    ck_assert_int_eq(dims[0], 3);
+    for (int u = 0; u < 3; u++)
+        ck_assert_int_eq(steps[u], 100 * (u + 1));
+    free(steps);
+    H5Fclose(file);
+    remove_temp_dir();
+}
+END_TEST
+
 /* A log never overwrites: an existing path is refused and left as it was. */
 START_TEST(log_create_refuses_existing_path)
 {
@@ -746,6 +789,7 @@ int main(void)
     tcase_add_test(log, log_create_refuses_existing_path);
     tcase_add_test(log, log_flushed_rows_visible_to_second_reader);
     tcase_add_test(log, log_without_buckets);
+    tcase_add_test(log, log_open_append_continues);
     suite_add_tcase(suite, log);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

@@ -1,0 +1,261 @@
+/* shiftnas inspect CHECKPOINT|RUN_DIR [--datasets] [--no-config]
+ *
+ * What a checkpoint holds and whether it can be resumed from: the header
+ * check (size, CRC-32), the run's position, strategy and probabilities, the
+ * sizes of its parts, and the stored configuration. Given a run directory,
+ * it lists the run's checkpoints and inspects the one `latest` names. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "shiftnas/checkpoint.h"
+#include "shiftnas/error.h"
+#include "shiftnas/sampler.h"
+
+static const char inspect_usage[] =
+    "usage: shiftnas inspect CHECKPOINT.h5|RUN_DIR [--datasets] [--no-config]\n"
+    "\n"
+    "Says whether a checkpoint is complete and readable, and what it holds: step,\n"
+    "strategy, sampling probabilities, sizes and the stored configuration. Given a run\n"
+    "directory: its checkpoints (each verified) and the one checkpoints/latest names.\n"
+    "\n"
+    "  --datasets   list every dataset with its type and shape\n"
+    "  --no-config  leave out the configuration text\n"
+    "\n"
+    "Exit status: 0 readable, 1 missing or damaged (the reason on stderr), 2 usage.\n";
+
+/* Per top-level group: arrays, values, bytes. */
+enum { GROUPS_MAX = 32 };
+typedef struct {
+    int count;
+    char name[GROUPS_MAX][64];
+    int64_t arrays[GROUPS_MAX], values[GROUPS_MAX], bytes[GROUPS_MAX];
+    int list_datasets;
+    int64_t datasets;
+} inventory;
+
+static int visit(void *context, const char *name, sn_checkpoint_type type, int rank,
+                 const int64_t *dims)
+{
+    inventory *inv = context;
+    int64_t values = 1;
+    for (int d = 0; d < rank; d++)
+        values *= dims[d];
+    inv->datasets++;
+    if (inv->list_datasets) {
+        printf("  %-48s %-7s [", name, sn_checkpoint_type_name(type));
+        for (int d = 0; d < rank; d++)
+            printf("%s%lld", d ? ", " : "", (long long)dims[d]);
+        printf("]\n");
+    }
+    const char *slash = strchr(name, '/');
+    size_t length = slash ? (size_t)(slash - name) : strlen(name);
+    if (length >= sizeof inv->name[0])
+        length = sizeof inv->name[0] - 1;
+    int g = 0;
+    while (g < inv->count && (strlen(inv->name[g]) != length || strncmp(inv->name[g], name, length) != 0))
+        g++;
+    if (g == inv->count) {
+        if (inv->count == GROUPS_MAX)
+            return 0;
+        memcpy(inv->name[g], name, length);
+        inv->name[g][length] = '\0';
+        inv->count++;
+    }
+    inv->arrays[g]++;
+    inv->values[g] += values;
+    inv->bytes[g] += values * (int64_t)sn_checkpoint_type_size(type);
+    return 0;
+}
+
+static void print_text_attribute(sn_checkpoint_reader *r, const char *label, const char *name)
+{
+    char *text = NULL;
+    if (sn_checkpoint_read_text(r, name, &text) == SN_OK) {
+        printf("%s%s", label, text);
+        free(text);
+    } else {
+        printf("%s?", label);
+    }
+}
+
+static int64_t int_attribute(sn_checkpoint_reader *r, const char *name)
+{
+    int64_t value = -1;
+    if (sn_checkpoint_read_int64(r, name, &value) != SN_OK)
+        value = -1;
+    return value;
+}
+
+/* The probabilities of a shift run (any run: what it stored). */
+static void print_probabilities(sn_checkpoint_reader *r)
+{
+    sn_checkpoint_type type;
+    int rank;
+    int64_t dims[SN_CHECKPOINT_RANK_MAX];
+    if (sn_checkpoint_array_shape(r, "shift/probability", &type, &rank, dims) != SN_OK ||
+        type != SN_CHECKPOINT_FLOAT64 || rank != 1 || dims[0] > SN_BUCKETS_MAX)
+        return;
+    double p[SN_BUCKETS_MAX], beta[SN_BUCKETS_MAX];
+    if (sn_checkpoint_read_array(r, "shift/probability", type, 1, dims, p) != SN_OK ||
+        sn_checkpoint_read_array(r, "shift/beta", type, 1, dims, beta) != SN_OK)
+        return;
+    printf("probabilities:");
+    for (int64_t k = 0; k < dims[0]; k++)
+        printf(" %.4f", p[k]);
+    printf("\nbeta:         ");
+    for (int64_t k = 0; k < dims[0]; k++)
+        printf(" %+.4f", beta[k]);
+    int64_t updates;
+    if (sn_checkpoint_read_array(r, "shift/updates", SN_CHECKPOINT_INT64, 0, NULL, &updates) ==
+        SN_OK)
+        printf("\nprobability updates so far: %lld", (long long)updates);
+    printf("\n");
+}
+
+static int inspect_file(const char *path, int list_datasets, int show_config)
+{
+    int64_t size = 0;
+    printf("file: %s\n", path);
+    int status = sn_checkpoint_verify(path, &size);
+    if (status != SN_OK) {
+        printf("status: NOT USABLE: %s\n", sn_error_message());
+        sn_cli_report_error("inspect");
+        return SN_EXIT_FAILURE;
+    }
+    sn_checkpoint_reader *r = NULL;
+    if (sn_checkpoint_open(&r, path) != SN_OK) {
+        printf("status: NOT USABLE: %s\n", sn_error_message());
+        sn_cli_report_error("inspect");
+        return SN_EXIT_FAILURE;
+    }
+    inventory inv;
+    memset(&inv, 0, sizeof inv);
+    inv.list_datasets = list_datasets;
+    if (list_datasets)
+        printf("datasets:\n");
+    status = sn_checkpoint_list(r, visit, &inv);
+    if (status != SN_OK) {
+        printf("status: NOT USABLE: %s\n", sn_error_message());
+        sn_cli_report_error("inspect");
+        sn_checkpoint_close(r);
+        return SN_EXIT_FAILURE;
+    }
+    printf("status: complete and readable (%.1f MB; header, size and CRC-32 verified; %lld "
+           "datasets)\n",
+           (double)size / 1e6, (long long)inv.datasets);
+    print_text_attribute(r, "format: ", "format");
+    printf(" version %lld, written by shiftnas ", (long long)int_attribute(r, "format_version"));
+    print_text_attribute(r, "", "shiftnas_version");
+    print_text_attribute(r, " (revision ", "source_revision");
+    printf(")\n");
+    int64_t step = int_attribute(r, "step"), total = int_attribute(r, "total_steps");
+    int64_t per_epoch = int_attribute(r, "steps_per_epoch");
+    printf("step: %lld of %lld (epoch %lld, position %lld of %lld)%s; written by %lld rank(s)\n",
+           (long long)step, (long long)total, (long long)int_attribute(r, "epoch"),
+           (long long)int_attribute(r, "data_position"), (long long)per_epoch,
+           int_attribute(r, "complete") == 1 ? "; training complete" : "",
+           (long long)int_attribute(r, "ranks"));
+    print_text_attribute(r, "strategy: ", "strategy");
+    print_text_attribute(r, "; model: ", "model_type");
+    printf("; seed %lld; %lld training images processed\n", (long long)int_attribute(r, "seed"),
+           (long long)int_attribute(r, "images"));
+    print_probabilities(r);
+    printf("sizes:\n");
+    for (int g = 0; g < inv.count; g++)
+        printf("  %-20s %5lld arrays %12lld values %10.2f MB\n", inv.name[g],
+               (long long)inv.arrays[g], (long long)inv.values[g], (double)inv.bytes[g] / 1e6);
+    if (show_config) {
+        char *text = NULL;
+        if (sn_checkpoint_read_text(r, "config", &text) == SN_OK) {
+            printf("configuration:\n%s", text);
+            free(text);
+        }
+    }
+    sn_checkpoint_close(r);
+    return SN_EXIT_OK;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A run directory: every checkpoint verified, then the latest in full. */
+static int inspect_run(const char *run_dir, int list_datasets, int show_config)
+{
+    char directory[1100];
+    snprintf(directory, sizeof directory, "%s/checkpoints", run_dir);
+    char latest[1100];
+    int found = 0;
+    if (sn_checkpoint_latest(run_dir, latest, sizeof latest, &found) != SN_OK) {
+        sn_cli_report_error("inspect");
+        return SN_EXIT_FAILURE;
+    }
+    if (!found) {
+        fprintf(stderr, "shiftnas inspect: %s: no checkpoint yet (no %s/latest)\n", run_dir,
+                directory);
+        return SN_EXIT_FAILURE;
+    }
+    DIR *dir = opendir(directory);
+    char *names[4096];
+    int count = 0;
+    struct dirent *entry;
+    while (dir && (entry = readdir(dir)) != NULL && count < 4096)
+        if (strncmp(entry->d_name, "step-", 5) == 0)
+            names[count++] = strdup(entry->d_name);
+    if (dir)
+        closedir(dir);
+    qsort(names, (size_t)count, sizeof names[0], compare_names);
+    printf("run: %s; checkpoints:\n", run_dir);
+    for (int i = 0; i < count; i++) {
+        char path[1300];
+        snprintf(path, sizeof path, "%s/%s", directory, names[i]);
+        int64_t size = 0;
+        int ok = names[i] && sn_checkpoint_verify(path, &size) == SN_OK;
+        printf("  %-24s %8.1f MB  %s%s\n", names[i] ? names[i] : "?", (double)size / 1e6,
+               ok ? "ok" : "DAMAGED: ", ok ? "" : sn_error_message());
+        free(names[i]);
+    }
+    printf("latest: %s\n\n", latest);
+    return inspect_file(latest, list_datasets, show_config);
+}
+
+int sn_command_inspect(int argc, char **argv)
+{
+    const char *target = NULL;
+    int list_datasets = 0, show_config = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(inspect_usage, stdout);
+            return SN_EXIT_OK;
+        } else if (strcmp(argv[i], "--datasets") == 0) {
+            list_datasets = 1;
+        } else if (strcmp(argv[i], "--no-config") == 0) {
+            show_config = 0;
+        } else if (argv[i][0] == '-' || target) {
+            fprintf(stderr, "shiftnas inspect: unexpected argument '%s' (try 'shiftnas inspect "
+                            "--help')\n",
+                    argv[i]);
+            return SN_EXIT_USAGE;
+        } else {
+            target = argv[i];
+        }
+    }
+    if (!target) {
+        fputs(inspect_usage, stderr);
+        return SN_EXIT_USAGE;
+    }
+    struct stat st;
+    if (stat(target, &st) != 0) {
+        fprintf(stderr, "shiftnas inspect: %s: %s\n", target, strerror(errno));
+        return SN_EXIT_FAILURE;
+    }
+    if (S_ISDIR(st.st_mode))
+        return inspect_run(target, list_datasets, show_config);
+    return inspect_file(target, list_datasets, show_config);
+}

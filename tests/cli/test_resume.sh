@@ -1,0 +1,397 @@
+#!/bin/sh
+# Checkpoints and resume (doc/checkpoint.md): a run stopped at any moment
+# (SIGKILL, SIGUSR1, SIGTERM, the time budget, a kill in the middle of a
+# checkpoint write) and resumed with `shiftnas train --resume` ends with the
+# same bits as a run that never stopped: the supernet, the generator, both
+# optimisers, beta and its Adam state, log.h5, metrics.csv (but its seconds)
+# and the subnets `search` returns; for 1 and 2 ranks and across a change of
+# rank count. Then the refusals: a damaged, truncated, foreign or other-space
+# checkpoint, a non-neutral --set on resume, a missing run. Short runs on a
+# slice of Fashion-MNIST; skipped (77) without the data set, mpirun or h5diff.
+#
+# The random moments come from $SHIFTNAS_TEST_SEED (default: the clock),
+# printed first, so a failure can be replayed.
+set -u
+bin=${SHIFTNAS_BUILD_DIR:-.}/shiftnas
+src=${SHIFTNAS_SOURCE_DIR:-.}
+data=/usr/share/datasets/fashion-mnist
+mpirun=${MPIRUN:-mpirun}
+if [ ! -r "$data/train-images-idx3-ubyte.gz" ] && [ ! -r "$data/train-images-idx3-ubyte" ]; then
+    echo "skip: Fashion-MNIST not found in $data"; exit 77
+fi
+for tool in "$mpirun" h5diff h5ls timeout awk; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "skip: $tool not found"; exit 77; }
+done
+work=$(mktemp -d "${TMPDIR:-/tmp}/shiftnas-resume.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/cli/common.sh
+. "$src/tests/cli/common.sh"
+unset SLURM_PROCID SLURM_NTASKS SLURM_STEP_NUM_TASKS SLURM_STEP_ID SLURM_STEPID SHIFTNAS_INJECT_FAULT
+seed=${SHIFTNAS_TEST_SEED:-$(date +%s)}
+echo "random moments from SHIFTNAS_TEST_SEED=$seed"
+draws=0
+# random LOW HIGH: a number in [LOW, HIGH] (two decimals), the next of the
+# seeded sequence.
+random() {
+    draws=$((draws + 1))
+    awk -v s="$seed" -v n="$draws" -v lo="$1" -v hi="$2" \
+        'BEGIN { srand(s + 7919 * n); printf "%.2f\n", lo + (hi - lo) * rand() }'
+}
+started=$(date +%s)
+
+# 20 steps per epoch of 24 images (8 shards of 3), 2 epochs: an epoch end
+# (evaluation, model.h5, metrics rows) in the middle of the run. shift
+# updates the probabilities every 8 steps; a checkpoint every 5 steps.
+tiny="--set data.train_limit=600 --set data.validation_size=120 --set data.test_limit=100
+      --set train.batch_size=24 --set train.epochs=2 --set train.eval_batch_size=50
+      --set search.shift_interval=8 --set search.shift_warmup=0
+      --set search.shift_validation_images=48 --set search.recalibration_batches=1
+      --set checkpoint.interval_steps=5 --set checkpoint.interval_seconds=0
+      --set run.progress_seconds=0.5"
+limit=300
+
+# launch RANKS ARGS...: shiftnas alone (1) or under mpirun.
+launch() {
+    launch_ranks=$1
+    shift
+    if [ "$launch_ranks" -eq 1 ]; then
+        timeout -k 10 "$limit" "$bin" "$@"
+    else
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+            timeout -k 10 "$limit" "$mpirun" --allow-run-as-root --oversubscribe \
+            -np "$launch_ranks" "$bin" "$@"
+    fi
+}
+
+# start RANKS RUN STRATEGY [ARGS...]: a new run of cnn-space.ini (tiny) into
+# $work/RUN; output appended to RUN.out/RUN.err; its status in $status.
+start() {
+    start_ranks=$1 start_run=$2 start_strategy=$3
+    shift 3
+    # shellcheck disable=SC2086
+    launch "$start_ranks" train --config "$src/jobs/configs/${config:-cnn-space.ini}" $tiny \
+        --set search.strategy="$start_strategy" "$@" --out "$work/$start_run" \
+        >>"$work/$start_run.out" 2>>"$work/$start_run.err"
+    status=$?
+}
+
+# resume RANKS RUN [ARGS...]: shiftnas train --resume $work/RUN.
+resume() {
+    resume_ranks=$1 resume_run=$2
+    shift 2
+    launch "$resume_ranks" train --resume "$work/$resume_run" "$@" \
+        >>"$work/$resume_run.out" 2>>"$work/$resume_run.err"
+    status=$?
+}
+
+# interrupt SECONDS SIGNAL RANKS RUN STRATEGY: starts a run in the
+# background and sends SIGNAL after SECONDS: to the process alone, or to one
+# rank (SIGKILL: the job dies) or to mpirun (USR1/TERM: forwarded) under
+# mpirun. $status is the run's exit status. A run that finished before the
+# signal (a fast machine) is started again with half the delay, up to 3
+# times; $moment is the delay used.
+interrupt() {
+    moment=$1 int_signal=$2 int_ranks=$3 int_run=$4 int_strategy=$5
+    for int_try in 1 2 3; do
+        rm -rf "${work:?}/$int_run"
+        (start "$int_ranks" "$int_run" "$int_strategy"; exit "$status") &
+        int_pid=$!
+        sleep "$moment"
+        # the process to signal: shiftnas itself (1 rank; under timeout), or
+        # mpirun, or one of its ranks
+        timeout_pid=$(pgrep -P "$int_pid" timeout | head -n 1)
+        child=$(pgrep -P "${timeout_pid:-0}" | head -n 1)
+        target=$child
+        if [ "$int_ranks" -gt 1 ] && [ "$int_signal" = KILL ]; then
+            target=$(pgrep -P "${child:-0}" -f shiftnas | tail -n 1)
+        fi
+        [ -n "$target" ] && kill -s "$int_signal" "$target" 2>/dev/null
+        wait "$int_pid"
+        status=$?
+        [ "$status" -ne 0 ] && return
+        moment=$(awk -v m="$moment" 'BEGIN { printf "%.2f\n", m / 2 }')
+    done
+}
+
+# finish RANKS RUN [ARGS...]: resume until the run has finished (a kill before the
+# first checkpoint restarts it from step 0; a stop asks for a resume), at
+# most 3 times; a shift run killed before it wrote config.ini is started
+# again. Fails the test on any other exit status.
+finish() {
+    finish_ranks=$1 finish_run=$2
+    shift 2
+    for attempt in 1 2 3; do
+        if [ ! -e "$work/$finish_run/config.ini" ]; then
+            # killed before it wrote anything: start it again, as
+            # jobs/train.sbatch does
+            start "$finish_ranks" "$finish_run" shift "$@"
+        else
+            resume "$finish_ranks" "$finish_run" "$@"
+        fi
+        [ "$status" -eq 0 ] && return 0
+        [ "$status" -eq 75 ] || break
+    done
+    fail "$finish_run: resume exit status $status"
+    tail -n 5 "$work/$finish_run.err"
+    return 1
+}
+
+# same_state A B: the runs A and B ended with the same bits: model.h5's
+# supernet and generator; the final checkpoint's optimiser moments, batch-norm
+# statistics, generator Adam, probability shift (beta, Adam, the last
+# snapshot's losses, the variance ring); log.h5 whole; metrics.csv without
+# its seconds column. (The final checkpoint's timings and embedded files
+# are not compared: the files' bytes depend on when HDF5 flushed.)
+final_checkpoint() {
+    sed -n 's/^\(step-[0-9]*\.h5\)$/\1/p' "$1/checkpoints/latest"
+}
+same_state() {
+    a=$1 b=$2
+    h5diff "$a/model.h5" "$b/model.h5" /supernet /supernet >/dev/null 2>&1 || return 1
+    if h5ls "$a/model.h5/generator" >/dev/null 2>&1; then
+        h5diff "$a/model.h5" "$b/model.h5" /generator /generator >/dev/null 2>&1 || return 1
+    fi
+    h5diff "$a/log.h5" "$b/log.h5" >/dev/null 2>&1 || return 1
+    ca=$a/checkpoints/$(final_checkpoint "$a") cb=$b/checkpoints/$(final_checkpoint "$b")
+    [ "$(basename "$ca")" = "$(basename "$cb")" ] || return 1
+    for group in /optimizer /batchnorm /generator_optimizer /shift; do
+        if h5ls "$ca$group" >/dev/null 2>&1 || h5ls "$cb$group" >/dev/null 2>&1; then
+            h5diff "$ca" "$cb" "$group" "$group" >/dev/null 2>&1 || return 1
+        fi
+    done
+    cut -d, -f1-6 "$a/metrics.csv" >"$work/metrics-a"
+    cut -d, -f1-6 "$b/metrics.csv" >"$work/metrics-b"
+    cmp -s "$work/metrics-a" "$work/metrics-b"
+}
+
+# check_same NAME REFERENCE RUN
+check_same() {
+    if same_state "$work/$2" "$work/$3"; then
+        pass "$1"
+    else
+        fail "$1: differs from $2"
+        h5diff "$work/$2/model.h5" "$work/$3/model.h5" /supernet /supernet | head -n 4
+        h5diff "$work/$2/log.h5" "$work/$3/log.h5" | head -n 4
+        diff "$work/metrics-a" "$work/metrics-b" | head -n 4
+    fi
+}
+
+# --- references: every strategy straight through --------------------------------
+for strategy in shift uniform sandwich attentive flops-uniform; do
+    start 1 "ref-$strategy" "$strategy"
+    [ "$status" -eq 0 ] || { fail "reference $strategy: exit $status"; cat "$work/ref-$strategy.err"; }
+done
+start 1 ref-variance shift --set search.shift_statistic=variance
+[ "$status" -eq 0 ] || { fail "reference variance: exit $status"; cat "$work/ref-variance.err"; }
+echo "references done after $(($(date +%s) - started)) s"
+if grep -q "^checkpoint: step 40 (training complete)" "$work/ref-shift.out" &&
+   [ "$(final_checkpoint "$work/ref-shift")" = step-000000040.h5 ] &&
+   [ "$(ls "$work/ref-shift/checkpoints" | grep -c '^step-')" -eq 3 ]; then
+    pass "a run checkpoints every 5 steps, keeps 3, ends with a complete checkpoint"
+else
+    fail "checkpoints of the reference run"; ls "$work/ref-shift/checkpoints"
+fi
+# the comparisons are not blind: two different strategies differ
+if ! same_state "$work/ref-shift" "$work/ref-variance"; then
+    pass "same_state tells two different runs apart"
+else
+    fail "same_state does not see the difference between two runs"
+fi
+
+# --- a stop request at a fixed step, every strategy ------------------------------
+# SIGUSR1 raised by the process itself at step 23 (the second epoch): it
+# finishes step 23, checkpoints, exits 75; the resume ends where the
+# reference did.
+for strategy in shift uniform sandwich attentive flops-uniform; do
+    SHIFTNAS_INJECT_FAULT=0:23:signal start 1 "usr1-$strategy" "$strategy"
+    if [ "$status" -ne 75 ] || ! grep -q "^stopped after step 23 of 40" "$work/usr1-$strategy.out" ||
+       [ "$(final_checkpoint "$work/usr1-$strategy")" != step-000000023.h5 ]; then
+        fail "$strategy: SIGUSR1 at step 23: exit $status, no checkpoint of step 23"
+        tail -n 3 "$work/usr1-$strategy.out" "$work/usr1-$strategy.err"
+        continue
+    fi
+    resume 1 "usr1-$strategy"
+    if [ "$status" -eq 0 ] && grep -q "^resumed: step 23 of 40" "$work/usr1-$strategy.out"; then
+        check_same "$strategy: stopped at step 23 by SIGUSR1, resumed: the same bits" \
+            "ref-$strategy" "usr1-$strategy"
+    else
+        fail "$strategy: resume after SIGUSR1: exit $status"; tail -n 3 "$work/usr1-$strategy.err"
+    fi
+done
+SHIFTNAS_INJECT_FAULT=0:13:signal start 1 usr1-variance shift --set search.shift_statistic=variance
+resume 1 usr1-variance
+check_same "shift (variance statistic): stopped at step 13, resumed: the same bits" \
+    ref-variance usr1-variance
+
+# --- SIGKILL, SIGUSR1 and SIGTERM at random moments -------------------------------
+# The reference run's wall time bounds the moment.
+span=$(awk -v t="$(grep -o 'in [0-9]*s' "$work/ref-shift.out" | tail -n 1 | tr -dc 0-9)" \
+    'BEGIN { print (t > 3 ? 0.8 * t : 2) }')
+echo "random moments within ${span} s"
+
+moment=$(random 0.5 "$span")
+interrupt "$moment" KILL 1 kill-1 shift
+echo "1 rank: SIGKILL after $moment s (exit $status)"
+finish 1 kill-1 && check_same "1 rank: SIGKILL at ${moment} s, resumed: the same bits" ref-shift kill-1
+
+moment=$(random 1 "$span")
+interrupt "$moment" KILL 2 kill-2 shift
+echo "2 ranks: SIGKILL of one rank after $moment s (exit $status)"
+finish 2 kill-2 && check_same "2 ranks: SIGKILL of a rank at ${moment} s, resumed on 2: the same bits" \
+    ref-shift kill-2
+
+moment=$(random 1 "$span")
+interrupt "$moment" USR1 2 usr1-2to1 shift
+echo "2 ranks: SIGUSR1 to mpirun after $moment s (exit $status)"
+if [ "$status" -eq 75 ] || [ "$status" -eq 0 ]; then
+    finish 1 usr1-2to1 &&
+        check_same "2 ranks stopped by SIGUSR1 at ${moment} s, resumed on 1 rank: the same bits" \
+            ref-shift usr1-2to1
+else
+    fail "2 ranks, SIGUSR1 to mpirun: exit $status (expected 75)"; tail -n 5 "$work/usr1-2to1.err"
+fi
+
+moment=$(random 0.5 "$span")
+interrupt "$moment" TERM 1 term-1to2 shift
+echo "1 rank: SIGTERM after $moment s (exit $status)"
+if [ "$status" -eq 75 ] || [ "$status" -eq 0 ]; then
+    finish 2 term-1to2 &&
+        check_same "1 rank stopped by SIGTERM at ${moment} s, resumed on 2 ranks: the same bits" \
+            ref-shift term-1to2
+else
+    fail "1 rank, SIGTERM: exit $status (expected 75)"; tail -n 5 "$work/term-1to2.err"
+fi
+
+# --- a kill in the middle of a checkpoint write -----------------------------------
+# Rank 0 dies half way through writing the checkpoint of step 15: `latest`
+# still names step 10's, which is complete; the resume starts there, clears
+# the temporary and ends with the reference's bits.
+SHIFTNAS_INJECT_FAULT=0:15:checkpoint start 2 torn shift
+if [ "$status" -ne 0 ] && [ "$(final_checkpoint "$work/torn")" = step-000000010.h5 ] &&
+   ls -a "$work/torn/checkpoints" | grep -q '^\.step-000000015\.h5\.tmp$' &&
+   "$bin" inspect "$work/torn" >"$work/torn.inspect" 2>&1 &&
+   grep -q "^step: 10 of 40" "$work/torn.inspect"; then
+    pass "killed while writing step 15's checkpoint: latest still names step 10's, readable"
+else
+    fail "kill during a checkpoint write: exit $status, latest $(cat "$work/torn/checkpoints/latest")"
+    ls -a "$work/torn/checkpoints"
+fi
+resume 2 torn
+if [ "$status" -eq 0 ] && grep -q "^resumed: step 10 of 40" "$work/torn.out" &&
+   ! ls -a "$work/torn/checkpoints" | grep -q 'tmp$'; then
+    check_same "resumed after the torn write: the same bits, no temporary left" ref-shift torn
+else
+    fail "resume after the torn write: exit $status"; tail -n 3 "$work/torn.err"
+fi
+
+# --- the wall-clock budget ------------------------------------------------------------
+start 1 budget shift --set checkpoint.stop_after_seconds=1.5
+if [ "$status" -eq 75 ] && grep -q "stop_after_seconds = 1.5 reached" "$work/budget.out"; then
+    pass "stop_after_seconds: checkpoint and exit 75"
+    finish 1 budget --set checkpoint.stop_after_seconds=0 &&
+        check_same "stopped by the time budget, resumed with it off: the same bits" ref-shift budget
+else
+    fail "stop_after_seconds: exit $status"; tail -n 3 "$work/budget.out"
+fi
+
+# --- search returns the same subnets ----------------------------------------------------
+for run in ref-shift kill-2 torn; do
+    "$bin" search "$work/$run" --targets 2.5M,5M --set search.evolution_evaluations=16 \
+        --set search.evolution_population=8 --csv "$work/$run.csv" >"$work/$run.search" 2>&1 ||
+        fail "search $run failed: $(tail -n 1 "$work/$run.search")"
+    # method, strategy, target, subnet, MACs, parameters, accuracies, evaluations; not the seconds
+    cut -d, -f1-9 "$work/$run.csv" >"$work/$run.subnets" 2>/dev/null
+done
+if [ "$(wc -l <"$work/ref-shift.subnets")" -eq 5 ] &&
+   cmp -s "$work/ref-shift.subnets" "$work/kill-2.subnets" &&
+   cmp -s "$work/ref-shift.subnets" "$work/torn.subnets"; then
+    pass "search returns the same subnets (generator and evolution) after resumed runs"
+else
+    fail "search after resume differs"; diff "$work/ref-shift.subnets" "$work/kill-2.subnets" | head
+fi
+
+# doc/checkpoint_subnet.py (the h5py example) slices the subnets search found
+# out of the final checkpoint: their parameter counts must be search's.
+python=${PYTHON_H5PY:-/usr/bin/python3}
+if "$python" -c 'import h5py, numpy' >/dev/null 2>&1; then
+    ok=1
+    checkpoint=$work/ref-shift/checkpoints/$(final_checkpoint "$work/ref-shift")
+    tail -n +2 "$work/ref-shift.csv" | while IFS= read -r row; do
+        arch=$(echo "$row" | cut -d'"' -f2)
+        params=$(echo "$row" | cut -d'"' -f3 | cut -d, -f3)
+        got=$("$python" "$src/doc/checkpoint_subnet.py" "$checkpoint" "$arch" | sed -n 's/^parameters: //p')
+        [ "$got" = "$params" ] || { echo "$arch: example says '$got' parameters, search $params"; exit 1; }
+    done || ok=0
+    [ "$ok" = 1 ] && pass "doc/checkpoint_subnet.py reads each searched subnet (parameter counts agree)" ||
+        fail "doc/checkpoint_subnet.py disagrees with search"
+else
+    echo "note: h5py not found for $python (Debian: python3-h5py); the h5py example is not checked"
+fi
+
+# --- a fixed network resumes too -----------------------------------------------------
+config=cnn-fixed.ini start 1 ref-fixed uniform
+SHIFTNAS_INJECT_FAULT=0:27:signal config=cnn-fixed.ini start 1 fixed uniform
+resume 1 fixed
+if [ "$status" -eq 0 ] &&
+   h5diff "$work/ref-fixed/checkpoints/step-000000040.h5" "$work/fixed/checkpoints/step-000000040.h5" \
+       /network /network >/dev/null 2>&1 &&
+   h5diff "$work/ref-fixed/checkpoints/step-000000040.h5" "$work/fixed/checkpoints/step-000000040.h5" \
+       /optimizer /optimizer >/dev/null 2>&1; then
+    pass "fixed CNN: stopped at step 27, resumed: the same weights and optimiser"
+else
+    fail "fixed CNN resume: exit $status"; tail -n 3 "$work/fixed.err"
+fi
+
+# --- refusals -----------------------------------------------------------------------
+expect_error "resume of a directory without a run" 1 "not a run directory" \
+    "$bin" train --resume "$work/nothing-here"
+expect_error "a non-neutral --set on resume" 1 "\[train\] epochs cannot change on --resume" \
+    "$bin" train --resume "$work/usr1-uniform" --set train.epochs=3
+expect_error "--resume with --config" 2 "drop --config" \
+    "$bin" train --resume "$work/usr1-uniform" --config "$src/jobs/configs/cnn-space.ini"
+"$bin" train --resume "$work/ref-uniform" >"$work/out" 2>&1
+if [ $? -eq 0 ] && grep -q "already finished" "$work/out"; then
+    pass "resuming a finished run: nothing to do, exit 0"
+else
+    fail "resuming a finished run"; cat "$work/out"
+fi
+
+# A stopped run whose latest checkpoint is then damaged: the resume refuses
+# with the file named and changes nothing.
+SHIFTNAS_INJECT_FAULT=0:12:signal start 1 damaged uniform
+latest=$work/damaged/checkpoints/$(final_checkpoint "$work/damaged")
+cp "$latest" "$work/intact.h5"
+cp "$work/damaged/checkpoints/latest" "$work/latest-before"
+size=$(wc -c <"$latest")
+head -c "$((size / 2))" "$work/intact.h5" >"$latest"
+expect_error "truncated checkpoint" 1 "$(basename "$latest").*truncated" \
+    "$bin" train --resume "$work/damaged"
+cp "$work/intact.h5" "$latest"
+printf '\377' | dd of="$latest" bs=1 seek=$((size / 3)) conv=notrunc 2>/dev/null
+expect_error "a flipped byte" 1 "$(basename "$latest").*checksum" "$bin" train --resume "$work/damaged"
+cp "$work/ref-uniform/model.h5" "$latest"
+expect_error "a foreign file (model.h5) as the checkpoint" 1 "not a shiftnas checkpoint" \
+    "$bin" train --resume "$work/damaged"
+cp "$work/intact.h5" "$latest"
+if cmp -s "$work/latest-before" "$work/damaged/checkpoints/latest" &&
+   "$bin" inspect "$latest" >/dev/null 2>&1; then
+    pass "the refused resumes left the run as it was"
+else
+    fail "a refused resume changed the run"
+fi
+# a checkpoint of another search space (vit-space.ini) in this run
+config=vit-space.ini start 1 vit shift --set train.epochs=1 --set checkpoint.interval_steps=0
+vit_latest=$work/vit/checkpoints/$(final_checkpoint "$work/vit")
+cp "$vit_latest" "$latest"
+expect_error "a checkpoint of another search space" 1 "written with \[.*\].*but this run has" \
+    "$bin" train --resume "$work/damaged"
+cp "$work/intact.h5" "$latest"
+resume 1 damaged
+if [ "$status" -eq 0 ]; then
+    check_same "after the refusals the run resumes and ends as the reference" ref-uniform damaged
+else
+    fail "resume after the refusals: exit $status"; tail -n 3 "$work/damaged.err"
+fi
+
+echo "$passes passed, $failures failed in $(($(date +%s) - started)) s"
+[ "$failures" -eq 0 ]
