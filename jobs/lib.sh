@@ -122,11 +122,12 @@ sn_run_step() {
 # --------------------------------------------------------------- training ----
 
 # Keys that may be --set when a run is resumed (they do not change the
-# result; shiftnas refuses the others on --resume). Every other --set given
-# to a job that resumes is dropped: the run's config.ini already holds it.
+# result; shiftnas refuses the others on --resume, doc/checkpoint.md). Every
+# other --set given to a job that resumes is dropped: the run's config.ini
+# already holds it.
 sn_resume_neutral() { # SECTION.KEY
     case $1 in
-        data.path | run.threads | train.threads | run.progress_seconds | checkpoint.*) return 0 ;;
+        data.path | run.progress_seconds | checkpoint.*) return 0 ;;
         distributed.check_interval | distributed.reduce | distributed.bucket_entries) return 0 ;;
     esac
     return 1
@@ -165,13 +166,15 @@ sn_train() {
     sn_log "job ${SLURM_JOB_ID:-none}${SLURM_ARRAY_TASK_ID:+ (array task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID)}, start $((restarts + 1)) (SLURM_RESTART_COUNT=$restarts, requeues allowed: $max), ${SLURM_NTASKS:-?} task(s) on ${SLURM_JOB_NODELIST:-?}"
     sn_log "program: $SN_BIN"
 
-    # Threads per rank follow the allocation's --cpus-per-task unless given.
+    # Threads per rank follow the allocation's --cpus-per-task unless given,
+    # when the run starts (run.threads is part of the run's configuration: a
+    # resumed run keeps its own).
     local threads_given=0 i
     for ((i = 1; i < ${#sets[@]}; i += 2)); do
-        case ${sets[i]} in run.threads=* | train.threads=*) threads_given=1 ;; esac
+        case ${sets[i]} in run.threads=*) threads_given=1 ;; esac
     done
     if [ $threads_given = 0 ] && [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then
-        sets+=(--set "run.threads=$SLURM_CPUS_PER_TASK")
+        first_sets+=(--set "run.threads=$SLURM_CPUS_PER_TASK")
     fi
 
     local args=()

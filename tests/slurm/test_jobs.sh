@@ -14,14 +14,18 @@
 #     `scontrol requeue` (Slurm's SIGTERM to every process, as for
 #     preemption): the run checkpoints and Slurm requeues the job. It must
 #     resume twice from a mid-training checkpoint, finish, and end bit for
-#     bit like the reference: h5diff of model.h5's /supernet and /generator,
-#     of log.h5, and the same search results (search.csv without its timing
-#     column), searched by jobs/search.sbatch chained with afterok (which
-#     must not start before the requeued job completed).
+#     bit like the reference: h5diff of model.h5's /supernet and /generator
+#     and of log.h5, metrics.csv but for its seconds column, and the same
+#     search results (search.csv but for its seconds column), searched by
+#     jobs/search.sbatch chained with afterok (which must not start before
+#     the requeued job completed).
 #  3. ablation: jobs/ablation.sbatch as a 3-task array (3 strategies x 1
 #     seed, %2: never more than 2 tasks at once), each task's run directory
 #     trained with its strategy and seed; jobs/search.sbatch chained on the
 #     array with afterok searches every run.
+#  4. a run with a configuration error fails without a requeue; a run that
+#     stops on its [checkpoint] stop_after_seconds budget with no requeue
+#     left (SHIFTNAS_MAX_REQUEUES=0) fails with exit 75 and says why.
 # Everything is submitted at once (the node offers 4 CPUs on any machine:
 # SLURM_LOCAL_CPUS=4 oversubscribes a small one) and runs as Slurm schedules
 # it. The daemons are stopped by PID at the end, failure or not; the state
@@ -29,7 +33,9 @@
 # job outputs and daemon logs printed, on failure.
 #
 # Environment: SHIFTNAS_SOURCE_DIR, SHIFTNAS_BUILD_DIR (the Makefile sets
-# both), SHIFTNAS (the program; default the build tree's ./shiftnas).
+# both), SHIFTNAS (the program; default the build tree's ./shiftnas),
+# SHIFTNAS_SLURM_KEEP=1 keeps the work directory (job outputs, runs) on
+# success too.
 # pass and fail always succeed, so `test && pass || fail` is an if-else;
 # the --set values contain commas on purpose.
 # shellcheck disable=SC2015,SC2054
@@ -112,7 +118,7 @@ finish() {
         # By the PIDs in the cluster's pid files (cluster.sh stop).
         "$cluster" stop || say "cluster.sh stop failed"
     fi
-    if [ $status = 0 ]; then
+    if [ $status = 0 ] && [ -z "${SHIFTNAS_SLURM_KEEP:-}" ]; then
         rm -rf "$top"
     else
         say "kept $top"
@@ -134,12 +140,13 @@ say "cluster up in $SECONDS s (ports $SLURM_LOCAL_CTLD_PORT/$SLURM_LOCAL_SLURMD_
 config=$jobs/configs/cnn-space.ini
 # A tiny version of the CNN space (1.8M MACs at most): 62 steps of 32
 # images over 2 epochs; the shift statistics every 5 steps (so the
-# preemptions fall among probability updates); a progress line every second.
+# preemptions fall among probability updates); a progress line every 0.2 s,
+# so that the test sees the step it preempts at closely.
 tiny=(--set space.stem_channels=8 --set space.stage_channels=8,16,24
       --set data.train_limit=1300 --set data.validation_size=300 --set data.test_limit=300
       --set train.epochs=2 --set train.batch_size=32 --set train.eval_batch_size=100
       --set search.shift_interval=5 --set search.shift_validation_images=32
-      --set run.progress_seconds=1)
+      --set run.progress_seconds=0.2)
 total_steps=62
 search_args=(--targets 0.8M,1.5M --set search.evolution_evaluations=8 --set search.evolution_population=4
              --set search.evolution_parents=2 --set search.recalibration_batches=2)
@@ -179,7 +186,7 @@ wait_step() { # jobid file pattern min deadline
             fail "job $1 did not reach step $4 within $5 s"
             return 1
         fi
-        sleep 0.3
+        sleep 0.2
     done
 }
 
@@ -248,12 +255,12 @@ say "submitted: reference $ref, preempted $pre, search $search_pair (afterok), a
 # ------------------------------------------------------ preempt twice ----
 
 pre_out=$work/pre-$pre.out
-if wait_step "$pre" "$pre_out" 'starting a new run' 8 180; then
+if wait_step "$pre" "$pre_out" 'starting a new run' 6 180; then
     say "preempting at step $(step_after "$pre_out" 'starting a new run') after $SECONDS s: scancel --signal=USR1 --batch $pre"
     scancel --signal=USR1 --batch "$pre" || fail "scancel --signal=USR1 --batch $pre"
-    # Requeued by itself, resumed from its checkpoint, then trained 8 steps.
+    # Requeued by itself, resumed from its checkpoint, then trained 6 steps.
     if wait_line "$pre" "$pre_out" 'resuming: .* with a checkpoint' 1 180 &&
-        wait_step "$pre" "$pre_out" 'resuming: ' $(($(resumed_step "$pre_out" 1) + 8)) 180; then
+        wait_step "$pre" "$pre_out" 'resuming: ' $(($(resumed_step "$pre_out" 1) + 6)) 180; then
         say "preempting at step $(step_after "$pre_out" 'resuming: ') after $SECONDS s: scontrol requeue $pre"
         scontrol requeue "$pre" || fail "scontrol requeue $pre"
     fi
@@ -306,7 +313,7 @@ expect_log "$pre_out" 'stopped with a checkpoint \(exit 75\) after SIGTERM: Slur
 expect_log "$pre_out" 'start 3 \(SLURM_RESTART_COUNT=2' "preempted: third start has SLURM_RESTART_COUNT=2"
 expect_log "$pre_out" 'on resume these settings come from pre/config.ini.*data.train_limit=1300' \
     "preempted: result-changing --set options dropped on resume"
-expect_log "$pre_out" "srun --mpi=pmix +$SHIFTNAS train --resume pre --set run.progress_seconds=1" \
+expect_log "$pre_out" "srun --mpi=pmix +$SHIFTNAS train --resume pre --set run.progress_seconds=0.2" \
     "preempted: resumed with train --resume, keeping the neutral --set"
 expect_log "$pre_out" 'exit code 0: the run in pre is complete' "preempted: finished"
 first=$(resumed_step "$pre_out" 1)
@@ -314,6 +321,10 @@ second=$(resumed_step "$pre_out" 2)
 if [ -n "$first" ] && [ -n "$second" ] && [ "$first" -gt 0 ] && [ "$first" -lt "$second" ] &&
     [ "$second" -lt $total_steps ]; then
     pass "preempted: resumed from mid-training checkpoints at steps $first and $second of $total_steps"
+    expect_log "$pre_out" "^resumed: step $first of $total_steps from pre/checkpoints/step-0*$first.h5" \
+        "preempted: shiftnas resumed at step $first"
+    expect_log "$pre_out" "^resumed: step $second of $total_steps from pre/checkpoints/step-0*$second.h5" \
+        "preempted: shiftnas resumed at step $second"
 else
     fail "preempted: checkpoints at steps '${first:-none}' and '${second:-none}', expected 0 < first < second < $total_steps"
 fi
@@ -329,6 +340,13 @@ if h5diff -q "$work/ref/log.h5" "$work/pre/log.h5" >/dev/null 2>&1; then
     pass "preempted = reference: log.h5 identical (h5diff)"
 else
     fail "preempted != reference: log.h5 differs: $(h5diff -r "$work/ref/log.h5" "$work/pre/log.h5" 2>&1 | head -n 5 | tr '\n' ' ')"
+fi
+# metrics.csv without its last column (seconds since the start).
+if [ -s "$work/ref/metrics.csv" ] &&
+    diff <(sed 's/,[^,]*$//' "$work/ref/metrics.csv") <(sed 's/,[^,]*$//' "$work/pre/metrics.csv") >/dev/null 2>&1; then
+    pass "preempted = reference: metrics.csv identical but for its seconds column"
+else
+    fail "preempted != reference: metrics.csv differs or is missing"
 fi
 # The comparison can see a difference: another seed's shift run differs.
 if [ -f "$work/results/shift-seed3/model.h5" ] &&
