@@ -38,13 +38,13 @@ random() {
 }
 started=$(date +%s)
 
-# 20 steps per epoch of 24 images (8 shards of 3), 2 epochs: an epoch end
+# 12 steps per epoch of 24 images (8 shards of 3), 2 epochs: an epoch end
 # (evaluation, model.h5, metrics rows) in the middle of the run. shift
 # updates the probabilities every 8 steps; a checkpoint every 5 steps.
-tiny="--set data.train_limit=600 --set data.validation_size=120 --set data.test_limit=100
+tiny="--set data.train_limit=408 --set data.validation_size=120 --set data.test_limit=100
       --set train.batch_size=24 --set train.epochs=2 --set train.eval_batch_size=50
       --set search.shift_interval=8 --set search.shift_warmup=0
-      --set search.shift_validation_images=48 --set search.recalibration_batches=1
+      --set search.shift_validation_images=24 --set search.recalibration_batches=1
       --set checkpoint.interval_steps=5 --set checkpoint.interval_seconds=0
       --set run.progress_seconds=0.5"
 limit=300
@@ -176,15 +176,20 @@ check_same() {
 }
 
 # --- references: every strategy straight through --------------------------------
-for strategy in shift uniform sandwich attentive flops-uniform; do
+# SHIFTNAS_TEST_QUICK=1 (the sanitizer pass) stops and resumes shift and
+# sandwich only; the others' references are then not needed.
+stopped_strategies="shift uniform sandwich attentive flops-uniform"
+[ "${SHIFTNAS_TEST_QUICK:-0}" = 1 ] && stopped_strategies="shift sandwich"
+for strategy in $stopped_strategies uniform; do
+    [ -d "$work/ref-$strategy" ] && continue
     start 1 "ref-$strategy" "$strategy"
     [ "$status" -eq 0 ] || { fail "reference $strategy: exit $status"; cat "$work/ref-$strategy.err"; }
 done
 start 1 ref-variance shift --set search.shift_statistic=variance
 [ "$status" -eq 0 ] || { fail "reference variance: exit $status"; cat "$work/ref-variance.err"; }
 echo "references done after $(($(date +%s) - started)) s"
-if grep -q "^checkpoint: step 40 (training complete)" "$work/ref-shift.out" &&
-   [ "$(final_checkpoint "$work/ref-shift")" = step-000000040.h5 ] &&
+if grep -q "^checkpoint: step 24 (training complete)" "$work/ref-shift.out" &&
+   [ "$(final_checkpoint "$work/ref-shift")" = step-000000024.h5 ] &&
    [ "$(ls "$work/ref-shift/checkpoints" | grep -c '^step-')" -eq 3 ]; then
     pass "a run checkpoints every 5 steps, keeps 3, ends with a complete checkpoint"
 else
@@ -198,28 +203,28 @@ else
 fi
 
 # --- a stop request at a fixed step, every strategy ------------------------------
-# SIGUSR1 raised by the process itself at step 23 (the second epoch): it
-# finishes step 23, checkpoints, exits 75; the resume ends where the
+# SIGUSR1 raised by the process itself at step 17 (the second epoch): it
+# finishes step 17, checkpoints, exits 75; the resume ends where the
 # reference did.
-for strategy in shift uniform sandwich attentive flops-uniform; do
-    SHIFTNAS_INJECT_FAULT=0:23:signal start 1 "usr1-$strategy" "$strategy"
-    if [ "$status" -ne 75 ] || ! grep -q "^stopped after step 23 of 40" "$work/usr1-$strategy.out" ||
-       [ "$(final_checkpoint "$work/usr1-$strategy")" != step-000000023.h5 ]; then
-        fail "$strategy: SIGUSR1 at step 23: exit $status, no checkpoint of step 23"
+for strategy in $stopped_strategies; do
+    SHIFTNAS_INJECT_FAULT=0:17:signal start 1 "usr1-$strategy" "$strategy"
+    if [ "$status" -ne 75 ] || ! grep -q "^stopped after step 17 of 24" "$work/usr1-$strategy.out" ||
+       [ "$(final_checkpoint "$work/usr1-$strategy")" != step-000000017.h5 ]; then
+        fail "$strategy: SIGUSR1 at step 17: exit $status, no checkpoint of step 17"
         tail -n 3 "$work/usr1-$strategy.out" "$work/usr1-$strategy.err"
         continue
     fi
     resume 1 "usr1-$strategy"
-    if [ "$status" -eq 0 ] && grep -q "^resumed: step 23 of 40" "$work/usr1-$strategy.out"; then
-        check_same "$strategy: stopped at step 23 by SIGUSR1, resumed: the same bits" \
+    if [ "$status" -eq 0 ] && grep -q "^resumed: step 17 of 24" "$work/usr1-$strategy.out"; then
+        check_same "$strategy: stopped at step 17 by SIGUSR1, resumed: the same bits" \
             "ref-$strategy" "usr1-$strategy"
     else
         fail "$strategy: resume after SIGUSR1: exit $status"; tail -n 3 "$work/usr1-$strategy.err"
     fi
 done
-SHIFTNAS_INJECT_FAULT=0:13:signal start 1 usr1-variance shift --set search.shift_statistic=variance
+SHIFTNAS_INJECT_FAULT=0:9:signal start 1 usr1-variance shift --set search.shift_statistic=variance
 resume 1 usr1-variance
-check_same "shift (variance statistic): stopped at step 13, resumed: the same bits" \
+check_same "shift (variance statistic): stopped at step 9, resumed: the same bits" \
     ref-variance usr1-variance
 
 # --- SIGKILL, SIGUSR1 and SIGTERM at random moments -------------------------------
@@ -274,14 +279,14 @@ SHIFTNAS_INJECT_FAULT=0:15:checkpoint start 2 torn shift
 if [ "$status" -ne 0 ] && [ "$(final_checkpoint "$work/torn")" = step-000000010.h5 ] &&
    ls -a "$work/torn/checkpoints" | grep -q '^\.step-000000015\.h5\.tmp$' &&
    "$bin" inspect "$work/torn" >"$work/torn.inspect" 2>&1 &&
-   grep -q "^step: 10 of 40" "$work/torn.inspect"; then
+   grep -q "^step: 10 of 24" "$work/torn.inspect"; then
     pass "killed while writing step 15's checkpoint: latest still names step 10's, readable"
 else
     fail "kill during a checkpoint write: exit $status, latest $(cat "$work/torn/checkpoints/latest")"
     ls -a "$work/torn/checkpoints"
 fi
 resume 2 torn
-if [ "$status" -eq 0 ] && grep -q "^resumed: step 10 of 40" "$work/torn.out" &&
+if [ "$status" -eq 0 ] && grep -q "^resumed: step 10 of 24" "$work/torn.out" &&
    ! ls -a "$work/torn/checkpoints" | grep -q 'tmp$'; then
     check_same "resumed after the torn write: the same bits, no temporary left" ref-shift torn
 else
@@ -334,14 +339,14 @@ fi
 
 # --- a fixed network resumes too -----------------------------------------------------
 config=cnn-fixed.ini start 1 ref-fixed uniform
-SHIFTNAS_INJECT_FAULT=0:27:signal config=cnn-fixed.ini start 1 fixed uniform
+SHIFTNAS_INJECT_FAULT=0:19:signal config=cnn-fixed.ini start 1 fixed uniform
 resume 1 fixed
 if [ "$status" -eq 0 ] &&
-   h5diff "$work/ref-fixed/checkpoints/step-000000040.h5" "$work/fixed/checkpoints/step-000000040.h5" \
+   h5diff "$work/ref-fixed/checkpoints/step-000000024.h5" "$work/fixed/checkpoints/step-000000024.h5" \
        /network /network >/dev/null 2>&1 &&
-   h5diff "$work/ref-fixed/checkpoints/step-000000040.h5" "$work/fixed/checkpoints/step-000000040.h5" \
+   h5diff "$work/ref-fixed/checkpoints/step-000000024.h5" "$work/fixed/checkpoints/step-000000024.h5" \
        /optimizer /optimizer >/dev/null 2>&1; then
-    pass "fixed CNN: stopped at step 27, resumed: the same weights and optimiser"
+    pass "fixed CNN: stopped at step 19, resumed: the same weights and optimiser"
 else
     fail "fixed CNN resume: exit $status"; tail -n 3 "$work/fixed.err"
 fi
