@@ -11,8 +11,9 @@
  * file's and recomputes the CRC before HDF5 parses a byte: a damaged file is
  * refused with "truncated" or "damaged", never reaches HDF5, and HDF5 only
  * ever sees files written whole by this code. (A file whose header was
- * forged to match still goes through the checks below, which refuse what
- * our writer never makes: external links and storage, chunked layouts.)
+ * forged to match still meets the checks below, which refuse what our
+ * writer never makes: soft and external links, storage other than
+ * contiguous and exactly as large as the data.)
  *
  * Why the user block. HDF5 reserves the first 512 bytes of the file for its
  * user (it looks for its superblock at 0, 512, 1024, ...), so the header
@@ -25,8 +26,10 @@
  * little-endian (H5T_IEEE_F32LE, _F64LE, H5T_STD_I64LE, _I32LE, _U8LE);
  * text attributes are scalar variable-length UTF-8 strings (h5py reads them
  * as str); int64 and float64 attributes are scalar H5T_STD_I64LE and
- * H5T_IEEE_F64LE. Link names are UTF-8. The file is created with HDF5's
- * earliest file format, so any HDF5 1.8 or later reads it. */
+ * H5T_IEEE_F64LE. Everything is in HDF5's earliest file format (groups are
+ * symbol tables, so names carry HDF5's default ASCII flag; h5py decodes them
+ * as UTF-8 either way). No object records a time, so the same contents
+ * give the same bytes and two checkpoints can be compared with cmp. */
 #include "checkpoint_header.h"
 
 #include "shiftnas/checkpoint.h"
@@ -301,21 +304,45 @@ static int64_t element_count(int rank, const int64_t *dims, size_t type_size)
     return count;
 }
 
+/* Creates the groups before the last '/' of name that do not exist yet
+ * (lookup has checked that those that exist are groups). */
+static int create_groups(sn_checkpoint_writer *writer, const char *name)
+{
+    char *prefix = strdup(name);
+    if (!prefix)
+        return sn_error_set(SN_ERR_NOMEM, "%s: dataset '%s': cannot allocate its name", writer->path, name);
+    hid_t creation_list = H5Pcreate(H5P_GROUP_CREATE);
+    int ok = creation_list >= 0 && H5Pset_obj_track_times(creation_list, 0) >= 0;
+    for (char *end = prefix; ok && (end = strchr(end, '/')) != NULL; *end++ = '/') {
+        *end = '\0';
+        htri_t exists = H5Lexists(writer->file, prefix, H5P_DEFAULT);
+        hid_t group = exists == 0 ? H5Gcreate2(writer->file, prefix, H5P_DEFAULT, creation_list, H5P_DEFAULT) : -1;
+        ok = exists > 0 || (group >= 0 && H5Gclose(group) >= 0);
+    }
+    if (creation_list >= 0)
+        H5Pclose(creation_list);
+    int status = ok ? SN_OK
+                    : sn_error_set(SN_ERR_IO, "%s: dataset '%s': cannot create the groups of its path (disk full?)",
+                                   writer->path, name);
+    free(prefix);
+    return status;
+}
+
 static int write_dataset(sn_checkpoint_writer *writer, const char *name, sn_checkpoint_type type, int rank,
                          const int64_t *dims, int64_t count, const void *data)
 {
+    SN_TRY(create_groups(writer, name));
     hsize_t extent[SN_CHECKPOINT_RANK_MAX];
     for (int d = 0; d < rank; d++)
         extent[d] = (hsize_t)dims[d];
     hid_t space = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, extent, NULL);
-    hid_t link_list = H5Pcreate(H5P_LINK_CREATE);
     hid_t creation_list = H5Pcreate(H5P_DATASET_CREATE);
-    int ok = space >= 0 && link_list >= 0 && creation_list >= 0 &&
-             H5Pset_create_intermediate_group(link_list, 1) >= 0 &&
-             H5Pset_char_encoding(link_list, H5T_CSET_UTF8) >= 0 &&
-             H5Pset_layout(creation_list, H5D_CONTIGUOUS) >= 0 &&
-             H5Pset_fill_time(creation_list, H5D_FILL_TIME_NEVER) >= 0; /* written once, in full */
-    hid_t dataset = ok ? H5Dcreate2(writer->file, name, file_type_of(type), space, link_list, creation_list,
+    /* No modification times: the same state gives the same bytes, so two
+     * checkpoints can be compared with cmp. No fill: written once, in full. */
+    int ok = space >= 0 && creation_list >= 0 && H5Pset_layout(creation_list, H5D_CONTIGUOUS) >= 0 &&
+             H5Pset_fill_time(creation_list, H5D_FILL_TIME_NEVER) >= 0 &&
+             H5Pset_obj_track_times(creation_list, 0) >= 0;
+    hid_t dataset = ok ? H5Dcreate2(writer->file, name, file_type_of(type), space, H5P_DEFAULT, creation_list,
                                     H5P_DEFAULT)
                        : -1;
     ok = dataset >= 0;
@@ -326,8 +353,6 @@ static int write_dataset(sn_checkpoint_writer *writer, const char *name, sn_chec
         ok = 0;
     if (creation_list >= 0)
         H5Pclose(creation_list);
-    if (link_list >= 0)
-        H5Pclose(link_list);
     if (space >= 0)
         H5Sclose(space);
     return ok ? SN_OK : sn_error_set(SN_ERR_IO, "%s: dataset '%s': cannot write it (disk full?)", writer->path, name);
@@ -384,15 +409,10 @@ static int write_attribute(sn_checkpoint_writer *writer, const char *name, hid_t
                                          name)
                           : sn_error_set(SN_ERR_IO, "%s: attribute '%s': cannot look it up", writer->path, name);
     hid_t space = H5Screate(H5S_SCALAR);
-    hid_t creation_list = H5Pcreate(H5P_ATTRIBUTE_CREATE);
-    hid_t attribute = space >= 0 && creation_list >= 0 && H5Pset_char_encoding(creation_list, H5T_CSET_UTF8) >= 0
-                          ? H5Acreate2(writer->file, name, file_type, space, creation_list, H5P_DEFAULT)
-                          : -1;
+    hid_t attribute = space >= 0 ? H5Acreate2(writer->file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
     int ok = attribute >= 0 && H5Awrite(attribute, memory_type, value) >= 0;
     if (attribute >= 0 && H5Aclose(attribute) < 0)
         ok = 0;
-    if (creation_list >= 0)
-        H5Pclose(creation_list);
     if (space >= 0)
         H5Sclose(space);
     if (!ok) {
@@ -616,10 +636,11 @@ int sn_checkpoint_array_shape(sn_checkpoint_reader *reader, const char *name, sn
     return status;
 }
 
-/* Only what our writer makes: contiguous (or compact) storage inside the
- * file. A chunked layout would run filters named by the file, and external
- * storage would read other files. */
-static int check_storage(const char *path, const char *name, hid_t dataset)
+/* Only what our writer makes: contiguous storage inside the file, as large
+ * as the data. HDF5 1.10 trusts a compact layout's size (a damaged one of 0
+ * bytes makes H5Dread copy from nowhere); a chunked layout would run filters
+ * the file names; external storage would read other files. */
+static int check_storage(const char *path, const char *name, hid_t dataset, hsize_t bytes)
 {
     hid_t creation_list = H5Dget_create_plist(dataset);
     if (creation_list < 0)
@@ -629,9 +650,13 @@ static int check_storage(const char *path, const char *name, hid_t dataset)
     H5Pclose(creation_list);
     if (external != 0)
         return sn_error_set(SN_ERR_FORMAT, "%s: dataset '%s' is stored in external files", path, name);
-    if (layout != H5D_CONTIGUOUS && layout != H5D_COMPACT)
-        return sn_error_set(SN_ERR_FORMAT, "%s: dataset '%s' has storage layout %d, expected contiguous", path,
-                            name, (int)layout);
+    if (layout != H5D_CONTIGUOUS)
+        return sn_error_set(SN_ERR_FORMAT, "%s: dataset '%s' has storage layout %s, expected contiguous", path, name,
+                            layout == H5D_COMPACT ? "compact" : layout == H5D_CHUNKED ? "chunked" : "other");
+    hsize_t stored = H5Dget_storage_size(dataset);
+    if (stored != bytes)
+        return sn_error_set(SN_ERR_FORMAT, "%s: dataset '%s' has %llu bytes of storage, expected %llu", path, name,
+                            (unsigned long long)stored, (unsigned long long)bytes);
     return SN_OK;
 }
 
@@ -672,7 +697,7 @@ int sn_checkpoint_read_array(sn_checkpoint_reader *reader, const char *name, sn_
         }
     }
     if (status == SN_OK)
-        status = check_storage(path, name, dataset);
+        status = check_storage(path, name, dataset, (hsize_t)count * type_sizes[type]);
     if (status == SN_OK && count > 0 &&
         H5Dread(dataset, memory_type_of(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         status = sn_error_set(SN_ERR_FORMAT, "%s: dataset '%s': HDF5 cannot read it (damaged file)", path, name);

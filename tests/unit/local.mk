@@ -159,3 +159,13 @@ EXTRA_DIST += tests/cli/test_distributed.sh
 # random moments, a torn checkpoint write, a change of rank count; refusals.
 TESTS += tests/cli/test_resume.sh
 EXTRA_DIST += tests/cli/test_resume.sh
+
+# Checkpoint files: round trips, the header's refusals, mutations (truncation,
+# flipped bytes, wrong layouts, HDF5 damage behind a forged header), atomic
+# publication and `latest`.
+check_PROGRAMS += tests/unit/test_checkpoint
+TESTS += tests/unit/test_checkpoint
+tests_unit_test_checkpoint_SOURCES = tests/unit/test_checkpoint.c
+tests_unit_test_checkpoint_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_checkpoint_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_checkpoint
