@@ -8,3 +8,22 @@ EXTRA_DIST += tests/bench/distributed-bench.sh tests/bench/scaling_model.py
 
 bench: tests/bench/bench_shiftnas$(EXEEXT) shiftnas$(EXEEXT)
 	BUILD_DIR='$(abs_top_builddir)' SOURCE_DIR='$(abs_top_srcdir)' $(SHELL) $(top_srcdir)/tests/bench/run-bench.sh
+
+# Checkpoint writing: the coordinator alone (serial HDF5) against every rank
+# collectively (parallel HDF5), at 1 and 2 ranks, and its cost against
+# training steps. Runs before the main bench (a prerequisite of `bench`) and
+# writes bench-checkpoint.md; BENCH_CHECKPOINT=0 leaves it out.
+EXTRA_PROGRAMS += tests/bench/checkpoint_bench
+tests_bench_checkpoint_bench_SOURCES = tests/bench/checkpoint_bench.c
+tests_bench_checkpoint_bench_LDADD = libshiftnas.la $(SHIFTNAS_DEPENDENCY_LIBS)
+CLEANFILES += tests/bench/checkpoint_bench bench-checkpoint.md
+EXTRA_DIST += tests/bench/checkpoint-bench.sh
+
+.PHONY: bench-checkpoint
+bench: bench-checkpoint
+bench-checkpoint: tests/bench/checkpoint_bench$(EXEEXT) tests/bench/bench_shiftnas$(EXEEXT) shiftnas$(EXEEXT)
+	@if [ "$${BENCH_CHECKPOINT:-1}" != 0 ]; then \
+	  : >bench-checkpoint.md; \
+	  BUILD_DIR='$(abs_top_builddir)' SOURCE_DIR='$(abs_top_srcdir)' MPIRUN='$(MPIRUN)' \
+	    $(SHELL) $(top_srcdir)/tests/bench/checkpoint-bench.sh bench-checkpoint.md; \
+	fi
