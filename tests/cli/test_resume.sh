@@ -355,9 +355,9 @@ fi
 expect_error "resume of a directory without a run" 1 "not a run directory" \
     "$bin" train --resume "$work/nothing-here"
 expect_error "a non-neutral --set on resume" 1 "\[train\] epochs cannot change on --resume" \
-    "$bin" train --resume "$work/usr1-uniform" --set train.epochs=3
+    "$bin" train --resume "$work/usr1-shift" --set train.epochs=3
 expect_error "--resume with --config" 2 "drop --config" \
-    "$bin" train --resume "$work/usr1-uniform" --config "$src/jobs/configs/cnn-space.ini"
+    "$bin" train --resume "$work/usr1-shift" --config "$src/jobs/configs/cnn-space.ini"
 "$bin" train --resume "$work/ref-uniform" >"$work/out" 2>&1
 if [ $? -eq 0 ] && grep -q "already finished" "$work/out"; then
     pass "resuming a finished run: nothing to do, exit 0"
