@@ -603,21 +603,15 @@ static int bench_config(const char *config_path, const char *dir, int reps)
                 unlink(path);
             if (status != SN_OK)
                 break;
-            double *row[7] = {&times[mode][0][rep], &times[mode][1][rep], &times[mode][2][rep],
-                              &times[mode][3][rep], &times[mode][4][rep], &times[mode][5][rep],
-                              &times[mode][6][rep]};
-            *row[0] = t.total;
-            *row[1] = t.write;
-            *row[2] = t.flush;
-            *row[3] = t.crc;
-            *row[4] = t.sync;
-            *row[5] = t.crc_cold;
-            *row[6] = (double)t.bytes / t.total / 1e6;
+            double mb_per_s = (double)t.bytes / t.total / 1e6;
+            double values[7] = {t.total, t.write, t.flush, t.crc, t.sync, t.crc_cold, mb_per_s};
+            for (int v = 0; v < 7; v++)
+                times[mode][v][rep] = values[v];
             bytes[mode] = t.bytes;
             if (rank_g == 0)
                 printf("rep %s %s %.3f %.3f %.3f %.3f %.3f %.3f %.2f %lld\n", label,
                        mode_names[mode], t.total * 1e3, t.write * 1e3, t.flush * 1e3, t.crc * 1e3,
-                       t.sync * 1e3, t.crc_cold * 1e3, *row[6], t.bytes);
+                       t.sync * 1e3, t.crc_cold * 1e3, mb_per_s, t.bytes);
         }
     }
     if (status != SN_OK) {
