@@ -241,7 +241,7 @@ int sn_checkpoint_latest(const char *run_dir, char *path, size_t size, int *foun
         path[0] = '\0';
     char latest[PATH_BYTES];
     SN_TRY(format_name(latest, sizeof latest, run_dir, LATEST_NAME, "latest"));
-    int fd = open(latest, O_RDONLY | O_CLOEXEC);
+    int fd = open(latest, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
     if (fd < 0 && errno == ENOENT)
         return SN_OK; /* no checkpoints directory, or no checkpoint yet */
     if (fd < 0)

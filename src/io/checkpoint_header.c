@@ -242,7 +242,9 @@ int sn_checkpoint_verify(const char *path, int64_t *size)
         *size = 0;
     if (!path || !*path)
         return sn_error_set(SN_ERR_ARGUMENT, "checkpoint: no path given");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO by that name must not keep us waiting for a writer
+     * (it is refused below; for a regular file the flag changes nothing). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat info;

@@ -59,6 +59,13 @@ static int file_exists(const char *path)
     return stat(path, &info) == 0;
 }
 
+/* HDF5 objects (files, groups, datasets, attributes, named types) open in
+ * this process: a function that leaves one open leaks an id. */
+static ssize_t open_hdf5_objects(void)
+{
+    return H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+}
+
 static unsigned char *read_whole(const char *path, size_t *size)
 {
     FILE *f = fopen(path, "rb");
@@ -433,7 +440,9 @@ START_TEST(round_trip_every_type_and_rank)
     log.stop_after = 3;
     ck_assert_int_eq(sn_checkpoint_list(r, log_visit, &log), 7);
     ck_assert_int_eq(log.count, 3);
+    ck_assert_int_eq(open_hdf5_objects(), 1); /* the file alone */
     sn_checkpoint_close(r);
+    ck_assert_int_eq(open_hdf5_objects(), 0);
     sn_checkpoint_close(NULL);
     remove_temp_dir();
 }
@@ -573,7 +582,9 @@ START_TEST(writer_refuses_bad_arguments)
     expect_error(sn_checkpoint_write_text(w, "t", NULL), SN_ERR_ARGUMENT, path, "'t'", "no text");
     /* refusals leave the writer usable */
     ck_assert_int_eq(sn_checkpoint_write_array(w, "c", SN_CHECKPOINT_UINT8, 0, NULL, data), SN_OK);
+    ck_assert_int_eq(open_hdf5_objects(), 1);
     ck_assert_int_eq(sn_checkpoint_writer_finish(w), SN_OK);
+    ck_assert_int_eq(open_hdf5_objects(), 0);
     sn_checkpoint_reader *r = NULL;
     ck_assert_int_eq(sn_checkpoint_open(&r, path), SN_OK);
     ck_assert_int_eq(sn_checkpoint_has(r, "c"), 1);
@@ -649,6 +660,10 @@ START_TEST(header_refuses_foreign_files)
     expect_error(sn_checkpoint_verify(path, NULL), SN_ERR_IO, path, "cannot open", NULL);
 
     expect_error(sn_checkpoint_open(&r, temp_dir), SN_ERR_IO, temp_dir, "not a regular file", NULL);
+    /* a FIFO: refused at once, not waited on */
+    temp_path(path, sizeof path, "fifo.h5");
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    expect_error(sn_checkpoint_open(&r, path), SN_ERR_IO, path, "not a regular file", NULL);
     remove_temp_dir();
 }
 END_TEST
@@ -821,6 +836,7 @@ START_TEST(mutation_wrong_layout_is_named)
                  SN_ERR_FORMAT, path, "dataset 'arrays/none/deeper' is missing", NULL);
     expect_error(sn_checkpoint_read_array(r, "arrays/int32", SN_CHECKPOINT_INT32, 2, dims2, buffer), SN_ERR_FORMAT,
                  path, "'arrays/int32' is a group", NULL);
+    ck_assert_int_eq(open_hdf5_objects(), 1);
     sn_checkpoint_close(r);
 
     temp_path(path, sizeof path, "wrong_shape.h5");
@@ -863,6 +879,7 @@ START_TEST(mutation_wrong_layout_is_named)
     ck_assert_ptr_null(text);
     expect_error(sn_checkpoint_read_double(r, "config", &number), SN_ERR_FORMAT, path, "attribute 'config'",
                  "is text, expected a float64");
+    ck_assert_int_eq(open_hdf5_objects(), 1); /* the refusals closed what they opened */
     sn_checkpoint_close(r);
     remove_temp_dir();
 }
@@ -889,9 +906,14 @@ START_TEST(mutation_hdf5_damage_behind_valid_header_returns)
     write_sample(path, SAMPLE_WHOLE, TEXT_NONE);
     size_t size;
     unsigned char *bytes = read_whole(path, &size);
+    /* Loop 0 takes every sixth of 600 places (under valgrind too), loop 1,
+     * tagged long, the others. */
     const int places = 600;
-    int opened = 0, refused = 0;
+    int opened = 0, refused = 0, tried = 0;
     for (int i = 0; i < places; i++) {
+        if ((i % 6 == 0) != (_i == 0))
+            continue;
+        tried++;
         size_t position = 512 + (size - 512) * (size_t)i / (size_t)places + (size_t)(i % 7);
         unsigned char mask = (unsigned char)(i % 2 ? 0xff : 0x01);
         bytes[position] ^= mask;
@@ -909,9 +931,11 @@ START_TEST(mutation_hdf5_damage_behind_valid_header_returns)
         }
         opened++;
         exercise(r);
+        ck_assert_int_eq(open_hdf5_objects(), 1); /* every failure path closed its ids */
         sn_checkpoint_close(r);
     }
-    ck_assert_int_eq(opened + refused, places);
+    ck_assert_int_eq(open_hdf5_objects(), 0);
+    ck_assert_int_eq(opened + refused, tried);
     ck_assert_int_gt(opened, 0); /* damage in the data leaves the file readable */
     ck_assert_int_gt(refused, 0); /* damage in the superblock does not */
     free(bytes);
@@ -1071,6 +1095,12 @@ START_TEST(latest_is_checked_strictly)
     static const char with_nul[] = "step-000\0000005.h5\n";
     write_whole(latest, with_nul, sizeof with_nul - 1);
     expect_error(sn_checkpoint_latest(temp_dir, path, sizeof path, &found), SN_ERR_FORMAT, latest, "malformed", NULL);
+    /* a FIFO: refused at once, not waited on */
+    ck_assert_int_eq(unlink(latest), 0);
+    ck_assert_int_eq(mkfifo(latest, 0600), 0);
+    expect_error(sn_checkpoint_latest(temp_dir, path, sizeof path, &found), SN_ERR_FORMAT, latest,
+                 "not a regular file", NULL);
+    ck_assert_int_eq(unlink(latest), 0);
     /* well formed again */
     write_whole(latest, "step-000000005.h5\n", 18);
     ck_assert_int_eq(sn_checkpoint_latest(temp_dir, path, sizeof path, &found), SN_OK);
@@ -1079,8 +1109,33 @@ START_TEST(latest_is_checked_strictly)
 }
 END_TEST
 
+#if defined(__SANITIZE_ADDRESS__)
+#define BUILT_WITH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BUILT_WITH_ASAN 1
+#endif
+#endif
+#if defined(BUILT_WITH_ASAN)
+/* HDF5 1.10.8 loses small blocks on the error path of some damaged object
+ * headers (mutation_hdf5_damage_behind_valid_header_returns meets them);
+ * that is inside libhdf5, as in tests/fuzz/lsan.supp. Leaks of shiftnas's
+ * own allocations have no libhdf5 frame and still report; HDF5 ids left
+ * open are caught by open_hdf5_objects(). */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libhdf5_openmpi.so\nleak:libhdf5.so\n";
+}
+#endif
+
 int main(void)
 {
+    /* HDF5 keeps freed blocks on free lists and hands them out again; with
+     * the lists off, valgrind names the code that lost a block (HDF5's own
+     * loss on damaged object headers is then the one tests/valgrind.supp
+     * documents) instead of whoever first allocated it. */
+    H5set_free_list_limits(0, 0, 0, 0, 0, 0);
     Suite *suite = suite_create("checkpoint");
     TCase *file = tcase_create("file");
     tcase_set_timeout(file, 60);
@@ -1100,8 +1155,15 @@ int main(void)
     tcase_add_test(mutation, mutation_truncated_file_is_refused);
     tcase_add_test(mutation, mutation_flipped_byte_is_refused);
     tcase_add_test(mutation, mutation_wrong_layout_is_named);
-    tcase_add_test(mutation, mutation_hdf5_damage_behind_valid_header_returns);
+    tcase_add_loop_test(mutation, mutation_hdf5_damage_behind_valid_header_returns, 0, 1);
     suite_add_tcase(suite, mutation);
+    /* the rest of the places: minutes under valgrind (make check-valgrind
+     * leaves "long" cases out) */
+    TCase *mutation_long = tcase_create("mutation_long");
+    tcase_set_tags(mutation_long, "long");
+    tcase_set_timeout(mutation_long, 120);
+    tcase_add_loop_test(mutation_long, mutation_hdf5_damage_behind_valid_header_returns, 1, 2);
+    suite_add_tcase(suite, mutation_long);
     TCase *directory = tcase_create("directory");
     tcase_set_timeout(directory, 30);
     tcase_add_test(directory, paths_are_as_documented);
