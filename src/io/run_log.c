@@ -209,23 +209,16 @@ static int destroy(sn_run_log *log)
     return status;
 }
 
-int sn_run_log_create(sn_run_log **out, const char *path, const char *strategy, int buckets,
-                      const int64_t *bucket_edges)
+/* A log handle with every buffer allocated and no HDF5 object open yet;
+ * NULL (message set) when memory runs out. Shared by create and
+ * open_append. */
+static sn_run_log *allocate_log(const char *path, int buckets)
 {
-    if (!out)
-        return sn_error_set(SN_ERR_ARGUMENT, "run log: nowhere to put the handle");
-    *out = NULL;
-    if (!path || !*path || !strategy)
-        return sn_error_set(SN_ERR_ARGUMENT, "run log %s: no path or strategy given", path ? path : "");
-    if (buckets < 0 || (buckets > 0 && !bucket_edges))
-        return sn_error_set(SN_ERR_ARGUMENT, "%s: %d buckets %s", path, buckets,
-                            buckets < 0 ? "(must be >= 0)" : "without their edges");
-    struct stat info;
-    if (lstat(path, &info) == 0)
-        return sn_error_set(SN_ERR_ARGUMENT, "%s: already exists; a run log is never overwritten", path);
     sn_run_log *log = calloc(1, sizeof *log);
-    if (!log)
-        return sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the run log", path);
+    if (!log) {
+        sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the run log", path);
+        return NULL;
+    }
     log->file = log->update_step_set = -1;
     for (int c = 0; c < SUBNET_COLUMNS; c++)
         log->subnet_sets[c] = -1;
@@ -244,10 +237,31 @@ int sn_run_log_create(sn_run_log **out, const char *path, const char *strategy, 
     if (!log->path || !log->step || !log->slot || !log->bucket || !log->target_macs || !log->macs ||
         !log->loss || !log->nan_row) {
         destroy(log);
-        return sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the run log's buffers", path);
+        sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the run log's buffers", path);
+        return NULL;
     }
     for (int k = 0; k < buckets; k++)
         log->nan_row[k] = NAN;
+    return log;
+}
+
+int sn_run_log_create(sn_run_log **out, const char *path, const char *strategy, int buckets,
+                      const int64_t *bucket_edges)
+{
+    if (!out)
+        return sn_error_set(SN_ERR_ARGUMENT, "run log: nowhere to put the handle");
+    *out = NULL;
+    if (!path || !*path || !strategy)
+        return sn_error_set(SN_ERR_ARGUMENT, "run log %s: no path or strategy given", path ? path : "");
+    if (buckets < 0 || (buckets > 0 && !bucket_edges))
+        return sn_error_set(SN_ERR_ARGUMENT, "%s: %d buckets %s", path, buckets,
+                            buckets < 0 ? "(must be >= 0)" : "without their edges");
+    struct stat info;
+    if (lstat(path, &info) == 0)
+        return sn_error_set(SN_ERR_ARGUMENT, "%s: already exists; a run log is never overwritten", path);
+    sn_run_log *log = allocate_log(path, buckets);
+    if (!log)
+        return SN_ERR_NOMEM;
 
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t access_list = log_file_access();
@@ -325,31 +339,9 @@ int sn_run_log_open_append(sn_run_log **out, const char *path, const char *strat
     if (!out || !path || !strategy || buckets < 0)
         return sn_error_set(SN_ERR_ARGUMENT, "run log: bad arguments to open for appending");
     *out = NULL;
-    sn_run_log *log = calloc(1, sizeof *log);
+    sn_run_log *log = allocate_log(path, buckets);
     if (!log)
-        return sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the run log", path);
-    log->file = log->update_step_set = -1;
-    for (int c = 0; c < SUBNET_COLUMNS; c++)
-        log->subnet_sets[c] = -1;
-    for (int c = 0; c < UPDATE_COLUMNS; c++)
-        log->update_sets[c] = -1;
-    log->buckets = buckets;
-    const size_t rows = SN_RUN_LOG_BUFFER_ROWS;
-    log->path = strdup(path);
-    log->step = malloc(rows * sizeof *log->step);
-    log->slot = malloc(rows * sizeof *log->slot);
-    log->bucket = malloc(rows * sizeof *log->bucket);
-    log->target_macs = malloc(rows * sizeof *log->target_macs);
-    log->macs = malloc(rows * sizeof *log->macs);
-    log->loss = malloc(rows * sizeof *log->loss);
-    log->nan_row = malloc((size_t)(buckets > 0 ? buckets : 1) * sizeof *log->nan_row);
-    if (!log->path || !log->step || !log->slot || !log->bucket || !log->target_macs || !log->macs ||
-        !log->loss || !log->nan_row) {
-        destroy(log);
-        return sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the run log's buffers", path);
-    }
-    for (int k = 0; k < buckets; k++)
-        log->nan_row[k] = NAN;
+        return SN_ERR_NOMEM;
 
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t access_list = log_file_access();
