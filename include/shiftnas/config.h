@@ -102,7 +102,8 @@ typedef struct {
 
     /* [search] how the supernet is trained (sampling strategy, probability
      * shift, architecture generator) and how subnets are searched */
-    char search_strategy[SN_CONFIG_TEXT_MAX]; /* uniform|flops-uniform|sandwich|attentive|shift */
+    char search_strategy[SN_CONFIG_TEXT_MAX]; /* uniform|flops-uniform|sandwich|attentive|shift|fixed */
+    char search_subnet[SN_CONFIG_TEXT_MAX];   /* fixed: the one subnet trained (architecture text) */
     int64_t search_buckets;          /* K equal-width MACs buckets */
     int64_t search_bucket_step;      /* MACs per bucket instead (0 = use buckets) */
     int64_t search_max_tries;        /* rejection draws of an in-bucket sample */

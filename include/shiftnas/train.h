@@ -83,7 +83,8 @@ int sn_recalibrate_batchnorm(struct sn_network *network, const sn_image_set *set
 /* ---- supernet training: strategies ---------------------------------------
  *
  * [search] strategy names how each step picks the subnets it trains
- * (doc/algorithm.md): uniform, flops-uniform, sandwich, attentive or shift.
+ * (doc/algorithm.md): uniform, flops-uniform, sandwich, attentive, shift, or
+ * fixed (one given subnet: retraining a searched subnet from scratch).
  * Every strategy runs through the same training step (src/train/
  * supernet_training.c). A supernet run also writes RUN_DIR/model.h5 (the
  * supernet's and, for shift, the generator's weights; after every epoch)
@@ -94,7 +95,10 @@ typedef enum {
     SN_STRATEGY_FLOPS_UNIFORM,
     SN_STRATEGY_SANDWICH,
     SN_STRATEGY_ATTENTIVE,
-    SN_STRATEGY_SHIFT
+    SN_STRATEGY_SHIFT,
+    /* one subnet ([search] subnet), every step: training it from scratch
+     * on the supernet's code path (the retraining baseline of a search) */
+    SN_STRATEGY_FIXED
 } sn_strategy;
 
 /* "uniform" ... "shift"; SN_ERR_CONFIG for anything else. */

@@ -39,11 +39,13 @@ static const char search_usage[] =
     "row: method, strategy, target, subnet, MACs, parameters, validation and test accuracy.\n";
 
 static const char eval_usage[] =
-    "usage: shiftnas eval RUN_DIR --arch STRING [--set SECTION.KEY=VALUE ...]\n"
+    "usage: shiftnas eval RUN_DIR --arch STRING [--set SECTION.KEY=VALUE ...] [--csv FILE]\n"
     "\n"
     "Accuracy, MACs and parameters of one subnet of the trained supernet in RUN_DIR,\n"
     "with inherited weights (batch norm recalibrated for CNN subnets).\n"
-    "  --arch STRING   e.g. 'cnn:d=2,3,3;w=...' as `shiftnas space --samples` prints\n";
+    "  --arch STRING   e.g. 'cnn:d=2,3,3;w=...' as `shiftnas space --samples` prints\n"
+    "  --csv FILE      also append the result to FILE, in search's table format (method\n"
+    "                  'eval', no target; e.g. RUN_DIR/search.csv, which `shiftnas report` reads)\n";
 
 /* "2.5M" -> 2500000; k, M, G are powers of 1000. */
 static int parse_macs(const char *text, double *macs)
@@ -118,7 +120,7 @@ static int parse_options(int argc, char **argv, const char *name, const char *us
             return SN_EXIT_USAGE;
         } else if (strcmp(arg, "--targets") == 0 && strcmp(name, "search") == 0) {
             o->targets = argv[++i];
-        } else if (strcmp(arg, "--csv") == 0 && strcmp(name, "search") == 0) {
+        } else if (strcmp(arg, "--csv") == 0) {
             o->csv = argv[++i];
         } else if (strcmp(arg, "--arch") == 0 && strcmp(name, "eval") == 0) {
             o->arch = argv[++i];
@@ -249,24 +251,37 @@ static const char csv_header[] =
 
 /* Opens the CSV for appending; writes the header into a new or empty
  * file, refuses a file whose header is not ours. */
-static FILE *open_csv(const char *path)
+static int open_csv(const char *path, FILE **out)
 {
     FILE *f = fopen(path, "a+");
-    if (!f) {
-        sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
+    if (!f)
+        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     char first[256] = "";
     rewind(f);
     if (fgets(first, sizeof first, f) == NULL) {
         fputs(csv_header, f);
     } else if (strcmp(first, csv_header) != 0) {
         fclose(f);
-        sn_error_set(SN_ERR_FORMAT, "%s: exists and is not a shiftnas search table; choose --csv",
-                     path);
-        return NULL;
+        return sn_error_set(SN_ERR_FORMAT, "%s: exists and is not a shiftnas search table; "
+                                           "choose --csv", path);
     }
-    return f;
+    *out = f;
+    return SN_OK;
+}
+
+/* eval --csv: one row of search's format; method "eval" and an empty
+ * target (the subnet was given, not searched for). */
+static int append_eval_row(const char *path, const char *strategy, const char *arch,
+                           const subnet_result *r, double seconds)
+{
+    FILE *csv = NULL;
+    SN_TRY(open_csv(path, &csv));
+    fprintf(csv, "eval,%s,,\"%s\",%lld,%lld,%.6f,%.6f,1,%.2f\n", strategy, arch,
+            (long long)r->cost.macs, (long long)r->cost.parameters, r->val_accuracy,
+            r->test_accuracy, seconds);
+    if (fclose(csv) != 0)
+        return sn_error_set(SN_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    return SN_OK;
 }
 
 static void print_row(FILE *out, FILE *csv, const char *method, const char *strategy, double target,
@@ -302,9 +317,8 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
                                 "target %s is below the smallest subnet of the space (%s MACs)",
                                 a, b);
         }
-    FILE *csv = open_csv(csv_path);
-    if (!csv)
-        return SN_ERR_IO;
+    FILE *csv = NULL;
+    SN_TRY(open_csv(csv_path, &csv));
     sn_evolution_settings settings;
     sn_evolution_default_settings(&settings);
     settings.population = (int)c->evolution_population;
@@ -436,6 +450,7 @@ int sn_command_eval(int argc, char **argv)
         free(o.overrides);
         return code < 0 ? SN_EXIT_OK : code;
     }
+    double start = sn_now();
     sn_trained_run run;
     int status = sn_trained_run_open(&run, o.run_dir, o.overrides, o.override_count);
     free(o.overrides);
@@ -455,6 +470,9 @@ int sn_command_eval(int argc, char **argv)
                    text, (long long)r.cost.macs, macs, (long long)r.cost.parameters,
                    r.val_accuracy, (long long)run.split.validation_count, r.test_accuracy,
                    (long long)run.test_set.count);
+            if (o.csv)
+                status = append_eval_row(o.csv, sn_strategy_name(run.strategy), text, &r,
+                                         sn_now() - start);
         }
         sn_trained_run_close(&run);
     }

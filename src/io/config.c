@@ -158,8 +158,12 @@ static const sn_config_key config_keys[] = {
     {"train", "bn_momentum", SN_CONFIG_FLOAT, FIELD(bn_momentum), "0.1", 0, 1, NULL,
      "Batch-norm running statistics: weight of each new batch (PyTorch convention)."},
     {"search", "strategy", SN_CONFIG_CHOICE, FIELD(search_strategy), "shift", 0, 0,
-     "uniform|flops-uniform|sandwich|attentive|shift",
-     "How each step picks the subnets it trains (doc/algorithm.md); [model] type = supernet."},
+     "uniform|flops-uniform|sandwich|attentive|shift|fixed",
+     "How each step picks the subnets it trains (doc/algorithm.md); [model] type = supernet. "
+     "fixed trains [search] subnet alone, from scratch."},
+    {"search", "subnet", SN_CONFIG_TEXT, FIELD(search_subnet), "", 0, 0, NULL,
+     "fixed: the subnet every step trains, as `shiftnas search` prints it "
+     "(e.g. cnn:d=1,1,1;w=12,20,32;k=3,3,3;e=2,2,2); empty for the other strategies."},
     {"search", "buckets", SN_CONFIG_INT, FIELD(search_buckets), "8", 1, 64, NULL,
      "Equal-width MACs buckets over the space's range (flops-uniform, attentive, shift)."},
     {"search", "bucket_step", SN_CONFIG_INT, FIELD(search_bucket_step), "0", 0, 1e15, NULL,

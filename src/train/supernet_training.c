@@ -17,25 +17,26 @@
 #include "shiftnas/error.h"
 #include "shiftnas/nn.h"
 
-static const char *const strategy_names[] = {"uniform", "flops-uniform", "sandwich", "attentive",
-                                             "shift"};
+static const char *const strategy_names[] = {"uniform",   "flops-uniform", "sandwich",
+                                             "attentive", "shift",         "fixed"};
+enum { STRATEGY_COUNT = (int)(sizeof strategy_names / sizeof strategy_names[0]) };
 
 int sn_strategy_parse(const char *name, sn_strategy *strategy)
 {
-    for (int s = 0; s < (int)(sizeof strategy_names / sizeof strategy_names[0]); s++)
+    for (int s = 0; s < STRATEGY_COUNT; s++)
         if (strcmp(name, strategy_names[s]) == 0) {
             *strategy = (sn_strategy)s;
             return SN_OK;
         }
     return sn_error_set(SN_ERR_CONFIG,
                         "[search] strategy = '%s': unknown (allowed: uniform, flops-uniform, "
-                        "sandwich, attentive, shift)",
+                        "sandwich, attentive, shift, fixed)",
                         name);
 }
 
 const char *sn_strategy_name(sn_strategy strategy)
 {
-    return (int)strategy >= 0 && (int)strategy < 5 ? strategy_names[strategy] : "unknown";
+    return (int)strategy >= 0 && (int)strategy < STRATEGY_COUNT ? strategy_names[strategy] : "unknown";
 }
 
 int sn_buckets_from_config(sn_buckets *buckets, const sn_space *space, const sn_config *config)
@@ -88,6 +89,20 @@ int sn_supernet_training_init(sn_supernet_training *t, const sn_config *config, 
     t->sampler.max_tries = (int)config->search_max_tries;
     t->sampler.sandwich_random = (int)config->search_sandwich_random;
     t->sampler.candidates = (int)config->search_attentive_candidates;
+    if (t->strategy == SN_STRATEGY_FIXED) {
+        if (config->search_subnet[0] == '\0')
+            return sn_error_set(SN_ERR_CONFIG, "[search] strategy = fixed needs [search] subnet "
+                                               "(an architecture as `shiftnas search` prints it)");
+        if (sn_arch_parse(t->space, config->search_subnet, &t->fixed_subnet) != SN_OK)
+            return sn_error_set(SN_ERR_CONFIG, "[search] subnet = '%s': %s", config->search_subnet,
+                                sn_error_message());
+        sn_arch_canonicalize(t->space, &t->fixed_subnet);
+        t->fixed_bucket = sn_buckets_index(&buckets, sn_space_cost(t->space, &t->fixed_subnet).macs);
+    } else if (config->search_subnet[0] != '\0') {
+        /* A subnet given to another strategy would be silently ignored. */
+        return sn_error_set(SN_ERR_CONFIG, "[search] subnet is only used by strategy = fixed "
+                                           "(this run has strategy = %s)", config->search_strategy);
+    }
 
     size_t outputs = (size_t)(batch * t->classes);
     t->probs = sn_alloc_floats(outputs);
@@ -224,6 +239,10 @@ static int plan_step(sn_supernet_training *t, int64_t step)
         t->masked = step % t->config->generator_task_interval == 0;
         break;
     }
+    case SN_STRATEGY_FIXED:
+        t->subnets[0] = t->fixed_subnet;
+        t->bucket[0] = t->fixed_bucket;
+        break;
     }
     for (int i = 0; i < t->subnet_count; i++)
         sn_arch_canonicalize(t->space, &t->subnets[i]);

@@ -48,6 +48,8 @@ typedef struct {
     const sn_space *space;
     sn_strategy strategy;
     sn_sampler sampler;
+    sn_arch fixed_subnet;           /* fixed only: [search] subnet */
+    int fixed_bucket;               /* ... and the bucket its MACs fall in */
     sn_shift shift;                 /* shift only */
     int have_shift;
     sn_generator generator;         /* shift only */

@@ -185,7 +185,8 @@ static int write_model(const sn_config *config, const char *run_dir, int64_t ste
 /* Epoch-end figures of a supernet: its largest and smallest subnets, each
  * after batch-norm recalibration, on `split` ("val" or "test"). Every rank
  * evaluates (the same bits everywhere); only rank 0 has a metrics file. */
-static int evaluate_supernet_ends(sn_subnet_evaluator *evaluator, const sn_image_set *set,
+static int evaluate_supernet_ends(sn_subnet_evaluator *evaluator,
+                                  const sn_supernet_training *training, const sn_image_set *set,
                                   const uint32_t *indices, int64_t count, const char *split,
                                   sn_metrics *metrics, int64_t step, int epoch, int64_t images,
                                   double elapsed, double loss[2], double accuracy[2])
@@ -194,8 +195,17 @@ static int evaluate_supernet_ends(sn_subnet_evaluator *evaluator, const sn_image
     sn_arch ends[2];
     sn_arch_largest(space, &ends[0]);
     sn_arch_smallest(space, &ends[1]);
-    static const char *const names[2] = {"largest", "smallest"};
-    for (int i = 0; i < 2; i++) {
+    const char *names[2] = {"largest", "smallest"};
+    int count_ends = 2;
+    if (training->strategy == SN_STRATEGY_FIXED) {
+        /* Only the trained subnet has trained weights: the ends would say
+         * nothing. Its figures go in the "largest" slot of the result. */
+        ends[0] = training->fixed_subnet;
+        names[0] = "subnet";
+        count_ends = 1;
+        loss[1] = accuracy[1] = NAN;
+    }
+    for (int i = 0; i < count_ends; i++) {
         SN_TRY(sn_evaluate_subnet(evaluator, &ends[i], set, indices, count, &loss[i],
                                   &accuracy[i]));
         char label[32];
@@ -219,26 +229,33 @@ static int finish_supernet_epoch(const sn_config *config, const char *run_dir, i
 {
     double loss[2] = {0, 0}, accuracy[2] = {0, 0};
     if (split->validation_count > 0) {
-        SN_TRY(evaluate_supernet_ends(evaluator, train_set, split->validation,
+        SN_TRY(evaluate_supernet_ends(evaluator, training, train_set, split->validation,
                                       split->validation_count, "val", metrics, step + 1, epoch + 1,
                                       result->images, elapsed, loss, accuracy));
         result->validation_loss = loss[0];
         result->validation_accuracy = accuracy[0];
     }
     if (out) {
-        fprintf(out, "epoch %d/%d done: train loss %.4f | val acc largest %.4f smallest %.4f\n",
-                epoch + 1, epochs, result->final_train_loss, accuracy[0], accuracy[1]);
+        if (training->strategy == SN_STRATEGY_FIXED)
+            fprintf(out, "epoch %d/%d done: train loss %.4f | val acc %.4f\n", epoch + 1, epochs,
+                    result->final_train_loss, accuracy[0]);
+        else
+            fprintf(out, "epoch %d/%d done: train loss %.4f | val acc largest %.4f smallest %.4f\n",
+                    epoch + 1, epochs, result->final_train_loss, accuracy[0], accuracy[1]);
         fflush(out);
     }
     if (step == total_steps - 1) {
-        SN_TRY(evaluate_supernet_ends(evaluator, test_set, b->test_indices, test_set->count,
+        SN_TRY(evaluate_supernet_ends(evaluator, training, test_set, b->test_indices, test_set->count,
                                       "test", metrics, step + 1, epoch + 1, result->images, elapsed,
                                       loss, accuracy));
         result->test_loss = loss[0];
         result->test_accuracy = accuracy[0];
         if (out) {
-            fprintf(out, "test: largest subnet acc %.4f, smallest %.4f\n", accuracy[0],
-                    accuracy[1]);
+            if (training->strategy == SN_STRATEGY_FIXED)
+                fprintf(out, "test: subnet acc %.4f\n", accuracy[0]);
+            else
+                fprintf(out, "test: largest subnet acc %.4f, smallest %.4f\n", accuracy[0],
+                        accuracy[1]);
             fflush(out);
         }
     }
@@ -940,7 +957,10 @@ agree_setup:
         fprintf(out, "%s: %lld steps in %s (%.0f training img/s); test accuracy %.4f%s\n",
                 result->stopped ? "stopped" : "done", (long long)result->steps, elapsed,
                 result->train_seconds > 0 ? (double)result->images / result->train_seconds : 0.0,
-                result->test_accuracy, space != NULL ? " (largest subnet)" : "");
+                result->test_accuracy,
+                space == NULL                               ? ""
+                : training.strategy == SN_STRATEGY_FIXED ? " (the subnet)"
+                                                            : " (largest subnet)");
         if (training.have_shift)
             fprintf(out, "probability updates: %lld in %.1f s, %.1f%% of the training time; "
                          "final p = [",

@@ -145,6 +145,39 @@ else
     fail "generator misses its targets"; cat "$work/generator.log"
 fi
 
+# --- strategy = fixed: one given subnet trained from scratch ----------------------
+# The retraining baseline of a search (doc/results.md): every step trains the
+# same subnet, on the same training and evaluation path as the strategies.
+subnet="cnn:d=1,2,1;w=12,30,48;k=3,3,5,3;e=2,3,4,2"
+# shellcheck disable=SC2086
+if "$bin" train --config "$src/jobs/configs/cnn-space.ini" $tiny --set search.strategy=fixed \
+        --set "search.subnet=$subnet" --out "$work/fixed" >"$work/fixed.log" 2>&1; then
+    subnet_macs=$("$bin" eval "$work/fixed" --arch "$subnet" $tiny --csv "$work/fixed/search.csv" 2>>"$work/fixed.log" |
+                  sed -n 's/^MACs \([0-9]*\) .*/\1/p')
+    logged=$(h5dump -y -w 0 -d /subnets/macs "$work/fixed/log.h5" 2>/dev/null |
+             sed -n '/DATA {/,/}/p' | grep -o '[0-9][0-9]*' | sort -u | tr '\n' ' ')
+    metric=$(awk -F, '$3 == "test-subnet" { printf "%.4f", $5 }' "$work/fixed/metrics.csv")
+    row=$(awk -F'"' '$1 ~ /^eval,fixed,,$/ { split($3, f, ","); printf "%.4f", f[5] }' "$work/fixed/search.csv")
+    if [ -n "$subnet_macs" ] && [ "$logged" = "$subnet_macs " ] &&
+       [ "$(rows "$work/fixed/log.h5" subnets/step)" = $steps ] &&
+       [ -n "$metric" ] && [ "$metric" = "$row" ] && grep -q "^subnet = $subnet$" "$work/fixed/config.ini"; then
+        pass "fixed: all $steps steps train the one subnet ($subnet_macs MACs); eval --csv records its test accuracy $row, as training measured"
+    else
+        fail "fixed: logged MACs '$logged' (subnet '$subnet_macs'), metrics '$metric', eval row '$row'"
+        cat "$work/fixed.log"
+    fi
+else
+    fail "fixed: training failed"; cat "$work/fixed.log"
+fi
+expect_error "fixed: no subnet given" 1 "needs \\[search\\] subnet" \
+    "$bin" train --config "$src/jobs/configs/cnn-space.ini" --set search.strategy=fixed --out "$work/fixed-none"
+expect_error "fixed: subnet not in the space" 1 "width 13 is not a choice" \
+    "$bin" train --config "$src/jobs/configs/cnn-space.ini" --set search.strategy=fixed \
+    --set "search.subnet=cnn:d=1,1,1;w=13,20,32;k=3,3,3;e=2,2,2" --out "$work/fixed-bad"
+expect_error "subnet given to another strategy" 1 "only used by strategy = fixed" \
+    "$bin" train --config "$src/jobs/configs/cnn-space.ini" --set search.strategy=uniform \
+    --set "search.subnet=$subnet" --out "$work/fixed-other"
+
 # --- errors --------------------------------------------------------------------
 expect_error "search: no run directory" 1 "no-such-run" "$bin" search "$work/no-such-run" --targets 2M
 expect_error "search: target below the smallest subnet" 1 "below the smallest" "$bin" search "$work/shift" --targets 0.5M

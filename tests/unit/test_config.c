@@ -117,7 +117,7 @@ START_TEST(key_table_is_consistent)
 {
     int count = 0;
     const sn_config_key *keys = sn_config_keys(&count);
-    ck_assert_int_eq(count, 96);
+    ck_assert_int_eq(count, 97);
     for (int i = 0; i < count; i++) {
         ck_assert_msg(keys[i].description && strlen(keys[i].description) > 10,
                       "%s has no description", keys[i].name);
@@ -369,6 +369,8 @@ START_TEST(write_then_load_is_identity)
         "search.buckets=5", "search.bucket_step=1000000", "search.max_tries=17",
         "search.sandwich_random=3", "search.attentive_candidates=5",
         "search.attentive_mode=worst", "search.shift_statistic=variance",
+        /* an architecture: ';' must survive the INI round trip (no inline comment) */
+        "search.subnet=cnn:d=1,1,1;w=12,20,32;k=3,3,3;e=2,2,2",
         "search.shift_estimator=gumbel", "search.shift_interval=50", "search.shift_warmup=0.25",
         "search.shift_learning_rate=0.05", "search.shift_validation_images=256",
         "search.shift_gumbel_temperature=0.5", "search.shift_variance_temperature=0.02",
