@@ -101,5 +101,34 @@ case $phase in
             i=$((i + 1))
         done
         ;;
+    retrain)
+        steps=$(($(steps_per_epoch) * epochs))
+        mkdir -p "$results/retrained"
+        for seed in "${seed_list[@]}"; do
+            run=$results/runs/shift-seed$seed
+            [ -f "$run/search.csv" ] || die "$run/search.csv missing: run the train phase's searches first"
+            # The generator's answer per target (the last search's row wins),
+            # each distinct subnet once.
+            awk -F'"' '$1 ~ /^generator,shift,[0-9]/ { split($1, a, ","); subnet[a[3]] = $2 }
+                       END { for (t in subnet) print t, subnet[t] }' "$run/search.csv" |
+                sort -n | awk '!seen[$2]++' >"$results/retrained/shift-seed$seed.subnets"
+            while read -r target subnet; do
+                dir=$results/retrained/shift-seed$seed-$(printf '%.1fM' "$(echo "$target / 1000000" | bc -l)")
+                id=$(submit -n 1 -o "$results/logs/retrain-%j.out" "$jobs_dir/train.sbatch" "$config" "$dir" \
+                    --set "train.epochs=$epochs" --set "train.warmup_epochs=$(echo "0.0625 * $epochs" | bc -l)" \
+                    --set "search.strategy=fixed" --set "search.subnet=$subnet" --set "run.seed=$seed")
+                # The same measurement as search's (batch norm recalibrated on
+                # training batches, then the whole test set), recorded in the
+                # run's search.csv for `shiftnas report`.
+                eval_id=$(submit --dependency=afterok:$id -n 1 -o "$results/logs/eval-%j.out" \
+                    --wrap "'${SHIFTNAS:-$PWD/shiftnas}' eval '$dir' --arch '$subnet' --csv '$dir/search.csv'")
+                echo "retrain $id (+ eval $eval_id): seed $seed, target $target, $subnet, $steps steps"
+            done <"$results/retrained/shift-seed$seed.subnets"
+        done
+        ;;
+    report)
+        [ $# -ge 3 ] || die "usage: jobs/study.sh report RESULTS OUT"
+        "${SHIFTNAS:-$PWD/shiftnas}" report "$results/runs" "$results/retrained" --out "$3"
+        ;;
     *) die "unknown phase '$phase' (train, retrain, report)" ;;
 esac
