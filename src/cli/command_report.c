@@ -179,10 +179,13 @@ int sn_command_report(int argc, char **argv)
         status = sn_report_write_tables(&runs, &options, path);
     if (status == SN_OK && plots)
         status = sn_report_run_gnuplot(out, gnuplot);
-    if (status == SN_OK)
-        printf("report: %s (%d run(s), %d skipped)%s%s\n", path, runs.count, runs.skip_count,
-               plots ? "; plots drawn in " : "; plots not drawn: cd there and run gnuplot plots.gp in ",
-               out);
+    if (status == SN_OK && plots)
+        printf("report: %s (%d run(s), %d skipped); plots drawn in %s\n", path, runs.count,
+               runs.skip_count, out);
+    else if (status == SN_OK)
+        printf("report: %s (%d run(s), %d skipped); plots not drawn (--no-plots): "
+               "cd %s && gnuplot plots.gp\n",
+               path, runs.count, runs.skip_count, out);
     free(command_line);
     sn_report_runs_free(&runs);
     if (status != SN_OK) {

@@ -83,6 +83,17 @@ static void plot_accuracy(writer *w, const sn_report_runs *runs, const double *t
     }
     double *test = macs + n_max;
     FILE *s = w->script;
+    if (group_count == 0) {
+        /* --targets named none of the searched targets */
+        fprintf(s, "\n# 1. no searched subnet at the report's targets\n"
+                   "set output 'accuracy_vs_macs.png'\nset title 'Searched subnets'\nunset key\n"
+                   "set xrange [0:1]\nset yrange [0:1]\nunset xtics\nunset ytics\n"
+                   "set label 1 'No run searched the report''s targets' at graph 0.5,0.5 center\n"
+                   "plot -1 notitle\nunset label 1\nset xtics\nset ytics\nset autoscale\n");
+        free(macs);
+        free(which);
+        return;
+    }
     fprintf(s, "\n# 1. test accuracy against MACs: mean over seeds with the standard deviation,\n"
                "# each seed faint, and the Pareto front of every searched subnet\n"
                "set output 'accuracy_vs_macs.png'\n"
@@ -544,7 +555,8 @@ int sn_report_find_gnuplot(char *path, size_t size)
                                    "--no-plots)");
 }
 
-/* The first line of gnuplot's stderr that says something. */
+/* gnuplot's error line: the last `"plots.gp" line N: ...` that is not a
+ * warning, else the first line that says anything. */
 static void first_error_line(const char *log, char *line, size_t size)
 {
     snprintf(line, size, "(no message)");
@@ -552,17 +564,21 @@ static void first_error_line(const char *log, char *line, size_t size)
     if (!f)
         return;
     char buffer[512];
+    int found = 0, any = 0;
     while (fgets(buffer, sizeof buffer, f)) {
         buffer[strcspn(buffer, "\r\n")] = '\0';
         const char *text = buffer;
         while (*text == ' ' || *text == '\t' || *text == '^')
             text++;
-        if (*text && (strstr(text, "rror") || strstr(text, "line "))) {
+        if (!*text)
+            continue;
+        if (strncmp(text, "\"plots.gp\" line", 15) == 0 && !strstr(text, "warning:")) {
             snprintf(line, size, "%s", text);
-            break;
+            found = 1;
+        } else if (!found && !any) {
+            snprintf(line, size, "%s", text);
+            any = 1;
         }
-        if (*text && strcmp(line, "(no message)") == 0)
-            snprintf(line, size, "%s", text);
     }
     fclose(f);
 }
