@@ -208,6 +208,13 @@ static void multiplot_start(FILE *s, const char *file, int panels, const char *t
     fprintf(s, "\n");
 }
 
+/* One panel has room for the bucket legend at its right; in a grid of
+ * panels it goes below each. */
+static const char *key_placement(int panels)
+{
+    return panels == 1 ? "set key outside right top vertical font ',9'" : "set key below font ',8'";
+}
+
 static void plot_probabilities(writer *w, const sn_report_runs *runs)
 {
     FILE *s = w->script;
@@ -282,7 +289,8 @@ static void plot_probabilities(writer *w, const sn_report_runs *runs)
         fprintf(s, "set title ");
         quoted(s, arms[a]);
         fprintf(s, "\nset xlabel 'training step'\nset ylabel 'probability'\nset key default\n"
-                   "set key below font ',8'\nset autoscale\nset yrange [0:*]\nplot \\\n");
+                   "%s\nset autoscale\nset yrange [0:*]\nplot \\\n",
+                key_placement(panels));
         for (int k = 0; k < K; k++) {
             char title[96];
             bucket_title(title, sizeof title, k, first->bucket_edges);
@@ -466,7 +474,8 @@ static void plot_bucket_loss(writer *w, const sn_report_runs *runs)
         fprintf(s, "set title ");
         quoted(s, arms[a]);
         fprintf(s, "\nset xlabel 'training step'\nset ylabel 'training loss'\nset key default\n"
-                   "set key below font ',8'\nset autoscale\nplot \\\n");
+                   "%s\nset autoscale\nplot \\\n",
+                key_placement(arm_count));
         /* buckets no subnet of the arm fell in stay in the data file only */
         int drawn = 0;
         for (int k = 0; k < K; k++) {
