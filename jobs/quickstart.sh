@@ -14,7 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 
-packages=(build-essential autoconf automake libtool pkg-config libopenmpi-dev openmpi-bin
+packages=(build-essential gnuplot-nox autoconf automake libtool pkg-config libopenmpi-dev openmpi-bin
           libhdf5-openmpi-dev hdf5-tools libblis-dev libblis-pthread-dev check zlib1g-dev libinih-dev
           dataset-fashion-mnist git)
 

@@ -20,6 +20,7 @@ int sn_command_space(int argc, char **argv);
 int sn_command_search(int argc, char **argv);
 int sn_command_eval(int argc, char **argv);
 int sn_command_inspect(int argc, char **argv);
+int sn_command_report(int argc, char **argv);
 
 /* Prints "shiftnas: <message>" for the last library error on stderr. */
 void sn_cli_report_error(const char *context);

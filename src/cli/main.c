@@ -19,6 +19,7 @@ static const char usage_text[] =
     "  search   best subnets of a trained supernet for MACs targets (generator, evolution)\n"
     "  eval     accuracy, MACs and parameters of one subnet of a trained supernet\n"
     "  inspect  what a checkpoint holds and whether it is complete and readable\n"
+    "  report   tables (report.md) and plots of finished, searched runs, averaged over seeds\n"
     "\n"
     "options:\n"
     "  -h, --help     this text; 'shiftnas COMMAND --help' for a command\n"
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
         return sn_command_eval(argc - 1, argv + 1);
     if (strcmp(command, "inspect") == 0)
         return sn_command_inspect(argc - 1, argv + 1);
+    if (strcmp(command, "report") == 0)
+        return sn_command_report(argc - 1, argv + 1);
     fprintf(stderr, "shiftnas: unknown command '%s' (try 'shiftnas --help')\n", command);
     return SN_EXIT_USAGE;
 }

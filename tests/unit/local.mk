@@ -169,3 +169,14 @@ tests_unit_test_checkpoint_SOURCES = tests/unit/test_checkpoint.c
 tests_unit_test_checkpoint_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_checkpoint_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_checkpoint
+
+# shiftnas report: statistics, search.csv, arms, skips, inherited vs retrained.
+check_PROGRAMS += tests/unit/test_report
+TESTS += tests/unit/test_report
+tests_unit_test_report_SOURCES = tests/unit/test_report.c
+tests_unit_test_report_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_report_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_report
+# The report end to end (tiny runs of two strategies, searches, gnuplot).
+TESTS += tests/cli/test_report.sh
+EXTRA_DIST += tests/cli/test_report.sh

@@ -1,0 +1,197 @@
+/* shiftnas report RUN_DIR... --out DIR [--targets LIST] [--strict] [--no-plots]
+ *
+ * Finished, searched runs into DIR/report.md and four PNG plots drawn by
+ * gnuplot (doc/report.md). Runs that cannot be used are skipped with one
+ * line each (or refused with --strict). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "shiftnas/error.h"
+#include "shiftnas/report.h"
+
+static const char report_usage[] =
+    "usage: shiftnas report RUN_DIR... --out DIR [--targets LIST] [--strict] [--no-plots]\n"
+    "\n"
+    "Turns finished training runs that `shiftnas search` has searched into DIR/report.md\n"
+    "and four plots (accuracy_vs_macs.png, probabilities.png, macs_histogram.png,\n"
+    "bucket_loss.png), averaging each arm (sampling strategy, from config.ini) over its\n"
+    "seeds. A RUN_DIR is a run directory or a directory of run directories.\n"
+    "\n"
+    "  --out DIR       where report.md, the PNGs, plots.gp and data/ go (created)\n"
+    "  --targets LIST  only these MACs targets, e.g. 2M,4M (default: every searched one)\n"
+    "  --strict        a run that cannot be used is an error, not a skip\n"
+    "  --no-plots      write data/, plots.gp and report.md but do not run gnuplot\n"
+    "  -h, --help      this text\n"
+    "\n"
+    "Unusable runs (unfinished, no search.csv, another search space, a duplicate seed)\n"
+    "are skipped with one line each on stderr and listed in report.md. Plots need\n"
+    "gnuplot (gnuplot-nox) on PATH or $SHIFTNAS_GNUPLOT.\n"
+    "Exit status: 0 written, 1 failed (or a skip under --strict), 2 usage.\n";
+
+enum { TARGETS_MAX = 64 };
+
+static void report_error(void)
+{
+    const char *message = sn_error_message();
+    if (strncmp(message, "report: ", 8) == 0)
+        fprintf(stderr, "shiftnas %s\n", message);
+    else
+        fprintf(stderr, "shiftnas report: %s\n", *message ? message : "unknown error");
+}
+
+/* mkdir -p */
+static int make_directory(const char *path)
+{
+    char buffer[SN_REPORT_PATH_MAX];
+    if (snprintf(buffer, sizeof buffer, "%s", path) >= (int)sizeof buffer)
+        return sn_error_set(SN_ERR_ARGUMENT, "%s: path too long", path);
+    for (char *p = buffer + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buffer, 0777) != 0 && errno != EEXIST)
+                return sn_error_set(SN_ERR_IO, "%s: cannot create: %s", buffer, strerror(errno));
+            *p = saved;
+            if (!saved)
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return sn_error_set(SN_ERR_IO, "%s: not a directory", path);
+    return SN_OK;
+}
+
+/* The command line as report.md shows it. */
+static char *join_arguments(int argc, char **argv)
+{
+    size_t length = strlen("shiftnas") + 1;
+    for (int i = 0; i < argc; i++)
+        length += strlen(argv[i]) + 3;
+    char *text = malloc(length);
+    if (!text)
+        return NULL;
+    strcpy(text, "shiftnas");
+    for (int i = 0; i < argc; i++) {
+        int plain = argv[i][0] != '\0' && strpbrk(argv[i], " \t'\"$`\\") == NULL;
+        strcat(text, plain ? " " : " '");
+        strcat(text, argv[i]);
+        if (!plain)
+            strcat(text, "'");
+    }
+    return text;
+}
+
+int sn_command_report(int argc, char **argv)
+{
+    const char *out = NULL, *target_list = NULL;
+    int strict = 0, plots = 1, dir_count = 0;
+    const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
+    if (!dirs) {
+        fprintf(stderr, "shiftnas report: out of memory\n");
+        return SN_EXIT_FAILURE;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            fputs(report_usage, stdout);
+            free(dirs);
+            return SN_EXIT_OK;
+        } else if ((strcmp(arg, "--out") == 0 || strcmp(arg, "--targets") == 0) && i + 1 >= argc) {
+            fprintf(stderr, "shiftnas report: %s needs a value\n", arg);
+            free(dirs);
+            return SN_EXIT_USAGE;
+        } else if (strcmp(arg, "--out") == 0) {
+            out = argv[++i];
+        } else if (strcmp(arg, "--targets") == 0) {
+            target_list = argv[++i];
+        } else if (strcmp(arg, "--strict") == 0) {
+            strict = 1;
+        } else if (strcmp(arg, "--no-plots") == 0) {
+            plots = 0;
+        } else if (arg[0] != '-') {
+            dirs[dir_count++] = arg;
+        } else {
+            fprintf(stderr, "shiftnas report: unknown argument '%s' (try 'shiftnas report --help')\n",
+                    arg);
+            free(dirs);
+            return SN_EXIT_USAGE;
+        }
+    }
+    if (dir_count == 0 || !out) {
+        fprintf(stderr, "shiftnas report: %s is required (try 'shiftnas report --help')\n",
+                dir_count == 0 ? "at least one RUN_DIR" : "--out DIR");
+        free(dirs);
+        return SN_EXIT_USAGE;
+    }
+    double targets[TARGETS_MAX];
+    int target_count = 0;
+    if (target_list &&
+        sn_report_parse_targets(target_list, targets, TARGETS_MAX, &target_count) != SN_OK) {
+        report_error();
+        free(dirs);
+        return SN_EXIT_USAGE;
+    }
+    /* before any work: without gnuplot the plots cannot be drawn */
+    char gnuplot[SN_REPORT_PATH_MAX];
+    if (plots && sn_report_find_gnuplot(gnuplot, sizeof gnuplot) != SN_OK) {
+        report_error();
+        free(dirs);
+        return SN_EXIT_FAILURE;
+    }
+    sn_report_runs runs;
+    sn_report_runs_init(&runs);
+    int status = SN_OK;
+    for (int d = 0; d < dir_count && status == SN_OK; d++) {
+        char **found = NULL;
+        int count = 0;
+        status = sn_report_expand_argument(dirs[d], &found, &count);
+        for (int i = 0; i < count; i++) {
+            int skipped = 0;
+            if (status == SN_OK && (status = sn_report_runs_add(&runs, found[i], &skipped)) == SN_OK &&
+                skipped)
+                fprintf(stderr, "shiftnas report: skipped %s\n",
+                        runs.skips[runs.skip_count - 1].reason);
+            free(found[i]);
+        }
+        free(found);
+    }
+    free(dirs);
+    if (status == SN_OK && strict && runs.skip_count > 0)
+        status = sn_error_set(SN_ERR_ARGUMENT, "report: %d run(s) skipped and --strict given; "
+                                               "nothing written",
+                              runs.skip_count);
+    if (status == SN_OK && runs.count == 0)
+        status = sn_error_set(SN_ERR_ARGUMENT, "report: no usable run");
+    char *command_line = status == SN_OK ? join_arguments(argc, argv) : NULL;
+    sn_report_options options = {command_line, target_count, targets, plots};
+    char path[SN_REPORT_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/report.md", out);
+    if (status == SN_OK)
+        status = make_directory(out);
+    if (status == SN_OK)
+        status = sn_report_write_plot_data(&runs, &options, out);
+    if (status == SN_OK)
+        status = sn_report_write_tables(&runs, &options, path);
+    if (status == SN_OK && plots)
+        status = sn_report_run_gnuplot(out, gnuplot);
+    if (status == SN_OK && plots)
+        printf("report: %s (%d run(s), %d skipped); plots drawn in %s\n", path, runs.count,
+               runs.skip_count, out);
+    else if (status == SN_OK)
+        printf("report: %s (%d run(s), %d skipped); plots not drawn (--no-plots): "
+               "cd %s && gnuplot plots.gp\n",
+               path, runs.count, runs.skip_count, out);
+    free(command_line);
+    sn_report_runs_free(&runs);
+    if (status != SN_OK) {
+        fflush(stdout);
+        report_error();
+        return SN_EXIT_FAILURE;
+    }
+    return SN_EXIT_OK;
+}

@@ -1,0 +1,508 @@
+/* Finding the runs of a report and deciding which can be used: each run
+ * directory is loaded whole (configuration, latest checkpoint, metrics.csv,
+ * log.h5, search.csv) or skipped with one line saying why. */
+#include "shiftnas/report.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "shiftnas/checkpoint.h"
+#include "shiftnas/error.h"
+#include "shiftnas/space.h"
+
+void sn_report_arm_label(const char *strategy, const char *shift_statistic, char *label,
+                         size_t size)
+{
+    if (strcmp(strategy, "shift") == 0 && shift_statistic &&
+        strcmp(shift_statistic, "variance") == 0)
+        snprintf(label, size, "shift (variance)");
+    else if (strcmp(strategy, "fixed") == 0)
+        snprintf(label, size, "retrained"); /* one subnet trained from scratch */
+    else
+        snprintf(label, size, "%s", strategy);
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* ---- checkpoint and metrics.csv ------------------------------------------ */
+
+static int read_checkpoint(sn_report_run *run)
+{
+    char path[SN_REPORT_PATH_MAX + 64];
+    int found = 0;
+    if (sn_checkpoint_latest(run->dir, path, sizeof path, &found) != SN_OK)
+        return sn_error_set(SN_ERR_FORMAT, "%s: unfinished (%s)", run->dir, sn_error_message());
+    if (!found)
+        return sn_error_set(SN_ERR_FORMAT, "%s: unfinished (no checkpoint)", run->dir);
+    sn_checkpoint_reader *reader = NULL;
+    if (sn_checkpoint_open(&reader, path) != SN_OK)
+        return sn_error_set(SN_ERR_FORMAT, "%s: unfinished (%s)", run->dir, sn_error_message());
+    int64_t complete = 0;
+    int status = sn_checkpoint_read_int64(reader, "complete", &complete);
+    if (status == SN_OK)
+        status = sn_checkpoint_read_int64(reader, "step", &run->steps);
+    if (status == SN_OK)
+        status = sn_checkpoint_read_int64(reader, "total_steps", &run->total_steps);
+    if (status == SN_OK)
+        status = sn_checkpoint_read_int64(reader, "images", &run->images);
+    sn_checkpoint_close(reader);
+    if (status != SN_OK)
+        return sn_error_set(SN_ERR_FORMAT, "%s: %s", run->dir, sn_error_message());
+    if (complete != 1)
+        return sn_error_set(SN_ERR_FORMAT, "%s: unfinished (step %lld of %lld)", run->dir,
+                            (long long)run->steps, (long long)run->total_steps);
+    return SN_OK;
+}
+
+/* The training wall time: the seconds column of metrics.csv's last row. */
+static int read_metrics(sn_report_run *run)
+{
+    char path[SN_REPORT_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/metrics.csv", run->dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char line[512];
+    int number = 0, status = SN_OK;
+    double seconds = NAN;
+    while (fgets(line, sizeof line, f)) {
+        number++;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (number == 1) {
+            if (strcmp(line, "step,epoch,split,loss,accuracy,images,seconds") != 0) {
+                status = sn_error_set(SN_ERR_FORMAT, "%s:1: not a shiftnas metrics table", path);
+                break;
+            }
+            continue;
+        }
+        if (!line[0])
+            continue;
+        const char *last = strrchr(line, ',');
+        char *end = NULL;
+        int commas = 0;
+        for (const char *c = line; *c; c++)
+            commas += *c == ',';
+        if (last)
+            seconds = strtod(last + 1, &end);
+        if (!last || commas != 6 || end == last + 1 || *end != '\0') {
+            status = sn_error_set(SN_ERR_FORMAT, "%s:%d: malformed row", path, number);
+            break;
+        }
+    }
+    fclose(f);
+    if (status == SN_OK && number < 2)
+        status = sn_error_set(SN_ERR_FORMAT, "%s: no rows", path);
+    run->train_seconds = seconds;
+    return status;
+}
+
+/* ---- log.h5 ---------------------------------------------------------------- */
+
+/* A 1-D dataset (or 2-D with `columns` columns) of log.h5 into a malloc'd
+ * buffer of memory_type; *rows receives its length. */
+static int read_log_dataset(hid_t file, const char *path, const char *name, hid_t memory_type,
+                            size_t element, int64_t columns, void **data, int64_t *rows)
+{
+    *data = NULL;
+    hid_t set = H5Dopen2(file, name, H5P_DEFAULT);
+    if (set < 0)
+        return sn_error_set(SN_ERR_FORMAT, "%s: dataset %s is missing", path, name);
+    hid_t space = H5Dget_space(set);
+    hsize_t dims[2] = {0, 0};
+    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    int status = SN_OK;
+    if (rank != (columns > 0 ? 2 : 1) || H5Sget_simple_extent_dims(space, dims, NULL) < 0 ||
+        (columns > 0 && (int64_t)dims[1] != columns))
+        status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s has an unexpected shape", path, name);
+    int64_t values = (int64_t)dims[0] * (columns > 0 ? columns : 1);
+    if (status == SN_OK) {
+        *data = malloc(element * (size_t)(values > 0 ? values : 1));
+        if (!*data)
+            status = sn_error_set(SN_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (status == SN_OK && values > 0 &&
+        H5Dread(set, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
+        status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s cannot be read", path, name);
+    if (space >= 0)
+        H5Sclose(space);
+    H5Dclose(set);
+    if (status != SN_OK) {
+        free(*data);
+        *data = NULL;
+    }
+    *rows = (int64_t)dims[0];
+    return status;
+}
+
+static int read_log(sn_report_run *run)
+{
+    char path[SN_REPORT_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/log.h5", run->dir);
+    if (!file_exists(path))
+        return sn_error_set(SN_ERR_IO, "%s: missing", path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0)
+        return sn_error_set(SN_ERR_FORMAT, "%s: HDF5 cannot open it", path);
+    int status = SN_OK;
+    hid_t attribute = H5Aopen(file, "buckets", H5P_DEFAULT);
+    int buckets = -1;
+    if (attribute < 0 || H5Aread(attribute, H5T_NATIVE_INT, &buckets) < 0 || buckets < 0 ||
+        buckets > SN_REPORT_BUCKETS_MAX)
+        status = sn_error_set(SN_ERR_FORMAT, "%s: attribute 'buckets' is missing or out of range",
+                              path);
+    if (attribute >= 0)
+        H5Aclose(attribute);
+    run->buckets = buckets;
+    if (status == SN_OK && buckets > 0) {
+        int64_t edges[SN_REPORT_BUCKETS_MAX + 1];
+        attribute = H5Aopen(file, "bucket_edges", H5P_DEFAULT);
+        hid_t space = attribute >= 0 ? H5Aget_space(attribute) : -1;
+        if (attribute < 0 || space < 0 ||
+            H5Sget_simple_extent_npoints(space) != (hssize_t)buckets + 1 ||
+            H5Aread(attribute, H5T_NATIVE_INT64, edges) < 0)
+            status = sn_error_set(SN_ERR_FORMAT, "%s: attribute 'bucket_edges' is not K + 1 values",
+                                  path);
+        if (space >= 0)
+            H5Sclose(space);
+        if (attribute >= 0)
+            H5Aclose(attribute);
+        for (int k = 0; status == SN_OK && k <= buckets; k++)
+            run->bucket_edges[k] = (double)edges[k];
+    }
+    int64_t n[4] = {0, 0, 0, 0};
+    void *data = NULL;
+    if (status == SN_OK)
+        status = read_log_dataset(file, path, "subnets/step", H5T_NATIVE_INT64, sizeof(int64_t), 0,
+                                  &data, &n[0]);
+    run->subnet_step = data;
+    if (status == SN_OK)
+        status = read_log_dataset(file, path, "subnets/slot", H5T_NATIVE_INT32, sizeof(int32_t), 0,
+                                  &data, &n[1]);
+    run->subnet_slot = status == SN_OK ? data : NULL;
+    if (status == SN_OK)
+        status = read_log_dataset(file, path, "subnets/macs", H5T_NATIVE_INT64, sizeof(int64_t), 0,
+                                  &data, &n[2]);
+    run->subnet_macs = status == SN_OK ? data : NULL;
+    if (status == SN_OK)
+        status = read_log_dataset(file, path, "subnets/loss", H5T_NATIVE_DOUBLE, sizeof(double), 0,
+                                  &data, &n[3]);
+    run->subnet_loss = status == SN_OK ? data : NULL;
+    if (status == SN_OK && (n[1] != n[0] || n[2] != n[0] || n[3] != n[0]))
+        status = sn_error_set(SN_ERR_FORMAT, "%s: the /subnets datasets differ in length", path);
+    run->subnet_count = n[0];
+    int64_t m = 0, m2 = 0;
+    if (status == SN_OK)
+        status = read_log_dataset(file, path, "updates/step", H5T_NATIVE_INT64, sizeof(int64_t), 0,
+                                  &data, &m);
+    run->update_step = status == SN_OK ? data : NULL;
+    if (status == SN_OK && buckets > 0) {
+        status = read_log_dataset(file, path, "updates/probability", H5T_NATIVE_DOUBLE,
+                                  sizeof(double), buckets, &data, &m2);
+        run->update_probability = status == SN_OK ? data : NULL;
+        if (status == SN_OK && m2 != m)
+            status = sn_error_set(SN_ERR_FORMAT, "%s: the /updates datasets differ in length", path);
+    } else if (status == SN_OK && m > 0) {
+        status = sn_error_set(SN_ERR_FORMAT, "%s: probability updates without buckets", path);
+    }
+    run->update_count = m;
+    H5Fclose(file);
+    return status;
+}
+
+/* ---- the space's MACs range --------------------------------------------- */
+
+static void space_range(sn_report_run *run)
+{
+    /* Fashion-MNIST's shape is documented; an HDF5 set's is only known by
+     * reading it, so then [space] must give it, or the log's range is used. */
+    int channels = 0, size = 0, classes = 0;
+    if (strcmp(run->config.dataset, "fashion-mnist") == 0)
+        channels = 1, size = 28, classes = 10;
+    sn_space space;
+    if (sn_space_from_config(&space, &run->config, channels, size, classes) == SN_OK) {
+        sn_arch arch;
+        sn_arch_smallest(&space, &arch);
+        run->space_low = (double)sn_space_cost(&space, &arch).macs;
+        sn_arch_largest(&space, &arch);
+        run->space_high = (double)sn_space_cost(&space, &arch).macs;
+        return;
+    }
+    sn_error_clear();
+    run->space_low = INFINITY;
+    run->space_high = -INFINITY;
+    for (int64_t i = 0; i < run->subnet_count; i++) {
+        run->space_low = fmin(run->space_low, (double)run->subnet_macs[i]);
+        run->space_high = fmax(run->space_high, (double)run->subnet_macs[i]);
+    }
+    if (run->buckets > 0) {
+        run->space_low = fmin(run->space_low, run->bucket_edges[0]);
+        run->space_high = fmax(run->space_high, run->bucket_edges[run->buckets]);
+    }
+    if (!(run->space_high > run->space_low)) {
+        run->space_low = 0;
+        run->space_high = 1;
+    }
+}
+
+/* ---- one run ----------------------------------------------------------------- */
+
+void sn_report_run_free(sn_report_run *run)
+{
+    sn_search_table_free(&run->search);
+    free(run->subnet_step);
+    free(run->subnet_slot);
+    free(run->subnet_macs);
+    free(run->subnet_loss);
+    free(run->update_step);
+    free(run->update_probability);
+    run->subnet_step = run->subnet_macs = run->update_step = NULL;
+    run->subnet_slot = NULL;
+    run->subnet_loss = run->update_probability = NULL;
+}
+
+/* "DIR: reason": the message of a failed step, with the directory first. */
+static int skip_reason(const sn_report_run *run, int status)
+{
+    const char *message = sn_error_message();
+    if (strncmp(message, run->dir, strlen(run->dir)) == 0)
+        return status;
+    char copy[1024];
+    snprintf(copy, sizeof copy, "%s", message);
+    return sn_error_set(status, "%s: %s", run->dir, copy);
+}
+
+static int load(sn_report_run *run)
+{
+    char path[SN_REPORT_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/config.ini", run->dir);
+    sn_config_defaults(&run->config);
+    if (!file_exists(path))
+        return sn_error_set(SN_ERR_IO, "%s: not a run directory (no config.ini)", run->dir);
+    int status = sn_config_load_file(&run->config, path);
+    if (status != SN_OK)
+        return skip_reason(run, status);
+    if (strcmp(run->config.model_type, "supernet") != 0)
+        return sn_error_set(SN_ERR_CONFIG, "%s: [model] type = %s, not a supernet run", run->dir,
+                            run->config.model_type);
+    sn_report_arm_label(run->config.search_strategy, run->config.shift_statistic, run->label,
+                        sizeof run->label);
+    run->seed = run->config.seed;
+    SN_TRY(read_checkpoint(run));
+    snprintf(path, sizeof path, "%s/model.h5", run->dir);
+    if (!file_exists(path))
+        return sn_error_set(SN_ERR_IO, "%s: no model.h5", run->dir);
+    if ((status = read_log(run)) != SN_OK)
+        return skip_reason(run, status);
+    if ((status = read_metrics(run)) != SN_OK)
+        return skip_reason(run, status);
+    snprintf(path, sizeof path, "%s/search.csv", run->dir);
+    if (!file_exists(path))
+        return sn_error_set(SN_ERR_IO,
+                            "%s: no search.csv: run `shiftnas search %s --targets ...` first",
+                            run->dir, run->dir);
+    if ((status = sn_search_table_read(path, &run->search)) != SN_OK)
+        return skip_reason(run, status);
+    space_range(run);
+    return SN_OK;
+}
+
+int sn_report_run_load(sn_report_run *run, const char *dir)
+{
+    memset(run, 0, sizeof *run);
+    size_t length = strlen(dir);
+    while (length > 1 && dir[length - 1] == '/')
+        length--; /* "runs/a/" and "runs/a" are one run */
+    if (length >= sizeof run->dir)
+        return sn_error_set(SN_ERR_ARGUMENT, "%.60s...: path too long", dir);
+    memcpy(run->dir, dir, length);
+    run->dir[length] = '\0';
+    int status = load(run);
+    if (status != SN_OK)
+        sn_report_run_free(run);
+    return status;
+}
+
+/* ---- the set of runs ----------------------------------------------------- */
+
+void sn_report_runs_init(sn_report_runs *runs)
+{
+    memset(runs, 0, sizeof *runs);
+}
+
+void sn_report_runs_free(sn_report_runs *runs)
+{
+    for (int i = 0; i < runs->count; i++) {
+        sn_report_run_free(runs->runs[i]);
+        free(runs->runs[i]);
+    }
+    free(runs->runs);
+    free(runs->skips);
+    sn_report_runs_init(runs);
+}
+
+static int add_skip(sn_report_runs *runs, const char *dir, const char *reason)
+{
+    if (runs->skip_count == runs->skip_capacity) {
+        int grown = runs->skip_capacity ? 2 * runs->skip_capacity : 8;
+        sn_report_skip *skips = realloc(runs->skips, sizeof *skips * (size_t)grown);
+        if (!skips)
+            return sn_error_set(SN_ERR_NOMEM, "report: out of memory");
+        runs->skips = skips;
+        runs->skip_capacity = grown;
+    }
+    sn_report_skip *s = &runs->skips[runs->skip_count++];
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
+    snprintf(s->reason, sizeof s->reason, "%s", reason);
+    return SN_OK;
+}
+
+/* The first [space] key (or [data] dataset) in which b differs from a:
+ * runs compared in one report must search one space on one data set. */
+static int same_space(const sn_config *a, const sn_config *b, char *why, size_t size)
+{
+    int count = 0;
+    const sn_config_key *keys = sn_config_keys(&count);
+    for (int i = 0; i < count; i++) {
+        const sn_config_key *key = &keys[i];
+        if (strcmp(key->section, "space") != 0 &&
+            !(strcmp(key->section, "data") == 0 && strcmp(key->name, "dataset") == 0))
+            continue;
+        char va[SN_CONFIG_TEXT_MAX + 64], vb[SN_CONFIG_TEXT_MAX + 64];
+        if (sn_config_format_value(a, key, va, sizeof va) != SN_OK ||
+            sn_config_format_value(b, key, vb, sizeof vb) != SN_OK)
+            continue;
+        if (strcmp(va, vb) != 0) {
+            snprintf(why, size, "different %s: [%s] %s = %.200s, first run has %.200s",
+                     strcmp(key->section, "space") == 0 ? "search space" : "data set",
+                     key->section, key->name, vb, va);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int sn_report_runs_add(sn_report_runs *runs, const char *dir, int *skipped)
+{
+    *skipped = 0;
+    sn_report_run *run = malloc(sizeof *run);
+    if (!run)
+        return sn_error_set(SN_ERR_NOMEM, "report: out of memory");
+    char reason[1200] = "";
+    if (sn_report_run_load(run, dir) != SN_OK) {
+        snprintf(reason, sizeof reason, "%s", sn_error_message());
+    } else if (runs->count > 0) {
+        char why[900];
+        if (!same_space(&runs->runs[0]->config, &run->config, why, sizeof why))
+            snprintf(reason, sizeof reason, "%.500s: %.650s", run->dir, why);
+        for (int i = 0; !reason[0] && i < runs->count; i++)
+            if (strcmp(runs->runs[i]->label, run->label) == 0 && runs->runs[i]->seed == run->seed)
+                snprintf(reason, sizeof reason, "%.500s: duplicate: %s already has seed %lld (%.500s)",
+                         run->dir, run->label, (long long)run->seed, runs->runs[i]->dir);
+        if (reason[0])
+            sn_report_run_free(run);
+    }
+    if (reason[0]) {
+        free(run);
+        *skipped = 1;
+        return add_skip(runs, dir, reason);
+    }
+    if (runs->count == runs->capacity) {
+        int grown = runs->capacity ? 2 * runs->capacity : 8;
+        sn_report_run **list = realloc(runs->runs, sizeof *list * (size_t)grown);
+        if (!list) {
+            sn_report_run_free(run);
+            free(run);
+            return sn_error_set(SN_ERR_NOMEM, "report: out of memory");
+        }
+        runs->runs = list;
+        runs->capacity = grown;
+    }
+    runs->runs[runs->count++] = run;
+    return SN_OK;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int holds_config(const char *dir)
+{
+    char path[SN_REPORT_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/config.ini", dir);
+    return file_exists(path);
+}
+
+int sn_report_expand_argument(const char *dir, char ***dirs, int *count)
+{
+    *dirs = NULL;
+    *count = 0;
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return sn_error_set(SN_ERR_IO, "%s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return sn_error_set(SN_ERR_IO, "%s: not a directory", dir);
+    if (holds_config(dir)) {
+        *dirs = malloc(sizeof **dirs);
+        if (!*dirs || !((*dirs)[0] = strdup(dir))) {
+            free(*dirs);
+            *dirs = NULL;
+            return sn_error_set(SN_ERR_NOMEM, "report: out of memory");
+        }
+        *count = 1;
+        return SN_OK;
+    }
+    DIR *d = opendir(dir);
+    if (!d)
+        return sn_error_set(SN_ERR_IO, "%s: %s", dir, strerror(errno));
+    int capacity = 0, status = SN_OK;
+    struct dirent *entry;
+    while ((entry = readdir(d)) != NULL) {
+        if (entry->d_name[0] == '.')
+            continue;
+        char path[SN_REPORT_PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", dir, entry->d_name) >= (int)sizeof path)
+            continue;
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode) || !holds_config(path))
+            continue;
+        if (*count == capacity) {
+            capacity = capacity ? 2 * capacity : 16;
+            char **grown = realloc(*dirs, sizeof *grown * (size_t)capacity);
+            if (!grown) {
+                status = sn_error_set(SN_ERR_NOMEM, "report: out of memory");
+                break;
+            }
+            *dirs = grown;
+        }
+        if (!((*dirs)[*count] = strdup(path))) {
+            status = sn_error_set(SN_ERR_NOMEM, "report: out of memory");
+            break;
+        }
+        (*count)++;
+    }
+    closedir(d);
+    if (status == SN_OK && *count == 0)
+        status = sn_error_set(SN_ERR_IO, "%s: holds no run (no config.ini in it or its "
+                                         "subdirectories)", dir);
+    if (status != SN_OK) {
+        for (int i = 0; i < *count; i++)
+            free((*dirs)[i]);
+        free(*dirs);
+        *dirs = NULL;
+        *count = 0;
+        return status;
+    }
+    qsort(*dirs, (size_t)*count, sizeof **dirs, compare_names);
+    return SN_OK;
+}

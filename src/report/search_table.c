@@ -1,0 +1,222 @@
+/* search.csv as `shiftnas search` writes it (src/cli/command_search.c), read
+ * back for the report; and the --targets list. */
+#include "shiftnas/report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shiftnas/error.h"
+
+static const char search_header[] =
+    "method,strategy,target_flops,arch,flops,params,val_accuracy,test_accuracy,evaluations,"
+    "seconds";
+
+/* The next comma-separated field of *cursor (not quoted), NUL-terminated in
+ * place; NULL at the end of the line. */
+static char *next_field(char **cursor)
+{
+    char *start = *cursor;
+    if (!start)
+        return NULL;
+    char *comma = strchr(start, ',');
+    if (comma) {
+        *comma = '\0';
+        *cursor = comma + 1;
+    } else {
+        *cursor = NULL;
+    }
+    return start;
+}
+
+static int parse_double(const char *text, double *value)
+{
+    char *end = NULL;
+    errno = 0;
+    *value = strtod(text, &end);
+    return end != text && *end == '\0' && errno == 0 ? 0 : -1;
+}
+
+static int parse_int(const char *text, int64_t *value)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    *value = v;
+    return end != text && *end == '\0' && errno == 0 ? 0 : -1;
+}
+
+/* One data line into row; returns a static description of what is wrong,
+ * or NULL. */
+static const char *parse_row(char *line, sn_search_row *row)
+{
+    char *cursor = line;
+    char *method = next_field(&cursor), *strategy = next_field(&cursor);
+    char *target = next_field(&cursor);
+    if (!method || !strategy || !target || !cursor)
+        return "fewer than 10 fields";
+    if (!*method || strlen(method) >= sizeof row->method)
+        return "bad method";
+    if (strlen(strategy) >= sizeof row->strategy)
+        return "strategy too long";
+    snprintf(row->method, sizeof row->method, "%s", method);
+    snprintf(row->strategy, sizeof row->strategy, "%s", strategy);
+    row->target = 0;
+    if (*target && (parse_double(target, &row->target) != 0 || !(row->target >= 0)))
+        return "target_flops is not a number";
+    /* the arch is quoted (it holds commas) */
+    if (*cursor != '"')
+        return "arch is not double-quoted";
+    char *close = strchr(cursor + 1, '"');
+    if (!close || close[1] != ',')
+        return "arch is not double-quoted";
+    *close = '\0';
+    if (strlen(cursor + 1) >= sizeof row->arch)
+        return "arch too long";
+    snprintf(row->arch, sizeof row->arch, "%s", cursor + 1);
+    cursor = close + 2;
+    char *fields[6]; /* flops, params, val_accuracy, test_accuracy, evaluations, seconds */
+    for (int i = 0; i < 6; i++)
+        if (!(fields[i] = next_field(&cursor)))
+            return "fewer than 10 fields";
+    if (cursor)
+        return "more than 10 fields";
+    if (parse_int(fields[0], &row->macs) != 0 || row->macs < 0)
+        return "flops is not a count";
+    if (parse_int(fields[1], &row->params) != 0 || row->params < 0)
+        return "params is not a count";
+    if (parse_double(fields[2], &row->val_accuracy) != 0)
+        return "val_accuracy is not a number";
+    if (parse_double(fields[3], &row->test_accuracy) != 0 || !isfinite(row->test_accuracy))
+        return "test_accuracy is not a number";
+    if (parse_int(fields[4], &row->evaluations) != 0)
+        return "evaluations is not a count";
+    if (parse_double(fields[5], &row->seconds) != 0)
+        return "seconds is not a number";
+    return NULL;
+}
+
+const sn_search_row *sn_search_table_find(const sn_search_table *table, const char *method,
+                                          double target)
+{
+    for (int i = 0; i < table->count; i++)
+        if (strcmp(table->rows[i].method, method) == 0 &&
+            fabs(table->rows[i].target - target) < 0.5)
+            return &table->rows[i];
+    return NULL;
+}
+
+void sn_search_table_free(sn_search_table *table)
+{
+    free(table->rows);
+    table->rows = NULL;
+    table->count = 0;
+    table->replaced = 0;
+}
+
+int sn_search_table_read(const char *path, sn_search_table *table)
+{
+    memset(table, 0, sizeof *table);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t length;
+    int number = 0, capacity_rows = 0, status = SN_OK;
+    while ((length = getline(&line, &capacity, f)) >= 0) {
+        number++;
+        while (length > 0 && (line[length - 1] == '\n' || line[length - 1] == '\r'))
+            line[--length] = '\0';
+        if (number == 1) {
+            if (strcmp(line, search_header) != 0) {
+                status = sn_error_set(SN_ERR_FORMAT,
+                                      "%s:1: not a shiftnas search table (header '%.60s')", path,
+                                      line);
+                break;
+            }
+            continue;
+        }
+        if (length == 0)
+            continue;
+        sn_search_row row;
+        memset(&row, 0, sizeof row);
+        row.line = number;
+        const char *problem = parse_row(line, &row);
+        if (problem) {
+            status = sn_error_set(SN_ERR_FORMAT, "%s:%d: malformed row: %s", path, number, problem);
+            break;
+        }
+        /* a repeated search replaces the earlier row of its (method, target) */
+        sn_search_row *earlier = (sn_search_row *)sn_search_table_find(table, row.method, row.target);
+        if (earlier) {
+            *earlier = row;
+            table->replaced++;
+            continue;
+        }
+        if (table->count == capacity_rows) {
+            int grown = capacity_rows ? 2 * capacity_rows : 16;
+            sn_search_row *rows = realloc(table->rows, sizeof *rows * (size_t)grown);
+            if (!rows) {
+                status = sn_error_set(SN_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            table->rows = rows;
+            capacity_rows = grown;
+        }
+        table->rows[table->count++] = row;
+    }
+    if (status == SN_OK && ferror(f))
+        status = sn_error_set(SN_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+    if (status == SN_OK && number == 0)
+        status = sn_error_set(SN_ERR_FORMAT, "%s: empty (no header)", path);
+    free(line);
+    fclose(f);
+    if (status != SN_OK)
+        sn_search_table_free(table);
+    return status;
+}
+
+/* "2.5M" -> 2500000; k, M, G are powers of 1000 (as `shiftnas search`). */
+static int parse_macs(const char *text, double *macs)
+{
+    char *end = NULL;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (end == text || errno != 0 || !isfinite(value))
+        return -1;
+    double scale = 1;
+    if (*end == 'k' || *end == 'K')
+        scale = 1e3, end++;
+    else if (*end == 'M' || *end == 'm')
+        scale = 1e6, end++;
+    else if (*end == 'G' || *end == 'g')
+        scale = 1e9, end++;
+    if (*end != '\0' || value <= 0)
+        return -1;
+    *macs = value * scale;
+    return 0;
+}
+
+int sn_report_parse_targets(const char *list, double *targets, int max, int *count)
+{
+    char buffer[1024];
+    if (snprintf(buffer, sizeof buffer, "%s", list) >= (int)sizeof buffer)
+        return sn_error_set(SN_ERR_ARGUMENT, "--targets: list too long");
+    *count = 0;
+    for (char *save = NULL, *item = strtok_r(buffer, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        if (*count == max || parse_macs(item, &targets[*count]) != 0)
+            return sn_error_set(SN_ERR_ARGUMENT,
+                                "--targets: '%s' is not a MACs count like 2.5M (at most %d)", item,
+                                max);
+        /* targets are whole MACs in search.csv */
+        targets[*count] = floor(targets[*count] + 0.5);
+        (*count)++;
+    }
+    if (*count == 0)
+        return sn_error_set(SN_ERR_ARGUMENT, "--targets needs at least one value");
+    return SN_OK;
+}

@@ -1,0 +1,219 @@
+#!/bin/sh
+# shiftnas report end to end: tiny real supernet runs (uniform and shift, two
+# seeds each) searched at two targets, then the report: the four PNGs drawn
+# by gnuplot, report.md's mean and standard deviation against awk over the
+# runs' search.csv files, and the skips (an unfinished run, a run without
+# search.csv, a run of another search space), --strict, --no-plots and the
+# one-line errors. Skipped (77) without Fashion-MNIST; the plot checks need
+# gnuplot (gnuplot-nox), without it the rest runs and the test ends with 77.
+# SHIFTNAS_TEST_QUICK=1: the other-space run is a copy with an edited
+# config.ini instead of a trained one.
+set -u
+bin=${SHIFTNAS_BUILD_DIR:-.}/shiftnas
+src=${SHIFTNAS_SOURCE_DIR:-.}
+data=/usr/share/datasets/fashion-mnist
+if [ ! -r "$data/train-images-idx3-ubyte.gz" ] && [ ! -r "$data/train-images-idx3-ubyte" ]; then
+    echo "skip: Fashion-MNIST not found in $data"; exit 77
+fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/shiftnas-report.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/cli/common.sh
+. "$src/tests/cli/common.sh"
+unset SHIFTNAS_INJECT_FAULT SHIFTNAS_GNUPLOT
+started=$(date +%s)
+have_gnuplot=1
+command -v gnuplot >/dev/null 2>&1 || { have_gnuplot=0; echo "note: gnuplot not found, plots not checked"; }
+
+# 8 steps of 50 images; shift updates after steps 3 and 6.
+tiny="--set data.train_limit=600 --set data.validation_size=200 --set data.test_limit=200
+      --set train.batch_size=50 --set train.max_steps=8 --set train.eval_batch_size=100
+      --set search.shift_interval=3 --set search.shift_warmup=0.25
+      --set search.shift_validation_images=32 --set search.recalibration_batches=1
+      --set search.evolution_population=4 --set search.evolution_parents=2
+      --set search.evolution_evaluations=4 --set search.evolution_validation_images=100"
+runs="$work/runs"
+mkdir -p "$runs"
+
+# train NAME STRATEGY SEED [ARGS...]: a run into $runs/NAME; status in $status.
+train() {
+    name=$1 strategy=$2 seed=$3
+    shift 3
+    # shellcheck disable=SC2086
+    "$bin" train --config "$src/jobs/configs/cnn-space.ini" $tiny --set search.strategy="$strategy" \
+        --set run.seed="$seed" "$@" --out "$runs/$name" >"$work/$name.log" 2>&1
+    status=$?
+}
+
+# Two at a time (the machine's two cores): the four runs, then their searches.
+train uniform-1 uniform 1 & train uniform-2 uniform 2 & wait
+train shift-1 shift 1 & train shift-2 shift 2 & wait
+for name in uniform-1 uniform-2 shift-1 shift-2; do
+    if [ ! -s "$runs/$name/model.h5" ]; then
+        fail "$name: training failed"; cat "$work/$name.log"
+    fi
+done
+search() {
+    "$bin" search "$runs/$1" --targets 2M,4M >"$work/$1.search" 2>&1 ||
+        { fail "$1: search failed"; cat "$work/$1.search"; }
+}
+search uniform-1 & search uniform-2 & wait
+search shift-1 & search shift-2 & wait
+
+# An unfinished run: stopped by a signal after step 5 of 8 (exit 75).
+SHIFTNAS_INJECT_FAULT=0:5:signal
+export SHIFTNAS_INJECT_FAULT
+train unfinished shift 3 --set checkpoint.interval_steps=2
+unset SHIFTNAS_INJECT_FAULT
+if [ "$status" -eq 75 ]; then
+    pass "unfinished run stopped with 75"
+else
+    fail "unfinished run: status $status, expected 75"; cat "$work/unfinished.log"
+fi
+cp "$runs/shift-1/search.csv" "$runs/unfinished/" # searched or not, it must not count
+# A finished run without search.csv (a copy of uniform-1 without it).
+cp -r "$runs/uniform-1" "$runs/nosearch"
+rm "$runs/nosearch/search.csv"
+# A run of another search space (stages of depth 1 or 2), last in name
+# order: the first usable run (shift-1) sets the space.
+if [ "${SHIFTNAS_TEST_QUICK:-0}" = 1 ]; then
+    cp -r "$runs/shift-2" "$runs/zz-otherspace"
+    sed -i 's/^depths = .*/depths = 1,2/' "$runs/zz-otherspace/config.ini"
+    sed -i 's/^seed = .*/seed = 7/' "$runs/zz-otherspace/config.ini"
+else
+    train zz-otherspace shift 7 --set space.depths=1,2
+    cp "$runs/shift-2/search.csv" "$runs/zz-otherspace/" # the refusal comes from the configuration
+fi
+
+# --- the report -------------------------------------------------------------
+out="$work/report"
+plots_flag=
+[ "$have_gnuplot" = 1 ] || plots_flag=--no-plots
+# shellcheck disable=SC2086
+"$bin" report "$runs" --out "$out" $plots_flag >"$work/report.out" 2>"$work/report.err"
+status=$?
+if [ "$status" -eq 0 ] && [ -s "$out/report.md" ] && [ -s "$out/plots.gp" ]; then
+    pass "report exits 0 and writes report.md and plots.gp"
+else
+    fail "report: status $status"; cat "$work/report.out" "$work/report.err"
+fi
+if [ "$have_gnuplot" = 1 ]; then
+    bad=
+    for png in accuracy_vs_macs probabilities macs_histogram bucket_loss; do
+        # the PNG signature: \211 P N G
+        magic=$(head -c 4 "$out/$png.png" 2>/dev/null | od -An -c | tr -d ' ')
+        [ -s "$out/$png.png" ] && [ "$magic" = '211PNG' ] || bad="$bad $png"
+    done
+    if [ -z "$bad" ]; then
+        pass "gnuplot drew the four PNGs"
+    else
+        fail "PNGs missing or not PNG:$bad"; cat "$work/report.err"
+    fi
+fi
+# Each skip: one stderr line naming the run and the reason, and in report.md.
+for case in "unfinished:unfinished (step 5 of 8)" "nosearch:no search.csv" \
+            "zz-otherspace:different search space: \[space\] depths = 1,2"; do
+    name=${case%%:*} reason=${case#*:}
+    if grep -q "skipped $runs/$name: $reason" "$work/report.err" &&
+       grep -q "^- $runs/$name: $reason" "$out/report.md"; then
+        pass "$name: skipped by name ($reason)"
+    else
+        fail "$name: not skipped with '$reason'"; cat "$work/report.err"
+    fi
+done
+if [ "$(wc -l <"$work/report.err")" -eq 3 ]; then
+    pass "one stderr line per skipped run"
+else
+    fail "stderr has $(wc -l <"$work/report.err") lines, expected 3"; cat "$work/report.err"
+fi
+
+# report.md's cell of (arm, method) at target 2M: "n|mean ± std" of the test
+# accuracy column, bold marks removed.
+cell() {
+    awk -v arm="$1" '/^### Target 2M MACs/ { on = 1; next } /^### / { on = 0 }
+        on && index($0, "| " arm " |") || on && index($0, "| **" arm "** |") {
+            gsub(/\*\*/, ""); split($0, c, "|"); gsub(/^ +| +$/, "", c[3]); gsub(/^ +| +$/, "", c[7])
+            print c[3] "|" c[7] }' "$out/report.md"
+}
+# The same from the search.csv files: mean and sample std (n - 1) of the
+# method's test accuracy at 2M over the given runs, in %, 2 decimals.
+expected() {
+    method=$1
+    shift
+    for run in "$@"; do cat "$runs/$run/search.csv"; done |
+        awk -F'"' -v m="$method" '{ split($1, a, ","); split($3, b, ",") }
+            a[1] == m && a[3] == 2000000 { n++; x[n] = 100 * b[5]; s += x[n] }
+            END { mean = s / n; for (i = 1; i <= n; i++) q += (x[i] - mean) ^ 2
+                  printf "%d|%.2f ± %.2f\n", n, mean, sqrt(q / (n - 1)) }'
+}
+for group in "uniform:evolution:uniform-1 uniform-2" "shift:generator:shift-1 shift-2" \
+             "shift:evolution:shift-1 shift-2"; do
+    arm=${group%%:*} rest=${group#*:}
+    method=${rest%%:*} members=${rest#*:}
+    # shellcheck disable=SC2086
+    want=$(expected "$method" $members)
+    got=$(cell "$arm ($method)")
+    if [ -n "$got" ] && [ "$got" = "$want" ]; then
+        pass "$arm ($method) at 2M: n, mean ± std as awk computes them ($got)"
+    else
+        fail "$arm ($method) at 2M: report.md has '$got', awk says '$want'"
+    fi
+done
+# The unfinished run (shift, seed 3) is not averaged: n stays 2.
+case "$(cell "shift (evolution)")" in
+    2\|*) pass "the unfinished run is not averaged (n = 2)" ;;
+    *) fail "shift (evolution) n is not 2: $(cell "shift (evolution)")" ;;
+esac
+# Probabilities of the shift runs in the runs table; the four plots linked.
+if grep -q "^| \`$runs/shift-1\` | shift | 1 | 8 | 400 | .* | 0\.[0-9]* 0\.[0-9]*" "$out/report.md" &&
+   grep -q '](accuracy_vs_macs.png)' "$out/report.md" && grep -q '](bucket_loss.png)' "$out/report.md"; then
+    pass "runs table (steps, images, probabilities) and plot links"
+else
+    fail "runs table or plot links"; cat "$out/report.md"
+fi
+
+# --- refusals ---------------------------------------------------------------
+"$bin" report "$runs" --out "$work/strict" --strict --no-plots >/dev/null 2>"$work/strict.err"
+status=$?
+if [ "$status" -eq 1 ] && tail -n 1 "$work/strict.err" | grep -q -- "--strict" &&
+   [ ! -e "$work/strict/report.md" ]; then
+    pass "--strict: a skip is an error, nothing written"
+else
+    fail "--strict: status $status"; cat "$work/strict.err"
+fi
+expect_error "report: a missing directory" 1 "no-such-runs" \
+    "$bin" report "$work/no-such-runs" --out "$work/x"
+# Nothing usable: the skip's line, then the error.
+"$bin" report "$runs/unfinished" --out "$work/x" --no-plots >/dev/null 2>"$work/none.err"
+status=$?
+if [ "$status" -eq 1 ] && [ "$(wc -l <"$work/none.err")" -eq 2 ] &&
+   tail -n 1 "$work/none.err" | grep -q "^shiftnas report: no usable run$"; then
+    pass "report: no usable run is an error"
+else
+    fail "report: no usable run: status $status"; cat "$work/none.err"
+fi
+expect_error "report: gnuplot missing" 1 "report: gnuplot not found (install gnuplot-nox, or use --no-plots)" \
+    env SHIFTNAS_GNUPLOT=/nonexistent "$bin" report "$runs/uniform-1" "$runs/shift-1" --out "$work/x"
+expect_error "report: no --out" 2 "out" "$bin" report "$runs"
+if SHIFTNAS_GNUPLOT=/nonexistent "$bin" report "$runs/uniform-1" "$runs/uniform-2" "$runs/shift-1" \
+       --targets 4M --out "$work/noplots" --no-plots >/dev/null 2>"$work/noplots.err" &&
+   [ -s "$work/noplots/report.md" ] && [ -s "$work/noplots/plots.gp" ] &&
+   [ -s "$work/noplots/data/pareto.dat" ] && [ ! -e "$work/noplots/accuracy_vs_macs.png" ] &&
+   grep -q '^### Target 4M MACs' "$work/noplots/report.md" &&
+   ! grep -q '^### Target 2M MACs' "$work/noplots/report.md"; then
+    pass "--no-plots without gnuplot: data, script and report.md; --targets restricts"
+else
+    fail "--no-plots"; cat "$work/noplots.err"
+fi
+# The kept script redraws the plots by itself.
+if [ "$have_gnuplot" = 1 ]; then
+    if (cd "$work/noplots" && gnuplot plots.gp 2>/dev/null) && [ -s "$work/noplots/macs_histogram.png" ]; then
+        pass "plots.gp redraws the plots in its directory"
+    else
+        fail "plots.gp does not run on its own"
+    fi
+fi
+
+echo "$passes passed, $failures failed ($(($(date +%s) - started)) s)"
+[ "$failures" -eq 0 ] || exit 1
+[ "$have_gnuplot" = 1 ] || exit 77
+exit 0
