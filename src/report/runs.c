@@ -406,9 +406,13 @@ int sn_report_runs_add(sn_report_runs *runs, const char *dir, int *skipped)
         if (!same_space(&runs->runs[0]->config, &run->config, why, sizeof why))
             snprintf(reason, sizeof reason, "%.500s: %.650s", run->dir, why);
         for (int i = 0; !reason[0] && i < runs->count; i++)
-            if (strcmp(runs->runs[i]->label, run->label) == 0 && runs->runs[i]->seed == run->seed)
-                snprintf(reason, sizeof reason, "%.500s: duplicate: %s already has seed %lld (%.500s)",
-                         run->dir, run->label, (long long)run->seed, runs->runs[i]->dir);
+            /* A retrained arm holds one run per (seed, subnet): several
+             * searched subnets of one seed are retrained. */
+            if (strcmp(runs->runs[i]->label, run->label) == 0 && runs->runs[i]->seed == run->seed &&
+                strcmp(runs->runs[i]->config.search_subnet, run->config.search_subnet) == 0)
+                snprintf(reason, sizeof reason, "%.500s: duplicate: %s already has seed %lld%s (%.500s)",
+                         run->dir, run->label, (long long)run->seed,
+                         run->config.search_subnet[0] ? " and this subnet" : "", runs->runs[i]->dir);
         if (reason[0])
             sn_report_run_free(run);
     }

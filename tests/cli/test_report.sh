@@ -213,6 +213,58 @@ if [ "$have_gnuplot" = 1 ]; then
     fi
 fi
 
+# --- retrained subnets: [search] strategy = fixed ------------------------------
+# shift-1's generator answer at 2M and its evolution answer at 4M (a tiny
+# run's generator may give one subnet for both), each trained from scratch with
+# the same seed and evaluated into its search.csv (as jobs/study.sh does); a
+# copy of one of them is a duplicate (same seed, same subnet).
+retrained="$work/retrained"
+mkdir -p "$retrained"
+for target in 2000000 4000000; do
+    method=generator
+    [ $target = 4000000 ] && method=evolution
+    subnet=$(awk -F'"' -v t="$target" -v m="$method" '$1 == m ",shift," t "," { a = $2 } END { print a }' \
+             "$runs/shift-1/search.csv")
+    # shellcheck disable=SC2086
+    if "$bin" train --config "$src/jobs/configs/cnn-space.ini" $tiny --set search.strategy=fixed \
+            --set "search.subnet=$subnet" --set run.seed=1 --out "$retrained/r$target" \
+            >"$work/r$target.log" 2>&1 &&
+       "$bin" eval "$retrained/r$target" --arch "$subnet" --csv "$retrained/r$target/search.csv" $tiny \
+            >>"$work/r$target.log" 2>&1; then
+        :
+    else
+        fail "retrained $target: training or eval failed"; cat "$work/r$target.log"
+    fi
+done
+cp -r "$retrained/r2000000" "$retrained/r2000000-copy"
+"$bin" report "$runs/shift-1" "$runs/shift-2" "$retrained" --out "$work/gap" --no-plots \
+    >/dev/null 2>"$work/gap.err"
+# gap row: | target | seed | MACs | inherited | retrained | gap | from |
+gap_row() {
+    awk -v t="$1" '/^## Inherited vs retrained/ { on = 1; next } /^## / { on = 0 }
+        on && index($0, "| " t " | 1 |") == 1 { split($0, c, "|"); gsub(/ /, "", c[5]); gsub(/ /, "", c[6]);
+                                               gsub(/ /, "", c[7]); print c[5] "|" c[6] "|" c[7] }' "$work/gap/report.md"
+}
+gap_expected() {
+    inherited=$(awk -F'"' -v t="$2" -v m="$3" '$1 == m ",shift," t "," { split($3, b, ","); a = 100 * b[5] }
+                END { printf "%.2f", a }' "$runs/shift-1/search.csv")
+    again=$(awk -F'"' '$1 == "eval,fixed,," { split($3, b, ","); a = 100 * b[5] } END { printf "%.2f", a }' \
+            "$retrained/r$2/search.csv")
+    echo "$inherited|$again|$(awk -v a="$again" -v i="$inherited" 'BEGIN { printf "%+.2f", a - i }')"
+}
+bad=
+for pair in 2M:2000000:generator 4M:4000000:evolution; do
+    label=${pair%%:*} rest=${pair#*:}
+    got=$(gap_row "$label") want=$(gap_expected "$label" "${rest%%:*}" "${rest#*:}")
+    [ -n "$got" ] && [ "$got" = "$want" ] || bad="$bad $label: report '$got', search.csv '$want';"
+done
+if [ -z "$bad" ] && grep -q "skipped $retrained/r2000000-copy: duplicate: retrained already has seed 1 and this subnet" "$work/gap.err" &&
+   [ "$(wc -l <"$work/gap.err")" -eq 1 ]; then
+    pass "retrained runs: one row per (seed, subnet) with the gap from the search.csv files; a repeated subnet is a duplicate"
+else
+    fail "retrained table:$bad"; cat "$work/gap.err"; sed -n '/^## Inherited/,/^## Plots/p' "$work/gap/report.md"
+fi
+
 echo "$passes passed, $failures failed ($(($(date +%s) - started)) s)"
 [ "$failures" -eq 0 ] || exit 1
 [ "$have_gnuplot" = 1 ] || exit 77
