@@ -184,11 +184,27 @@ static void bucket_title(char *text, size_t size, int k, const double *edges)
     snprintf(text, size, "bucket %d: %.3g–%.3g M MACs", k, edges[k] / 1e6, edges[k + 1] / 1e6);
 }
 
-/* The distinct arms in run order. */
+/* A plot with nothing to draw: one centred note, so the PNG still exists. */
+static void empty_plot(FILE *s, const char *file, const char *title, const char *note)
+{
+    fprintf(s, "set terminal pngcairo size 900,600 enhanced font 'sans,11'\n"
+               "set output '%s'\nset title '%s'\nunset key\nset xrange [0:1]\nset yrange [0:1]\n"
+               "unset xtics\nunset ytics\nunset xlabel\nunset ylabel\n"
+               "set label 1 '%s' at graph 0.5,0.5 center\nplot -1 notitle\nunset label 1\n"
+               "set xtics\nset ytics\nset autoscale\n",
+            file, title, note);
+}
+
+/* The distinct sampling arms in run order. The retrained arm is left out:
+ * its runs train one given subnet each, so their probabilities, MACs
+ * histogram and per-bucket losses describe no sampling strategy (and its
+ * spikes would flatten the others' histogram). */
 static int arms_of(const sn_report_runs *runs, const char **arms)
 {
     int count = 0;
     for (int r = 0; r < runs->count; r++) {
+        if (strcmp(runs->runs[r]->label, "retrained") == 0)
+            continue;
         int seen = 0;
         for (int a = 0; a < count; a++)
             seen |= strcmp(arms[a], runs->runs[r]->label) == 0;
@@ -316,6 +332,13 @@ static void plot_histogram(writer *w, const sn_report_runs *runs)
         return;
     }
     int arm_count = arms_of(runs, arms);
+    if (arm_count == 0) {
+        fprintf(s, "\n# 3. MACs of the subnets trained: no sampling arm\n");
+        empty_plot(s, "macs_histogram.png", "MACs of the subnets trained",
+                   "No sampling arm (only retrained runs)");
+        free(arms);
+        return;
+    }
     enum { BINS = SN_REPORT_HISTOGRAM_BINS };
     double low = runs->runs[0]->space_low, high = runs->runs[0]->space_high;
     double *share = calloc((size_t)arm_count * BINS, sizeof *share);
@@ -400,6 +423,12 @@ static void plot_bucket_loss(writer *w, const sn_report_runs *runs)
     }
     int arm_count = arms_of(runs, arms);
     fprintf(s, "\n# 4. training loss per MACs bucket over windows of steps, mean over seeds\n");
+    if (arm_count == 0) {
+        empty_plot(s, "bucket_loss.png", "Training loss per MACs bucket",
+                   "No sampling arm (only retrained runs)");
+        free(arms);
+        return;
+    }
     multiplot_start(s, "bucket_loss.png", arm_count,
                     "Training loss per MACs bucket (mean over seeds)");
     enum { W = SN_REPORT_LOSS_WINDOWS };

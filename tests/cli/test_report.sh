@@ -265,6 +265,18 @@ else
     fail "retrained table:$bad"; cat "$work/gap.err"; sed -n '/^## Inherited/,/^## Plots/p' "$work/gap/report.md"
 fi
 
+# Retrained runs alone: no sampling arm for the training plots, which still
+# exist (a note instead of curves), and no inherited runs to match.
+if [ "$have_gnuplot" = 1 ]; then
+    if "$bin" report "$retrained" --out "$work/only-retrained" >/dev/null 2>"$work/only.err" &&
+       [ -s "$work/only-retrained/macs_histogram.png" ] && [ -s "$work/only-retrained/bucket_loss.png" ] &&
+       grep -q "retrained already has seed 1" "$work/only.err"; then
+        pass "retrained runs alone: the report and its four plots are drawn"
+    else
+        fail "retrained runs alone"; cat "$work/only.err" "$work/only-retrained/data/gnuplot.log" 2>/dev/null
+    fi
+fi
+
 echo "$passes passed, $failures failed ($(($(date +%s) - started)) s)"
 [ "$failures" -eq 0 ] || exit 1
 [ "$have_gnuplot" = 1 ] || exit 77
