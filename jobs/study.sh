@@ -36,6 +36,7 @@ die() { echo "study.sh: $*" >&2; exit 1; }
 [ $# -ge 2 ] || { sed -n '2,31p' "$0"; exit 2; }
 phase=$1
 results=$2
+given_results=$2 # as given: the report names runs by these paths
 config=${STUDY_CONFIG:-$jobs_dir/configs/cnn-space.ini}
 seeds=${SHIFTNAS_SEEDS:-1 2 3}
 targets=${SHIFTNAS_TARGETS:-2M,4M,6M,8M}
@@ -128,7 +129,7 @@ case $phase in
         ;;
     report)
         [ $# -ge 3 ] || die "usage: jobs/study.sh report RESULTS OUT"
-        "${SHIFTNAS:-$PWD/shiftnas}" report "$results/runs" "$results/retrained" --out "$3"
+        "${SHIFTNAS:-$PWD/shiftnas}" report "$given_results/runs" "$given_results/retrained" --out "$3"
         ;;
     *) die "unknown phase '$phase' (train, retrain, report)" ;;
 esac
