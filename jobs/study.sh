@@ -47,7 +47,8 @@ read -r -a seed_list <<<"$(echo "$seeds" | tr ',' ' ')"
 nseeds=${#seed_list[@]}
 mkdir -p "$results/logs" || die "cannot create $results/logs"
 results=$(cd "$results" && pwd)
-command -v sbatch >/dev/null || die "sbatch not found (is SLURM_CONF set? tests/slurm/cluster.sh start)"
+[ "$phase" = report ] || command -v sbatch >/dev/null ||
+    die "sbatch not found (is SLURM_CONF set? tests/slurm/cluster.sh start)"
 
 # What every search uses, for every strategy.
 search_sets=(--set search.evolution_evaluations=32 --set search.evolution_validation_images=1000)
