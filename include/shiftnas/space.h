@@ -205,6 +205,11 @@ typedef struct {
 
 sn_cost sn_space_cost(const sn_space *space, const sn_arch *arch);
 
+/* A positive MACs count as users write it: "2.5M" -> 2500000 (k, M, G are
+ * powers of 1000; a plain number is MACs). SN_ERR_ARGUMENT for anything
+ * else; nothing is recorded, callers name the option in their message. */
+int sn_macs_parse(const char *text, double *macs);
+
 /* The same MAC count as a differentiable function of soft choices:
  * probabilities[choice_offset[d] + j] is the weight of choice j of dimension
  * d (each dimension's weights sum to 1). Every quantity the count multiplies

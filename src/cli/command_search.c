@@ -47,26 +47,6 @@ static const char eval_usage[] =
     "  --csv FILE      also append the result to FILE, in search's table format (method\n"
     "                  'eval', no target; e.g. RUN_DIR/search.csv, which `shiftnas report` reads)\n";
 
-/* "2.5M" -> 2500000; k, M, G are powers of 1000. */
-static int parse_macs(const char *text, double *macs)
-{
-    char *end = NULL;
-    errno = 0;
-    double value = strtod(text, &end);
-    if (end == text || errno != 0 || !isfinite(value))
-        return -1;
-    double scale = 1;
-    if (*end == 'k' || *end == 'K')
-        scale = 1e3, end++;
-    else if (*end == 'M' || *end == 'm')
-        scale = 1e6, end++;
-    else if (*end == 'G' || *end == 'g')
-        scale = 1e9, end++;
-    if (*end != '\0' || value <= 0)
-        return -1;
-    *macs = value * scale;
-    return 0;
-}
 
 enum { TARGETS_MAX = 64 };
 
@@ -78,7 +58,7 @@ static int parse_targets(const char *list, double *targets, int *count)
     *count = 0;
     for (char *save = NULL, *item = strtok_r(buffer, ",", &save); item;
          item = strtok_r(NULL, ",", &save)) {
-        if (*count == TARGETS_MAX || parse_macs(item, &targets[*count]) != 0) {
+        if (*count == TARGETS_MAX || sn_macs_parse(item, &targets[*count]) != SN_OK) {
             fprintf(stderr, "shiftnas search: --targets: '%s' is not a MACs count like 2.5M "
                             "(at most %d targets)\n", item, TARGETS_MAX);
             return -1;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "shiftnas/error.h"
+#include "shiftnas/space.h"
 
 static const char search_header[] =
     "method,strategy,target_flops,arch,flops,params,val_accuracy,test_accuracy,evaluations,"
@@ -179,26 +180,6 @@ int sn_search_table_read(const char *path, sn_search_table *table)
     return status;
 }
 
-/* "2.5M" -> 2500000; k, M, G are powers of 1000 (as `shiftnas search`). */
-static int parse_macs(const char *text, double *macs)
-{
-    char *end = NULL;
-    errno = 0;
-    double value = strtod(text, &end);
-    if (end == text || errno != 0 || !isfinite(value))
-        return -1;
-    double scale = 1;
-    if (*end == 'k' || *end == 'K')
-        scale = 1e3, end++;
-    else if (*end == 'M' || *end == 'm')
-        scale = 1e6, end++;
-    else if (*end == 'G' || *end == 'g')
-        scale = 1e9, end++;
-    if (*end != '\0' || value <= 0)
-        return -1;
-    *macs = value * scale;
-    return 0;
-}
 
 int sn_report_parse_targets(const char *list, double *targets, int max, int *count)
 {
@@ -208,7 +189,7 @@ int sn_report_parse_targets(const char *list, double *targets, int max, int *cou
     *count = 0;
     for (char *save = NULL, *item = strtok_r(buffer, ",", &save); item;
          item = strtok_r(NULL, ",", &save)) {
-        if (*count == max || parse_macs(item, &targets[*count]) != 0)
+        if (*count == max || sn_macs_parse(item, &targets[*count]) != SN_OK)
             return sn_error_set(SN_ERR_ARGUMENT,
                                 "--targets: '%s' is not a MACs count like 2.5M (at most %d)", item,
                                 max);
