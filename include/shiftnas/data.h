@@ -115,6 +115,20 @@ void sn_batch_fill(float *images, int32_t *labels, const sn_image_set *set,
                    const sn_normalization *normalization, const sn_augmentation *augmentation,
                    uint64_t seed, uint64_t epoch, sn_batch_layout layout);
 
+/* A batch made of consecutive blocks, e.g. the shards of a data-parallel
+ * step: block k holds block_sizes[k] samples and is laid out on its own, as
+ * sn_batch_fill lays out a batch of that many images, starting at the float
+ * offset of the images before it. So each block is exactly the input the
+ * network takes for those images alone. One fill over the whole batch
+ * would not do: in the channel-major layout it interleaves the blocks'
+ * channels ([C, N, H, W] of all N images), which agrees with per-block
+ * layout only when C = 1. */
+void sn_batch_fill_blocks(float *images, int32_t *labels, const sn_image_set *set,
+                          const uint32_t *sample_indices, const int64_t *block_sizes, int blocks,
+                          const sn_normalization *normalization,
+                          const sn_augmentation *augmentation, uint64_t seed, uint64_t epoch,
+                          sn_batch_layout layout);
+
 #ifdef __cplusplus
 }
 #endif

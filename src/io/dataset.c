@@ -217,3 +217,19 @@ void sn_batch_fill(float *images, int32_t *labels, const sn_image_set *set,
         }
     }
 }
+
+void sn_batch_fill_blocks(float *images, int32_t *labels, const sn_image_set *set,
+                          const uint32_t *sample_indices, const int64_t *block_sizes, int blocks,
+                          const sn_normalization *normalization,
+                          const sn_augmentation *augmentation, uint64_t seed, uint64_t epoch,
+                          sn_batch_layout layout)
+{
+    const int64_t image_floats = (int64_t)set->channels * set->height * set->width;
+    int64_t begin = 0;
+    for (int k = 0; k < blocks; k++) {
+        sn_batch_fill(images + begin * image_floats, labels ? labels + begin : NULL, set,
+                      sample_indices + begin, block_sizes[k], normalization, augmentation, seed,
+                      epoch, layout);
+        begin += block_sizes[k];
+    }
+}

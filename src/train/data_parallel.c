@@ -34,12 +34,15 @@ int sn_data_parallel_init(sn_data_parallel *dp, const sn_dist *dist, const sn_co
     dp->counts = sn_alloc_bytes(sizeof(int) * (size_t)dist->size);
     dp->values_mine = sn_alloc_bytes(sizeof(double) * (size_t)(shards * SN_DP_VALUES_MAX));
     dp->values_all = sn_alloc_bytes(sizeof(double) * (size_t)(shards * SN_DP_VALUES_MAX));
+    dp->shard_sizes = sn_alloc_bytes(sizeof(int64_t) * (size_t)(owned > 0 ? owned : 1));
     if (!dp->tops || !dp->packed || !dp->extra_result || !dp->statistics_start ||
         !dp->statistics_shards || !dp->statistics_all || !dp->counts || !dp->values_mine ||
-        !dp->values_all)
+        !dp->values_all || !dp->shard_sizes)
         return sn_error_set(SN_ERR_NOMEM, "data-parallel buffers for %lld gradient entries: out "
                                           "of memory",
                             (long long)n);
+    for (int s = dp->plan.first; s < dp->plan.last; s++)
+        dp->shard_sizes[s - dp->plan.first] = sn_shard_size(&dp->plan, s);
     return SN_OK;
 }
 
@@ -56,7 +59,20 @@ void sn_data_parallel_free(sn_data_parallel *dp)
     sn_free(dp->counts);
     sn_free(dp->values_mine);
     sn_free(dp->values_all);
+    sn_free(dp->shard_sizes);
     memset(dp, 0, sizeof *dp);
+}
+
+void sn_data_parallel_fill_batch(const sn_data_parallel *dp, float *images, int32_t *labels,
+                                 const sn_image_set *set, const uint32_t *batch_samples,
+                                 const sn_normalization *normalization,
+                                 const sn_augmentation *augmentation, uint64_t seed,
+                                 uint64_t epoch)
+{
+    const uint32_t *mine = batch_samples + sn_shard_begin(&dp->plan, dp->plan.first);
+    sn_batch_fill_blocks(images, labels, set, mine, dp->shard_sizes, dp->plan.last - dp->plan.first,
+                         normalization, augmentation, seed, epoch,
+                         sn_network_input_layout(dp->network));
 }
 
 void sn_data_parallel_begin_step(sn_data_parallel *dp)

@@ -26,6 +26,7 @@
 #define SHIFTNAS_DATA_PARALLEL_H
 
 #include "shiftnas/config.h"
+#include "shiftnas/data.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/exact_sum.h"
 #include "shiftnas/network.h"
@@ -63,6 +64,7 @@ typedef struct {
     float *statistics_all;     /* [shards * statistics] */
     int *counts;               /* [ranks] for the gathers */
     double *values_mine, *values_all; /* per-shard scalars: [shards * SN_DP_VALUES_MAX] */
+    int64_t *shard_sizes;      /* [owned shards] images of each, for the batch's blocks */
     sn_phase_times times;
     double step_start;         /* set by the caller when the step (its data) begins */
     double reduced_at;         /* when the last reduction or gather of the step ended */
@@ -80,11 +82,16 @@ static inline int64_t sn_data_parallel_offset(const sn_data_parallel *dp, int sh
 {
     return sn_shard_begin(&dp->plan, shard) - sn_shard_begin(&dp->plan, dp->plan.first);
 }
-/* Images of this rank's part of the batch. */
-static inline int64_t sn_data_parallel_local_images(const sn_data_parallel *dp)
-{
-    return sn_shard_begin(&dp->plan, dp->plan.last) - sn_shard_begin(&dp->plan, dp->plan.first);
-}
+
+/* This rank's part of a batch, filled shard by shard (sn_batch_fill_blocks):
+ * shard s's images are a block of their own at sn_data_parallel_offset(dp,
+ * s) images, laid out as the network takes that shard alone. The sample
+ * indices are the whole batch's; this rank reads only its shards'. */
+void sn_data_parallel_fill_batch(const sn_data_parallel *dp, float *images, int32_t *labels,
+                                 const sn_image_set *set, const uint32_t *batch_samples,
+                                 const sn_normalization *normalization,
+                                 const sn_augmentation *augmentation, uint64_t seed,
+                                 uint64_t epoch);
 
 void sn_data_parallel_begin_step(sn_data_parallel *dp);
 /* Zeroes the gradients and restores the step's running statistics. */

@@ -776,9 +776,6 @@ agree_setup:
     result->first_step = first_step;
     session_train_seconds = result->train_seconds;
     result->steps = first_step;
-    /* This rank's part of each batch: its shards, contiguous. */
-    int64_t local_first = sn_shard_begin(&dp.plan, dp.plan.first);
-    int64_t local_images = sn_data_parallel_local_images(&dp);
     for (int64_t step = first_step; step < total_steps; step++) {
         int epoch = (int)(step / steps_per_epoch);
         int64_t position = step % steps_per_epoch;
@@ -797,9 +794,9 @@ agree_setup:
             raise(SIGKILL);
         if (step == fault.step && dist->rank == fault.rank && strcmp(fault.kind, "signal") == 0)
             raise(SIGUSR1);
-        sn_batch_fill(b.images, b.labels, &train_set, b.order + position * batch + local_first,
-                      local_images, &normalization, augment, (uint64_t)config->seed,
-                      (uint64_t)epoch, sn_network_input_layout(network));
+        sn_data_parallel_fill_batch(&dp, b.images, b.labels, &train_set, b.order + position * batch,
+                                    &normalization, augment, (uint64_t)config->seed,
+                                    (uint64_t)epoch);
         if (step == fault.step && dist->rank == fault.rank && strcmp(fault.kind, "nan") == 0)
             b.images[0] = NAN;
         double loss;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "shiftnas/config.h"
+#include "shiftnas/data.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/network.h"
@@ -295,6 +296,121 @@ START_TEST(reduced_gradient_is_the_sum_of_shard_gradients)
 }
 END_TEST
 
+/* ---- the batch as the trainer fills it: one block per shard -------------- */
+
+/* A network of the given kind on C-channel images of size h x w. */
+static sn_network *network_for(const char *kind, int channels, int height, int width)
+{
+    sn_config config;
+    sn_config_defaults(&config);
+    if (strcmp(kind, "cnn") == 0) {
+        ck_assert_int_eq(sn_config_set(&config, "cnn.channels=4,6"), SN_OK);
+        ck_assert_int_eq(sn_config_set(&config, "cnn.strides=1,2"), SN_OK);
+    } else if (strcmp(kind, "vit") == 0) {
+        ck_assert_int_eq(sn_config_set(&config, "model.type=vit"), SN_OK);
+        ck_assert_int_eq(sn_config_set(&config, "vit.patch=5"), SN_OK);
+        ck_assert_int_eq(sn_config_set(&config, "vit.embed_dim=8"), SN_OK);
+        ck_assert_int_eq(sn_config_set(&config, "vit.depth=1"), SN_OK);
+        ck_assert_int_eq(sn_config_set(&config, "vit.heads=2"), SN_OK);
+        ck_assert_int_eq(sn_config_set(&config, "vit.mlp_hidden=8"), SN_OK);
+    } else {
+        const char *keys[] = {"model.type=supernet", "space.type=cnn", "space.stem_channels=4",
+                              "space.stage_channels=6,8", "space.stage_strides=2,2",
+                              "space.width_ratios=0.5,1", "space.depths=1,2", "space.kernels=3",
+                              "space.expand_ratios=2"};
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+            ck_assert_int_eq(sn_config_set(&config, keys[i]), SN_OK);
+    }
+    sn_input_shape shape = {channels, height, width, CLASSES};
+    sn_network *network = NULL;
+    ck_assert_msg(sn_network_create(&network, &config, &shape, BATCH) == SN_OK, "%s: %s", kind,
+                  sn_error_message());
+    sn_network_initialize(network, 3);
+    return network;
+}
+
+/* For every shard this rank owns, the block the trainer's fill gives it is
+ * the batch of those images filled alone, and so its gradient is the
+ * gradient of those images run alone, bit for bit. */
+static void check_blocks_are_shards_alone(const char *kind, int channels, int height, int width)
+{
+    sn_network *network = network_for(kind, channels, height, width);
+    sn_config config;
+    sn_config_defaults(&config);
+    config.distributed_shards = SHARDS;
+    sn_data_parallel dp;
+    ck_assert_int_eq(sn_data_parallel_init(&dp, &world, &config, network, BATCH, 0), SN_OK);
+    const int64_t floats = (int64_t)channels * height * width;
+    sn_image_set set = {BATCH + 5, channels, height, width, CLASSES, NULL, NULL};
+    set.pixels = malloc((size_t)(set.count * floats));
+    set.labels = malloc(sizeof(int32_t) * (size_t)set.count);
+    sn_rng_stream stream;
+    sn_rng_stream_init(&stream, 17, SN_RNG_TEST, (uint64_t)channels, 0);
+    for (int64_t i = 0; i < set.count * floats; i++)
+        set.pixels[i] = (uint8_t)sn_rng_below(&stream, 256);
+    for (int64_t i = 0; i < set.count; i++)
+        set.labels[i] = (int32_t)sn_rng_below(&stream, CLASSES);
+    uint32_t samples[BATCH];
+    for (int b = 0; b < BATCH; b++)
+        samples[b] = (uint32_t)((b * 7 + 3) % set.count); /* any order, as an epoch gives */
+    sn_normalization norm = {channels, {0.5f, 0.4f, 0.3f, 0.2f}, {0.25f, 0.2f, 0.3f, 0.35f}};
+    sn_augmentation augmentation = {2, 1};
+    float *batch = sn_alloc_floats((size_t)(BATCH * floats));
+    float *alone = sn_alloc_floats((size_t)(BATCH * floats));
+    int32_t labels[BATCH], alone_labels[BATCH];
+    sn_data_parallel_fill_batch(&dp, batch, labels, &set, samples, &norm, &augmentation, 9, 1);
+
+    const sn_parameter_table *table = sn_network_parameter_table(network);
+    float *gradient = malloc(sizeof(float) * table->total);
+    float probs[BATCH * CLASSES], dlogits[BATCH * CLASSES];
+    sn_data_parallel_begin_step(&dp);
+    for (int s = dp.plan.first; s < dp.plan.last; s++) {
+        int64_t offset = sn_data_parallel_offset(&dp, s), n = sn_shard_size(&dp.plan, s);
+        sn_batch_fill(alone, alone_labels, &set, samples + sn_shard_begin(&dp.plan, s), n, &norm,
+                      &augmentation, 9, 1, sn_network_input_layout(network));
+        ck_assert_msg(memcmp(batch + offset * floats, alone, sizeof(float) * (size_t)(n * floats)) == 0,
+                      "%s, %d channel(s), %dx%d: shard %d's block differs from its images "
+                      "filled alone", kind, channels, height, width, s);
+        ck_assert(memcmp(labels + offset, alone_labels, sizeof(int32_t) * (size_t)n) == 0);
+        const float *inputs[2] = {batch + offset * floats, alone};
+        for (int run = 0; run < 2; run++) {
+            sn_data_parallel_begin_shard(&dp, s);
+            sn_forward_mode mode = {1, 1, 0, (uint32_t)s};
+            const float *logits = sn_network_forward(network, inputs[run], n, &mode);
+            sn_softmax_cross_entropy_forward(probs, logits, labels + offset, n, CLASSES, 0.0f, NULL);
+            sn_softmax_cross_entropy_backward(dlogits, probs, labels + offset, n, CLASSES, 0.0f,
+                                              (float)n / BATCH);
+            sn_network_backward(network, dlogits, n);
+            if (run == 0)
+                memcpy(gradient, sn_network_gradients(network), sizeof(float) * table->total);
+        }
+        ck_assert_msg(memcmp(gradient, sn_network_gradients(network),
+                             sizeof(float) * table->total) == 0,
+                      "%s, %d channel(s): shard %d's gradient differs from its images' alone",
+                      kind, channels, s);
+    }
+    free(gradient);
+    sn_free(batch);
+    sn_free(alone);
+    free(set.pixels);
+    free(set.labels);
+    sn_data_parallel_free(&dp);
+    sn_network_free(network);
+}
+
+START_TEST(each_shard_block_is_its_images_alone)
+{
+    if (world.size > SHARDS)
+        return;
+    const int channels[3] = {1, 3, 4};
+    for (int i = 0; i < 3; i++) {
+        check_blocks_are_shards_alone("cnn", channels[i], 9, 11);
+        check_blocks_are_shards_alone("vit", channels[i], 10, 10);
+        check_blocks_are_shards_alone("supernet", channels[i], 12, 12);
+    }
+}
+END_TEST
+
 /* A NaN in one rank's shard fails the step on every rank: the rank that saw
  * it names the step, shard and parameter; the others get SN_ERR_PEER. */
 START_TEST(a_nan_on_one_rank_fails_every_rank)
@@ -332,6 +448,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, reduced_gradient_is_one_process_gradient_bit_for_bit);
     tcase_add_test(tc, reduced_gradient_is_the_sum_of_shard_gradients);
     tcase_add_test(tc, a_nan_on_one_rank_fails_every_rank);
+    tcase_add_test(tc, each_shard_block_is_its_images_alone);
     suite_add_tcase(suite, tc);
     SRunner *runner = srunner_create(suite);
     /* MPI processes must not fork. */

@@ -1,0 +1,11 @@
+# tests/tools: programs the test scripts use to make their inputs.
+# make_image_set: HDF5 image sets with 1-4 channels, sizes other than 28,
+# synthetic ImageNet-shaped sets, contiguous or one image per chunk.
+check_PROGRAMS += tests/tools/make_image_set
+tests_tools_make_image_set_SOURCES = tests/tools/make_image_set.c
+tests_tools_make_image_set_CFLAGS = $(TEST_CFLAGS)
+tests_tools_make_image_set_LDADD = $(TEST_LIBS)
+
+# Multi-channel and larger images end to end (uses make_image_set).
+TESTS += tests/cli/test_channels.sh
+EXTRA_DIST += tests/cli/test_channels.sh
