@@ -25,8 +25,9 @@
  *   - Plain bilinear reads only the two nearest source pixels in each
  *     direction, so shrinking by more than 2x skips pixels and aliases
  *     (torchvision's tensor path with antialias=False does the same; its PIL
- *     path filters). RandomResizedCrop at 224 from ImageNet-sized images
- *     shrinks by up to about 2x; feed it images stored near the output size.
+ *     path filters). A 224 crop of a 256-pixel image shrinks by at most
+ *     1.14x, of an average full-size ImageNet image (about 400 x 350) by
+ *     up to about 2x, of larger ones more: store images near the output size.
  *   - Crops are whole source pixels: torchvision's evaluation crop can start
  *     half a source pixel off the grid, ours is rounded down onto it.
  *   - Output and source sides up to INT_MAX; no allocation anywhere, the
