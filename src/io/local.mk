@@ -9,6 +9,10 @@ libshiftnas_la_SOURCES += \
 	src/io/hdf5_images.c \
 	src/io/dataset.c
 shiftnasinclude_HEADERS += include/shiftnas/data.h
+# Per-image transforms: random resized crop, evaluation crop, bilinear resampling.
+libshiftnas_la_SOURCES += \
+	src/io/image_transform.c
+shiftnasinclude_HEADERS += include/shiftnas/image_transform.h
 # PNG plots (zlib), e.g. `shiftnas space --plot`.
 libshiftnas_la_SOURCES += \
 	src/io/png.c

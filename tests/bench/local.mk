@@ -27,3 +27,10 @@ bench-checkpoint: tests/bench/checkpoint_bench$(EXEEXT) tests/bench/bench_shiftn
 	  BUILD_DIR='$(abs_top_builddir)' SOURCE_DIR='$(abs_top_srcdir)' MPIRUN='$(MPIRUN)' \
 	    $(SHELL) $(top_srcdir)/tests/bench/checkpoint-bench.sh bench-checkpoint.md; \
 	fi
+
+# The per-image transforms alone, microseconds per image (not part of `make bench`):
+# make tests/bench/transform_bench && ./tests/bench/transform_bench
+EXTRA_PROGRAMS += tests/bench/transform_bench
+tests_bench_transform_bench_SOURCES = tests/bench/transform_bench.c
+tests_bench_transform_bench_LDADD = libshiftnas.la $(SHIFTNAS_DEPENDENCY_LIBS)
+CLEANFILES += tests/bench/transform_bench

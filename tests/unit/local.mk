@@ -180,3 +180,11 @@ VALGRIND_TESTS += tests/unit/test_report
 # The report end to end (tiny runs of two strategies, searches, gnuplot).
 TESTS += tests/cli/test_report.sh
 EXTRA_DIST += tests/cli/test_report.sh
+
+# Per-image transforms: crops, bilinear resampling against a naive reference.
+check_PROGRAMS += tests/unit/test_image_transform
+TESTS += tests/unit/test_image_transform
+tests_unit_test_image_transform_SOURCES = tests/unit/test_image_transform.c
+tests_unit_test_image_transform_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_image_transform_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_image_transform
