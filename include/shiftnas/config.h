@@ -48,6 +48,15 @@ typedef struct {
     int64_t test_limit;           /* evaluate only the first N test images (0 = all) */
     int64_t crop_padding;         /* random crop after zero padding (0 = off) */
     int horizontal_flip;
+    char stream[SN_CONFIG_TEXT_MAX];     /* "auto", "on", "off": HDF5 images read per batch */
+    int prefetch;                 /* assemble batch t+1 on a thread while t trains */
+    int64_t input_size;           /* the model's input side (0 = the stored size) */
+    char train_crop[SN_CONFIG_TEXT_MAX]; /* "pad" or "random-resized" */
+    sn_float_list crop_scale;     /* random-resized: area fraction range (2 values) */
+    sn_float_list crop_ratio;     /* random-resized: aspect ratio range (2 values) */
+    double eval_crop_fraction;    /* evaluation: centre crop fraction (1 = whole image) */
+    char normalization[SN_CONFIG_TEXT_MAX]; /* "computed" or "fixed" */
+    sn_float_list mean, std;      /* fixed normalisation per channel, in [0,1] pixel units */
 
     /* [model] */
     char model_type[SN_CONFIG_TEXT_MAX]; /* "cnn", "vit" or "supernet" (of [space]) */

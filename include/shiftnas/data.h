@@ -1,6 +1,7 @@
 /*
  * shiftnas/data.h — image sets: IDX and HDF5 readers, the train/validation
- * split, shuffling, normalisation, augmentation and batch assembly.
+ * split and shuffling. Batches are assembled from image sources
+ * (shiftnas/input.h).
  *
  * Every reader checks each header field against the file and reports a
  * malformed, truncated or mislabelled file as SN_ERR_FORMAT (a missing or
@@ -91,43 +92,13 @@ typedef struct {
     float std[SN_MAX_CHANNELS];
 } sn_normalization;
 
-/* Per-channel mean and standard deviation of the given images (in [0,1] units),
- * accumulated in double in index order. */
-int sn_normalization_compute(const sn_image_set *set, const uint32_t *indices, int64_t count,
-                             sn_normalization *normalization);
-
-typedef struct {
-    int crop_padding;      /* random crop of the image padded by this many zero pixels; 0 = off */
-    int horizontal_flip;   /* flip with probability 1/2 */
-} sn_augmentation;
-
 typedef enum {
     SN_LAYOUT_SAMPLE_MAJOR = 0,  /* [N, C, H, W]: the ViT's patch embedding */
     SN_LAYOUT_CHANNEL_MAJOR = 1  /* [C, N, H, W]: the CNN's layout */
 } sn_batch_layout;
 
-/* Fills a batch of normalised float images and their labels. Sample b is image
- * sample_indices[b]; its augmentation (if augmentation != NULL) is drawn from
- * (seed, SN_RNG_AUGMENT, epoch, sample_indices[b]), so it does not depend on
- * where the sample falls in the batch or on which rank fills it. */
-void sn_batch_fill(float *images, int32_t *labels, const sn_image_set *set,
-                   const uint32_t *sample_indices, int64_t batch,
-                   const sn_normalization *normalization, const sn_augmentation *augmentation,
-                   uint64_t seed, uint64_t epoch, sn_batch_layout layout);
-
-/* A batch made of consecutive blocks, e.g. the shards of a data-parallel
- * step: block k holds block_sizes[k] samples and is laid out on its own, as
- * sn_batch_fill lays out a batch of that many images, starting at the float
- * offset of the images before it. So each block is exactly the input the
- * network takes for those images alone. One fill over the whole batch
- * would not do: in the channel-major layout it interleaves the blocks'
- * channels ([C, N, H, W] of all N images), which agrees with per-block
- * layout only when C = 1. */
-void sn_batch_fill_blocks(float *images, int32_t *labels, const sn_image_set *set,
-                          const uint32_t *sample_indices, const int64_t *block_sizes, int blocks,
-                          const sn_normalization *normalization,
-                          const sn_augmentation *augmentation, uint64_t seed, uint64_t epoch,
-                          sn_batch_layout layout);
+/* Batches (normalisation, crops, flips, the layout, shards as blocks) are
+ * made from image sources: shiftnas/input.h. */
 
 #ifdef __cplusplus
 }

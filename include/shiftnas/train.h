@@ -18,6 +18,8 @@
 #include "shiftnas/dist.h"
 #include "shiftnas/data.h"
 #include "shiftnas/generator.h"
+#include "shiftnas/input.h"
+#include "shiftnas/network.h"
 #include "shiftnas/sampler.h"
 #include "shiftnas/space.h"
 #include "shiftnas/tensor.h"
@@ -45,6 +47,33 @@ typedef struct {
 
 /* Loads the training and test sets named by [data] (limits applied). */
 int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set *test);
+
+/* ---- a run's images -------------------------------------------------------
+ *
+ * The sources [data] names (shiftnas/input.h), held in memory or streamed
+ * ([data] stream), and the input pipeline made from [data] and the stored
+ * shape. `train` serves the training batches (the prefetcher's thread reads
+ * it); `train_main` is the training file for the main thread (validation
+ * split, batch-norm recalibration, the normalisation pass); `test` the test
+ * split. The sources point at `pipeline`: the struct must not move. */
+typedef struct {
+    sn_image_set train_set, test_set;   /* in memory; empty when streamed */
+    sn_input_pipeline pipeline;
+    sn_image_source *train, *train_main, *test;
+    int64_t train_count, test_count;
+    sn_input_shape shape;               /* the model's input */
+    int streamed;
+} sn_run_data;
+
+/* Opens the sources and checks [data]'s pipeline against the stored images
+ * (one line naming the file or key on failure). The normalisation is set
+ * by sn_run_data_normalize, once the training split is known. */
+int sn_run_data_open(sn_run_data *data, const sn_config *config);
+/* [data] normalization: computed over the given training images (read in
+ * pieces when streamed), or the fixed mean and std. */
+int sn_run_data_normalize(sn_run_data *data, const sn_config *config, const uint32_t *indices,
+                          int64_t count);
+void sn_run_data_close(sn_run_data *data);
 
 /* Trains and evaluates; progress lines go to `progress` (stdout in the
  * program). run_dir must not already hold a run. */
@@ -75,9 +104,8 @@ sn_blas_products sn_train_blas_products(const sn_config *config);
  * (wrapping round), normalised, without augmentation. images and labels are
  * the caller's buffers for one batch (in the network's input layout). */
 struct sn_network;
-int sn_recalibrate_batchnorm(struct sn_network *network, const sn_image_set *set,
-                             const uint32_t *indices, int64_t count,
-                             const sn_normalization *normalization, int64_t batches,
+int sn_recalibrate_batchnorm(struct sn_network *network, sn_image_source *source,
+                             const uint32_t *indices, int64_t count, int64_t batches,
                              int64_t batch_size, float *images, int32_t *labels);
 
 /* ---- supernet training: strategies ---------------------------------------
@@ -114,10 +142,9 @@ void sn_generator_settings_from_config(sn_generator_settings *settings, const sn
 
 typedef struct {
     struct sn_network *network;       /* a supernet */
-    const sn_image_set *train_set;    /* recalibration images come from here */
+    sn_image_source *train_source;    /* recalibration images come from here */
     const uint32_t *train_indices;    /* ... these (the training split) */
     int64_t train_count;
-    const sn_normalization *normalization;
     int64_t chunk;                    /* images per forward */
     int64_t recalibration_batches;    /* CNN spaces only ... */
     int64_t recalibration_batch_size; /* ... of this many images (<= chunk) */
@@ -127,31 +154,29 @@ typedef struct {
 } sn_subnet_evaluator;
 
 /* Mean cross-entropy (no smoothing) and accuracy of the network as it is
- * over set[indices[0..count)], in chunks of at most `chunk` images (the
+ * over source[indices[0..count)], in chunks of at most `chunk` images (the
  * caller's buffers: images, probs [chunk, classes], labels). batch_statistics
  * = 1 runs a training-mode forward (batch norm on the chunk's statistics) and
  * must only be used for networks without dropout; else evaluation mode.
  * accuracy may be NULL. */
-void sn_evaluate_network(struct sn_network *network, const sn_image_set *set,
-                         const uint32_t *indices, int64_t count, int64_t chunk,
-                         const sn_normalization *normalization, int batch_statistics,
-                         float *images, float *probs, int32_t *labels, double *loss,
-                         double *accuracy);
+int sn_evaluate_network(struct sn_network *network, sn_image_source *source,
+                        const uint32_t *indices, int64_t count, int64_t chunk,
+                        int batch_statistics, float *images, float *probs, int32_t *labels,
+                        double *loss, double *accuracy);
 
 /* Sets the subnet (sliced), re-estimates its batch-norm statistics (CNN
  * spaces) and returns its mean cross-entropy and accuracy over
- * set[indices[0..count)] in evaluation mode. */
+ * source[indices[0..count)] in evaluation mode. */
 int sn_evaluate_subnet(sn_subnet_evaluator *evaluator, const sn_arch *arch,
-                       const sn_image_set *set, const uint32_t *indices, int64_t count,
+                       sn_image_source *source, const uint32_t *indices, int64_t count,
                        double *loss, double *accuracy);
 
 /* ---- a trained supernet run, opened for search and evaluation ------------- */
 
 typedef struct {
     sn_config config;                 /* RUN_DIR/config.ini, then the overrides */
-    sn_image_set train_set, test_set;
+    sn_run_data data;                 /* its images, as in training */
     sn_split split;                   /* the same held-out split as in training */
-    sn_normalization normalization;
     struct sn_network *network;       /* the supernet, weights from RUN_DIR/model.h5 */
     const sn_space *space;
     sn_generator generator;           /* shift runs */

@@ -139,10 +139,10 @@ static int measure(sn_trained_run *run, const sn_arch *arch, subnet_result *r)
     r->cost = sn_space_cost(run->space, &r->arch);
     r->val_accuracy = NAN;
     if (run->split.validation_count > 0)
-        SN_TRY(sn_evaluate_subnet(&run->evaluator, &r->arch, &run->train_set, run->split.validation,
+        SN_TRY(sn_evaluate_subnet(&run->evaluator, &r->arch, run->data.train_main, run->split.validation,
                                   run->split.validation_count, &loss, &r->val_accuracy));
-    return sn_evaluate_subnet(&run->evaluator, &r->arch, &run->test_set, run->test_indices,
-                              run->test_set.count, &loss, &r->test_accuracy);
+    return sn_evaluate_subnet(&run->evaluator, &r->arch, run->data.test, run->test_indices,
+                              run->data.test_count, &loss, &r->test_accuracy);
 }
 
 static void format_macs(char *text, size_t size, double macs);
@@ -166,7 +166,7 @@ static int fitness(void *context, const sn_arch *arch, double *value)
     if (count == 0 || count > run->split.validation_count)
         count = run->split.validation_count;
     double loss;
-    SN_TRY(sn_evaluate_subnet(&run->evaluator, arch, &run->train_set, run->split.validation, count,
+    SN_TRY(sn_evaluate_subnet(&run->evaluator, arch, run->data.train_main, run->split.validation, count,
                               &loss, value));
     progress->evaluated++;
     if (*value > progress->best)
@@ -449,7 +449,7 @@ int sn_command_eval(int argc, char **argv)
                    "test accuracy %.4f (%lld images)\n",
                    text, (long long)r.cost.macs, macs, (long long)r.cost.parameters,
                    r.val_accuracy, (long long)run.split.validation_count, r.test_accuracy,
-                   (long long)run.test_set.count);
+                   (long long)run.data.test_count);
             if (o.csv)
                 status = append_eval_row(o.csv, sn_strategy_name(run.strategy), text, &r,
                                          sn_now() - start);

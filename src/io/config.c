@@ -53,6 +53,33 @@ static const sn_config_key config_keys[] = {
      "Random crop after zero padding by this many pixels per side (0 = off)."},
     {"data", "horizontal_flip", SN_CONFIG_BOOL, FIELD(horizontal_flip), "false", 0, 0, NULL,
      "Flip training images left-right at random."},
+    {"data", "stream", SN_CONFIG_CHOICE, FIELD(stream), "auto", 0, 0, "auto|on|off",
+     "hdf5: read each batch's images from the file instead of loading the set (auto: when "
+     "the training images exceed 1 GiB). The same bits either way."},
+    {"data", "prefetch", SN_CONFIG_BOOL, FIELD(prefetch), "true", 0, 0, NULL,
+     "Read and transform the next training batch on a thread while this one trains. The "
+     "same bits either way."},
+    {"data", "input_size", SN_CONFIG_INT, FIELD(input_size), "0", 0, 4096, NULL,
+     "The model's input side in pixels; 0 = the stored size. Another size needs train_crop = "
+     "random-resized; evaluation resamples the centre crop."},
+    {"data", "train_crop", SN_CONFIG_CHOICE, FIELD(train_crop), "pad", 0, 0, "pad|random-resized",
+     "Training crop: pad (crop_padding, at the stored size) or random-resized (torchvision's "
+     "RandomResizedCrop to input_size; doc/data.md)."},
+    {"data", "crop_scale", SN_CONFIG_FLOAT_LIST, FIELD(crop_scale), "0.08,1", 0.001, 1, NULL,
+     "random-resized: the range of the crop's area as a fraction of the image's (two values)."},
+    {"data", "crop_ratio", SN_CONFIG_FLOAT_LIST, FIELD(crop_ratio), "0.75,1.333333", 0.01, 100,
+     NULL, "random-resized: the range of the crop's width/height (two values, log-uniform)."},
+    {"data", "eval_crop_fraction", SN_CONFIG_FLOAT, FIELD(eval_crop_fraction), "1", 0.01, 1, NULL,
+     "Evaluation: the centre crop Resize(input_size / f) + CenterCrop(input_size) keeps "
+     "(DeiT: 0.875); 1 = the whole image."},
+    {"data", "normalization", SN_CONFIG_CHOICE, FIELD(normalization), "computed", 0, 0,
+     "computed|fixed",
+     "Per-channel mean and std: computed over the training split (one pass over it), or "
+     "fixed ([data] mean and std)."},
+    {"data", "mean", SN_CONFIG_FLOAT_LIST, FIELD(mean), "0.485,0.456,0.406", 0, 1, NULL,
+     "normalization = fixed: per-channel mean of pixel / 255 (one value per channel)."},
+    {"data", "std", SN_CONFIG_FLOAT_LIST, FIELD(std), "0.229,0.224,0.225", 0.001, 10, NULL,
+     "normalization = fixed: per-channel standard deviation of pixel / 255."},
 
     {"model", "type", SN_CONFIG_CHOICE, FIELD(model_type), "cnn", 0, 0, "cnn|vit|supernet",
      "Network family: a plain CNN ([cnn]), a vision transformer ([vit]) or the supernet of "
@@ -850,6 +877,21 @@ int sn_config_validate(const sn_config *config)
 
     if (config->path[0] == '\0')
         return invalid("data", "path", "''", "a data set path is required");
+    const char *ranges[2] = {"crop_scale", "crop_ratio"};
+    const sn_float_list *range_lists[2] = {&config->crop_scale, &config->crop_ratio};
+    for (int i = 0; i < 2; i++)
+        if (range_lists[i]->count != 2 || range_lists[i]->values[0] > range_lists[i]->values[1]) {
+            format_value(value, sizeof value, find_key("data", ranges[i]), config);
+            return invalid("data", ranges[i], value, "needs two values, low then high");
+        }
+    if (config->std.count != config->mean.count) {
+        format_value(value, sizeof value, find_key("data", "std"), config);
+        snprintf(why, sizeof why, "%d values but [data] mean has %d (one per channel)",
+                 config->std.count, config->mean.count);
+        return invalid("data", "std", value, why);
+    }
+    if (strcmp(config->dataset, "fashion-mnist") == 0 && strcmp(config->stream, "on") == 0)
+        return invalid("data", "stream", "on", "only an hdf5 data set can be streamed");
 
     if (strcmp(config->model_type, "cnn") == 0) {
         if (config->cnn_strides.count != config->cnn_channels.count) {
@@ -940,6 +982,8 @@ int sn_config_key_result_neutral(const sn_config_key *key)
 {
     static const char *const neutral[][2] = {
         {"data", "path"},                  /* the same images may move */
+        {"data", "stream"},                /* same bits streamed or held (doc/data.md) */
+        {"data", "prefetch"},
         {"run", "progress_seconds"},
         {"distributed", "reduce"},         /* same bits either way (doc/distributed.md) */
         {"distributed", "bucket_entries"},

@@ -6,6 +6,8 @@
  * each rank reads the whole set. */
 #include "shiftnas/data.h"
 #include "shiftnas/error.h"
+#include "hdf5_images_internal.h"
+#include "hdf5_lock.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -27,12 +29,6 @@
 /* Chunks beyond the dataset's extent (extendible axes) stay below this. */
 #define MAX_CHUNK_BYTES ((uint64_t)16 << 20)
 
-/* What one read knows about its file. */
-typedef struct {
-    const char *path;
-    uint64_t file_size;
-    hid_t file;
-} h5_reader;
 
 static void close_dataset(hid_t dataset, hid_t type)
 {
@@ -44,7 +40,8 @@ static void close_dataset(hid_t dataset, hid_t type)
 
 /* Opens /split/name after checking that each link exists: H5Dopen2 on a path
  * with a missing group fails with a less helpful error. */
-static int open_dataset(const h5_reader *r, const char *split, const char *name, hid_t *dataset)
+static int open_dataset(const h5_reader *r, const char *split, const char *name, hid_t access,
+                        hid_t *dataset)
 {
     char group[16], full[64];
     snprintf(group, sizeof group, "/%s", split);
@@ -58,7 +55,7 @@ static int open_dataset(const h5_reader *r, const char *split, const char *name,
                             r->path, full);
     if (exists == 0)
         return sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: missing", r->path, full);
-    *dataset = H5Dopen2(r->file, full, H5P_DEFAULT);
+    *dataset = H5Dopen2(r->file, full, access);
     if (*dataset < 0)
         return sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: cannot open it (not a dataset, or corrupt)",
                             r->path, full);
@@ -75,7 +72,7 @@ typedef struct {
 /* A simple dataspace of rank in [min_rank, max_rank] with nonzero dims whose
  * product stays within MAX_ELEMENTS. */
 static int read_shape(const h5_reader *r, hid_t dataset, const char *full, int min_rank,
-                      int max_rank, h5_shape *shape)
+                      int max_rank, uint64_t max_elements, h5_shape *shape)
 {
     memset(shape, 0, sizeof *shape);
     hid_t space = H5Dget_space(dataset);
@@ -102,10 +99,12 @@ static int read_shape(const h5_reader *r, hid_t dataset, const char *full, int m
                 if (shape->dims[i] == 0)
                     status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: dimension %d is zero", r->path,
                                           full, i + 1);
-                else if (shape->dims[i] > MAX_ELEMENTS || shape->elements * shape->dims[i] > MAX_ELEMENTS)
+                else if (shape->dims[i] > max_elements || shape->elements * shape->dims[i] > max_elements)
                     status = sn_error_set(SN_ERR_FORMAT,
-                                          "%s: dataset %s: too large: more than %llu elements", r->path,
-                                          full, (unsigned long long)MAX_ELEMENTS);
+                                          "%s: dataset %s: too large: more than %llu elements%s", r->path,
+                                          full, (unsigned long long)max_elements,
+                                          max_elements == MAX_ELEMENTS ? " to hold in memory "
+                                                                         "(set [data] stream = on)" : "");
                 else
                     shape->elements *= shape->dims[i];
             }
@@ -190,13 +189,13 @@ static int check_storage(const h5_reader *r, hid_t dataset, const char *full, co
     return SN_OK;
 }
 
-/* Reads /split/images into set (count, channels, height, width, pixels). */
-static int read_images(const h5_reader *r, const char *split, sn_image_set *set)
+int sn_h5_open_images(const h5_reader *r, const char *split, hid_t access, uint64_t max_elements,
+                      hid_t *images, sn_h5_image_shape *image_shape)
 {
     char full[64];
     snprintf(full, sizeof full, "/%s/images", split);
     hid_t dataset = -1, type = -1;
-    SN_TRY(open_dataset(r, split, "images", &dataset));
+    SN_TRY(open_dataset(r, split, "images", access, &dataset));
     int status = SN_OK;
     type = H5Dget_type(dataset);
     if (type < 0) {
@@ -209,18 +208,43 @@ static int read_images(const h5_reader *r, const char *split, sn_image_set *set)
     }
     h5_shape shape = {0};
     if (status == SN_OK)
-        status = read_shape(r, dataset, full, 3, 4, &shape);
+        status = read_shape(r, dataset, full, 3, 4, max_elements, &shape);
     const int rank = shape.rank;
     const hsize_t *dims = shape.dims;
-    const uint64_t elements = shape.elements;
     if (status == SN_OK && rank == 4 && dims[3] > SN_MAX_CHANNELS)
         status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: %llu channels, expected 1 to %d", r->path,
                               full, (unsigned long long)dims[3], SN_MAX_CHANNELS);
-    if (status == SN_OK && (dims[1] > INT_MAX || dims[2] > INT_MAX))
-        status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: image size %llux%llu too large", r->path,
-                              full, (unsigned long long)dims[1], (unsigned long long)dims[2]);
+    if (status == SN_OK && (dims[1] > SN_H5_MAX_SIDE || dims[2] > SN_H5_MAX_SIDE))
+        status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: image size %llux%llu too large (at most %d a side)",
+                              r->path, full, (unsigned long long)dims[1], (unsigned long long)dims[2],
+                              SN_H5_MAX_SIDE);
+    if (status == SN_OK && dims[0] > UINT32_MAX)
+        status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: %llu images: at most %u", r->path, full,
+                              (unsigned long long)dims[0], UINT32_MAX);
     if (status == SN_OK)
         status = check_storage(r, dataset, full, &shape, 1);
+    if (type >= 0)
+        H5Tclose(type);
+    if (status != SN_OK) {
+        H5Dclose(dataset);
+        return status;
+    }
+    *images = dataset;
+    *image_shape = (sn_h5_image_shape){(int64_t)shape.dims[0], shape.rank == 4 ? (int)shape.dims[3] : 1,
+                                       (int)shape.dims[1], (int)shape.dims[2]};
+    return SN_OK;
+}
+
+/* Reads /split/images into set (count, channels, height, width, pixels). */
+static int read_images(const h5_reader *r, const char *split, sn_image_set *set)
+{
+    char full[64];
+    snprintf(full, sizeof full, "/%s/images", split);
+    hid_t dataset = -1;
+    sn_h5_image_shape shape;
+    SN_TRY(sn_h5_open_images(r, split, H5P_DEFAULT, MAX_ELEMENTS, &dataset, &shape));
+    const uint64_t elements = (uint64_t)shape.count * shape.channels * shape.height * shape.width;
+    int status = SN_OK;
     uint8_t *stored = NULL, *pixels = NULL;
     if (status == SN_OK) {
         stored = malloc(elements);
@@ -231,9 +255,8 @@ static int read_images(const h5_reader *r, const char *split, sn_image_set *set)
     if (status == SN_OK && H5Dread(dataset, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, stored) < 0)
         status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: read failed (corrupt or truncated data)",
                               r->path, full);
-    const int64_t count = (int64_t)dims[0];
-    const int height = (int)dims[1], width = (int)dims[2];
-    const int channels = rank == 4 ? (int)dims[3] : 1;
+    const int64_t count = shape.count;
+    const int height = shape.height, width = shape.width, channels = shape.channels;
     if (status == SN_OK && channels > 1) {
         /* [N, H, W, C] on file -> [N, C, H, W] in memory. */
         pixels = malloc(elements);
@@ -257,7 +280,7 @@ static int read_images(const h5_reader *r, const char *split, sn_image_set *set)
         stored = NULL;
     }
     free(stored);
-    close_dataset(dataset, type);
+    H5Dclose(dataset);
     if (status != SN_OK) {
         free(pixels);
         return status;
@@ -273,14 +296,14 @@ static int read_images(const h5_reader *r, const char *split, sn_image_set *set)
 /* Reads /split/labels (any integer type, converted to int32) into *labels;
  * checks that it holds `expected` entries (or any count if expected < 0),
  * that none is negative, and reports the largest. */
-static int read_labels(const h5_reader *r, const char *split, int64_t expected, int32_t **labels,
-                       int64_t *count, int32_t *largest)
+int sn_h5_read_labels(const h5_reader *r, const char *split, int64_t expected, int32_t **labels,
+                      int64_t *count, int32_t *largest)
 {
     char full[64];
     snprintf(full, sizeof full, "/%s/labels", split);
     *labels = NULL;
     hid_t dataset = -1, type = -1;
-    SN_TRY(open_dataset(r, split, "labels", &dataset));
+    SN_TRY(open_dataset(r, split, "labels", H5P_DEFAULT, &dataset));
     int status = SN_OK;
     type = H5Dget_type(dataset);
     size_t type_size = type >= 0 ? H5Tget_size(type) : 0;
@@ -292,7 +315,7 @@ static int read_labels(const h5_reader *r, const char *split, int64_t expected, 
                               r->path, full, (int)H5Tget_class(type), type_size);
     h5_shape shape = {0};
     if (status == SN_OK)
-        status = read_shape(r, dataset, full, 1, 1, &shape);
+        status = read_shape(r, dataset, full, 1, 1, MAX_ELEMENTS, &shape);
     const hsize_t *dims = shape.dims;
     const uint64_t elements = shape.elements;
     if (status == SN_OK && expected >= 0 && (int64_t)dims[0] != expected)
@@ -378,37 +401,44 @@ static int read_classes_attribute(const h5_reader *r, int *classes)
     return status;
 }
 
+int sn_h5_resolve_classes(const h5_reader *r, const char *split, int32_t largest, int *classes)
+{
+    SN_TRY(read_classes_attribute(r, classes));
+    if (*classes > 0 && *classes <= largest)
+        return sn_error_set(SN_ERR_FORMAT,
+                            "%s: attribute /classes: %d is too small: /%s/labels holds label %d",
+                            r->path, *classes, split, largest);
+    if (*classes > 0)
+        return SN_OK;
+    /* Without the attribute the count is the largest label + 1 over both
+     * splits, so that train and test agree on the classifier's size. */
+    const char *other = strcmp(split, "train") == 0 ? "test" : "train";
+    char other_group[16], other_labels_path[64];
+    snprintf(other_group, sizeof other_group, "/%s", other);
+    snprintf(other_labels_path, sizeof other_labels_path, "/%s/labels", other);
+    if (H5Lexists(r->file, other_group, H5P_DEFAULT) > 0 &&
+        H5Lexists(r->file, other_labels_path, H5P_DEFAULT) > 0) {
+        int32_t *other_labels = NULL, other_largest = 0;
+        int64_t other_count = 0;
+        int status = sn_h5_read_labels(r, other, -1, &other_labels, &other_count, &other_largest);
+        free(other_labels);
+        SN_TRY(status);
+        if (other_largest > largest)
+            largest = other_largest;
+    }
+    *classes = largest + 1;
+    return SN_OK;
+}
+
 static int read_split(h5_reader *r, const char *split, sn_image_set *set)
 {
     SN_TRY(read_images(r, split, set));
     int64_t count = 0;
     int32_t largest = 0;
-    int status = read_labels(r, split, set->count, &set->labels, &count, &largest);
     int classes = 0;
+    int status = sn_h5_read_labels(r, split, set->count, &set->labels, &count, &largest);
     if (status == SN_OK)
-        status = read_classes_attribute(r, &classes);
-    if (status == SN_OK && classes > 0 && classes <= largest)
-        status = sn_error_set(SN_ERR_FORMAT,
-                              "%s: attribute /classes: %d is too small: /%s/labels holds label %d", r->path,
-                              classes, split, largest);
-    if (status == SN_OK && classes == 0) {
-        /* Without the attribute the count is the largest label + 1 over both
-         * splits, so that train and test agree on the classifier's size. */
-        const char *other = strcmp(split, "train") == 0 ? "test" : "train";
-        char other_group[16], other_labels_path[64];
-        snprintf(other_group, sizeof other_group, "/%s", other);
-        snprintf(other_labels_path, sizeof other_labels_path, "/%s/labels", other);
-        if (H5Lexists(r->file, other_group, H5P_DEFAULT) > 0 &&
-            H5Lexists(r->file, other_labels_path, H5P_DEFAULT) > 0) {
-            int32_t *other_labels = NULL, other_largest = 0;
-            int64_t other_count = 0;
-            status = read_labels(r, other, -1, &other_labels, &other_count, &other_largest);
-            free(other_labels);
-            if (other_largest > largest)
-                largest = other_largest;
-        }
-        classes = largest + 1;
-    }
+        status = sn_h5_resolve_classes(r, split, largest, &classes);
     if (status != SN_OK) {
         sn_image_set_free(set);
         return status;
@@ -417,9 +447,11 @@ static int read_split(h5_reader *r, const char *split, sn_image_set *set)
     return SN_OK;
 }
 
-int sn_hdf5_image_set_read(const char *path, const char *split, sn_image_set *set)
+int sn_h5_reader_open(h5_reader *r, const char *path, const char *split)
 {
-    memset(set, 0, sizeof *set);
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    r->file = -1;
     if (!split || (strcmp(split, "train") != 0 && strcmp(split, "test") != 0))
         return sn_error_set(SN_ERR_ARGUMENT, "%s: split must be \"train\" or \"test\", not \"%s\"", path,
                             split ? split : "(null)");
@@ -435,27 +467,44 @@ int sn_hdf5_image_set_read(const char *path, const char *split, sn_image_set *se
         return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (H5Fis_hdf5(path) <= 0)
         return sn_error_set(SN_ERR_FORMAT, "%s: not an HDF5 file (no HDF5 signature)", path);
-    h5_reader r = {path, (uint64_t)info.st_size, -1};
+    r->file_size = (uint64_t)info.st_size;
     /* Closing the file closes anything a failed path left open. */
     hid_t access_list = H5Pcreate(H5P_FILE_ACCESS);
     if (access_list < 0)
         return sn_error_set(SN_ERR_INTERNAL, "%s: cannot create an HDF5 property list", path);
     H5Pset_fclose_degree(access_list, H5F_CLOSE_STRONG);
-    r.file = H5Fopen(path, H5F_ACC_RDONLY, access_list);
+    r->file = H5Fopen(path, H5F_ACC_RDONLY, access_list);
     H5Pclose(access_list);
-    if (r.file < 0)
+    if (r->file < 0)
         return sn_error_set(SN_ERR_FORMAT, "%s: cannot open as HDF5 (corrupt or truncated file)", path);
     /* A file names its filters by number; an unknown one would make HDF5
      * search the plugin path and dlopen what it finds. Data sets need only
-     * the built-in deflate, so plugin loading is off while we read. */
-    unsigned plugin_state = 0;
-    int restore_plugins = H5PLget_loading_state(&plugin_state) >= 0;
-    if (restore_plugins)
+     * the built-in deflate, so plugin loading is off while the file is open. */
+    r->restore_plugins = H5PLget_loading_state(&r->plugin_state) >= 0;
+    if (r->restore_plugins)
         H5PLset_loading_state(0);
-    int status = read_split(&r, split, set);
-    H5Fclose(r.file);
-    if (restore_plugins)
-        H5PLset_loading_state(plugin_state);
+    return SN_OK;
+}
+
+void sn_h5_reader_close(h5_reader *r)
+{
+    if (r->file >= 0)
+        H5Fclose(r->file);
+    if (r->file >= 0 && r->restore_plugins)
+        H5PLset_loading_state(r->plugin_state);
+    r->file = -1;
+}
+
+int sn_hdf5_image_set_read(const char *path, const char *split, sn_image_set *set)
+{
+    memset(set, 0, sizeof *set);
+    sn_hdf5_lock();
+    h5_reader r;
+    int status = sn_h5_reader_open(&r, path, split);
+    if (status == SN_OK)
+        status = read_split(&r, split, set);
+    sn_h5_reader_close(&r);
+    sn_hdf5_unlock();
     return status;
 }
 
@@ -558,10 +607,13 @@ int sn_hdf5_image_set_write(const char *path, const sn_image_set *train, const s
         return sn_error_set(SN_ERR_ARGUMENT, "%s: train images are %dx%dx%d, test images %dx%dx%d", path,
                             train->channels, train->height, train->width, test->channels, test->height,
                             test->width);
+    sn_hdf5_lock();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0)
+    if (file < 0) {
+        sn_hdf5_unlock();
         return sn_error_set(SN_ERR_IO, "%s: cannot create the HDF5 file", path);
+    }
     int status = write_split(path, file, "train", train);
     if (status == SN_OK)
         status = write_split(path, file, "test", test);
@@ -570,6 +622,7 @@ int sn_hdf5_image_set_write(const char *path, const sn_image_set *train, const s
                                          train->classes > test->classes ? train->classes : test->classes);
     if (H5Fclose(file) < 0 && status == SN_OK)
         status = sn_error_set(SN_ERR_IO, "%s: cannot close (flush) the HDF5 file", path);
+    sn_hdf5_unlock();
     if (status != SN_OK)
         unlink(path); /* no half-written set left behind */
     return status;

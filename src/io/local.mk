@@ -9,6 +9,17 @@ libshiftnas_la_SOURCES += \
 	src/io/hdf5_images.c \
 	src/io/dataset.c
 shiftnasinclude_HEADERS += include/shiftnas/data.h
+# Image sources (in memory or streamed from HDF5), the input pipeline and
+# the batch prefetcher; the HDF5 lock they share with every HDF5 writer.
+libshiftnas_la_SOURCES += \
+	src/io/hdf5_images_internal.h \
+	src/io/hdf5_lock.c \
+	src/io/hdf5_lock.h \
+	src/io/hdf5_stream.c \
+	src/io/hdf5_stream.h \
+	src/io/image_source.c \
+	src/io/prefetch.c
+shiftnasinclude_HEADERS += include/shiftnas/input.h
 # Per-image transforms: random resized crop, evaluation crop, bilinear resampling.
 libshiftnas_la_SOURCES += \
 	src/io/image_transform.c

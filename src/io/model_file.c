@@ -5,6 +5,7 @@
  * checks the format attributes, every entry's type and shape against the
  * table, the values' finiteness and that no foreign entry is present; every
  * failure becomes one message naming the file and the entry. */
+#include "hdf5_lock.h"
 #include "shiftnas/error.h"
 #include "shiftnas/runfiles.h"
 
@@ -174,7 +175,7 @@ static void directory_of(const char *path, char *out, size_t size)
         snprintf(out, size, "%.*s", (int)(slash - path), path);
 }
 
-int sn_model_file_write(const char *path, const char *config_text, int64_t step,
+static int sn_model_file_write_unlocked(const char *path, const char *config_text, int64_t step,
                         const sn_model_part *parts, int count)
 {
     if (!path || !*path)
@@ -518,7 +519,7 @@ static int read_part(const char *path, hid_t file, const sn_model_part *part)
     return status;
 }
 
-int sn_model_file_read(const char *path, const sn_model_part *parts, int count, int64_t *step)
+static int sn_model_file_read_unlocked(const char *path, const sn_model_part *parts, int count, int64_t *step)
 {
     if (!parts || count < 1)
         return sn_error_set(SN_ERR_ARGUMENT, "%s: no model parts to read", path ? path : "model file");
@@ -549,7 +550,7 @@ int sn_model_file_read(const char *path, const sn_model_part *parts, int count, 
     return status;
 }
 
-int sn_model_file_read_config(const char *path, char **config_text)
+static int sn_model_file_read_config_unlocked(const char *path, char **config_text)
 {
     if (!config_text)
         return sn_error_set(SN_ERR_ARGUMENT, "%s: nowhere to put the configuration", path ? path : "model file");
@@ -560,5 +561,32 @@ int sn_model_file_read_config(const char *path, char **config_text)
     if (status == SN_OK)
         status = read_string_attribute(path, file, "config", config_text);
     H5Fclose(file);
+    return status;
+}
+
+/* ---- the public entries hold the HDF5 lock (src/io/hdf5_lock.h) ---- */
+
+int sn_model_file_write(const char *path, const char *config_text, int64_t step,
+                        const sn_model_part *parts, int count)
+{
+    sn_hdf5_lock();
+    int status = sn_model_file_write_unlocked(path, config_text, step, parts, count);
+    sn_hdf5_unlock();
+    return status;
+}
+
+int sn_model_file_read(const char *path, const sn_model_part *parts, int count, int64_t *step)
+{
+    sn_hdf5_lock();
+    int status = sn_model_file_read_unlocked(path, parts, count, step);
+    sn_hdf5_unlock();
+    return status;
+}
+
+int sn_model_file_read_config(const char *path, char **config_text)
+{
+    sn_hdf5_lock();
+    int status = sn_model_file_read_config_unlocked(path, config_text);
+    sn_hdf5_unlock();
     return status;
 }

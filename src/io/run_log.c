@@ -7,6 +7,7 @@
  * row. Updates are rare and are written at once. Every dataset of a group is
  * extended to the same length in one write, so after a flush the groups'
  * datasets agree on their lengths. */
+#include "hdf5_lock.h"
 #include "shiftnas/error.h"
 #include "shiftnas/runfiles.h"
 
@@ -245,7 +246,7 @@ static sn_run_log *allocate_log(const char *path, int buckets)
     return log;
 }
 
-int sn_run_log_create(sn_run_log **out, const char *path, const char *strategy, int buckets,
+static int sn_run_log_create_unlocked(sn_run_log **out, const char *path, const char *strategy, int buckets,
                       const int64_t *bucket_edges)
 {
     if (!out)
@@ -334,7 +335,7 @@ static int read_text_attribute(const sn_run_log *log, const char *name, char *ou
                                      log->path, name);
 }
 
-int sn_run_log_open_append(sn_run_log **out, const char *path, const char *strategy, int buckets)
+static int sn_run_log_open_append_unlocked(sn_run_log **out, const char *path, const char *strategy, int buckets)
 {
     if (!out || !path || !strategy || buckets < 0)
         return sn_error_set(SN_ERR_ARGUMENT, "run log: bad arguments to open for appending");
@@ -461,7 +462,7 @@ static int write_subnet_rows(sn_run_log *log)
     return SN_OK;
 }
 
-int sn_run_log_subnet(sn_run_log *log, int64_t step, int slot, int bucket, double target_macs,
+static int sn_run_log_subnet_unlocked(sn_run_log *log, int64_t step, int slot, int bucket, double target_macs,
                       int64_t macs, double loss)
 {
     SN_TRY(check_usable(log));
@@ -480,7 +481,7 @@ int sn_run_log_subnet(sn_run_log *log, int64_t step, int slot, int bucket, doubl
     return SN_OK;
 }
 
-int sn_run_log_update(sn_run_log *log, int64_t step, const double *beta, const double *probability,
+static int sn_run_log_update_unlocked(sn_run_log *log, int64_t step, const double *beta, const double *probability,
                       const double *statistic, const double *validation_loss)
 {
     SN_TRY(check_usable(log));
@@ -508,7 +509,7 @@ const char *sn_run_log_path(const sn_run_log *log)
     return log->path;
 }
 
-int sn_run_log_flush(sn_run_log *log)
+static int sn_run_log_flush_unlocked(sn_run_log *log)
 {
     SN_TRY(check_usable(log));
     SN_TRY(write_subnet_rows(log));
@@ -517,7 +518,7 @@ int sn_run_log_flush(sn_run_log *log)
     return SN_OK;
 }
 
-int sn_run_log_close(sn_run_log *log)
+static int sn_run_log_close_unlocked(sn_run_log *log)
 {
     if (!log)
         return SN_OK;
@@ -528,4 +529,57 @@ int sn_run_log_close(sn_run_log *log)
                              : sn_run_log_flush(log);
     int closed = destroy(log);
     return status != SN_OK ? status : closed;
+}
+
+/* ---- the public entries hold the HDF5 lock (src/io/hdf5_lock.h) ---- */
+
+int sn_run_log_create(sn_run_log **out, const char *path, const char *strategy, int buckets,
+                      const int64_t *bucket_edges)
+{
+    sn_hdf5_lock();
+    int status = sn_run_log_create_unlocked(out, path, strategy, buckets, bucket_edges);
+    sn_hdf5_unlock();
+    return status;
+}
+
+int sn_run_log_open_append(sn_run_log **out, const char *path, const char *strategy, int buckets)
+{
+    sn_hdf5_lock();
+    int status = sn_run_log_open_append_unlocked(out, path, strategy, buckets);
+    sn_hdf5_unlock();
+    return status;
+}
+
+int sn_run_log_subnet(sn_run_log *log, int64_t step, int slot, int bucket, double target_macs,
+                      int64_t macs, double loss)
+{
+    sn_hdf5_lock();
+    int status = sn_run_log_subnet_unlocked(log, step, slot, bucket, target_macs, macs, loss);
+    sn_hdf5_unlock();
+    return status;
+}
+
+int sn_run_log_update(sn_run_log *log, int64_t step, const double *beta, const double *probability,
+                      const double *statistic, const double *validation_loss)
+{
+    sn_hdf5_lock();
+    int status = sn_run_log_update_unlocked(log, step, beta, probability, statistic, validation_loss);
+    sn_hdf5_unlock();
+    return status;
+}
+
+int sn_run_log_flush(sn_run_log *log)
+{
+    sn_hdf5_lock();
+    int status = sn_run_log_flush_unlocked(log);
+    sn_hdf5_unlock();
+    return status;
+}
+
+int sn_run_log_close(sn_run_log *log)
+{
+    sn_hdf5_lock();
+    int status = sn_run_log_close_unlocked(log);
+    sn_hdf5_unlock();
+    return status;
 }

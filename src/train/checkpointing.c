@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "shiftnas/checkpoint.h"
+#include "io/hdf5_lock.h"
 #include "shiftnas/error.h"
 #include "shiftnas/train.h"
 
@@ -244,7 +245,7 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
     return SN_OK;
 }
 
-int sn_training_checkpoint_write(const sn_training_state *state, const char *run_dir, int ranks,
+static int sn_training_checkpoint_write_unlocked(const sn_training_state *state, const char *run_dir, int ranks,
                                  int complete, sn_run_log *log, const char *metrics_path,
                                  int kill_midway, int64_t *bytes)
 {
@@ -524,7 +525,7 @@ static int read_contents(sn_checkpoint_reader *r, sn_training_state *s, int *com
     return SN_OK;
 }
 
-int sn_training_checkpoint_read(sn_training_state *state, const char *path, int *complete)
+static int sn_training_checkpoint_read_unlocked(sn_training_state *state, const char *path, int *complete)
 {
     sn_checkpoint_reader *r = NULL;
     SN_TRY(sn_checkpoint_open(&r, path));
@@ -576,7 +577,7 @@ static int restore_file(sn_checkpoint_reader *r, const char *name, const char *d
     return status;
 }
 
-int sn_training_checkpoint_restore_run_files(const char *path, const char *run_dir)
+static int sn_training_checkpoint_restore_run_files_unlocked(const char *path, const char *run_dir)
 {
     sn_checkpoint_reader *r = NULL;
     SN_TRY(sn_checkpoint_open(&r, path));
@@ -591,5 +592,33 @@ int sn_training_checkpoint_restore_run_files(const char *path, const char *run_d
         status = restore_file(r, "run_files/metrics.csv", destination);
     }
     sn_checkpoint_close(r);
+    return status;
+}
+
+/* ---- the public entries hold the HDF5 lock (src/io/hdf5_lock.h) ---- */
+
+int sn_training_checkpoint_write(const sn_training_state *state, const char *run_dir, int ranks,
+                                 int complete, sn_run_log *log, const char *metrics_path,
+                                 int kill_midway, int64_t *bytes)
+{
+    sn_hdf5_lock();
+    int status = sn_training_checkpoint_write_unlocked(state, run_dir, ranks, complete, log, metrics_path, kill_midway, bytes);
+    sn_hdf5_unlock();
+    return status;
+}
+
+int sn_training_checkpoint_read(sn_training_state *state, const char *path, int *complete)
+{
+    sn_hdf5_lock();
+    int status = sn_training_checkpoint_read_unlocked(state, path, complete);
+    sn_hdf5_unlock();
+    return status;
+}
+
+int sn_training_checkpoint_restore_run_files(const char *path, const char *run_dir)
+{
+    sn_hdf5_lock();
+    int status = sn_training_checkpoint_restore_run_files_unlocked(path, run_dir);
+    sn_hdf5_unlock();
     return status;
 }

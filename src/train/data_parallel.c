@@ -63,16 +63,22 @@ void sn_data_parallel_free(sn_data_parallel *dp)
     memset(dp, 0, sizeof *dp);
 }
 
-void sn_data_parallel_fill_batch(const sn_data_parallel *dp, float *images, int32_t *labels,
-                                 const sn_image_set *set, const uint32_t *batch_samples,
-                                 const sn_normalization *normalization,
-                                 const sn_augmentation *augmentation, uint64_t seed,
-                                 uint64_t epoch)
+sn_batch_request sn_data_parallel_batch_request(const sn_data_parallel *dp,
+                                                const uint32_t *batch_samples, float *images,
+                                                int32_t *labels, uint64_t seed, uint64_t epoch)
 {
-    const uint32_t *mine = batch_samples + sn_shard_begin(&dp->plan, dp->plan.first);
-    sn_batch_fill_blocks(images, labels, set, mine, dp->shard_sizes, dp->plan.last - dp->plan.first,
-                         normalization, augmentation, seed, epoch,
-                         sn_network_input_layout(dp->network));
+    const sn_shard_plan *plan = &dp->plan;
+    int64_t first = sn_shard_begin(plan, plan->first);
+    return (sn_batch_request){batch_samples + first,
+                              sn_shard_begin(plan, plan->last) - first,
+                              dp->shard_sizes,
+                              plan->last - plan->first,
+                              1,
+                              seed,
+                              epoch,
+                              sn_network_input_layout(dp->network),
+                              images,
+                              labels};
 }
 
 void sn_data_parallel_begin_step(sn_data_parallel *dp)

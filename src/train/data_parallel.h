@@ -26,7 +26,7 @@
 #define SHIFTNAS_DATA_PARALLEL_H
 
 #include "shiftnas/config.h"
-#include "shiftnas/data.h"
+#include "shiftnas/input.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/exact_sum.h"
 #include "shiftnas/network.h"
@@ -38,6 +38,7 @@ typedef struct {
     double reduce;       /* the gradient all-reduce, loss gathers, running statistics */
     double coordinator;  /* probability updates: validation share, gather, broadcast */
     double other;        /* after the reduction: generator, optimiser, logging, state checks */
+    double input;        /* waiting for the step's batch (the data stall) */
     double bytes;        /* bytes each rank contributed to the gradient all-reduces */
     int64_t steps;
 } sn_phase_times;
@@ -83,15 +84,16 @@ static inline int64_t sn_data_parallel_offset(const sn_data_parallel *dp, int sh
     return sn_shard_begin(&dp->plan, shard) - sn_shard_begin(&dp->plan, dp->plan.first);
 }
 
-/* This rank's part of a batch, filled shard by shard (sn_batch_fill_blocks):
- * shard s's images are a block of their own at sn_data_parallel_offset(dp,
- * s) images, laid out as the network takes that shard alone. The sample
- * indices are the whole batch's; this rank reads only its shards'. */
-void sn_data_parallel_fill_batch(const sn_data_parallel *dp, float *images, int32_t *labels,
-                                 const sn_image_set *set, const uint32_t *batch_samples,
-                                 const sn_normalization *normalization,
-                                 const sn_augmentation *augmentation, uint64_t seed,
-                                 uint64_t epoch);
+/* The request that fills this rank's part of a batch (shiftnas/input.h):
+ * its shards' samples of the whole batch's `batch_samples`, each shard a
+ * block of its own at sn_data_parallel_offset(dp, s) images, laid out as
+ * the network takes that shard alone (training crop and flip on). One block
+ * over the rank's whole part would not do: in the CNN's channel-major
+ * [C, N, H, W] it interleaves the shards' channels, which agrees with
+ * per-shard blocks only for one channel. */
+sn_batch_request sn_data_parallel_batch_request(const sn_data_parallel *dp,
+                                                const uint32_t *batch_samples, float *images,
+                                                int32_t *labels, uint64_t seed, uint64_t epoch);
 
 void sn_data_parallel_begin_step(sn_data_parallel *dp);
 /* Zeroes the gradients and restores the step's running statistics. */

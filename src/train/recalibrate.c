@@ -10,9 +10,8 @@
 #include "shiftnas/error.h"
 #include "shiftnas/network.h"
 
-int sn_recalibrate_batchnorm(sn_network *network, const sn_image_set *set,
-                             const uint32_t *indices, int64_t count,
-                             const sn_normalization *normalization, int64_t batches,
+int sn_recalibrate_batchnorm(sn_network *network, sn_image_source *source,
+                             const uint32_t *indices, int64_t count, int64_t batches,
                              int64_t batch_size, float *images, int32_t *labels)
 {
     if (batches < 1 || batch_size < 1 || count < 1)
@@ -33,8 +32,12 @@ int sn_recalibrate_batchnorm(sn_network *network, const sn_image_set *set,
             next = 0;
         if (n > count - next)
             n = count - next;
-        sn_batch_fill(images, labels, set, indices + next, n, normalization, NULL, 0, 0,
-                      sn_network_input_layout(network));
+        int status = sn_image_source_fill_plain(source, images, labels, indices + next, n,
+                                                sn_network_input_layout(network));
+        if (status != SN_OK) {
+            sn_network_end_batchnorm_recalibration(network);
+            return status;
+        }
         sn_network_forward(network, images, n, &mode);
         next += n;
     }

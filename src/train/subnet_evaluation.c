@@ -11,10 +11,9 @@
 #include "shiftnas/network.h"
 #include "shiftnas/nn.h"
 
-void sn_evaluate_network(sn_network *network, const sn_image_set *set, const uint32_t *indices,
-                         int64_t count, int64_t chunk, const sn_normalization *normalization,
-                         int batch_statistics, float *images, float *probs, int32_t *labels,
-                         double *loss, double *accuracy)
+int sn_evaluate_network(sn_network *network, sn_image_source *source, const uint32_t *indices,
+                        int64_t count, int64_t chunk, int batch_statistics, float *images,
+                        float *probs, int32_t *labels, double *loss, double *accuracy)
 {
     int classes = sn_network_classes(network);
     sn_forward_mode mode = {batch_statistics, 0, 0, 0};
@@ -22,8 +21,8 @@ void sn_evaluate_network(sn_network *network, const sn_image_set *set, const uin
     int64_t correct_sum = 0;
     for (int64_t start = 0; start < count; start += chunk) {
         int64_t n = count - start < chunk ? count - start : chunk;
-        sn_batch_fill(images, labels, set, indices + start, n, normalization, NULL, 0, 0,
-                      sn_network_input_layout(network));
+        SN_TRY(sn_image_source_fill_plain(source, images, labels, indices + start, n,
+                                          sn_network_input_layout(network)));
         const float *logits = sn_network_forward(network, images, n, &mode);
         int64_t correct = 0;
         loss_sum += (double)n * sn_softmax_cross_entropy_forward(probs, logits, labels, n, classes,
@@ -33,9 +32,10 @@ void sn_evaluate_network(sn_network *network, const sn_image_set *set, const uin
     *loss = count > 0 ? loss_sum / (double)count : 0.0;
     if (accuracy)
         *accuracy = count > 0 ? (double)correct_sum / (double)count : 0.0;
+    return SN_OK;
 }
 
-int sn_evaluate_subnet(sn_subnet_evaluator *e, const sn_arch *arch, const sn_image_set *set,
+int sn_evaluate_subnet(sn_subnet_evaluator *e, const sn_arch *arch, sn_image_source *source,
                        const uint32_t *indices, int64_t count, double *loss, double *accuracy)
 {
     const sn_space *space = sn_network_space(e->network);
@@ -47,11 +47,9 @@ int sn_evaluate_subnet(sn_subnet_evaluator *e, const sn_arch *arch, const sn_ima
     /* The running statistics were averaged over whatever subnets training
      * sampled; a CNN subnet gets its own from training batches first. */
     if (space->type == SN_SPACE_CNN)
-        SN_TRY(sn_recalibrate_batchnorm(e->network, e->train_set, e->train_indices, e->train_count,
-                                        e->normalization, e->recalibration_batches,
-                                        e->recalibration_batch_size,
-                                        e->images, e->labels));
-    sn_evaluate_network(e->network, set, indices, count, e->chunk, e->normalization, 0,
-                        e->images, e->probs, e->labels, loss, accuracy);
-    return SN_OK;
+        SN_TRY(sn_recalibrate_batchnorm(e->network, e->train_source, e->train_indices,
+                                        e->train_count, e->recalibration_batches,
+                                        e->recalibration_batch_size, e->images, e->labels));
+    return sn_evaluate_network(e->network, source, indices, count, e->chunk, 0, e->images,
+                               e->probs, e->labels, loss, accuracy);
 }

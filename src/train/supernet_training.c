@@ -419,20 +419,21 @@ static int64_t validation_chunks(const sn_supernet_validation *v)
  * statistics belong to no subnet, so CNN subnets are evaluated with the
  * chunk's batch statistics (training-mode forward; a CNN space has no
  * dropout); ViT subnets in evaluation mode. */
-static void validation_losses(sn_supernet_training *t, const sn_supernet_validation *v,
-                              int64_t first, int64_t last, double *sums, int stride)
+static int validation_losses(sn_supernet_training *t, const sn_supernet_validation *v,
+                             int64_t first, int64_t last, double *sums, int stride)
 {
     sn_forward_mode mode = {t->space->type == SN_SPACE_CNN, 0, 0, 0};
     for (int64_t c = first; c < last; c++) {
         int64_t begin = c * v->chunk;
         int64_t n = v->count - begin < v->chunk ? v->count - begin : v->chunk;
-        sn_batch_fill(v->images, v->labels, v->set, v->indices + begin, n, v->normalization, NULL,
-                      0, 0, sn_network_input_layout(t->network));
+        SN_TRY(sn_image_source_fill_plain(v->source, v->images, v->labels, v->indices + begin, n,
+                                          sn_network_input_layout(t->network)));
         const float *logits = sn_network_forward(t->network, v->images, n, &mode);
         sums[(c - first) * stride] = (double)n * sn_softmax_cross_entropy_forward(
                                                      t->probs, logits, v->labels, n, t->classes,
                                                      0.0f, NULL);
     }
+    return SN_OK;
 }
 
 /* Makes every rank's shift state rank 0's (the coordinator's update). */
@@ -491,7 +492,7 @@ static int update_probabilities(sn_supernet_training *t, int64_t step,
             sn_arch_canonicalize(t->space, &t->bucket_subnet[k]);
             status = sn_network_set_architecture(t->network, &t->bucket_subnet[k]);
             if (status == SN_OK)
-                validation_losses(t, v, first, last, t->validation_mine + k, K);
+                status = validation_losses(t, v, first, last, t->validation_mine + k, K);
         }
         if (statistics > 0)
             memcpy(running, t->statistics_saved, sizeof(float) * (size_t)statistics);

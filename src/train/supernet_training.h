@@ -33,10 +33,9 @@ enum { SUPERNET_SLOTS_MAX = SN_SAMPLER_SANDWICH_MAX };
 
 /* Held-out images the probability update evaluates, and the buffers it uses. */
 typedef struct {
-    const sn_image_set *set;
+    sn_image_source *source;  /* the training file, read on the main thread */
     const uint32_t *indices;
     int64_t count;
-    const sn_normalization *normalization;
     int64_t chunk;          /* images per forward (a fixed list of chunks at any rank count) */
     float *images;          /* [chunk, image floats] */
     int32_t *labels;        /* [chunk] */

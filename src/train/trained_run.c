@@ -25,8 +25,7 @@ void sn_trained_run_close(sn_trained_run *run)
         sn_generator_free(&run->generator);
     sn_network_free(run->network);
     sn_split_free(&run->split);
-    sn_image_set_free(&run->train_set);
-    sn_image_set_free(&run->test_set);
+    sn_run_data_close(&run->data);
     memset(run, 0, sizeof *run);
 }
 
@@ -66,25 +65,22 @@ int sn_trained_run_open(sn_trained_run *run, const char *run_dir, const char *co
         return status;
     const sn_config *config = &run->config;
     if ((status = sn_blas_setup_for((int)config->threads, sn_train_blas_products(config))) != SN_OK ||
-        (status = sn_load_datasets(config, &run->train_set, &run->test_set)) != SN_OK)
+        (status = sn_run_data_open(&run->data, config)) != SN_OK)
         goto fail;
-    if (config->validation_size >= run->train_set.count) {
+    sn_run_data *data = &run->data;
+    if (config->validation_size >= data->train_count) {
         status = sn_error_set(SN_ERR_CONFIG, "[data] validation_size = %lld leaves no training images",
                               (long long)config->validation_size);
         goto fail;
     }
-    if ((status = sn_split_make(run->train_set.count, config->validation_size,
+    if ((status = sn_split_make(data->train_count, config->validation_size,
                                 (uint64_t)config->seed, &run->split)) != SN_OK ||
-        (status = sn_normalization_compute(&run->train_set, run->split.train,
-                                           run->split.train_count, &run->normalization)) != SN_OK)
+        (status = sn_run_data_normalize(data, config, run->split.train,
+                                        run->split.train_count)) != SN_OK)
         goto fail;
     int64_t chunk = config->eval_batch_size;
     int64_t recalibration = config->batch_size < chunk ? config->batch_size : chunk;
-    if ((status = sn_network_create(&run->network, config,
-                                    &(sn_input_shape){run->train_set.channels,
-                                                      run->train_set.height, run->train_set.width,
-                                                      run->train_set.classes},
-                                    chunk)) != SN_OK)
+    if ((status = sn_network_create(&run->network, config, &data->shape, chunk)) != SN_OK)
         goto fail;
     run->space = sn_network_space(run->network);
     if (run->strategy == SN_STRATEGY_SHIFT) {
@@ -103,22 +99,21 @@ int sn_trained_run_open(sn_trained_run *run, const char *run_dir, const char *co
                                      &run->steps)) != SN_OK)
         goto fail;
 
-    int64_t image_floats =
-        (int64_t)run->train_set.channels * run->train_set.height * run->train_set.width;
+    int64_t image_floats = (int64_t)data->shape.channels * data->shape.height * data->shape.width;
     sn_subnet_evaluator *e = &run->evaluator;
-    *e = (sn_subnet_evaluator){run->network, &run->train_set, run->split.train,
-                               run->split.train_count, &run->normalization, chunk,
-                               config->recalibration_batches, recalibration, NULL, NULL, NULL};
+    *e = (sn_subnet_evaluator){run->network, data->train_main, run->split.train,
+                               run->split.train_count, chunk, config->recalibration_batches,
+                               recalibration, NULL, NULL, NULL};
     e->images = sn_alloc_floats((size_t)(chunk * image_floats));
-    e->probs = sn_alloc_floats((size_t)(chunk * run->train_set.classes));
+    e->probs = sn_alloc_floats((size_t)(chunk * data->shape.classes));
     e->labels = sn_alloc_bytes((size_t)chunk * sizeof(int32_t));
     run->test_indices =
-        sn_alloc_bytes((size_t)(run->test_set.count > 0 ? run->test_set.count : 1) * sizeof(uint32_t));
+        sn_alloc_bytes((size_t)(data->test_count > 0 ? data->test_count : 1) * sizeof(uint32_t));
     if (!e->images || !e->probs || !e->labels || !run->test_indices) {
         status = sn_error_set(SN_ERR_NOMEM, "%s: out of memory for evaluation buffers", run_dir);
         goto fail;
     }
-    for (int64_t i = 0; i < run->test_set.count; i++)
+    for (int64_t i = 0; i < data->test_count; i++)
         run->test_indices[i] = (uint32_t)i;
     return SN_OK;
 fail:

@@ -116,15 +116,23 @@ static int write_resolved_config(const sn_config *config, const char *run_dir)
     return status;
 }
 
-/* Everything the loop touches, allocated before the first step. */
+/* Everything the loop touches, allocated before the first step. The
+ * training batches have two buffers: the step trains on one while the
+ * prefetcher fills the other. Evaluations have their own. */
 typedef struct {
-    float *images, *probs, *dlogits;
+    float *images, *probs, *dlogits;    /* evaluation chunks; probs and dlogits also training's */
     int32_t *labels;
+    float *batch_images[2];
+    int32_t *batch_labels[2];
     uint32_t *order, *test_indices;
 } train_buffers;
 
 static void free_buffers(train_buffers *b)
 {
+    for (int i = 0; i < 2; i++) {
+        sn_free(b->batch_images[i]);
+        sn_free(b->batch_labels[i]);
+    }
     sn_free(b->images);
     sn_free(b->probs);
     sn_free(b->dlogits);
@@ -135,12 +143,11 @@ static void free_buffers(train_buffers *b)
 
 /* Mean cross-entropy (no smoothing) and accuracy over the given images, in
  * evaluation mode, in chunks of at most `chunk`. */
-static void evaluate(sn_network *network, const sn_image_set *set, const uint32_t *indices,
-                     int64_t count, int64_t chunk, const sn_normalization *normalization,
-                     train_buffers *b, double *loss, double *accuracy)
+static int evaluate(sn_network *network, sn_image_source *source, const uint32_t *indices,
+                    int64_t count, int64_t chunk, train_buffers *b, double *loss, double *accuracy)
 {
-    sn_evaluate_network(network, set, indices, count, chunk, normalization, 0, b->images,
-                        b->probs, b->labels, loss, accuracy);
+    return sn_evaluate_network(network, source, indices, count, chunk, 0, b->images, b->probs,
+                               b->labels, loss, accuracy);
 }
 
 static int64_t count_parameters(const sn_parameter_table *table)
@@ -186,7 +193,7 @@ static int write_model(const sn_config *config, const char *run_dir, int64_t ste
  * after batch-norm recalibration, on `split` ("val" or "test"). Every rank
  * evaluates (the same bits everywhere); only rank 0 has a metrics file. */
 static int evaluate_supernet_ends(sn_subnet_evaluator *evaluator,
-                                  const sn_supernet_training *training, const sn_image_set *set,
+                                  const sn_supernet_training *training, sn_image_source *source,
                                   const uint32_t *indices, int64_t count, const char *split,
                                   sn_metrics *metrics, int64_t step, int epoch, int64_t images,
                                   double elapsed, double loss[2], double accuracy[2])
@@ -206,7 +213,7 @@ static int evaluate_supernet_ends(sn_subnet_evaluator *evaluator,
         loss[1] = accuracy[1] = NAN;
     }
     for (int i = 0; i < count_ends; i++) {
-        SN_TRY(sn_evaluate_subnet(evaluator, &ends[i], set, indices, count, &loss[i],
+        SN_TRY(sn_evaluate_subnet(evaluator, &ends[i], source, indices, count, &loss[i],
                                   &accuracy[i]));
         char label[32];
         snprintf(label, sizeof label, "%s-%s", split, names[i]);
@@ -221,15 +228,15 @@ static int evaluate_supernet_ends(sn_subnet_evaluator *evaluator,
  * smallest subnets, test figures after the last epoch, the model file. */
 static int finish_supernet_epoch(const sn_config *config, const char *run_dir, int writer,
                                  sn_network *network, sn_supernet_training *training,
-                                 sn_subnet_evaluator *evaluator, const sn_image_set *train_set,
-                                 const sn_image_set *test_set, const sn_split *split,
+                                 sn_subnet_evaluator *evaluator, const sn_run_data *data,
+                                 const sn_split *split,
                                  const train_buffers *b, sn_metrics *metrics, int64_t step,
                                  int epoch, int epochs, int64_t total_steps,
                                  sn_train_result *result, double elapsed, FILE *out)
 {
     double loss[2] = {0, 0}, accuracy[2] = {0, 0};
     if (split->validation_count > 0) {
-        SN_TRY(evaluate_supernet_ends(evaluator, training, train_set, split->validation,
+        SN_TRY(evaluate_supernet_ends(evaluator, training, data->train_main, split->validation,
                                       split->validation_count, "val", metrics, step + 1, epoch + 1,
                                       result->images, elapsed, loss, accuracy));
         result->validation_loss = loss[0];
@@ -245,7 +252,7 @@ static int finish_supernet_epoch(const sn_config *config, const char *run_dir, i
         fflush(out);
     }
     if (step == total_steps - 1) {
-        SN_TRY(evaluate_supernet_ends(evaluator, training, test_set, b->test_indices, test_set->count,
+        SN_TRY(evaluate_supernet_ends(evaluator, training, data->test, b->test_indices, data->test_count,
                                       "test", metrics, step + 1, epoch + 1, result->images, elapsed,
                                       loss, accuracy));
         result->test_loss = loss[0];
@@ -275,8 +282,8 @@ sn_blas_products sn_train_blas_products(const sn_config *config)
 /* A fixed network's step: forward, loss and backward of each of this
  * rank's shards, then the reduction (data_parallel.h). */
 static int fixed_network_step(sn_network *network, sn_data_parallel *dp, const sn_config *config,
-                              train_buffers *b, int64_t image_floats, int classes, int64_t step,
-                              double *loss)
+                              train_buffers *b, const float *images, const int32_t *labels,
+                              int64_t image_floats, int classes, int64_t step, double *loss)
 {
     const sn_shard_plan *plan = &dp->plan;
     sn_data_parallel_begin_step(dp);
@@ -285,10 +292,9 @@ static int fixed_network_step(sn_network *network, sn_data_parallel *dp, const s
         int64_t offset = sn_data_parallel_offset(dp, s), n = sn_shard_size(plan, s);
         sn_data_parallel_begin_shard(dp, s);
         sn_forward_mode mode = {1, (uint64_t)config->seed, (uint64_t)step, (uint32_t)s};
-        const float *logits = sn_network_forward(network, b->images + offset * image_floats, n,
-                                                 &mode);
+        const float *logits = sn_network_forward(network, images + offset * image_floats, n, &mode);
         double shard_loss = sn_softmax_cross_entropy_forward(
-            b->probs, logits, b->labels + offset, n, classes, (float)config->label_smoothing, NULL);
+            b->probs, logits, labels + offset, n, classes, (float)config->label_smoothing, NULL);
         if (!isfinite(shard_loss)) {
             status = sn_error_set(SN_ERR_NUMERIC, "step %lld: training loss of shard %d is %s; stopping",
                                   (long long)step + 1, s, isnan(shard_loss) ? "NaN" : "infinite");
@@ -296,7 +302,7 @@ static int fixed_network_step(sn_network *network, sn_data_parallel *dp, const s
         }
         /* Weighed by the shard's share: the shards' gradients sum to the
          * gradient of the batch's mean loss. */
-        sn_softmax_cross_entropy_backward(b->dlogits, b->probs, b->labels + offset, n, classes,
+        sn_softmax_cross_entropy_backward(b->dlogits, b->probs, labels + offset, n, classes,
                                           (float)config->label_smoothing,
                                           (float)((double)n / (double)plan->batch));
         sn_network_backward(network, b->dlogits, n);
@@ -373,10 +379,10 @@ static double peak_resident_mb(void)
  * rank's) and the largest peak memory, printed by rank 0. Collective. */
 static int report_phases(const sn_dist *dist, const sn_data_parallel *dp, FILE *out)
 {
-    enum { FIELDS = 7 };
+    enum { FIELDS = 8 };
     const sn_phase_times *t = &dp->times;
     double mine[FIELDS] = {t->compute, t->waiting, t->reduce, t->coordinator, t->other, t->bytes,
-                           peak_resident_mb()};
+                           peak_resident_mb(), t->input};
     double all[FIELDS * 1024];
     if (dist->size > 1024)
         return SN_OK;
@@ -399,6 +405,10 @@ static int report_phases(const sn_dist *dist, const sn_data_parallel *dp, FILE *
             "%.1f), all-reduce %.1f ms (%.2f MB per rank), coordinator %.1f ms, other %.1f ms\n",
             dist->size, mean[0] * per, mean[1] * per, largest[1] * per, mean[2] * per,
             mean[5] / (double)t->steps / 1e6, mean[3] * per, mean[4] * per);
+    double step_ms = (mean[0] + mean[1] + mean[2] + mean[3] + mean[4] + mean[7]) * per;
+    fprintf(out, "input: %.2f ms per step waiting for the batch (largest rank %.2f), %.1f%% of the "
+                 "step\n",
+            mean[7] * per, largest[7] * per, step_ms > 0 ? 100.0 * mean[7] * per / step_ms : 0.0);
     fprintf(out, "memory: peak resident %.0f MB per rank (largest rank)\n", largest[6]);
     return SN_OK;
 }
@@ -509,6 +519,54 @@ static int take_checkpoint(const sn_dist *dist, const char *run_dir, const sn_co
     return SN_OK;
 }
 
+/* ---- the batches ------------------------------------------------------------ */
+
+/* Where training batches come from: the prefetcher's thread, or (without
+ * one) a fill at the start of the step that needs it. */
+typedef struct {
+    sn_prefetcher *prefetcher;
+    sn_image_source *source;
+    sn_batch_request pending;
+} batch_feed;
+
+/* Step `step`'s batch: this rank's shards of the epoch's order, each shard
+ * a block of its own (data_parallel.h), into buffer step % 2. The epoch's
+ * order is a function of (seed, epoch); it is computed when its first batch
+ * (or a resumed run's first) is requested, when no fill is reading the
+ * previous one. */
+static sn_batch_request batch_request(const sn_data_parallel *dp, train_buffers *b,
+                                      const sn_split *split, const sn_config *config,
+                                      int64_t step, int64_t steps_per_epoch, int64_t first_step)
+{
+    int64_t epoch = step / steps_per_epoch, position = step % steps_per_epoch;
+    if (position == 0 || step == first_step)
+        sn_epoch_order(b->order, split->train, split->train_count, (uint64_t)config->seed,
+                       (uint64_t)epoch);
+    return sn_data_parallel_batch_request(dp, b->order + position * config->batch_size,
+                                          b->batch_images[step % 2], b->batch_labels[step % 2],
+                                          (uint64_t)config->seed, (uint64_t)epoch);
+}
+
+static void feed_start(batch_feed *feed, sn_batch_request request)
+{
+    if (feed->prefetcher)
+        sn_prefetcher_submit(feed->prefetcher, &request);
+    else
+        feed->pending = request;
+}
+
+/* Waits for (or fills) the batch; the seconds the step waited for its
+ * input go to *waited (the data stall). */
+static int feed_ready(batch_feed *feed, double *waited)
+{
+    if (feed->prefetcher)
+        return sn_prefetcher_wait(feed->prefetcher, waited);
+    double start = sn_now();
+    int status = sn_image_source_fill(feed->source, &feed->pending);
+    *waited += sn_now() - start;
+    return status;
+}
+
 int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_result *result)
 {
     sn_dist local;
@@ -534,9 +592,10 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
     int status = sn_config_validate(config);
     if (status == SN_OK)
         status = sn_blas_setup_for((int)config->threads, sn_train_blas_products(config));
-    sn_image_set train_set = {0}, test_set = {0};
+    sn_run_data data;
+    memset(&data, 0, sizeof data);
     if (status == SN_OK)
-        status = sn_load_datasets(config, &train_set, &test_set);
+        status = sn_run_data_open(&data, config);
 
     sn_split split = {0};
     sn_network *network = NULL;
@@ -558,8 +617,7 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
     const sn_space *space = NULL;
     sn_strategy strategy = SN_STRATEGY_UNIFORM;
     sn_input_shape shape = {0, 0, 0, 0};
-    sn_normalization normalization;
-    memset(&normalization, 0, sizeof normalization);
+    batch_feed feed = {NULL, NULL, {0}};
     double other_start = 0;
     float lr = 0;
     memset(&training, 0, sizeof training);
@@ -577,14 +635,14 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
         stop_handlers = !handlers_were_installed; /* restore only what we installed */
     AGREE_OR_DONE();
 
-    if (config->validation_size >= train_set.count) {
+    if (config->validation_size >= data.train_count) {
         status = sn_error_set(SN_ERR_CONFIG,
                               "[data] validation_size = %lld leaves no training images (%s has %lld)",
                               (long long)config->validation_size, config->path,
-                              (long long)train_set.count);
+                              (long long)data.train_count);
         goto agree_setup;
     }
-    if ((status = sn_split_make(train_set.count, config->validation_size, (uint64_t)config->seed,
+    if ((status = sn_split_make(data.train_count, config->validation_size, (uint64_t)config->seed,
                                 &split)) != SN_OK)
         goto agree_setup;
     batch = config->batch_size;
@@ -594,10 +652,9 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
                               (long long)batch, (long long)split.train_count);
         goto agree_setup;
     }
-    if ((status = sn_normalization_compute(&train_set, split.train, split.train_count,
-                                           &normalization)) != SN_OK)
+    if ((status = sn_run_data_normalize(&data, config, split.train, split.train_count)) != SN_OK)
         goto agree_setup;
-    shape = (sn_input_shape){train_set.channels, train_set.height, train_set.width, train_set.classes};
+    shape = data.shape;
     chunk = config->eval_batch_size;
     /* A forward never sees more than a shard in training (the largest is
      * ceil(batch / shards)) or a chunk in evaluation. */
@@ -625,16 +682,24 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
     image_floats = (int64_t)shape.channels * shape.height * shape.width;
     int64_t buffer_images = batch > max_batch ? batch : max_batch;
     b.images = sn_alloc_floats((size_t)(buffer_images * image_floats));
+    for (int i = 0; i < 2; i++) {
+        b.batch_images[i] = sn_alloc_floats((size_t)(batch * image_floats));
+        b.batch_labels[i] = sn_alloc_bytes((size_t)batch * sizeof(int32_t));
+        if (!b.batch_images[i] || !b.batch_labels[i]) {
+            status = sn_error_set(SN_ERR_NOMEM, "training batch buffers: out of memory");
+            goto agree_setup;
+        }
+    }
     b.probs = sn_alloc_floats((size_t)(buffer_images * shape.classes));
     b.dlogits = sn_alloc_floats((size_t)(buffer_images * shape.classes));
     b.labels = sn_alloc_bytes((size_t)buffer_images * sizeof(int32_t));
     b.order = sn_alloc_bytes((size_t)split.train_count * sizeof(uint32_t));
-    b.test_indices = sn_alloc_bytes((size_t)(test_set.count > 0 ? test_set.count : 1) * sizeof(uint32_t));
+    b.test_indices = sn_alloc_bytes((size_t)(data.test_count > 0 ? data.test_count : 1) * sizeof(uint32_t));
     if (!b.images || !b.probs || !b.dlogits || !b.labels || !b.order || !b.test_indices) {
         status = sn_error_set(SN_ERR_NOMEM, "training buffers: out of memory");
         goto agree_setup;
     }
-    for (int64_t i = 0; i < test_set.count; i++)
+    for (int64_t i = 0; i < data.test_count; i++)
         b.test_indices[i] = (uint32_t)i;
     AGREE_OR_DONE();
 
@@ -654,8 +719,8 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
                                : split.validation_count;
         /* The probability update's chunks are shard-sized: the batch
          * statistics a CNN subnet sees there are like those of training. */
-        sn_supernet_validation validation = {&train_set, split.validation, held_out,
-                                             &normalization, shard_images, b.images, b.labels};
+        sn_supernet_validation validation = {data.train_main, split.validation, held_out,
+                                             shard_images, b.images, b.labels};
         if ((status = sn_supernet_training_init(&training, config, network, &dp, total_steps,
                                                 warmup_steps, batch, &validation, NULL)) != SN_OK)
             goto agree_setup;
@@ -667,8 +732,8 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
                                   "set [data] validation_size > 0");
             goto agree_setup;
         }
-        evaluator = (sn_subnet_evaluator){network, &train_set, split.train, split.train_count,
-                                          &normalization, chunk, config->recalibration_batches,
+        evaluator = (sn_subnet_evaluator){network, data.train_main, split.train, split.train_count,
+                                          chunk, config->recalibration_batches,
                                           batch < chunk ? batch : chunk,
                                           b.images, b.probs, b.labels};
     }
@@ -680,10 +745,10 @@ agree_setup:
     state.network = network;
     state.optimizer = &optimizer;
     state.training = space != NULL ? &training : NULL;
-    state.normalization = &normalization;
+    state.normalization = &data.pipeline.normalization;
     state.train_count = split.train_count;
     state.validation_count = split.validation_count;
-    state.test_count = test_set.count;
+    state.test_count = data.test_count;
     state.steps_per_epoch = steps_per_epoch;
     state.total_steps = total_steps;
     int found = 0, complete = 0;
@@ -738,7 +803,7 @@ agree_setup:
         }
         fprintf(out, "data: %s (%lld train, %lld validation, %lld test images of %dx%dx%d, %d classes)\n",
                 config->path, (long long)split.train_count, (long long)split.validation_count,
-                (long long)test_set.count, shape.channels, shape.height, shape.width, shape.classes);
+                (long long)data.test_count, shape.channels, shape.height, shape.width, shape.classes);
         fprintf(out, "schedule: %d epoch(s) of %lld steps, batch %lld, %s lr %.3g, run directory %s\n",
                 epochs, (long long)steps_per_epoch, (long long)batch, config->optimizer,
                 config->learning_rate, run_dir);
@@ -752,9 +817,6 @@ agree_setup:
         fflush(out);
     }
 
-    sn_augmentation augmentation = {(int)config->crop_padding, config->horizontal_flip};
-    const sn_augmentation *augment =
-        augmentation.crop_padding > 0 || augmentation.horizontal_flip ? &augmentation : NULL;
     const int64_t first_step = state.steps_done;
     sn_progress_init(&progress, out, config->progress_seconds, first_step, total_steps, epochs);
     /* mpirun hands rank 0 a pseudo-terminal whatever its own output is (a
@@ -776,35 +838,46 @@ agree_setup:
     result->first_step = first_step;
     session_train_seconds = result->train_seconds;
     result->steps = first_step;
+    /* Step t trains on buffer t % 2 while the prefetcher (if any) fills
+     * step t + 1's batch into the other; without one, each batch is filled
+     * in its step. */
+    feed.source = data.train;
+    if (config->prefetch)
+        status = sn_prefetcher_start(&feed.prefetcher, data.train);
+    AGREE_OR_DONE();
+    if (first_step < total_steps)
+        feed_start(&feed, batch_request(&dp, &b, &split, config, first_step, steps_per_epoch,
+                                        first_step));
     for (int64_t step = first_step; step < total_steps; step++) {
         int epoch = (int)(step / steps_per_epoch);
         int64_t position = step % steps_per_epoch;
-        /* the epoch's order is a function of (seed, epoch): a resumed run
-         * recomputes it wherever in the epoch it starts */
-        if (position == 0 || step == first_step)
-            sn_epoch_order(b.order, split.train, split.train_count, (uint64_t)config->seed,
-                           (uint64_t)epoch);
         if (position == 0) {
             epoch_loss = 0;
             epoch_steps = 0;
         }
         double step_start = sn_now();
-        dp.step_start = step_start;
         if (step == fault.step && dist->rank == fault.rank && strcmp(fault.kind, "kill") == 0)
             raise(SIGKILL);
         if (step == fault.step && dist->rank == fault.rank && strcmp(fault.kind, "signal") == 0)
             raise(SIGUSR1);
-        sn_data_parallel_fill_batch(&dp, b.images, b.labels, &train_set, b.order + position * batch,
-                                    &normalization, augment, (uint64_t)config->seed,
-                                    (uint64_t)epoch);
+        /* a failed read (a damaged image set) stops every rank */
+        status = feed_ready(&feed, &dp.times.input);
+        if (status == SN_OK && step + 1 < total_steps)
+            feed_start(&feed, batch_request(&dp, &b, &split, config, step + 1, steps_per_epoch,
+                                            first_step));
+        if ((status = sn_dist_agree(dist, status)) != SN_OK)
+            goto agree_step;
+        dp.step_start = sn_now();
+        float *images = b.batch_images[step % 2];
+        int32_t *labels = b.batch_labels[step % 2];
         if (step == fault.step && dist->rank == fault.rank && strcmp(fault.kind, "nan") == 0)
-            b.images[0] = NAN;
+            images[0] = NAN;
         double loss;
         if (space != NULL)
-            status = sn_supernet_training_step(&training, &dp, b.images, b.labels, step, &loss);
+            status = sn_supernet_training_step(&training, &dp, images, labels, step, &loss);
         else
-            status = fixed_network_step(network, &dp, config, &b, image_floats, shape.classes,
-                                        step, &loss);
+            status = fixed_network_step(network, &dp, config, &b, images, labels, image_floats,
+                                        shape.classes, step, &loss);
         if (status != SN_OK)
             goto agree_step; /* agreed inside the step; agreeing again keeps the reporter */
         /* "other" runs from the end of the step's last collective: the
@@ -862,22 +935,24 @@ agree_setup:
             result->final_train_loss = epoch_loss / (double)epoch_steps;
             if (space != NULL) {
                 status = finish_supernet_epoch(config, run_dir, writer, network, &training,
-                                               &evaluator, &train_set, &test_set, &split, &b,
+                                               &evaluator, &data, &split, &b,
                                                &metrics, step, epoch, epochs, total_steps, result,
                                                elapsed, out);
                 AGREE_OR_DONE();
             } else {
             if (split.validation_count > 0) {
-                evaluate(network, &train_set, split.validation, split.validation_count, chunk,
-                         &normalization, &b, &result->validation_loss, &result->validation_accuracy);
-                if (writer)
+                status = evaluate(network, data.train_main, split.validation,
+                                  split.validation_count, chunk, &b, &result->validation_loss,
+                                  &result->validation_accuracy);
+                if (writer && status == SN_OK)
                     status = sn_metrics_append(&metrics, step + 1, epoch + 1, "val",
                                                result->validation_loss,
                                                result->validation_accuracy, result->images,
                                                elapsed);
             }
-            evaluate(network, &test_set, b.test_indices, test_set.count, chunk, &normalization, &b,
-                     &result->test_loss, &result->test_accuracy);
+            if (status == SN_OK)
+                status = evaluate(network, data.test, b.test_indices, data.test_count, chunk, &b,
+                                  &result->test_loss, &result->test_accuracy);
             if (writer && status == SN_OK)
                 status = sn_metrics_append(&metrics, step + 1, epoch + 1, "test", result->test_loss,
                                            result->test_accuracy, result->images, elapsed);
@@ -989,6 +1064,7 @@ agree_setup:
     }
 
 done:
+    sn_prefetcher_stop(feed.prefetcher);
     if (stop_handlers)
         sn_stop_request_restore();
     if (run_log) {
@@ -1007,7 +1083,6 @@ done:
     sn_optimizer_free(&optimizer);
     sn_network_free(network);
     sn_split_free(&split);
-    sn_image_set_free(&train_set);
-    sn_image_set_free(&test_set);
+    sn_run_data_close(&data);
     return status;
 }

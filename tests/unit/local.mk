@@ -1,6 +1,8 @@
 # tests/unit: one Check program per part of the library.
 # Add a suite: name it tests/unit/test_PART.c and add three lines below.
 gradcheck_sources = tests/unit/gradcheck.c tests/unit/gradcheck.h
+# batches through the library's input pipeline from a set in memory
+image_batch_sources = tests/unit/image_batches.c tests/unit/image_batches.h
 
 check_PROGRAMS += tests/unit/test_core
 TESTS += tests/unit/test_core
@@ -47,7 +49,7 @@ tests_unit_test_nn_conv_LDADD = $(TEST_LIBS)
 # tests/unit/test_data: IDX/HDF5 readers, split, batches, fuzz regression replay.
 check_PROGRAMS += tests/unit/test_data
 TESTS += tests/unit/test_data
-tests_unit_test_data_SOURCES = tests/unit/test_data.c
+tests_unit_test_data_SOURCES = tests/unit/test_data.c $(image_batch_sources)
 tests_unit_test_data_CPPFLAGS = $(AM_CPPFLAGS) -DTEST_SOURCE_DIR='"$(abs_top_srcdir)"'
 tests_unit_test_data_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_data_LDADD = $(TEST_LIBS)
@@ -69,7 +71,7 @@ check-valgrind: $(check_PROGRAMS)
 # The CNN supernet: sliced vs standalone subnets, masked mode, recalibration.
 check_PROGRAMS += tests/unit/test_supernet_cnn
 TESTS += tests/unit/test_supernet_cnn
-tests_unit_test_supernet_cnn_SOURCES = tests/unit/test_supernet_cnn.c $(gradcheck_sources) \
+tests_unit_test_supernet_cnn_SOURCES = tests/unit/test_supernet_cnn.c $(gradcheck_sources) $(image_batch_sources) \
 	tests/unit/supernet_slices.c tests/unit/supernet_slices.h
 tests_unit_test_supernet_cnn_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_supernet_cnn_LDADD = $(TEST_LIBS)
@@ -137,7 +139,7 @@ VALGRIND_TESTS += tests/unit/test_runfiles
 # The supernet training step of every sampling strategy (internal header).
 check_PROGRAMS += tests/unit/test_strategies
 TESTS += tests/unit/test_strategies
-tests_unit_test_strategies_SOURCES = tests/unit/test_strategies.c
+tests_unit_test_strategies_SOURCES = tests/unit/test_strategies.c $(image_batch_sources)
 tests_unit_test_strategies_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/train
 tests_unit_test_strategies_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_strategies
@@ -146,7 +148,7 @@ VALGRIND_TESTS += tests/unit/test_strategies
 # 1, 2 and 4 ranks by tests/run-mpi.sh (the .mpi test extension).
 check_PROGRAMS += tests/unit/test_data_parallel.mpi
 TESTS += tests/unit/test_data_parallel.mpi
-tests_unit_test_data_parallel_mpi_SOURCES = tests/unit/test_data_parallel.c
+tests_unit_test_data_parallel_mpi_SOURCES = tests/unit/test_data_parallel.c $(image_batch_sources)
 tests_unit_test_data_parallel_mpi_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/train
 tests_unit_test_data_parallel_mpi_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_exact_sum

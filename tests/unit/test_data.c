@@ -16,6 +16,7 @@
 #include "shiftnas/data.h"
 #include "shiftnas/error.h"
 #include "shiftnas/rng.h"
+#include "image_batches.h"
 
 #ifndef TEST_SOURCE_DIR
 #define TEST_SOURCE_DIR "."
@@ -922,20 +923,20 @@ START_TEST(normalization_by_hand)
     sn_image_set set = {2, 2, 1, 2, 2, pixels, labels};
     const uint32_t both[] = {0, 1}, second[] = {1};
     sn_normalization n;
-    ck_assert_int_eq(sn_normalization_compute(&set, both, 2, &n), SN_OK);
+    ck_assert_int_eq(test_normalization(&set, both, 2, &n), SN_OK);
     ck_assert_int_eq(n.channels, 2);
     /* float rounding of values computed in double: 1e-6 */
     ck_assert_float_eq_tol(n.mean[0], 0.75f, 1e-6f);
     ck_assert_float_eq_tol(n.std[0], (float)sqrt(0.1875), 1e-6f);
     ck_assert_float_eq_tol(n.mean[1], 0.2f, 1e-6f);
     ck_assert_float_eq_tol(n.std[1], (float)sqrt(0.02), 1e-6f);
-    ck_assert_int_eq(sn_normalization_compute(&set, second, 1, &n), SN_OK);
+    ck_assert_int_eq(test_normalization(&set, second, 1, &n), SN_OK);
     ck_assert_float_eq_tol(n.mean[0], 1.0f, 1e-6f);
     ck_assert_float_eq_tol(n.std[0], 1.0f, 1e-6f);
     ck_assert_float_eq_tol(n.mean[1], 0.2f, 1e-6f);
     ck_assert_float_eq_tol(n.std[1], 0.2f, 1e-6f);
     const uint32_t bad[] = {2};
-    ck_assert_int_eq(sn_normalization_compute(&set, bad, 1, &n), SN_ERR_ARGUMENT);
+    ck_assert_int_eq(test_normalization(&set, bad, 1, &n), SN_ERR_ARGUMENT);
 }
 END_TEST
 
@@ -973,7 +974,7 @@ START_TEST(batch_without_augmentation_is_exact)
     const uint32_t samples[3] = {4, 0, 2};
     float out[3 * BC * BH * BW];
     int32_t labels[3];
-    sn_batch_fill(out, labels, &set, samples, 3, &batch_norm, NULL, 1, 0, SN_LAYOUT_SAMPLE_MAJOR);
+    test_batch_fill(out, labels, &set, samples, 3, &batch_norm, NULL, 1, 0, SN_LAYOUT_SAMPLE_MAJOR);
     for (int b = 0; b < 3; b++) {
         ck_assert_int_eq(labels[b], set.labels[samples[b]]);
         for (int c = 0; c < BC; c++)
@@ -985,9 +986,9 @@ START_TEST(batch_without_augmentation_is_exact)
                                            1e-6f);
     }
     /* An augmentation that does nothing is no augmentation. */
-    const sn_augmentation none = {0, 0};
+    const test_augmentation none = {0, 0};
     float same[3 * BC * BH * BW];
-    sn_batch_fill(same, labels, &set, samples, 3, &batch_norm, &none, 1, 0, SN_LAYOUT_SAMPLE_MAJOR);
+    test_batch_fill(same, labels, &set, samples, 3, &batch_norm, &none, 1, 0, SN_LAYOUT_SAMPLE_MAJOR);
     ck_assert_mem_eq(out, same, sizeof out);
     sn_image_set_free(&set);
 }
@@ -997,11 +998,11 @@ START_TEST(batch_layouts_are_transposes)
 {
     sn_image_set set = batch_set();
     const uint32_t samples[4] = {5, 1, 3, 1};
-    const sn_augmentation aug = {2, 1};
+    const test_augmentation aug = {2, 1};
     float nchw[4 * BC * BH * BW], cnhw[4 * BC * BH * BW];
     int32_t labels[4];
-    sn_batch_fill(nchw, labels, &set, samples, 4, &batch_norm, &aug, 9, 2, SN_LAYOUT_SAMPLE_MAJOR);
-    sn_batch_fill(cnhw, labels, &set, samples, 4, &batch_norm, &aug, 9, 2, SN_LAYOUT_CHANNEL_MAJOR);
+    test_batch_fill(nchw, labels, &set, samples, 4, &batch_norm, &aug, 9, 2, SN_LAYOUT_SAMPLE_MAJOR);
+    test_batch_fill(cnhw, labels, &set, samples, 4, &batch_norm, &aug, 9, 2, SN_LAYOUT_CHANNEL_MAJOR);
     for (int b = 0; b < 4; b++)
         for (int c = 0; c < BC; c++)
             for (int p = 0; p < BH * BW; p++)
@@ -1041,7 +1042,7 @@ static void check_augmented(const float *out, const sn_image_set *set, int n, in
 START_TEST(batch_crop_shifts_content)
 {
     sn_image_set set = batch_set();
-    const sn_augmentation aug = {2, 0};
+    const test_augmentation aug = {2, 0};
     /* Find an epoch whose draw for sample 3 shifts both ways, so the check
      * covers padding on two sides. */
     int dy = 0, dx = 0, flip = 0;
@@ -1055,7 +1056,7 @@ START_TEST(batch_crop_shifts_content)
     const uint32_t sample = 3;
     float out[BC * BH * BW];
     int32_t label;
-    sn_batch_fill(out, &label, &set, &sample, 1, &batch_norm, &aug, 11, epoch, SN_LAYOUT_SAMPLE_MAJOR);
+    test_batch_fill(out, &label, &set, &sample, 1, &batch_norm, &aug, 11, epoch, SN_LAYOUT_SAMPLE_MAJOR);
     check_augmented(out, &set, 3, dy, dx, 0);
     /* Padding is the normalised value of a 0 pixel. */
     int py = dy > 0 ? BH - 1 : 0, px = dx > 0 ? BW - 1 : 0;
@@ -1071,11 +1072,11 @@ START_TEST(batch_crop_shifts_content)
         for (int j = 0; j < 5; j++)
             ck_assert(seen[i][j]);
     /* Padding wider than the image: some shifts leave only zeros. */
-    const sn_augmentation wide = {7, 1};
+    const test_augmentation wide = {7, 1};
     for (uint64_t e = 0; e < 50; e++) {
         reproduce_draw(5, e, 2, 7, 1, &dy, &dx, &flip);
         const uint32_t s2 = 2;
-        sn_batch_fill(out, &label, &set, &s2, 1, &batch_norm, &wide, 5, e, SN_LAYOUT_SAMPLE_MAJOR);
+        test_batch_fill(out, &label, &set, &s2, 1, &batch_norm, &wide, 5, e, SN_LAYOUT_SAMPLE_MAJOR);
         check_augmented(out, &set, 2, dy, dx, flip);
     }
     sn_image_set_free(&set);
@@ -1085,7 +1086,7 @@ END_TEST
 START_TEST(batch_flip_mirrors_half_the_time)
 {
     sn_image_set set = batch_set();
-    const sn_augmentation aug = {0, 1};
+    const test_augmentation aug = {0, 1};
     int flipped = 0;
     for (uint64_t epoch = 0; epoch < 400; epoch++) {
         int dy, dx, flip;
@@ -1093,7 +1094,7 @@ START_TEST(batch_flip_mirrors_half_the_time)
         const uint32_t sample = 1;
         float out[BC * BH * BW];
         int32_t label;
-        sn_batch_fill(out, &label, &set, &sample, 1, &batch_norm, &aug, 3, epoch,
+        test_batch_fill(out, &label, &set, &sample, 1, &batch_norm, &aug, 3, epoch,
                       SN_LAYOUT_SAMPLE_MAJOR);
         /* The image is asymmetric, so the output tells flipped from not. */
         int mirrored = out[0] == normalised(0, source_pixel(&set, 1, 0, 0, BW - 1));
@@ -1111,19 +1112,19 @@ END_TEST
 START_TEST(batch_augmentation_independent_of_position)
 {
     sn_image_set set = batch_set();
-    const sn_augmentation aug = {2, 1};
+    const test_augmentation aug = {2, 1};
     const uint32_t first[3] = {0, 4, 5}, second[2] = {5, 0};
     float a[3 * BC * BH * BW], b[2 * BC * BH * BW];
     int32_t la[3], lb[2];
-    sn_batch_fill(a, la, &set, first, 3, &batch_norm, &aug, 21, 6, SN_LAYOUT_SAMPLE_MAJOR);
-    sn_batch_fill(b, lb, &set, second, 2, &batch_norm, &aug, 21, 6, SN_LAYOUT_SAMPLE_MAJOR);
+    test_batch_fill(a, la, &set, first, 3, &batch_norm, &aug, 21, 6, SN_LAYOUT_SAMPLE_MAJOR);
+    test_batch_fill(b, lb, &set, second, 2, &batch_norm, &aug, 21, 6, SN_LAYOUT_SAMPLE_MAJOR);
     const size_t image = BC * BH * BW;
     ck_assert_mem_eq(a + 2 * image, b, image * sizeof(float));     /* sample 5 */
     ck_assert_mem_eq(a, b + image, image * sizeof(float));         /* sample 0 */
     ck_assert_int_eq(la[2], lb[0]);
     /* Another epoch gives another augmentation for at least one sample. */
     float c[3 * BC * BH * BW];
-    sn_batch_fill(c, la, &set, first, 3, &batch_norm, &aug, 21, 7, SN_LAYOUT_SAMPLE_MAJOR);
+    test_batch_fill(c, la, &set, first, 3, &batch_norm, &aug, 21, 7, SN_LAYOUT_SAMPLE_MAJOR);
     ck_assert_int_ne(memcmp(a, c, sizeof a), 0);
     sn_image_set_free(&set);
 }

@@ -19,6 +19,7 @@
 #include "shiftnas/nn.h"
 #include "shiftnas/rng.h"
 #include "data_parallel.h"
+#include "image_batches.h"
 
 static sn_dist world;
 
@@ -354,11 +355,16 @@ static void check_blocks_are_shards_alone(const char *kind, int channels, int he
     for (int b = 0; b < BATCH; b++)
         samples[b] = (uint32_t)((b * 7 + 3) % set.count); /* any order, as an epoch gives */
     sn_normalization norm = {channels, {0.5f, 0.4f, 0.3f, 0.2f}, {0.25f, 0.2f, 0.3f, 0.35f}};
-    sn_augmentation augmentation = {2, 1};
+    test_augmentation augmentation = {2, 1};
     float *batch = sn_alloc_floats((size_t)(BATCH * floats));
     float *alone = sn_alloc_floats((size_t)(BATCH * floats));
     int32_t labels[BATCH], alone_labels[BATCH];
-    sn_data_parallel_fill_batch(&dp, batch, labels, &set, samples, &norm, &augmentation, 9, 1);
+    sn_input_pipeline pipeline;
+    test_pipeline(&pipeline, &norm, &augmentation);
+    sn_image_source *source = NULL;
+    ck_assert_int_eq(sn_image_source_from_set(&source, &set, &pipeline), SN_OK);
+    sn_batch_request request = sn_data_parallel_batch_request(&dp, samples, batch, labels, 9, 1);
+    ck_assert_int_eq(sn_image_source_fill(source, &request), SN_OK);
 
     const sn_parameter_table *table = sn_network_parameter_table(network);
     float *gradient = malloc(sizeof(float) * table->total);
@@ -366,8 +372,8 @@ static void check_blocks_are_shards_alone(const char *kind, int channels, int he
     sn_data_parallel_begin_step(&dp);
     for (int s = dp.plan.first; s < dp.plan.last; s++) {
         int64_t offset = sn_data_parallel_offset(&dp, s), n = sn_shard_size(&dp.plan, s);
-        sn_batch_fill(alone, alone_labels, &set, samples + sn_shard_begin(&dp.plan, s), n, &norm,
-                      &augmentation, 9, 1, sn_network_input_layout(network));
+        test_batch_fill(alone, alone_labels, &set, samples + sn_shard_begin(&dp.plan, s), n, &norm,
+                        &augmentation, 9, 1, sn_network_input_layout(network));
         ck_assert_msg(memcmp(batch + offset * floats, alone, sizeof(float) * (size_t)(n * floats)) == 0,
                       "%s, %d channel(s), %dx%d: shard %d's block differs from its images "
                       "filled alone", kind, channels, height, width, s);
@@ -390,6 +396,7 @@ static void check_blocks_are_shards_alone(const char *kind, int channels, int he
                       kind, channels, s);
     }
     free(gradient);
+    sn_image_source_free(source);
     sn_free(batch);
     sn_free(alone);
     free(set.pixels);

@@ -16,6 +16,7 @@
 #include "shiftnas/nn.h"
 #include "shiftnas/rng.h"
 #include "supernet_training.h"
+#include "image_batches.h"
 
 enum { CLASSES = 5, IMAGE = 12, BATCH = 8, HELD_OUT = 16 };
 
@@ -361,8 +362,11 @@ START_TEST(shift_updates_probabilities_from_held_out_losses)
     sn_normalization normalization = {1, {0.5f}, {0.25f}};
     float images[BATCH * IMAGE * IMAGE];
     int32_t labels[BATCH];
-    sn_supernet_validation validation = {&set, indices, HELD_OUT, &normalization, BATCH, images,
-                                      labels};
+    sn_input_pipeline pipeline;
+    test_pipeline(&pipeline, &normalization, NULL);
+    sn_image_source *source = NULL;
+    ck_assert_int_eq(sn_image_source_from_set(&source, &set, &pipeline), SN_OK);
+    sn_supernet_validation validation = {source, indices, HELD_OUT, BATCH, images, labels};
     fixture_open_with(&f, "shift", sets, 3, &validation);
     sn_supernet_training *t = &f.training;
     /* Teach the generator the space's MACs first (L_RC alone), so that the
@@ -423,9 +427,10 @@ START_TEST(shift_updates_probabilities_from_held_out_losses)
     }
     ck_assert(fabs(sum - 1) < 1e-12);
     ck_assert_msg(spread > 0.1, "beta did not move (max |beta| %g)", spread);
+    fixture_close(&f);
+    sn_image_source_free(source);
     free(set.pixels);
     free(set.labels);
-    fixture_close(&f);
 }
 END_TEST
 

@@ -20,6 +20,7 @@
 
 #include "gradcheck.h"
 #include "supernet_slices.h"
+#include "image_batches.h"
 #include "nn/supernet_cnn.h"
 #include "shiftnas/config.h"
 #include "shiftnas/error.h"
@@ -597,14 +598,17 @@ START_TEST(test_recalibration_routine_takes_batches_in_order)
     sn_network *a = make_supernet(&space, batch, 0.1), *b = make_supernet(&space, batch, 0.1);
     ck_assert_int_eq(sn_network_set_architecture(a, &arch), SN_OK);
     ck_assert_int_eq(sn_network_set_architecture(b, &arch), SN_OK);
-    ck_assert_int_eq(sn_recalibrate_batchnorm(a, &set, indices, count, &norm, 3, batch, images,
-                                              labels),
+    sn_input_pipeline pipeline;
+    test_pipeline(&pipeline, &norm, NULL);
+    sn_image_source *source = NULL;
+    ck_assert_int_eq(sn_image_source_from_set(&source, &set, &pipeline), SN_OK);
+    ck_assert_int_eq(sn_recalibrate_batchnorm(a, source, indices, count, 3, batch, images, labels),
                      SN_OK);
     ck_assert_int_eq(sn_network_begin_batchnorm_recalibration(b), SN_OK);
     const int64_t starts[3] = {0, 4, 8}, sizes[3] = {4, 4, 2};
     const sn_forward_mode mode = {1, 0, 0, 0};
     for (int i = 0; i < 3; i++) {
-        sn_batch_fill(images, labels, &set, indices + starts[i], sizes[i], &norm, NULL, 0, 0,
+        test_batch_fill(images, labels, &set, indices + starts[i], sizes[i], &norm, NULL, 0, 0,
                       sn_network_input_layout(b));
         sn_network_forward(b, images, sizes[i], &mode);
     }
@@ -617,9 +621,9 @@ START_TEST(test_recalibration_routine_takes_batches_in_order)
     ck_assert(memcmp(ma->running_statistics, ((sc_model *)c->model)->running_statistics,
                      stats * sizeof(float)) != 0);
 
-    ck_assert_int_eq(sn_recalibrate_batchnorm(a, &set, indices, count, &norm, 0, batch, images,
-                                              labels),
+    ck_assert_int_eq(sn_recalibrate_batchnorm(a, source, indices, count, 0, batch, images, labels),
                      SN_ERR_ARGUMENT);
+    sn_image_source_free(source);
     ck_assert_ptr_nonnull(strstr(sn_error_message(), "recalibration"));
     sn_network_free(a);
     sn_network_free(b);
