@@ -13,7 +13,9 @@
  */
 #include "hdf5_stream.h"
 
+#include <errno.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,11 +166,35 @@ static int read_run(sn_h5_stream *s, uint32_t first, int64_t length, int64_t slo
         return sn_error_set(SN_ERR_INTERNAL, "%s: /%s/images: cannot select images %u..%lld",
                             s->path, s->split, first, (long long)first + length - 1);
     if (H5Dread(s->images, H5T_NATIVE_UINT8, s->memory_space, s->file_space, H5P_DEFAULT,
-                s->staging) < 0)
+                s->staging) >= 0)
+        return SN_OK;
+    if (length == 1)
         return sn_error_set(SN_ERR_FORMAT,
-                            "%s: /%s/images: reading images %u..%lld failed (corrupt or truncated "
-                            "data, or an I/O error)",
-                            s->path, s->split, first, (long long)first + length - 1);
+                            "%s: /%s/images: reading image %u failed (corrupt or truncated data, "
+                            "or an I/O error)",
+                            s->path, s->split, first);
+    return sn_error_set(SN_ERR_FORMAT,
+                        "%s: /%s/images: reading images %u..%lld failed (corrupt or truncated "
+                        "data, or an I/O error)",
+                        s->path, s->split, first, (long long)first + length - 1);
+}
+
+/* HDF5's file driver fills a read past the end of the file with zeros: a
+ * file truncated under a running stream (an interrupted copy, a full disk
+ * on the writer's side) would train on black images without a word. So
+ * every request checks that the file still has the size it had at open. */
+static int check_unchanged(const sn_h5_stream *s)
+{
+    struct stat info;
+    if (stat(s->path, &info) != 0)
+        return sn_error_set(SN_ERR_IO, "%s: cannot check the file while reading it: %s", s->path,
+                            strerror(errno));
+    if ((uint64_t)info.st_size != s->reader.file_size)
+        return sn_error_set(SN_ERR_FORMAT,
+                            "%s: the file changed size while the run read it (%llu bytes at the "
+                            "start, %llu now): images read from it cannot be trusted",
+                            s->path, (unsigned long long)s->reader.file_size,
+                            (unsigned long long)info.st_size);
     return SN_OK;
 }
 
@@ -192,6 +218,8 @@ int sn_h5_stream_read(sn_h5_stream *s, const uint32_t *indices, int64_t count,
         i += length;
     }
     sn_hdf5_unlock();
+    if (status == SN_OK)
+        status = check_unchanged(s);
     for (int64_t i = 0; i < count; i++)
         images[i] = s->staging + (size_t)i * s->image_bytes;
     return status;

@@ -4,9 +4,9 @@ tests_bench_bench_shiftnas_SOURCES = tests/bench/bench_shiftnas.c
 tests_bench_bench_shiftnas_LDADD = libshiftnas.la $(SHIFTNAS_DEPENDENCY_LIBS)
 CLEANFILES += tests/bench/bench_shiftnas bench-results.md
 EXTRA_DIST += tests/bench/run-bench.sh tests/bench/torch_baseline.py
-EXTRA_DIST += tests/bench/distributed-bench.sh tests/bench/scaling_model.py
+EXTRA_DIST += tests/bench/distributed-bench.sh tests/bench/scaling_model.py tests/bench/input-bench.sh
 
-bench: tests/bench/bench_shiftnas$(EXEEXT) shiftnas$(EXEEXT)
+bench: tests/bench/bench_shiftnas$(EXEEXT) shiftnas$(EXEEXT) tests/tools/make_image_set$(EXEEXT)
 	BUILD_DIR='$(abs_top_builddir)' SOURCE_DIR='$(abs_top_srcdir)' $(SHELL) $(top_srcdir)/tests/bench/run-bench.sh
 
 # Checkpoint writing: the coordinator alone (serial HDF5) against every rank

@@ -98,3 +98,8 @@ cat "$out"
 if [ "${BENCH_DISTRIBUTED:-1}" != 0 ]; then
     sh "$src/tests/bench/distributed-bench.sh" "$out"
 fi
+# Streamed image sets: memory at 1x and 4x the file, the input stall
+# (appends its section to $out; BENCH_INPUT=0 leaves it out).
+if [ "${BENCH_INPUT:-1}" != 0 ]; then
+    sh "$src/tests/bench/input-bench.sh" "$out"
+fi

@@ -9,3 +9,7 @@ tests_tools_make_image_set_LDADD = $(TEST_LIBS)
 # Multi-channel and larger images end to end (uses make_image_set).
 TESTS += tests/cli/test_channels.sh
 EXTRA_DIST += tests/cli/test_channels.sh
+
+# The paper's AutoFormer-T space at 224x224 on a streamed synthetic set.
+TESTS += tests/cli/test_autoformer.sh
+EXTRA_DIST += tests/cli/test_autoformer.sh

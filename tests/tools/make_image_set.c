@@ -7,12 +7,12 @@
  *       image times 1 - 0.2c, so every channel carries the whole image.
  *       TRAIN and TEST keep the first images of each split.
  *
- *   make_image_set synthetic OUT.h5 CHANNELS SIZE CLASSES TRAIN TEST SEED [chunked]
+ *   make_image_set synthetic OUT.h5 CHANNELS SIZE CLASSES TRAIN TEST SEED [chunked|deflate]
  *       An ImageNet-shaped set (N x SIZE x SIZE x CHANNELS uint8) that can
  *       be learnt: class k is a blob of its own colour at its own place on
  *       noise. "chunked" stores one image per chunk, as `shiftnas data
- *       convert` does from an image folder; otherwise the datasets are
- *       contiguous.
+ *       convert` does from an image folder ("deflate": and compressed);
+ *       otherwise the datasets are contiguous.
  *
  * The images are a function of the arguments alone (keyed random streams),
  * so a test can make the same set twice.
@@ -30,7 +30,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: make_image_set colour IDX_DIR OUT.h5 CHANNELS SIZE [TRAIN TEST]\n"
                     "       make_image_set synthetic OUT.h5 CHANNELS SIZE CLASSES TRAIN TEST SEED "
-                    "[chunked]\n");
+                    "[chunked|deflate]\n");
     return 2;
 }
 
@@ -110,7 +110,7 @@ static void synthetic_image(uint8_t *pixels, int channels, int size, int classes
 }
 
 static int write_split(hid_t file, const char *split, int channels, int size, int classes,
-                       int64_t count, uint64_t seed, int chunked)
+                       int64_t count, uint64_t seed, int chunked, int deflate)
 {
     hid_t group = H5Gcreate2(file, split, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t dims[4] = {(hsize_t)count, (hsize_t)size, (hsize_t)size, (hsize_t)channels};
@@ -118,6 +118,8 @@ static int write_split(hid_t file, const char *split, int channels, int size, in
     hid_t create = H5Pcreate(H5P_DATASET_CREATE);
     if (chunked)
         H5Pset_chunk(create, 4, chunk);
+    if (deflate)
+        H5Pset_deflate(create, 1);
     hid_t space = H5Screate_simple(4, dims, NULL);
     hid_t images = H5Dcreate2(group, "images", H5T_STD_U8LE, space, H5P_DEFAULT, create, H5P_DEFAULT);
     size_t image_bytes = (size_t)size * size * channels;
@@ -163,7 +165,8 @@ static int run_synthetic(int argc, char **argv)
     int channels = atoi(argv[3]), size = atoi(argv[4]), classes = atoi(argv[5]);
     int64_t train = atoll(argv[6]), test = atoll(argv[7]);
     uint64_t seed = strtoull(argv[8], NULL, 10);
-    int chunked = argc == 10 && strcmp(argv[9], "chunked") == 0;
+    int deflate = argc == 10 && strcmp(argv[9], "deflate") == 0;
+    int chunked = deflate || (argc == 10 && strcmp(argv[9], "chunked") == 0);
     if (channels < 1 || channels > 4 || size < 1 || classes < 2 || train < 1 || test < 1)
         return usage();
     hid_t file = H5Fcreate(argv[2], H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
@@ -171,8 +174,8 @@ static int run_synthetic(int argc, char **argv)
         fprintf(stderr, "make_image_set: %s: cannot create it\n", argv[2]);
         return 1;
     }
-    int failed = write_split(file, "train", channels, size, classes, train, seed, chunked) ||
-                 write_split(file, "test", channels, size, classes, test, seed, chunked);
+    int failed = write_split(file, "train", channels, size, classes, train, seed, chunked, deflate) ||
+                 write_split(file, "test", channels, size, classes, test, seed, chunked, deflate);
     hid_t scalar = H5Screate(H5S_SCALAR);
     hid_t attribute = H5Acreate2(file, "classes", H5T_STD_I32LE, scalar, H5P_DEFAULT, H5P_DEFAULT);
     int32_t value = classes;

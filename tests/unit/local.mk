@@ -54,10 +54,17 @@ tests_unit_test_data_CPPFLAGS = $(AM_CPPFLAGS) -DTEST_SOURCE_DIR='"$(abs_top_src
 tests_unit_test_data_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_data_LDADD = $(TEST_LIBS)
 
+# Image sources, streaming, the input pipeline, the prefetcher.
+check_PROGRAMS += tests/unit/test_input
+TESTS += tests/unit/test_input
+tests_unit_test_input_SOURCES = tests/unit/test_input.c $(image_batch_sources)
+tests_unit_test_input_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_input_LDADD = $(TEST_LIBS)
+
 # `make check-valgrind`: the unit test programs under valgrind memcheck, which
 # must stay quiet (tests/valgrind.supp lists the library faults it tolerates).
 # Test cases tagged "long" (long training loops) are left out.
-VALGRIND_TESTS = tests/unit/test_core tests/unit/test_network tests/unit/test_nn_conv \
+VALGRIND_TESTS = tests/unit/test_input tests/unit/test_core tests/unit/test_network tests/unit/test_nn_conv \
 	tests/unit/test_nn_transformer tests/unit/test_optim tests/unit/test_config tests/unit/test_data
 EXTRA_DIST += tests/valgrind.supp
 check-valgrind: $(check_PROGRAMS)

@@ -268,8 +268,9 @@ START_TEST(streamed_source_refuses_an_index_outside_it)
 }
 END_TEST
 
-/* Images that vanish under an open stream (the file truncated mid-run)
- * are a one-line error naming the file and the images, not a crash. */
+/* Images that vanish under an open stream (the file truncated mid-run:
+ * HDF5 would read zeros past its end) are a one-line error naming the
+ * file, not black images and not a crash. */
 START_TEST(a_file_truncated_under_a_stream_is_an_error)
 {
     make_temp_dir();
@@ -287,7 +288,7 @@ START_TEST(a_file_truncated_under_a_stream_is_an_error)
     int status = sn_image_source_fill_plain(source, out, NULL, last, 2, SN_LAYOUT_SAMPLE_MAJOR);
     ck_assert_int_eq(status, SN_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(sn_error_message(), path));
-    ck_assert_ptr_nonnull(strstr(sn_error_message(), "398"));
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "changed size"));
     ck_assert_ptr_null(strchr(sn_error_message(), '\n'));
     sn_image_source_free(source);
     sn_image_set_free(&set);
