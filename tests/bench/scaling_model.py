@@ -8,8 +8,9 @@ library only:
     /usr/bin/python3 tests/bench/scaling_model.py             # everything (markdown)
     /usr/bin/python3 tests/bench/scaling_model.py --summary   # inputs and the 80% table
     /usr/bin/python3 tests/bench/scaling_model.py --workload cnn --network ib-32
-    /usr/bin/python3 tests/bench/scaling_model.py --set infiniband.alpha=1e-6 \\
+    /usr/bin/python3 tests/bench/scaling_model.py --set ib-32.alpha=1e-6 \\
         --set cnn.serial.uniform=2e-3                         # other inputs
+    /usr/bin/python3 tests/bench/scaling_model.py --epoch-table autoformer  # time per epoch
 
 One step of the slowest rank (src/train/data_parallel.c, trainer.c):
 
@@ -28,6 +29,12 @@ One step of the slowest rank (src/train/data_parallel.c, trainer.c):
     coordinator  shift only: the probability update every `interval` steps
                  (validation forwards split over min(P, chunks) ranks, a
                  serial rest, a gather and 16 small broadcasts), amortised
+    input stall  streamed image sets only: the prefetch thread reads the
+                 next batch's images of the rank while this step runs, so
+                 the step waits max(0, read - the rest of the step); read =
+                 images per rank x (latency + bytes / bandwidth per rank),
+                 bandwidth per rank = min(node cap / ranks on the node,
+                 file system / P) (ASSUMED bandwidths, not measured)
 
 Collectives on P ranks, r ranks per node, N = ceil(P / r) nodes, n bytes,
 lg(x) = ceil(log2 x). Node-aware (hierarchical): inside the node over
@@ -100,6 +107,10 @@ WORKLOADS = {
         # forwards), as measured for the ViT (0.84)
         "update": 3.05,
         "update_parallel": 0.84,
+        # stored bytes per image (28 x 28 x 1); the set is held in memory
+        # (55 MB), so a step reads nothing: streamed = 0
+        "image_bytes": 784,
+        "streamed": 0,
     },
     "vit": {
         "title": "ViT space, Fashion-MNIST (jobs/configs/vit-space.ini)",
@@ -118,6 +129,8 @@ WORKLOADS = {
         # 1 rank 0.56 s per update, 2 ranks 0.325 s: 0.47 s split, 0.09 s not
         "update": 0.56,
         "update_parallel": 0.84,
+        "image_bytes": 784,
+        "streamed": 0,
     },
     "autoformer": {
         "title": "AutoFormer-T, 224x224 (jobs/configs/vit-autoformer-t.ini)",
@@ -146,6 +159,32 @@ WORKLOADS = {
         # of a training image) + 0.09 s not split
         "update": 133.3,
         "update_parallel": 0.999,
+        # stored at 256 x 256 x 3 uint8 (`shiftnas data convert ... --size
+        # 256`), streamed from the file ([data] stream = on)
+        "image_bytes": 256 * 256 * 3,
+        "streamed": 1,
+        # ---- one epoch (--epoch-table) ----
+        # ImageNet-1k: training images and the test split (val/ folder)
+        "train_images": 1281167,
+        "test_images": 50000,
+        "validation_size": 10000,   # [data] validation_size: held out of train
+        "epochs": 300,              # [train] epochs
+        # Epoch end: EVERY rank evaluates the largest and the smallest subnet
+        # on all validation_size held-out images (src/train/trainer.c,
+        # evaluate_supernet_ends: not split over the ranks); the last epoch
+        # also the test split. ESTIMATED: a forward is 0.33 of a training
+        # image (as for the ViT above), which costs 81 ps per MAC for the
+        # largest subnet (2.263 GMACs) and 87 ps for the smallest (1.167
+        # GMACs): 60.5 + 33.5 ms per image.
+        "eval_forward": 0.33 * (81e-12 * 2.263e9 + 87e-12 * 1.167e9),
+        # `shiftnas search`, one process, one thread, per MACs target:
+        # evolution_evaluations (64) subnets x evolution_validation_images
+        # (2000) forwards, then each reported row (evolution + generator)
+        # on the whole held-out and test splits; a ~1.3-1.6 GMACs subnet's
+        # forward: 0.33 x 80 ps x 1.45 GMACs = 38 ms (ESTIMATED)
+        "search_forward": 0.33 * 80e-12 * 1.45e9,
+        "search_candidates": 64 * 2000,
+        "search_rows": 2,
     },
 }
 
@@ -159,9 +198,20 @@ COMMON = {
     "weak_images": 16,           # images per rank in weak scaling
     "merge_ns": 0.2,             # merging the statistics: ns per shard x float (measured)
     "backward_share": 2 / 3,     # backward's share of a shard (overlap variant)
+    # Reading streamed images (ASSUMED, not measured here: replace them with
+    # the site's figures). The share of a parallel file system (Lustre,
+    # GPFS) one job gets for reading, in bytes/s, all ranks together; the
+    # node's own limit (its NIC: 100 Gb/s = 12.5 GB/s), shared by the ranks
+    # on the node; and a fixed cost per image: the training order is a
+    # random permutation, so a rank's images are rarely consecutive and each
+    # one is its own HDF5 chunk read (one image per chunk).
+    "read_bandwidth": 20e9,
+    "node_read_bandwidth": 12.5e9,
+    "read_latency": 1e-3,
 }
 
 RANKS = [8, 16, 32, 64, 128, 256, 512, 1024]
+EPOCH_RANKS = [64, 128, 256, 512, 1024]
 STRATEGIES = ("uniform", "shift")
 SCALINGS = ("strong", "weak")
 COMM_TERMS = ("agreement", "tops", "sum", "statistics", "losses")
@@ -280,7 +330,26 @@ def step(w, strategy, p, scaling, net, variant="exact"):
     t["statistics"] = net.allgather(p, shards * w["statistics"] * 4) if w["statistics"] else 0.0
     t["losses"] = net.allgather(p, shards * 8)
     t["coordinator"] = coordinator(w, strategy, p, per_shard, net) if strategy == "shift" else 0.0
+    # the prefetcher reads the next batch while this step runs
+    t["input stall"] = max(0.0, read_time(w, p, per_shard * owned, net) - sum(t.values()))
     return t
+
+
+def read_bandwidth(p, net):
+    """Bytes/s one of p ranks reads at when all of them read at once: the
+    node's cap shared by the ranks on the node, the file system's share of
+    the job shared by all p."""
+    c = COMMON
+    inside, _ = net.split(p)
+    return min(c["node_read_bandwidth"] / inside, c["read_bandwidth"] / p)
+
+
+def read_time(w, p, images, net):
+    """Seconds one of p ranks takes to read `images` stored images (0 for a
+    set held in memory)."""
+    if not w["streamed"]:
+        return 0.0
+    return images * (COMMON["read_latency"] + w["image_bytes"] / read_bandwidth(p, net))
 
 
 def coordinator(w, strategy, p, chunk, net):
@@ -319,11 +388,12 @@ def row(w, strategy, p, scaling, net, variant="exact"):
                else COMMON["weak_images"])
     per_image = shard_time(w, strategy, default) / default
     small = max(0.0, t["compute"] - lay[2] * lay[3] * per_image)
-    overheads = {x: t[x] for x in COMM_TERMS + ("serial", "coordinator")}
+    overheads = {x: t[x] for x in COMM_TERMS + ("serial", "coordinator", "input stall")}
     overheads["small shards"] = small
     return {"terms": t, "total": total, "comm": sum(t[x] for x in COMM_TERMS),
             "efficiency": one_rank(w, strategy, p, scaling) / (p * total),
-            "small": small, "largest": max(overheads, key=overheads.get)}
+            "small": small, "largest": max(overheads, key=overheads.get),
+            "read": read_time(w, p, lay[2] * lay[3], net)}
 
 
 def largest_efficient(w, strategy, scaling, net, variant="exact", target=0.8):
@@ -351,30 +421,75 @@ def table(key, strategy, scaling, netname, out):
     net = Network(netname)
     what = ("global batch %d" % w["batch"] if scaling == "strong"
             else "%d images per rank" % COMMON["weak_images"])
+    streamed = w["streamed"]
     out.write("\n#### %s: %s, %s scaling (%s), %s\n\n" % (key, strategy, scaling, what, netname))
     out.write("| P | shards | images/rank | step (ms) | compute | serial | comm | coordinator"
               " | efficiency | ms: small-shard loss | agreement | tops | int64 sum | statistics"
-              " | losses | coordinator | largest overhead |\n")
-    out.write("|" + "---|" * 17 + "\n")
+              " | losses | coordinator |%s largest overhead |\n"
+              % (" read (overlapped) | input stall |" if streamed else ""))
+    columns = 19 if streamed else 17
+    out.write("|" + "---|" * columns + "\n")
     for p in RANKS:
         r = row(w, strategy, p, scaling, net)
         if r is None:
             out.write("| %d | | | not possible: P > batch %d (a shard needs an image) |%s\n"
-                      % (p, w["batch"], "|" * 13))
+                      % (p, w["batch"], "|" * (columns - 4)))
             continue
         lay = layout(w, p, scaling)
         t = r["terms"]
+        reading = (" %s | %s |" % (ms(r["read"]), ms(t["input stall"]))) if streamed else ""
         out.write("| %d | %d | %d | %s | %.0f%% | %.0f%% | %.0f%% | %.0f%% | **%.0f%%** | %s | %s"
-                  " | %s | %s | %s | %s | %s | %s |\n"
+                  " | %s | %s | %s | %s | %s |%s %s |\n"
                   % (p, lay[1], lay[2] * lay[3], ms(r["total"]),
                      100 * t["compute"] / r["total"], 100 * t["serial"] / r["total"],
                      100 * r["comm"] / r["total"], 100 * t["coordinator"] / r["total"],
                      100 * r["efficiency"], ms(r["small"]),
                      ms(t["agreement"]),
                      ms(t["tops"]), ms(t["sum"]), ms(t["statistics"]), ms(t["losses"]),
-                     ms(t["coordinator"]), r["largest"]))
+                     ms(t["coordinator"]), reading, r["largest"]))
     best = largest_efficient(w, strategy, scaling, net)
     out.write("\nLargest P with efficiency >= 80%%: **%s**\n" % (best or "none"))
+    if streamed:
+        first = first_stall(w, strategy, scaling, net)
+        out.write("Input stall (the file system, not the network, the limit) from P = **%s**;"
+                  " reading hidden at P = %d with >= %.2f GB/s for the job (%.2f GB/s per 1000"
+                  " ranks)\n"
+                  % (first or "none up to %d" % (min(w["batch"], COMMON["max_shards"])
+                                                 if scaling == "strong" else COMMON["max_shards"]),
+                     RANKS[-1],
+                     hiding_bandwidth(w, strategy, RANKS[-1], scaling, net) / 1e9,
+                     hiding_bandwidth(w, strategy, RANKS[-1], scaling, net) / RANKS[-1] * 1000
+                     / 1e9))
+
+
+def first_stall(w, strategy, scaling, net, variant="exact"):
+    """The smallest P (8 <= P <= 4096) whose step waits for its images, or
+    None (reading always hidden, or a set held in memory)."""
+    if not w["streamed"]:
+        return None
+    for p in range(COMMON["min_shards"], COMMON["max_shards"] + 1):
+        t = step(w, strategy, p, scaling, net, variant)
+        if t is None:
+            if scaling == "strong":
+                break
+            continue
+        if t["input stall"] > 0:
+            return p
+    return None
+
+
+def hiding_bandwidth(w, strategy, p, scaling, net):
+    """The file system bandwidth (bytes/s, the whole job) at which p ranks
+    just read their next batch within the step (the node cap aside)."""
+    t = step(w, strategy, p, scaling, net)
+    if t is None or not w["streamed"]:
+        return None
+    lay = layout(w, p, scaling)
+    images = lay[2] * lay[3]
+    rest = sum(t.values()) - t["input stall"] - images * COMMON["read_latency"]
+    if rest <= 0:
+        return math.inf
+    return p * images * w["image_bytes"] / rest
 
 
 def weak_images_needed(w, strategy, net, p=1024, target=0.8):
@@ -399,11 +514,17 @@ def summary(out):
               " float32 all-reduce of the slab (not reproducible; for comparison); sharded: what"
               " splitting the per-step slab work over the ranks would give (ZeRO-1 style:"
               " reduce-scatter, 1/P of the unpacking and AdamW per rank, all-gather of the"
-              " parameters; not implemented). Last column:"
-              " images per rank that weak scaling needs for 80%% at P = 1024.\n\n"
-              % COMMON["weak_images"])
+              " parameters; not implemented). Weak: images per rank that weak scaling needs"
+              " for 80%% at P = 1024. Streamed sets (the images read from the file each step,"
+              " the next batch while this one trains; file system %.0f GB/s for the job, %.1f"
+              " GB/s per node, %.1f ms per image, assumed): the first P whose step waits for"
+              " its images (exact reduction), and the file system bandwidth per 1000 ranks that"
+              " hides the reading at P = 1024.\n\n"
+              % (COMMON["weak_images"], COMMON["read_bandwidth"] / 1e9,
+                 COMMON["node_read_bandwidth"] / 1e9, 1e3 * COMMON["read_latency"]))
     out.write("| workload | strategy | scaling | network | exact | slab | overlapped | sharded |"
-              " float32 | weak: images/rank for 80% at 1024 |\n|" + "---|" * 10 + "\n")
+              " float32 | weak: images/rank for 80% at 1024 | input stall from P |"
+              " GB/s per 1000 ranks to hide reading |\n|" + "---|" * 12 + "\n")
     for key, w in WORKLOADS.items():
         for strategy in STRATEGIES:
             for scaling in SCALINGS:
@@ -416,6 +537,13 @@ def summary(out):
                                      "%d (limit)" % b if b == COMMON["max_shards"] else str(b))
                     need = weak_images_needed(w, strategy, net) if scaling == "weak" else None
                     cells.append(str(need) if need else "")
+                    if w["streamed"]:
+                        first = first_stall(w, strategy, scaling, net)
+                        cells.append(str(first) if first else "none")
+                        hide = hiding_bandwidth(w, strategy, 1024, scaling, net)
+                        cells.append("%.2f" % (hide / 1024 * 1000 / 1e9) if hide else "")
+                    else:
+                        cells += ["held in memory", ""]
                     out.write("| %s | %s | %s | %s | %s |\n"
                               % (key, strategy, scaling, netname, " | ".join(cells)))
 
@@ -436,6 +564,10 @@ def inputs(out):
                                                 for w in WORKLOADS)))
     out.write("| probability update at 1 rank (s) | %s |\n"
               % " | ".join("%.3g" % WORKLOADS[w]["update"] for w in WORKLOADS))
+    out.write("| stored bytes per image | %s |\n"
+              % " | ".join("%d, %s" % (WORKLOADS[w]["image_bytes"],
+                                       "streamed" if WORKLOADS[w]["streamed"] else "held in memory")
+                           for w in WORKLOADS))
     out.write("\n| costs | alpha (us) | int8 MAX (GB/s) | int64 SUM (GB/s) | float SUM (GB/s)"
               " | copy (GB/s) |\n|---|---|---|---|---|---|\n")
     out.write("| on the node (measured) | %.2f | %.2f | %.2f | %.2f | %.2f |\n"
@@ -445,6 +577,67 @@ def inputs(out):
     out.write("| between nodes (assumed InfiniBand) | %.2f | %.2f | %.2f | %.2f | %.2f |\n"
               % (1e6 * ib.a_net, 1e-9 / ib.b_net["int8_max"], 1e-9 / ib.b_net["int64_sum"],
                  1e-9 / ib.b_net["float_sum"], 1e-9 / ib.b_net["copy"]))
+    out.write("\n| reading streamed images (assumed) | file system, whole job (GB/s) | per node"
+              " (GB/s) | per image (ms) |\n|---|---|---|---|\n| | %.1f | %.1f | %.1f |\n"
+              % (COMMON["read_bandwidth"] / 1e9, COMMON["node_read_bandwidth"] / 1e9,
+                 1e3 * COMMON["read_latency"]))
+
+
+def hours(x):
+    return "%.1f" % (x / 3600)
+
+
+def epoch_table(key, strategy, netname, out):
+    """Predicted time per step, per epoch and for the whole run, strong
+    scaling at the workload's batch (shards = P), for EPOCH_RANKS."""
+    w = WORKLOADS[key]
+    if "train_images" not in w:
+        sys.exit("scaling_model.py: --epoch-table %s: no epoch inputs for this workload" % key)
+    net = Network(netname)
+    train = w["train_images"] - w["validation_size"]
+    steps = train // w["batch"]          # the last partial batch is dropped
+    per_node = NETWORKS[netname]["ranks_per_node"]
+    out.write("\n#### %s: %s, strong scaling (global batch %d, shards = P), %s: one epoch = %d"
+              " steps (%d images - %d held out, / %d); %d epochs\n\n"
+              % (key, strategy, w["batch"], netname, steps, w["train_images"],
+                 w["validation_size"], w["batch"], w["epochs"]))
+    out.write("| P | nodes | images/rank | step (s) | read (ms, overlapped) | input stall (ms) |"
+              " step efficiency | training per epoch (min) | epoch-end evaluation (min) |"
+              " epoch (min) | %d epochs (h) | (days) | core-hours (thousands) |\n|"
+              % w["epochs"] + "---|" * 13 + "\n")
+    for p in EPOCH_RANKS:
+        r = row(w, strategy, p, "strong", net)
+        if r is None:
+            out.write("| %d | | | not possible: P > batch %d |%s\n" % (p, w["batch"], "|" * 9))
+            continue
+        lay = layout(w, p, "strong")
+        nodes = math.ceil(p / per_node) if per_node else 1
+        training = steps * r["total"]
+        # every rank evaluates the largest and smallest subnets on all the
+        # held-out images, reading them itself (all ranks at once)
+        evaluation = w["validation_size"] * w["eval_forward"] + read_time(w, p, w["validation_size"], net)
+        test = w["test_images"] * w["eval_forward"] + read_time(w, p, w["test_images"], net)
+        epoch = training + evaluation
+        total = w["epochs"] * epoch + test
+        out.write("| %d | %d | %d | %.2f | %s | %s | %.0f%% | %.1f | %.1f | %.1f | %.0f | %.1f |"
+                  " %.0f |\n"
+                  % (p, nodes, lay[2] * lay[3], r["total"], ms(r["read"]),
+                     ms(r["terms"]["input stall"]), 100 * r["efficiency"], training / 60,
+                     evaluation / 60, epoch / 60, total / 3600, total / 86400,
+                     p * total / 3600 / 1000))
+    evaluation = w["validation_size"] * w["eval_forward"]
+    out.write("\nEpoch-end evaluation: %d held-out images x (largest + smallest subnet forward,"
+              " %.1f ms) = %.0f s of compute on every rank, whatever P, plus reading them; the"
+              " test split (%d images) once after the last epoch, included in the total.\n"
+              % (w["validation_size"], 1e3 * w["eval_forward"], evaluation, w["test_images"]))
+    if "search_forward" in w:
+        candidates = w["search_candidates"] * w["search_forward"]
+        rows = w["search_rows"] * (w["validation_size"] + w["test_images"]) * w["search_forward"]
+        out.write("`shiftnas search`, one process and thread, per MACs target: %d candidate"
+                  " forwards (%.0f s) + %d reported subnets on the held-out and test splits"
+                  " (%.0f s) = %.1f h\n"
+                  % (w["search_candidates"], candidates, w["search_rows"], rows,
+                     (candidates + rows) / 3600))
 
 
 def apply_set(assignment):
@@ -478,13 +671,24 @@ def main():
     parser.add_argument("--scaling", choices=SCALINGS, action="append")
     parser.add_argument("--network", choices=list(NETWORKS), action="append")
     parser.add_argument("--ranks", help="comma-separated rank counts of the tables (default "
-                        + ",".join(map(str, RANKS)) + ")")
+                        + ",".join(map(str, RANKS)) + "; --epoch-table: "
+                        + ",".join(map(str, EPOCH_RANKS)) + ")")
+    parser.add_argument("--epoch-table", metavar="WORKLOAD",
+                        choices=[k for k in WORKLOADS if "train_images" in WORKLOADS[k]],
+                        help="only the time per step, per epoch and per run of WORKLOAD, strong"
+                        " scaling (--strategy, default shift; --network, default ib-32)")
     args = parser.parse_args()
     if args.ranks:
         RANKS[:] = [int(x) for x in args.ranks.split(",")]
+        EPOCH_RANKS[:] = RANKS
     for s in args.set:
         apply_set(s)
     out = sys.stdout
+    if args.epoch_table:
+        for strategy in args.strategy or ["shift"]:
+            for netname in args.network or ["ib-32"]:
+                epoch_table(args.epoch_table, strategy, netname, out)
+        return
     out.write("### Inputs\n")
     inputs(out)
     out.write("\n### Largest rank count with >= 80% efficiency\n")
