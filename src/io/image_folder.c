@@ -295,6 +295,7 @@ int sn_image_folder_list_on_ranks(const sn_dist *dist, const char *folder, const
         bytes += (int64_t)strlen(list->class_names[c]) + 1;
     int64_t header[2] = {list->classes, bytes};
     status = sn_dist_broadcast(dist, header, sizeof header, 0);
+    bytes = header[1];
     char *block = status == SN_OK ? malloc((size_t)bytes) : NULL;
     if (block && dist->rank == 0) {
         size_t position = 0;
