@@ -69,9 +69,9 @@ sn_image_kind sn_image_sniff(const uint8_t *bytes, size_t size);
  *   fractions c, k (likewise G from m, B from y). Adobe's files (an APP14
  *   "Adobe" marker, which is what Photoshop writes) store the inks inverted,
  *   255 - ink, so there R = C K / 255 on the stored values.
- * min_side > 0 lets a JPEG decode at the smallest DCT scale n/8 (n = 1..8)
- * whose shorter side is still >= min_side; the result is then smaller than
- * the file's image. `name` starts every message. */
+ * min_side > 0 lets a JPEG decode at the smallest DCT scale of 1/8, 1/4,
+ * 1/2 (libjpeg-turbo's SIMD-accelerated ones) whose shorter side is still
+ * >= min_side; the result is then smaller than the file's image. `name` starts every message. */
 int sn_image_decode(const uint8_t *bytes, size_t size, const char *name, int channels, int min_side,
                     sn_image *image);
 

@@ -192,10 +192,13 @@ static int decode_jpeg(const uint8_t *bytes, size_t size, const char *name, int 
         return sn_error_set(SN_ERR_FORMAT, "%s: unsupported JPEG colour space %d", name,
                             (int)cinfo.jpeg_color_space);
     }
-    /* The smallest DCT scale n/8 that still covers min_side: decoding at 1/4
-     * scale skips most of the inverse DCT work. */
+    /* The smallest DCT scale that still covers min_side: decoding at 1/4
+     * scale skips most of the inverse DCT work. Only 1/8, 1/4, 1/2 and 1:
+     * libjpeg-turbo has SIMD code for those inverse DCTs and plain C for the
+     * others (3/8, 6/8, ...), and here the smaller C-decoded image was the
+     * slower one in total (doc/data.md has the figures). */
     cinfo.scale_denom = 8;
-    for (unsigned n = 1; n <= 8; n++) {
+    for (unsigned n = 1; n <= 8; n *= 2) {
         cinfo.scale_num = n;
         jpeg_calc_output_dimensions(&cinfo);
         if (min_side <= 0 || (int)(cinfo.output_width < cinfo.output_height ? cinfo.output_width

@@ -583,7 +583,9 @@ static int open_output(converter *cv)
     int ok = access_list >= 0 && cv->transfer >= 0;
     if (ok && cv->dist->mpi)
         ok = H5Pset_fapl_mpio(access_list, cv->dist->comm, MPI_INFO_NULL) >= 0 &&
-             H5Pset_dxpl_mpio(cv->transfer, H5FD_MPIO_COLLECTIVE) >= 0;
+             H5Pset_dxpl_mpio(cv->transfer, H5FD_MPIO_COLLECTIVE) >= 0 &&
+             /* a round's images are many chunks: one MPI-IO call for all */
+             H5Pset_dxpl_mpio_chunk_opt(cv->transfer, H5FD_MPIO_CHUNK_ONE_IO) >= 0;
     if (ok)
         cv->file = H5Fcreate(cv->temporary, H5F_ACC_TRUNC, H5P_DEFAULT, access_list);
     if (access_list >= 0)

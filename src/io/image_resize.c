@@ -91,7 +91,7 @@ int sn_image_resize_crop(const uint8_t *src, int width, int height, int channels
      * then rows of the horizontal pass */
     const size_t table = (size_t)size * (2 + taps);
     const size_t row = (size_t)size * channels;
-    const size_t floats = 2 * table + (size_t)height * row;
+    const size_t floats = 2 * table + (size_t)(height + 1) * row;
     if (floats > scratch->capacity) {
         float *bigger = realloc(scratch->data, floats * sizeof *bigger);
         if (!bigger)
@@ -122,24 +122,42 @@ int sn_image_resize_crop(const uint8_t *src, int width, int height, int channels
         for (int o = 0; o < size; o++) {
             const float *w = ax.weights + (size_t)o * taps;
             const uint8_t *p = in + (size_t)ax.first[o] * channels;
-            for (int c = 0; c < channels; c++) {
-                float sum = 0;
-                for (int t = 0; t < ax.count[o]; t++)
-                    sum += w[t] * p[t * channels + c];
-                out[o * channels + c] = sum;
+            const int count = ax.count[o];
+            if (channels == 3) {
+                float r = 0, g = 0, b = 0;
+                for (int t = 0; t < count; t++) {
+                    r += w[t] * p[3 * t];
+                    g += w[t] * p[3 * t + 1];
+                    b += w[t] * p[3 * t + 2];
+                }
+                out[3 * o] = r;
+                out[3 * o + 1] = g;
+                out[3 * o + 2] = b;
+            } else {
+                for (int c = 0; c < channels; c++) {
+                    float sum = 0;
+                    for (int t = 0; t < count; t++)
+                        sum += w[t] * p[t * channels + c];
+                    out[o * channels + c] = sum;
+                }
             }
         }
     }
-    /* vertical */
+    /* vertical: whole rows at a time (the inner loop vectorises) */
+    float *sum = rows + (size_t)height * row;  /* [size * channels] */
     for (int o = 0; o < size; o++) {
         const float *w = ay.weights + (size_t)o * taps;
         const float *in = rows + (size_t)ay.first[o] * row;
+        for (size_t i = 0; i < row; i++)
+            sum[i] = w[0] * in[i];
+        for (int t = 1; t < ay.count[o]; t++) {
+            const float *line = in + (size_t)t * row;
+            for (size_t i = 0; i < row; i++)
+                sum[i] += w[t] * line[i];
+        }
         uint8_t *out = dst + (size_t)o * row;
         for (size_t i = 0; i < row; i++) {
-            float sum = 0;
-            for (int t = 0; t < ay.count[o]; t++)
-                sum += w[t] * in[(size_t)t * row + i];
-            int v = (int)(sum + 0.5f);
+            int v = (int)(sum[i] + 0.5f);
             out[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
     }

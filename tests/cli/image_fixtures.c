@@ -2,7 +2,8 @@
  * benchmark, with libjpeg and libpng (CI has neither Python nor ImageMagick).
  *
  *   image_fixtures folder DIR          3 classes of mixed kinds and sizes
- *   image_fixtures bench DIR N W H     N RGB JPEGs of W x H in 10 classes,
+ *   image_fixtures bench DIR N W H     N noisy RGB JPEGs of W x H (photo-like
+ *                                      file sizes) in 10 classes,
  *                                      and 20 more under val/ */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,18 @@ static int write_kind(const char *path, int kind, int w, int h, unsigned seed)
         pattern_fill(pixels, w, h, 2, seed);
         status = write_png(path, pixels, w, h, PNG_GREY, 16, 1, NULL, 0);
         break;
+    case 7: { /* RGB JPEG with noise: about the entropy (file size) of a photo */
+        pattern_fill(pixels, w, h, 3, seed);
+        unsigned state = seed * 2654435761u + 1;
+        for (size_t i = 0; i < (size_t)w * h * 3; i++) {
+            state = state * 1664525u + 1013904223u;
+            int v = pixels[i] + (int)(state >> 27) - 16;
+            pixels[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        status = write_jpeg(path, pixels, w, h, 3);
+        break;
+    }
+    case 6:
     default: /* interlaced RGB PNG */
         pattern_fill(pixels, w, h, 3, seed);
         status = write_png(path, pixels, w, h, PNG_RGB, 8, 1, NULL, 0);
@@ -114,7 +127,7 @@ static int bench(const char *dir, int n, int w, int h)
         int count = s == 0 ? n : 20;
         for (int i = 0; i < count; i++) {
             snprintf(path, sizeof path, "%s/%s/c%d/%06d.JPEG", dir, s == 0 ? "train" : "val", i % 10, i);
-            if (write_kind(path, 0, w, h, (unsigned)i) != 0)
+            if (write_kind(path, 7, w, h, (unsigned)i) != 0)
                 return 1;
         }
     }

@@ -239,7 +239,8 @@ START_TEST(test_jpeg_grey_and_rgb)
 }
 END_TEST
 
-/* DCT scaling: the smallest n/8 that keeps the shorter side >= min_side. */
+/* DCT scaling: the smallest of 1/8, 1/4, 1/2, 1 that keeps the shorter side
+ * >= min_side. */
 START_TEST(test_jpeg_dct_scaling)
 {
     make_temp_dir();
@@ -251,9 +252,14 @@ START_TEST(test_jpeg_dct_scaling)
     ck_assert_int_eq(write_jpeg(path, rgb, w, h, 3), 0);
     sn_image image = {0};
     ck_assert_int_eq(decode_file(path, 3, 100, &image), SN_OK);
-    /* 3/8: 150 x 113 (2/8 would give 75 rows, too few) */
-    ck_assert_int_eq(image.width, 150);
-    ck_assert_int_eq(image.height, 113);
+    /* 1/2: 200 x 150 (1/4 would give 75 rows, too few) */
+    ck_assert_int_eq(image.width, 200);
+    ck_assert_int_eq(image.height, 150);
+    ck_assert_int_eq(decode_file(path, 3, 75, &image), SN_OK); /* 1/4 exactly covers 75 */
+    ck_assert_int_eq(image.width, 100);
+    ck_assert_int_eq(image.height, 75);
+    ck_assert_int_eq(decode_file(path, 3, 30, &image), SN_OK); /* 1/8: 50 x 38 */
+    ck_assert_int_eq(image.height, 38);
     ck_assert_int_eq(decode_file(path, 3, 300, &image), SN_OK);
     ck_assert_int_eq(image.height, 300);
     ck_assert_int_eq(decode_file(path, 3, 1000, &image), SN_OK); /* never above full size */
