@@ -207,7 +207,9 @@ static int convert_folder(int argc, char **argv)
         sn_dist_finalize(&dist);
         return SN_EXIT_FAILURE;
     }
-    convert_progress_state state = {isatty(fileno(stdout)), now_seconds(), now_seconds(), 5.0};
+    /* mpirun hands its ranks a pseudo-terminal even when its own output
+     * goes to a Slurm log, so under MPI the lines are always plain. */
+    convert_progress_state state = {!dist.mpi && isatty(fileno(stdout)), now_seconds(), now_seconds(), 5.0};
     const char *interval = getenv("SHIFTNAS_PROGRESS_SECONDS");
     if (interval && atof(interval) >= 0)
         state.interval = atof(interval);

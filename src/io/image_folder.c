@@ -690,6 +690,12 @@ int sn_image_folder_convert(const sn_dist *dist, const char *folder, const char 
     if (status == SN_OK)
         status = sn_dist_agree(dist, write_classes(&cv, &list));
     result->classes = list.classes;
+    /* A failed run's file is worthless: emptying it first frees the space a
+     * full disk needs for HDF5's final metadata flush. (If that flush fails
+     * all the same, HDF5 1.10.8 keeps the file half closed and crashes
+     * closing it again at exit; without the space it needs no call helps.) */
+    if (status != SN_OK && dist->rank == 0 && cv.file >= 0)
+        (void)truncate(temporary, 0);
     if (cv.file >= 0 && H5Fclose(cv.file) < 0 && status == SN_OK)
         status = sn_error_set(SN_ERR_IO, "%s: cannot close (flush) it (disk full?)", temporary);
     if (cv.transfer >= 0)

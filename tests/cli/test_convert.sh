@@ -52,6 +52,11 @@ if $mpirun "$bin" data convert images two.h5 --size 32 --batch 2 >out2 2>err2 &&
 else
     fail "2 ranks differ from 1"; cat err2 diff2
 fi
+if grep -q '^train 15/15 images' out2 && ! grep -q "$(printf '\r')" out2; then
+    pass "progress under mpirun: plain lines (mpirun's pseudo-terminal is not a terminal to write to)"
+else
+    fail "progress under mpirun"; od -c out2 | head
+fi
 if "$bin" data convert images one-gray.h5 --size 20 --channels 1 --deflate 6 >/dev/null 2>&1 &&
    "$bin" data info one-gray.h5 | grep -q '^train: 15 images of 1x20x20' &&
    $mpirun "$bin" data convert images two-gray.h5 --size 20 --channels 1 --deflate 6 --batch 3 >/dev/null 2>&1 &&
