@@ -586,6 +586,12 @@ static int open_output(converter *cv)
              H5Pset_dxpl_mpio(cv->transfer, H5FD_MPIO_COLLECTIVE) >= 0 &&
              /* a round's images are many chunks: one MPI-IO call for all */
              H5Pset_dxpl_mpio_chunk_opt(cv->transfer, H5FD_MPIO_CHUNK_ONE_IO) >= 0;
+#if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
+    /* as for checkpoints: no advisory locks (they fail on some shared file
+     * systems); the partial name is ours alone */
+    if (ok)
+        ok = H5Pset_file_locking(access_list, 0, 1) >= 0;
+#endif
     if (ok)
         cv->file = H5Fcreate(cv->temporary, H5F_ACC_TRUNC, H5P_DEFAULT, access_list);
     if (access_list >= 0)
