@@ -176,9 +176,11 @@ static int convert_folder(int argc, char **argv)
         } else if (strcmp(arg, "--size") == 0) {
             ok = parse_int_option(arg, value, 1, 2048, &options.size);
         } else if (strcmp(arg, "--channels") == 0) {
-            ok = parse_int_option(arg, value, 1, 3, &options.channels) && options.channels != 2;
-            if (!ok && options.channels == 2)
-                fprintf(stderr, "shiftnas data: --channels must be 1 or 3\n");
+            ok = strcmp(value, "1") == 0 || strcmp(value, "3") == 0;
+            if (ok)
+                options.channels = value[0] - '0';
+            else
+                fprintf(stderr, "shiftnas data: --channels '%s': expected 1 or 3\n", value);
         } else if (strcmp(arg, "--deflate") == 0) {
             ok = parse_int_option(arg, value, 0, 9, &options.deflate);
         } else if (strcmp(arg, "--batch") == 0) {

@@ -313,7 +313,8 @@ static int decode_png(const uint8_t *bytes, size_t size, const char *name, int c
         png_set_expand_gray_1_2_4_to_8(png);
     if (bit_depth == 16)
         png_set_scale_16(png);
-    if (color_type & PNG_COLOR_MASK_ALPHA)
+    /* expanding a palette also turns its tRNS chunk into alpha: strip that too */
+    if ((color_type & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS))
         png_set_strip_alpha(png);
     const int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);

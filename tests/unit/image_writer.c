@@ -64,6 +64,17 @@ int write_jpeg_cmyk(const char *path, const uint8_t *cmyk, int w, int h, int ado
     return write_jpeg_any(path, cmyk, w, h, 4, JCS_CMYK, ycck ? JCS_YCCK : JCS_CMYK, adobe);
 }
 
+static const uint8_t *trns_alpha;  /* set by write_png_palette_alpha */
+
+int write_png_palette_alpha(const char *path, const uint8_t *index, int w, int h,
+                            const uint8_t *palette_rgb, const uint8_t *palette_alpha, int palette_size)
+{
+    trns_alpha = palette_alpha;
+    int status = write_png(path, index, w, h, PNG_PALETTE, 8, 0, palette_rgb, palette_size);
+    trns_alpha = NULL;
+    return status;
+}
+
 int write_png(const char *path, const uint8_t *pixels, int w, int h, int color_type, int depth,
               int interlaced, const uint8_t *palette_rgb, int palette_size)
 {
@@ -89,6 +100,8 @@ int write_png(const char *path, const uint8_t *pixels, int w, int h, int color_t
             palette[i].blue = palette_rgb[3 * i + 2];
         }
         png_set_PLTE(png, info, palette, palette_size);
+        if (trns_alpha)
+            png_set_tRNS(png, info, trns_alpha, palette_size, NULL);
     }
     png_write_info(png, info);
     int samples = color_type == PNG_GREY || color_type == PNG_PALETTE ? 1

@@ -25,4 +25,8 @@ enum { PNG_GREY = 0, PNG_GREY_ALPHA = 4, PNG_RGB = 2, PNG_RGBA = 6, PNG_PALETTE 
 int write_png(const char *path, const uint8_t *pixels, int w, int h, int color_type, int depth,
               int interlaced, const uint8_t *palette_rgb, int palette_size);
 
+/* A palette PNG whose tRNS chunk gives entry i the alpha palette_alpha[i]. */
+int write_png_palette_alpha(const char *path, const uint8_t *index, int w, int h,
+                            const uint8_t *palette_rgb, const uint8_t *palette_alpha, int palette_size);
+
 #endif

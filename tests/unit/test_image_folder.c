@@ -380,6 +380,18 @@ START_TEST(test_png_kinds)
     for (int i = 0; i < W * H; i++)
         for (int k = 0; k < 3; k++)
             ck_assert_int_eq(image.pixels[3 * i + k], palette[3 * index[i] + k]);
+
+    /* a palette with transparency (tRNS): alpha dropped the same way */
+    uint8_t palette_alpha[16];
+    for (int i = 0; i < 16; i++)
+        palette_alpha[i] = (uint8_t)(i * 17);
+    path_in(path, sizeof path, "palette-alpha.png");
+    ck_assert_int_eq(write_png_palette_alpha(path, index, W, H, palette, palette_alpha, 16), 0);
+    ck_assert_int_eq(decode_file(path, 3, 0, &image), SN_OK);
+    ck_assert_int_eq(image.channels, 3);
+    for (int i = 0; i < W * H; i++)
+        for (int k = 0; k < 3; k++)
+            ck_assert_int_eq(image.pixels[3 * i + k], palette[3 * index[i] + k]);
     sn_image_free(&image);
     remove_temp_dir();
 }
