@@ -115,7 +115,11 @@ static void convert_progress(void *context, const sn_convert_progress *p)
 
 static void report_skipped(void *context, const char *message)
 {
-    (void)context;
+    const convert_progress_state *state = context;
+    if (state && state->terminal) { /* clear the live progress line first */
+        fputs("\r\033[K", stdout);
+        fflush(stdout);
+    }
     fprintf(stderr, "%s\n", message);
 }
 
