@@ -15,7 +15,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 
 packages=(build-essential gnuplot-nox autoconf automake libtool pkg-config libopenmpi-dev openmpi-bin
-          libhdf5-openmpi-dev hdf5-tools libblis-dev libblis-pthread-dev check zlib1g-dev libinih-dev
+          libhdf5-openmpi-dev hdf5-tools libblis-dev libblis-pthread-dev check zlib1g-dev libinih-dev libjpeg-dev libpng-dev
           dataset-fashion-mnist git)
 
 install_missing() {

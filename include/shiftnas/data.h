@@ -16,6 +16,11 @@
  *   /test/images, /test/labels   the same for the test split
  *   attribute "classes" on the root group (integer, optional; default:
  *   largest label + 1 over both splits)
+ *   /class_names    optional: fixed-length strings, one per label (written
+ *                   by `data convert FOLDER`; readers here ignore it)
+ * Any storage layout HDF5 reads plainly is accepted: contiguous, or chunked
+ * and extendible as `data convert FOLDER` writes it (one image per chunk,
+ * N x S x S x C, shiftnas/image_folder.h).
  */
 #ifndef SHIFTNAS_DATA_H
 #define SHIFTNAS_DATA_H

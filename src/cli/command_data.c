@@ -1,20 +1,40 @@
-/* shiftnas data convert IDX_DIR OUT.h5 | shiftnas data info PATH */
+/* shiftnas data convert IDX_DIR|FOLDER OUT.h5 [options] | shiftnas data info PATH */
+#include <hdf5.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "shiftnas/data.h"
+#include "shiftnas/dist.h"
 #include "shiftnas/error.h"
+#include "shiftnas/image_folder.h"
 
 static const char data_usage[] =
     "usage: shiftnas data convert IDX_DIR OUT.h5\n"
+    "       [mpirun -np P] shiftnas data convert FOLDER OUT.h5 --size S [--channels 3|1]\n"
+    "                [--on-error stop|skip] [--test-split NAME] [--deflate N] [--batch B]\n"
     "       shiftnas data info PATH\n"
     "\n"
     "convert  reads {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] from IDX_DIR\n"
-    "         (e.g. /usr/share/datasets/fashion-mnist) and writes the HDF5 image-set\n"
-    "         layout of doc/data.md (/train/images, /train/labels, /test/...).\n"
-    "         OUT.h5 must not exist.\n"
+    "         (e.g. /usr/share/datasets/fashion-mnist), or the JPEG/PNG images of an\n"
+    "         image FOLDER (train/<class>/*, and val/<class>/* or test/<class>/*),\n"
+    "         and writes the HDF5 image-set layout of doc/data.md (/train/images,\n"
+    "         /train/labels, /test/...). OUT.h5 must not exist; it appears only when\n"
+    "         complete. For a folder:\n"
+    "           --size S          images become S x S: shorter side resized to S,\n"
+    "                             centre crop (required)\n"
+    "           --channels C      3 (default; grey is replicated) or 1 (BT.601 luma)\n"
+    "           --on-error MODE   stop (default): the first unreadable image ends the\n"
+    "                             conversion (exit 1); skip: leave it out, go on\n"
+    "           --test-split NAME the test split's folder (default: val, else test)\n"
+    "           --deflate N       deflate level 1-9 (default 0: uncompressed)\n"
+    "           --batch B         images each rank decodes per round (default 64)\n"
+    "         Under mpirun the ranks share the decoding and write one file; it is\n"
+    "         the same at every rank count.\n"
     "info     prints the shape, classes and label counts of an IDX directory or an\n"
     "         HDF5 image set, after checking every field.\n";
 
@@ -42,6 +62,224 @@ static int load_any(const char *path, sn_image_set *train, sn_image_set *test)
     return status;
 }
 
+/* ---- convert FOLDER ----------------------------------------------------- */
+
+typedef struct {
+    int terminal;
+    double start, last;
+    double interval;
+} convert_progress_state;
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void format_duration(char *out, size_t size, double seconds)
+{
+    long s = (long)(seconds + 0.5);
+    if (s >= 3600)
+        snprintf(out, size, "%ldh%02ldm", s / 3600, s / 60 % 60);
+    else if (s >= 60)
+        snprintf(out, size, "%ldm%02lds", s / 60, s % 60);
+    else
+        snprintf(out, size, "%lds", s);
+}
+
+/* A line every few seconds (and at the end of each split); on a terminal
+ * one live line rewritten in place, in a log plain lines. */
+static void convert_progress(void *context, const sn_convert_progress *p)
+{
+    convert_progress_state *state = context;
+    double t = now_seconds();
+    if (!p->finished && t - state->last < state->interval)
+        return;
+    state->last = t;
+    double elapsed = t - state->start;
+    if (elapsed <= 0)
+        elapsed = 1e-9;
+    double rate = (double)p->done / elapsed;
+    char eta[32], spent[32];
+    format_duration(eta, sizeof eta, rate > 0 ? (double)(p->total - p->done) / rate : 0);
+    format_duration(spent, sizeof spent, elapsed);
+    printf("%s%s %lld/%lld images (%.1f%%) %.0f img/s skipped %lld elapsed %s eta %s%s",
+           state->terminal ? "\r" : "", p->split, (long long)p->done, (long long)p->total,
+           p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, rate, (long long)p->skipped, spent,
+           eta, state->terminal && !p->finished ? "\033[K" : "\n");
+    fflush(stdout);
+    if (p->finished)
+        state->start = state->last = now_seconds();
+}
+
+static void report_skipped(void *context, const char *message)
+{
+    const convert_progress_state *state = context;
+    if (state && state->terminal) { /* clear the live progress line first */
+        fputs("\r\033[K", stdout);
+        fflush(stdout);
+    }
+    fprintf(stderr, "%s\n", message);
+}
+
+static int parse_int_option(const char *name, const char *value, int low, int high, int *out)
+{
+    char *end = NULL;
+    long v = strtol(value, &end, 10);
+    if (!*value || *end || v < low || v > high) {
+        fprintf(stderr, "shiftnas data: %s '%s': expected an integer in [%d, %d]\n", name, value, low, high);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+static int is_image_folder(const char *path)
+{
+    char train[4096];
+    struct stat st;
+    snprintf(train, sizeof train, "%s/train", path);
+    return stat(train, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int convert_failure(const sn_dist *dist, int status)
+{
+    fflush(stdout);
+    if (status != SN_ERR_PEER) {
+        char context[64];
+        if (dist->size > 1)
+            snprintf(context, sizeof context, "data: rank %d", dist->rank);
+        else
+            snprintf(context, sizeof context, "data");
+        sn_cli_report_error(context);
+    }
+    if (!sn_dist_failure_agreed())
+        sn_dist_abort(dist, SN_EXIT_FAILURE);
+    return SN_EXIT_FAILURE;
+}
+
+/* argv: convert FOLDER OUT.h5 [options] */
+static int convert_folder(int argc, char **argv)
+{
+    sn_convert_options options = {0};
+    options.channels = 3;
+    options.batch = 64;
+    options.size = 0;
+    int ok = 1;
+    for (int i = 3; i < argc && ok; i++) {
+        const char *arg = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(arg, "--size") != 0 && strcmp(arg, "--channels") != 0 && strcmp(arg, "--on-error") != 0 &&
+            strcmp(arg, "--test-split") != 0 && strcmp(arg, "--deflate") != 0 && strcmp(arg, "--batch") != 0) {
+            fprintf(stderr, "shiftnas data: unknown argument '%s' (try 'shiftnas data --help')\n", arg);
+            ok = 0;
+        } else if (!value) {
+            fprintf(stderr, "shiftnas data: %s needs a value\n", arg);
+            ok = 0;
+        } else if (strcmp(arg, "--size") == 0) {
+            ok = parse_int_option(arg, value, 1, 2048, &options.size);
+        } else if (strcmp(arg, "--channels") == 0) {
+            ok = strcmp(value, "1") == 0 || strcmp(value, "3") == 0;
+            if (ok)
+                options.channels = value[0] - '0';
+            else
+                fprintf(stderr, "shiftnas data: --channels '%s': expected 1 or 3\n", value);
+        } else if (strcmp(arg, "--deflate") == 0) {
+            ok = parse_int_option(arg, value, 0, 9, &options.deflate);
+        } else if (strcmp(arg, "--batch") == 0) {
+            ok = parse_int_option(arg, value, 1, 65536, &options.batch);
+        } else if (strcmp(arg, "--test-split") == 0) {
+            options.test_split = value;
+        } else if (strcmp(value, "stop") == 0 || strcmp(value, "skip") == 0) {
+            options.on_error = strcmp(value, "skip") == 0 ? SN_ON_ERROR_SKIP : SN_ON_ERROR_STOP;
+        } else {
+            fprintf(stderr, "shiftnas data: --on-error '%s': expected stop or skip\n", value);
+            ok = 0;
+        }
+        i++;
+    }
+    if (ok && options.size == 0) {
+        fprintf(stderr, "shiftnas data: converting an image folder needs --size S (e.g. --size 256)\n");
+        ok = 0;
+    }
+    if (!ok)
+        return SN_EXIT_USAGE;
+    sn_dist dist;
+    int status = sn_dist_init(&dist, &argc, &argv);
+    if (status != SN_OK) {
+        if (status != SN_ERR_PEER)
+            sn_cli_report_error("data");
+        sn_dist_finalize(&dist);
+        return SN_EXIT_FAILURE;
+    }
+    /* mpirun hands its ranks a pseudo-terminal even when its own output
+     * goes to a Slurm log, so under MPI the lines are always plain. */
+    convert_progress_state state = {!dist.mpi && isatty(fileno(stdout)), now_seconds(), now_seconds(), 5.0};
+    const char *interval = getenv("SHIFTNAS_PROGRESS_SECONDS");
+    if (interval && atof(interval) >= 0)
+        state.interval = atof(interval);
+    if (dist.rank == 0) {
+        options.progress = convert_progress;
+        options.context = &state;
+    }
+    options.skipped = report_skipped;
+    sn_convert_result result;
+    status = sn_image_folder_convert(&dist, argv[1], argv[2], &options, &result);
+    int exit_code = SN_EXIT_OK;
+    if (status != SN_OK) {
+        exit_code = convert_failure(&dist, status);
+    } else if (dist.rank == 0) {
+        printf("wrote %s: %d classes; train %lld images, test %lld images of %dx%dx%d (height x width x channels)\n",
+               argv[2], result.classes, (long long)result.train_count, (long long)result.test_count,
+               options.size, options.size, options.channels);
+        if (result.train_skipped + result.test_skipped > 0)
+            printf("skipped %lld unreadable files (train %lld, test %lld), each named above on stderr\n",
+                   (long long)(result.train_skipped + result.test_skipped), (long long)result.train_skipped,
+                   (long long)result.test_skipped);
+    }
+    sn_dist_finalize(&dist);
+    return exit_code;
+}
+
+/* The /class_names of a converted folder, if the file has them. */
+static void print_class_names(const char *path)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0)
+        return;
+    if (H5Lexists(file, "/class_names", H5P_DEFAULT) > 0) {
+        hid_t dataset = H5Dopen2(file, "/class_names", H5P_DEFAULT);
+        hid_t type = dataset >= 0 ? H5Dget_type(dataset) : -1;
+        hid_t space = dataset >= 0 ? H5Dget_space(dataset) : -1;
+        hssize_t count = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+        size_t width = type >= 0 && H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type)
+                           ? H5Tget_size(type)
+                           : 0;
+        char *names = count > 0 && width > 0 && width < 4096 && count < (1 << 24)
+                          ? calloc((size_t)count, width + 1)
+                          : NULL;
+        hid_t memory = names ? H5Tcopy(type) : -1;
+        if (memory >= 0 && H5Tset_size(memory, width + 1) >= 0 &&
+            H5Dread(dataset, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) >= 0) {
+            printf("class names:");
+            for (hssize_t c = 0; c < count; c++)
+                printf(" %s", names + (size_t)c * (width + 1));
+            printf("\n");
+        }
+        if (memory >= 0)
+            H5Tclose(memory);
+        free(names);
+        if (space >= 0)
+            H5Sclose(space);
+        if (type >= 0)
+            H5Tclose(type);
+        if (dataset >= 0)
+            H5Dclose(dataset);
+    }
+    H5Fclose(file);
+}
+
 int sn_command_data(int argc, char **argv)
 {
     if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
@@ -50,7 +288,9 @@ int sn_command_data(int argc, char **argv)
     }
     sn_image_set train = {0}, test = {0};
     int status;
-    if (argc == 4 && strcmp(argv[1], "convert") == 0) {
+    if (argc >= 4 && strcmp(argv[1], "convert") == 0 && is_image_folder(argv[2])) {
+        return convert_folder(argc - 1, argv + 1);
+    } else if (argc == 4 && strcmp(argv[1], "convert") == 0) {
         struct stat st;
         if (stat(argv[3], &st) == 0) {
             fprintf(stderr, "shiftnas data: %s: already exists; not overwriting it\n", argv[3]);
@@ -69,6 +309,9 @@ int sn_command_data(int argc, char **argv)
         if (status == SN_OK) {
             print_set("train", &train);
             print_set("test", &test);
+            struct stat st;
+            if (stat(argv[2], &st) == 0 && S_ISREG(st.st_mode))
+                print_class_names(argv[2]);
         }
     } else {
         fputs(data_usage, stderr);

@@ -197,3 +197,20 @@ tests_unit_test_image_transform_SOURCES = tests/unit/test_image_transform.c
 tests_unit_test_image_transform_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_image_transform_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_image_transform
+# Image folders: the resampler, JPEG/PNG decoding of images the test writes,
+# damaged files, listing, conversion on one process.
+check_PROGRAMS += tests/unit/test_image_folder
+TESTS += tests/unit/test_image_folder
+tests_unit_test_image_folder_SOURCES = tests/unit/test_image_folder.c tests/unit/image_writer.c \
+	tests/unit/image_writer.h
+tests_unit_test_image_folder_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_image_folder_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_image_folder
+# `shiftnas data convert FOLDER` end to end, on 1 and 2 ranks; its fixtures
+# come from image_fixtures (libjpeg/libpng, no Python or ImageMagick).
+check_PROGRAMS += tests/cli/image_fixtures
+tests_cli_image_fixtures_SOURCES = tests/cli/image_fixtures.c tests/unit/image_writer.c \
+	tests/unit/image_writer.h
+tests_cli_image_fixtures_LDADD = $(JPEG_LIBS) $(PNG_LIBS)
+TESTS += tests/cli/test_convert.sh
+EXTRA_DIST += tests/cli/test_convert.sh
