@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "shiftnas/data.h"
+#include "shiftnas/input.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/image_folder.h"
@@ -36,7 +37,8 @@ static const char data_usage[] =
     "         Under mpirun the ranks share the decoding and write one file; it is\n"
     "         the same at every rank count.\n"
     "info     prints the shape, classes and label counts of an IDX directory or an\n"
-    "         HDF5 image set, after checking every field.\n";
+    "         HDF5 image set, after checking every field and reading every image\n"
+    "         (an HDF5 set a few images at a time: any size).\n";
 
 static void print_set(const char *split, const sn_image_set *set)
 {
@@ -51,16 +53,6 @@ static void print_set(const char *split, const sn_image_set *set)
     printf("\n");
 }
 
-static int load_any(const char *path, sn_image_set *train, sn_image_set *test)
-{
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return sn_idx_load_directory(path, train, test);
-    int status = sn_hdf5_image_set_read(path, "train", train);
-    if (status == SN_OK)
-        status = sn_hdf5_image_set_read(path, "test", test);
-    return status;
-}
 
 /* ---- convert FOLDER ----------------------------------------------------- */
 
@@ -280,6 +272,82 @@ static void print_class_names(const char *path)
     H5Fclose(file);
 }
 
+/* Every image of a streamed split read once, a few at a time: a damaged
+ * chunk is named, and memory stays bounded whatever the file's size. */
+static int read_every_image(sn_image_source *source)
+{
+    enum { PIECE = 16 };
+    sn_image_source_shape s = sn_image_source_shape_of(source);
+    float *images = malloc(sizeof(float) * PIECE * (size_t)s.channels * (size_t)s.height *
+                           (size_t)s.width);
+    if (!images)
+        return sn_error_set(SN_ERR_NOMEM, "%s: out of memory", sn_image_source_name(source));
+    uint32_t indices[PIECE];
+    int status = SN_OK;
+    for (int64_t first = 0; first < s.count && status == SN_OK; first += PIECE) {
+        int64_t n = s.count - first < PIECE ? s.count - first : PIECE;
+        for (int64_t i = 0; i < n; i++)
+            indices[i] = (uint32_t)(first + i);
+        status = sn_image_source_fill_plain(source, images, NULL, indices, n,
+                                            SN_LAYOUT_SAMPLE_MAJOR);
+    }
+    free(images);
+    return status;
+}
+
+/* An HDF5 set of any size, streamed: metadata and labels checked, every
+ * image read; *train and *test describe the splits (labels borrowed from
+ * the sources, no pixels). */
+static int check_hdf5(const char *path, sn_image_source *sources[2], sn_image_set *train,
+                      sn_image_set *test)
+{
+    static sn_input_pipeline pipeline;
+    sn_normalization plain = {SN_MAX_CHANNELS, {0, 0, 0, 0}, {1, 1, 1, 1}};
+    pipeline.eval_crop_fraction = 1;
+    sn_input_pipeline_set_normalization(&pipeline, &plain);
+    const char *splits[2] = {"train", "test"};
+    sn_image_set *sets[2] = {train, test};
+    for (int i = 0; i < 2; i++) {
+        SN_TRY(sn_image_source_open_stream(&sources[i], path, splits[i], 0, 16, &pipeline));
+        SN_TRY(read_every_image(sources[i]));
+        sn_image_source_shape s = sn_image_source_shape_of(sources[i]);
+        *sets[i] = (sn_image_set){s.count, s.channels, s.height, s.width, s.classes, NULL,
+                                  (int32_t *)sn_image_source_labels(sources[i])};
+    }
+    if (train->channels != test->channels || train->height != test->height ||
+        train->width != test->width)
+        return sn_error_set(SN_ERR_FORMAT,
+                            "%s: training images (%dx%dx%d) and test images (%dx%dx%d) differ in "
+                            "shape",
+                            path, train->channels, train->height, train->width, test->channels,
+                            test->height, test->width);
+    train->classes = test->classes = train->classes > test->classes ? train->classes : test->classes;
+    return SN_OK;
+}
+
+static int info(const char *path)
+{
+    sn_image_set train = {0}, test = {0};
+    sn_image_source *sources[2] = {NULL, NULL};
+    struct stat st;
+    int directory = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    int status = directory ? sn_idx_load_directory(path, &train, &test)
+                           : check_hdf5(path, sources, &train, &test);
+    if (status == SN_OK) {
+        print_set("train", &train);
+        print_set("test", &test);
+        if (!directory)
+            print_class_names(path);
+    }
+    if (directory) {
+        sn_image_set_free(&train);
+        sn_image_set_free(&test);
+    }
+    sn_image_source_free(sources[0]);
+    sn_image_source_free(sources[1]);
+    return status;
+}
+
 int sn_command_data(int argc, char **argv)
 {
     if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
@@ -305,14 +373,7 @@ int sn_command_data(int argc, char **argv)
             print_set("test", &test);
         }
     } else if (argc == 3 && strcmp(argv[1], "info") == 0) {
-        status = load_any(argv[2], &train, &test);
-        if (status == SN_OK) {
-            print_set("train", &train);
-            print_set("test", &test);
-            struct stat st;
-            if (stat(argv[2], &st) == 0 && S_ISREG(st.st_mode))
-                print_class_names(argv[2]);
-        }
+        status = info(argv[2]);
     } else {
         fputs(data_usage, stderr);
         return SN_EXIT_USAGE;
