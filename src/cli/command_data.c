@@ -336,15 +336,16 @@ static int info(const char *path)
     if (status == SN_OK) {
         print_set("train", &train);
         print_set("test", &test);
-        if (!directory)
-            print_class_names(path);
     }
     if (directory) {
         sn_image_set_free(&train);
         sn_image_set_free(&test);
     }
+    /* closed first: HDF5 refuses a second open with other close settings */
     sn_image_source_free(sources[0]);
     sn_image_source_free(sources[1]);
+    if (status == SN_OK && !directory)
+        print_class_names(path);
     return status;
 }
 

@@ -99,27 +99,6 @@ same_run() {
         [ "$(rows "$a/log.h5" updates/step)" = "$(rows "$b/log.h5" updates/step)" ]
 }
 
-# expect_rank_error NAME PATTERN COMMAND...: the command exits non-zero
-# before the timeout, and of its stderr lines exactly one is ours (starts
-# with "shiftnas "; the rest are Open MPI's banners about the aborted job),
-# and that line matches the extended regular expression PATTERN.
-expect_rank_error() {
-    name=$1 pattern=$2
-    shift 2
-    "$@" >"$work/out" 2>"$work/err"
-    status=$?
-    ours=$(grep -c '^shiftnas ' "$work/err")
-    if [ "$status" -eq 0 ] || [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
-        fail "$name: exit status $status (0: no failure; 124/137: timeout)"; cat "$work/err"
-    elif [ "$ours" -ne 1 ]; then
-        fail "$name: $ours shiftnas lines on stderr, expected 1"; cat "$work/err"
-    elif ! grep '^shiftnas ' "$work/err" | grep -E -q -- "$pattern"; then
-        fail "$name: our line does not match '$pattern'"; cat "$work/err"
-    else
-        pass "$name"
-    fi
-}
-
 # --- the same bits at any rank count -------------------------------------------
 # Every multi-rank run compares a hash of its trained state across ranks
 # after every step (check_interval = 1), so a divergence would also stop the
