@@ -9,6 +9,10 @@
  *   bench_shiftnas train CONFIG         training images/s of the configured
  *                                       network and peak memory against the
  *                                       bytes it accounts for
+ *   bench_shiftnas blis-arch CONFIG     the BLIS_ARCH_TYPE value `shiftnas train`
+ *                                       sets for CONFIG (none: BLIS's own pick)
+ *                                       and the kernels' name, for running
+ *                                       PyTorch on the same kernels
  *   bench_shiftnas supernet CONFIG      training-step time of the smallest, a
  *                                       middle and the largest subnet of the
  *                                       configured space (sliced mode), their
@@ -332,7 +336,8 @@ int main(int argc, char **argv)
     }
     /* The same kernels as `shiftnas train` chooses for the configuration. */
     sn_blas_products products = SN_BLAS_LARGE_PRODUCTS;
-    if (argc >= 3 && (strcmp(argv[1], "train") == 0 || strcmp(argv[1], "supernet") == 0)) {
+    if (argc >= 3 && (strcmp(argv[1], "train") == 0 || strcmp(argv[1], "supernet") == 0 ||
+                      strcmp(argv[1], "blis-arch") == 0)) {
         sn_config config;
         if (load_config(&config, argv[2]))
             return 1;
@@ -340,6 +345,12 @@ int main(int argc, char **argv)
     }
     if (sn_blas_setup_for(1, products) != SN_OK)
         return fail("blas");
+    if (argc == 3 && strcmp(argv[1], "blis-arch") == 0) {
+        const char *arch = getenv("BLIS_ARCH_TYPE");
+        printf("blis_arch_type %s\n", arch != NULL ? arch : "none");
+        printf("blis_kernels %s\n", sn_blas_kernel_name());
+        return 0;
+    }
     if (argc == 2 && strcmp(argv[1], "gemm") == 0)
         return bench_gemm();
     if (argc == 3 && strcmp(argv[1], "conv") == 0)
@@ -349,6 +360,6 @@ int main(int argc, char **argv)
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "supernet") == 0)
         return bench_supernet(argv[2], argc == 4 ? atoi(argv[3]) : 20);
     fprintf(stderr, "usage: bench_shiftnas gemm | conv CONFIG | train CONFIG [STEPS] | supernet "
-                    "CONFIG [STEPS]\n");
+                    "CONFIG [STEPS] | blis-arch CONFIG\n");
     return 2;
 }

@@ -34,3 +34,22 @@ EXTRA_PROGRAMS += tests/bench/transform_bench
 tests_bench_transform_bench_SOURCES = tests/bench/transform_bench.c
 tests_bench_transform_bench_LDADD = libshiftnas.la $(SHIFTNAS_DEPENDENCY_LIBS)
 CLEANFILES += tests/bench/transform_bench
+
+# AutoFormer-T at 224x224 (issue 15): the space's smallest and largest subnet
+# (sliced) and the masked step of `shiftnas train` against PyTorch twins of
+# the same subnets (tests/bench/torch_autoformer.py, MACs and parameters
+# checked against `shiftnas space`); writes bench-autoformer.md.
+# BENCH_AUTOFORMER=0 leaves it out. It follows bench-checkpoint so that the
+# two timed sections never share the machine under make -j; alone:
+# BENCH_CHECKPOINT=0 make bench-autoformer, or the script itself.
+EXTRA_DIST += tests/bench/autoformer-bench.sh tests/bench/torch_autoformer.py
+CLEANFILES += bench-autoformer.md
+
+.PHONY: bench-autoformer
+bench: bench-autoformer
+bench-autoformer: bench-checkpoint shiftnas$(EXEEXT) tests/tools/make_image_set$(EXEEXT) tests/bench/bench_shiftnas$(EXEEXT)
+	@if [ "$${BENCH_AUTOFORMER:-1}" != 0 ]; then \
+	  : >bench-autoformer.md; \
+	  BUILD_DIR='$(abs_top_builddir)' SOURCE_DIR='$(abs_top_srcdir)' \
+	    $(SHELL) $(top_srcdir)/tests/bench/autoformer-bench.sh bench-autoformer.md; \
+	fi
