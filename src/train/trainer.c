@@ -53,11 +53,13 @@ int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set 
     }
     if (train->channels != test->channels || train->height != test->height ||
         train->width != test->width) {
+        /* the message first: freeing the sets zeroes their shapes */
+        status = sn_error_set(SN_ERR_FORMAT, "%s: training images (%dx%dx%d) and test images (%dx%dx%d) differ in shape",
+                              config->path, train->channels, train->height, train->width,
+                              test->channels, test->height, test->width);
         sn_image_set_free(train);
         sn_image_set_free(test);
-        return sn_error_set(SN_ERR_FORMAT, "%s: training images (%dx%dx%d) and test images (%dx%dx%d) differ in shape",
-                            config->path, train->channels, train->height, train->width,
-                            test->channels, test->height, test->width);
+        return status;
     }
     int classes = train->classes > test->classes ? train->classes : test->classes;
     train->classes = test->classes = classes;
