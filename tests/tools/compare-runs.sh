@@ -1,0 +1,32 @@
+#!/bin/sh
+# compare-runs.sh BEFORE AFTER: the outputs of two reference-runs.sh runs
+# hold the same bits: every HDF5 file (models, logs, checkpoints) by h5diff,
+# metrics.csv without its seconds column, config.ini, search.csv without
+# its timing columns and the search's printed table. Prints each difference;
+# exits 1 if there is one.
+set -u
+before=$1 after=$2
+status=0
+differs() { echo "differs: $1"; status=1; }
+for file in $(cd "$before" && find . -name '*.h5' | sort); do
+    if [ ! -f "$after/$file" ]; then differs "$file (missing)"; continue; fi
+    h5diff "$before/$file" "$after/$file" >/dev/null 2>&1 || differs "$file"
+done
+for file in $(cd "$before" && find . -name metrics.csv | sort); do
+    cut -d, -f1-6 "$before/$file" >"$before/.cut"
+    cut -d, -f1-6 "$after/$file" >"$after/.cut" 2>/dev/null || true
+    cmp -s "$before/.cut" "$after/.cut" || differs "$file"
+done
+rm -f "$before/.cut" "$after/.cut"
+for file in $(cd "$before" && find . -name config.ini | sort); do
+    grep -v '^# ' "$before/$file" >"$before/.ini"
+    grep -v '^# ' "$after/$file" >"$after/.ini" 2>/dev/null || true
+    cmp -s "$before/.ini" "$after/.ini" || differs "$file"
+done
+rm -f "$before/.ini" "$after/.ini"
+grep -v '^results appended' "$before/search.txt" >"$before/.search"
+grep -v '^results appended' "$after/search.txt" >"$after/.search" 2>/dev/null || true
+cmp -s "$before/.search" "$after/.search" || differs search.txt
+rm -f "$before/.search" "$after/.search"
+[ $status -eq 0 ] && echo "same bits: $(cd "$before" && find . -name '*.h5' | wc -l) HDF5 files, metrics, configs, search"
+exit $status
