@@ -18,10 +18,11 @@ for file in $(cd "$before" && find . -name metrics.csv | sort); do
     cmp -s "$before/.cut" "$after/.cut" || differs "$file"
 done
 rm -f "$before/.cut" "$after/.cut"
+# config.ini: every key of BEFORE with the same value (AFTER may add keys)
 for file in $(cd "$before" && find . -name config.ini | sort); do
-    grep -v '^# ' "$before/$file" >"$before/.ini"
-    grep -v '^# ' "$after/$file" >"$after/.ini" 2>/dev/null || true
-    cmp -s "$before/.ini" "$after/.ini" || differs "$file"
+    grep -v '^#' "$before/$file" | grep -v '^$' >"$before/.ini"
+    grep -v -x -F -f "$after/$file" "$before/.ini" >/dev/null 2>&1 && differs "$file"
+    [ -f "$after/$file" ] || differs "$file (missing)"
 done
 rm -f "$before/.ini" "$after/.ini"
 grep -v '^results appended' "$before/search.txt" >"$before/.search"
