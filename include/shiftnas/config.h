@@ -8,8 +8,11 @@
  * malformed value or a value outside its range is an error whose message
  * names the file, the line and the key.
  *
- * Sections: [run] [data] [model] [cnn] [vit] [space] [train]. Adding a key is one
- * field below plus one row of the table in src/io/config.c.
+ * Sections: [run] [data] [model] [cnn] [vit] [space] [train] [search]
+ * [distributed] [checkpoint]. Adding a key is one field below plus one row
+ * of the table in src/io/config.c, and, for a key a network, space or search
+ * part reads, one line in src/train/settings.c: those parts take settings
+ * structs of their own and never see this one (shiftnas/settings.h).
  */
 #ifndef SHIFTNAS_CONFIG_H
 #define SHIFTNAS_CONFIG_H
@@ -76,7 +79,8 @@ typedef struct {
     double vit_dropout;
     double vit_drop_path;
 
-    /* [space] the search space (shiftnas/space.h); 0 = from the data set */
+    /* [space] the search space (shiftnas/space.h); image size, channels and
+     * classes 0 = from the data set */
     char space_type[SN_CONFIG_TEXT_MAX]; /* "cnn" or "vit" */
     int64_t space_image_size, space_image_channels, space_classes;
     int64_t space_stem_channels, space_stem_stride, space_stem_kernel;
@@ -137,10 +141,14 @@ typedef struct {
     double evolution_mutation_probability, evolution_crossover_share;
     int64_t evolution_validation_images; /* fitness images (0 = the whole validation split) */
     int64_t recalibration_batches;       /* BN recalibration batches before a CNN subnet's evaluation */
+
+    /* [distributed] */
     int64_t distributed_shards;          /* logical shards of a batch */
     char distributed_reduce[SN_CONFIG_TEXT_MAX]; /* active|slab */
     int64_t distributed_bucket_entries;  /* gradient entries per all-reduce message */
     int64_t distributed_check_interval;  /* steps between cross-rank state checks (0 = off) */
+
+    /* [checkpoint] */
     int64_t checkpoint_interval_steps;   /* steps between checkpoints (0 = off) */
     double checkpoint_interval_seconds;  /* seconds between checkpoints (0 = off) */
     int64_t checkpoint_keep;             /* complete checkpoints kept */
@@ -182,7 +190,8 @@ int sn_config_set(sn_config *config, const char *assignment);
 /* Checks every field against its key's range, then relations between keys
  * (list lengths agree, min_learning_rate <= learning_rate, ...; [cnn],
  * [vit] and [space] relations only for the selected model type). Checks that need the
- * data set's shape are made when the network is built. */
+ * data set's shape are made when src/train makes the network's settings and
+ * builds it (sn_network_settings_from_config, sn_network_create). */
 int sn_config_validate(const sn_config *config);
 /* The same from text held in memory; `name` stands for the file in messages
  * ("RUN/checkpoints/step-000000500.h5 (config)"). */

@@ -7,7 +7,10 @@
  * buffer a forward saves for its backward, sized for max_batch). Nothing is
  * allocated afterwards, so a training step allocates nothing.
  *
- * The fixed networks of the configuration's [cnn] and [vit] sections:
+ * A network is built from its settings below (sn_network_settings), plain
+ * structs that know nothing of the run configuration; src/train makes them
+ * from [model], [cnn], [vit], [space] and [train] (shiftnas/settings.h).
+ * The fixed networks:
  *   cnn: blocks of conv(k, stride) - batch norm - activation, global average
  *        pooling, linear classifier. Activations channel-major [C, N, H, W].
  *   vit: patch embedding, class token, position embedding, pre-norm blocks
@@ -20,7 +23,6 @@
 
 #include <stdint.h>
 
-#include "shiftnas/config.h"
 #include "shiftnas/data.h"
 #include "shiftnas/space.h"
 #include "shiftnas/tensor.h"
@@ -36,11 +38,53 @@ typedef struct {
     int classes;
 } sn_input_shape;
 
-/* Builds the network described by config for inputs of this shape and
+/* ---- settings ------------------------------------------------------------ */
+
+enum { SN_CNN_MAX_BLOCKS = 16 };
+
+/* The fixed CNN: block b is conv(kernel, strides[b]) to channels[b] maps
+ * (padding kernel / 2) - batch norm - activation. */
+typedef struct {
+    int block_count;                 /* 1..SN_CNN_MAX_BLOCKS */
+    int channels[SN_CNN_MAX_BLOCKS];
+    int strides[SN_CNN_MAX_BLOCKS];
+    int kernel;
+    int hardswish;                   /* activation: hard-swish instead of ReLU */
+} sn_cnn_settings;
+
+/* The fixed ViT: patches of patch x patch pixels embedded in embed_dim, depth
+ * layers of `heads` heads (embed_dim / heads wide each, so heads must divide
+ * embed_dim) and an MLP of mlp_hidden units. */
+typedef struct {
+    int patch, embed_dim, depth, heads, mlp_hidden;
+} sn_vit_settings;
+
+/* What training does inside the layers, for every kind of network. */
+typedef struct {
+    double bn_momentum;  /* momentum of the batch-norm running statistics (CNNs) */
+    double dropout;      /* ViT dropout rate */
+    double drop_path;    /* ViT drop-path rate of the deepest layer: layer l of
+                            L gets drop_path * l / (L - 1) (AutoFormer's rates) */
+} sn_layer_settings;
+
+typedef enum { SN_NETWORK_CNN = 1, SN_NETWORK_VIT, SN_NETWORK_SUPERNET } sn_network_type;
+
+/* A whole network: one of cnn, vit or space (as `type` says), and layers. */
+typedef struct {
+    sn_network_type type;
+    sn_cnn_settings cnn;          /* SN_NETWORK_CNN */
+    sn_vit_settings vit;          /* SN_NETWORK_VIT */
+    sn_space_description space;   /* SN_NETWORK_SUPERNET: the supernet's space (its
+                                     image shape and classes must be the input's) */
+    sn_layer_settings layers;
+} sn_network_settings;
+
+/* Builds the network the settings describe for inputs of this shape and
  * batches of at most max_batch images; checks that the shapes work (e.g. the
- * patch size divides the image) and reports what does not. */
-int sn_network_create(sn_network **network, const sn_config *config, const sn_input_shape *input,
-                      int64_t max_batch);
+ * patch size divides the image) and reports what does not (SN_ERR_CONFIG, in
+ * the configuration's terms: "[cnn] block 2 ...", "[vit] embed_dim = ..."). */
+int sn_network_create(sn_network **network, const sn_network_settings *settings,
+                      const sn_input_shape *input, int64_t max_batch);
 void sn_network_free(sn_network *network);
 
 /* Deterministic initialisation: parameter entry e is drawn from the stream
@@ -102,10 +146,10 @@ int64_t sn_network_activation_floats(const sn_network *network);
  * subnet's in masked mode). */
 
 /* Builds a supernet for `space` (its image shape and classes) with the
- * training options of config ([train] bn_momentum, [vit] dropout and
- * drop_path). Starts in sliced mode at the largest architecture. */
+ * layer settings (bn_momentum for a CNN space, dropout and drop_path for a ViT
+ * space). Starts in sliced mode at the largest architecture. */
 int sn_network_create_supernet(sn_network **network, const sn_space *space,
-                               const sn_config *config, int64_t max_batch);
+                               const sn_layer_settings *layers, int64_t max_batch);
 /* The search space of a supernet; NULL for a fixed network. */
 const sn_space *sn_network_space(const sn_network *network);
 int sn_network_set_architecture(sn_network *network, const sn_arch *arch);

@@ -34,7 +34,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shiftnas/config.h"
 #include "shiftnas/rng.h"
 
 #ifdef __cplusplus
@@ -107,7 +106,8 @@ typedef struct {
 
 /* ---- building a space --------------------------------------------------- */
 
-/* The space's description as the configuration gives it: every stage and
+/* The space's settings, as a caller gives them (src/train makes them from
+ * the configuration's [space] section, shiftnas/settings.h): every stage and
  * block share the same choice lists. Widths are given per stage as the
  * largest width times width ratios. */
 typedef struct {
@@ -141,12 +141,6 @@ typedef struct {
  * image, the stem and strides leave at least a 1x1 map, limits above). On
  * failure: SN_ERR_CONFIG with a message naming the offending entry. */
 int sn_space_build(sn_space *space, const sn_space_description *description);
-
-/* The space of the configuration's [space] section. image_channels,
- * image_size and classes come from the data set and are used where [space]
- * leaves them 0. */
-int sn_space_from_config(sn_space *space, const sn_config *config, int image_channels,
-                         int image_size, int classes);
 
 /* Recomputes the index tables and choice offsets from dimensions[]; checks
  * the dimensions (used after editing a space, e.g. by sn_space_restrict). */

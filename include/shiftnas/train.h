@@ -21,6 +21,7 @@
 #include "shiftnas/input.h"
 #include "shiftnas/network.h"
 #include "shiftnas/sampler.h"
+#include "shiftnas/settings.h"
 #include "shiftnas/space.h"
 #include "shiftnas/tensor.h"
 
@@ -132,11 +133,6 @@ typedef enum {
 /* "uniform" ... "shift"; SN_ERR_CONFIG for anything else. */
 int sn_strategy_parse(const char *name, sn_strategy *strategy);
 const char *sn_strategy_name(sn_strategy strategy);
-
-/* The buckets [search] describes (buckets, or bucket_step when nonzero). */
-int sn_buckets_from_config(sn_buckets *buckets, const sn_space *space, const sn_config *config);
-/* The generator settings [search] describes. */
-void sn_generator_settings_from_config(sn_generator_settings *settings, const sn_config *config);
 
 /* ---- evaluating one subnet of a trained supernet -------------------------- */
 

@@ -300,12 +300,7 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
     FILE *csv = NULL;
     SN_TRY(open_csv(csv_path, &csv));
     sn_evolution_settings settings;
-    sn_evolution_default_settings(&settings);
-    settings.population = (int)c->evolution_population;
-    settings.evaluations = (int)c->evolution_evaluations;
-    settings.parents = (int)c->evolution_parents;
-    settings.mutation_probability = c->evolution_mutation_probability;
-    settings.crossover_share = c->evolution_crossover_share;
+    sn_evolution_settings_from_config(&settings, c);
     int64_t fitness_images = c->evolution_validation_images;
     if (fitness_images == 0 || fitness_images > run->split.validation_count)
         fitness_images = run->split.validation_count;

@@ -18,6 +18,7 @@
 #include "shiftnas/error.h"
 #include "shiftnas/png.h"
 #include "shiftnas/rng.h"
+#include "shiftnas/settings.h"
 #include "shiftnas/space.h"
 
 static const char space_usage[] =

@@ -2,6 +2,7 @@
 #include "network_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,13 +64,14 @@ static int network_start_at_largest(sn_network *network)
     return network->operations->set_architecture(network, &largest);
 }
 
-/* The fixed ViT of [vit] is the ViT supernet of the space that holds just
- * that network: one code path, one set of tests for both. */
-static int vit_fixed_attach(sn_network *network, const sn_config *config)
+/* The fixed ViT is the ViT supernet of the space that holds just that
+ * network: one code path, one set of tests for both. */
+static int vit_fixed_attach(sn_network *network, const sn_vit_settings *vit,
+                            const sn_layer_settings *layers)
 {
-    if (config->vit_embed_dim % config->vit_heads != 0)
-        return sn_error_set(SN_ERR_CONFIG, "[vit] embed_dim = %lld is not divisible by heads = %lld",
-                            (long long)config->vit_embed_dim, (long long)config->vit_heads);
+    if (vit->heads < 1 || vit->embed_dim % vit->heads != 0)
+        return sn_error_set(SN_ERR_CONFIG, "[vit] embed_dim = %d is not divisible by heads = %d",
+                            vit->embed_dim, vit->heads);
     if (network->input.height != network->input.width)
         return sn_error_set(SN_ERR_CONFIG, "vit: images must be square, not %dx%d",
                             network->input.height, network->input.width);
@@ -79,14 +81,14 @@ static int vit_fixed_attach(sn_network *network, const sn_config *config)
     d.image_channels = network->input.channels;
     d.image_size = network->input.height;
     d.classes = network->input.classes;
-    d.patch = (int)config->vit_patch;
-    d.head_dim = (int)(config->vit_embed_dim / config->vit_heads);
+    d.patch = vit->patch;
+    d.head_dim = vit->embed_dim / vit->heads;
     d.embed_count = d.depth_count = d.heads_count = d.mlp_ratio_count = 1;
-    d.embeds[0] = (int)config->vit_embed_dim;
-    d.depths[0] = (int)config->vit_depth;
-    d.heads[0] = (int)config->vit_heads;
+    d.embeds[0] = vit->embed_dim;
+    d.depths[0] = vit->depth;
+    d.heads[0] = vit->heads;
     /* hidden / embed: lround(ratio * embed) gives back exactly mlp_hidden */
-    d.mlp_ratios[0] = (double)config->vit_mlp_hidden / (double)config->vit_embed_dim;
+    d.mlp_ratios[0] = (double)vit->mlp_hidden / (double)vit->embed_dim;
     sn_space space;
     int status = sn_space_build(&space, &d);
     if (status != SN_OK) {
@@ -96,40 +98,45 @@ static int vit_fixed_attach(sn_network *network, const sn_config *config)
     }
     SN_TRY(network_take_space(network, &space));
     network->fixed = 1;
-    return sn_network_supernet_vit_attach(network, config);
+    return sn_network_supernet_vit_attach(network, layers);
 }
 
-int sn_network_create(sn_network **out, const sn_config *config, const sn_input_shape *input,
-                      int64_t max_batch)
+/* A supernet network: its space must be for the input's shape. */
+static int supernet_create(sn_network **out, const sn_network_settings *settings,
+                           const sn_input_shape *input, int64_t max_batch)
+{
+    sn_space space;
+    SN_TRY(sn_space_build(&space, &settings->space));
+    if (space.image_channels != input->channels || space.image_size != input->height ||
+        space.image_size != input->width || space.classes != input->classes)
+        return sn_error_set(SN_ERR_CONFIG,
+                            "[space] is for %dx%dx%d images and %d classes but the data set "
+                            "has %dx%dx%d images and %d classes",
+                            space.image_channels, space.image_size, space.image_size,
+                            space.classes, input->channels, input->height, input->width,
+                            input->classes);
+    return sn_network_create_supernet(out, &space, &settings->layers, max_batch);
+}
+
+int sn_network_create(sn_network **out, const sn_network_settings *settings,
+                      const sn_input_shape *input, int64_t max_batch)
 {
     *out = NULL;
     if (max_batch < 1)
         return sn_error_set(SN_ERR_ARGUMENT, "network: batch size must be >= 1");
-    if (strcmp(config->model_type, "supernet") == 0) {
-        sn_space space;
-        SN_TRY(sn_space_from_config(&space, config, input->channels, input->height,
-                                    input->classes));
-        if (space.image_channels != input->channels || space.image_size != input->height ||
-            space.image_size != input->width || space.classes != input->classes)
-            return sn_error_set(SN_ERR_CONFIG,
-                                "[space] is for %dx%dx%d images and %d classes but the data set "
-                                "has %dx%dx%d images and %d classes",
-                                space.image_channels, space.image_size, space.image_size,
-                                space.classes, input->channels, input->height, input->width,
-                                input->classes);
-        return sn_network_create_supernet(out, &space, config, max_batch);
-    }
+    if (settings->type == SN_NETWORK_SUPERNET)
+        return supernet_create(out, settings, input, max_batch);
     sn_network *network = network_new(input, max_batch);
     if (!network)
         return SN_ERR_NOMEM;
     int status;
-    if (strcmp(config->model_type, "cnn") == 0)
-        status = sn_network_cnn_attach(network, config);
-    else if (strcmp(config->model_type, "vit") == 0)
-        status = vit_fixed_attach(network, config);
+    if (settings->type == SN_NETWORK_CNN)
+        status = sn_network_cnn_attach(network, &settings->cnn, &settings->layers);
+    else if (settings->type == SN_NETWORK_VIT)
+        status = vit_fixed_attach(network, &settings->vit, &settings->layers);
     else
-        status = sn_error_set(SN_ERR_CONFIG, "[model] type = %s: not a known network",
-                              config->model_type);
+        status = sn_error_set(SN_ERR_ARGUMENT, "network: %d is not a network type",
+                              (int)settings->type);
     if (status == SN_OK)
         status = network_allocate(network);
     if (status == SN_OK && network->space != NULL)
@@ -142,8 +149,8 @@ int sn_network_create(sn_network **out, const sn_config *config, const sn_input_
     return SN_OK;
 }
 
-int sn_network_create_supernet(sn_network **out, const sn_space *space, const sn_config *config,
-                               int64_t max_batch)
+int sn_network_create_supernet(sn_network **out, const sn_space *space,
+                               const sn_layer_settings *layers, int64_t max_batch)
 {
     *out = NULL;
     if (max_batch < 1)
@@ -155,8 +162,8 @@ int sn_network_create_supernet(sn_network **out, const sn_space *space, const sn
         return SN_ERR_NOMEM;
     int status = network_take_space(network, space);
     if (status == SN_OK)
-        status = space->type == SN_SPACE_CNN ? sn_network_supernet_cnn_attach(network, config)
-                                             : sn_network_supernet_vit_attach(network, config);
+        status = space->type == SN_SPACE_CNN ? sn_network_supernet_cnn_attach(network, layers)
+                                             : sn_network_supernet_vit_attach(network, layers);
     if (status == SN_OK)
         status = network_allocate(network);
     if (status == SN_OK)

@@ -13,7 +13,7 @@
 #include "shiftnas/error.h"
 #include "shiftnas/nn.h"
 
-enum { CNN_MAX_BLOCKS = SN_CONFIG_LIST_MAX };
+enum { CNN_MAX_BLOCKS = SN_CNN_MAX_BLOCKS };
 
 typedef struct {
     sn_conv2d_dims conv;          /* for max_batch; the batch field is set per call */
@@ -257,30 +257,28 @@ static const sn_network_operations cnn_operations = {
     cnn_declare, cnn_layout, cnn_initialize, cnn_forward, cnn_backward, cnn_free, NULL, NULL, NULL,
 };
 
-int sn_network_cnn_attach(sn_network *network, const sn_config *config)
+int sn_network_cnn_attach(sn_network *network, const sn_cnn_settings *cnn,
+                          const sn_layer_settings *layers)
 {
-    const sn_int_list *channels = &config->cnn_channels, *strides = &config->cnn_strides;
-    if (channels->count < 1 || channels->count != strides->count)
-        return sn_error_set(SN_ERR_CONFIG,
-                            "[cnn] channels has %d entries but strides has %d: one stride per block",
-                            channels->count, strides->count);
+    if (cnn->block_count < 1 || cnn->block_count > CNN_MAX_BLOCKS)
+        return sn_error_set(SN_ERR_CONFIG, "cnn: %d blocks (1 to %d)", cnn->block_count,
+                            CNN_MAX_BLOCKS);
     cnn_model *m = calloc(1, sizeof *m);
     if (!m)
         return sn_error_set(SN_ERR_NOMEM, "cnn: out of memory");
     network->model = m;
     network->operations = &cnn_operations;
     network->layout = SN_LAYOUT_CHANNEL_MAJOR;
-    m->block_count = channels->count;
-    m->hardswish = strcmp(config->cnn_activation, "hardswish") == 0;
-    m->bn_momentum = (float)config->bn_momentum;
-    int kernel = (int)config->cnn_kernel;
+    m->block_count = cnn->block_count;
+    m->hardswish = cnn->hardswish;
+    m->bn_momentum = (float)layers->bn_momentum;
     for (int i = 0; i < m->block_count; i++) {
         sn_conv2d_dims *d = &m->blocks[i].conv;
         /* in_channels, in_height, in_width and batch are set by cnn_declare. */
-        d->out_channels = channels->values[i];
-        d->kernel = kernel;
-        d->stride = (int)strides->values[i];
-        d->padding = kernel / 2;
+        d->out_channels = cnn->channels[i];
+        d->kernel = cnn->kernel;
+        d->stride = cnn->strides[i];
+        d->padding = cnn->kernel / 2;
         d->groups = 1;
     }
     return SN_OK;

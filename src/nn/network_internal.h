@@ -73,10 +73,11 @@ static inline float sn_network_batchnorm_momentum(sn_network *network, float con
     return 1.0f / (float)network->recalibration_batches;
 }
 
-int sn_network_cnn_attach(sn_network *network, const sn_config *config);
+int sn_network_cnn_attach(sn_network *network, const sn_cnn_settings *cnn,
+                          const sn_layer_settings *layers);
 /* network->space is set (an owned copy) before these are called. */
-int sn_network_supernet_cnn_attach(sn_network *network, const sn_config *config);
-int sn_network_supernet_vit_attach(sn_network *network, const sn_config *config);
+int sn_network_supernet_cnn_attach(sn_network *network, const sn_layer_settings *layers);
+int sn_network_supernet_vit_attach(sn_network *network, const sn_layer_settings *layers);
 
 /* Parameter initialisers: each fills entry e of the table from the stream
  * (seed, SN_RNG_PARAMETER_INIT, 0, e). */

@@ -735,7 +735,7 @@ static const sn_network_operations supernet_cnn_operations = {
     sc_set_architecture, sc_set_soft_architecture, sc_reset_running_statistics,
 };
 
-int sn_network_supernet_cnn_attach(sn_network *network, const sn_config *config)
+int sn_network_supernet_cnn_attach(sn_network *network, const sn_layer_settings *layers)
 {
     if (!network->space || network->space->type != SN_SPACE_CNN)
         return sn_error_set(SN_ERR_INTERNAL, "supernet: a cnn supernet needs a cnn space");
@@ -745,6 +745,6 @@ int sn_network_supernet_cnn_attach(sn_network *network, const sn_config *config)
     network->model = m;
     network->operations = &supernet_cnn_operations;
     network->layout = SN_LAYOUT_CHANNEL_MAJOR;
-    m->bn_momentum = (float)config->bn_momentum;
+    m->bn_momentum = (float)layers->bn_momentum;
     return SN_OK;
 }

@@ -744,7 +744,7 @@ static const sn_network_operations svit_operations = {
     svit_set_architecture, svit_set_soft_architecture, NULL,
 };
 
-int sn_network_supernet_vit_attach(sn_network *network, const sn_config *config)
+int sn_network_supernet_vit_attach(sn_network *network, const sn_layer_settings *settings)
 {
     const sn_space *space = network->space;
     if (space->type != SN_SPACE_VIT)
@@ -763,7 +763,7 @@ int sn_network_supernet_vit_attach(sn_network *network, const sn_config *config)
     m->features = (int64_t)space->image_channels * space->patch * space->patch;
     m->max_embed = dimension_largest(space, space->embed_dimension);
     m->max_depth = dimension_largest(space, space->depth_dimension[0]);
-    m->dropout = (float)config->vit_dropout;
+    m->dropout = (float)settings->dropout;
     for (int l = 0; l < m->max_depth; l++) {
         svit_layer *b = &m->layers[l];
         int md = space->mlp_dimension[l];
@@ -775,7 +775,7 @@ int sn_network_supernet_vit_attach(sn_network *network, const sn_config *config)
         if (b->max_hidden > m->max_hidden)
             m->max_hidden = b->max_hidden;
         /* AutoFormer's rates: linear in the layer's index over the largest depth. */
-        b->drop_path = m->max_depth > 1 ? (float)config->vit_drop_path * (float)l /
+        b->drop_path = m->max_depth > 1 ? (float)settings->drop_path * (float)l /
                                               (float)(m->max_depth - 1)
                                         : 0.0f;
     }

@@ -14,6 +14,7 @@
 
 #include "shiftnas/checkpoint.h"
 #include "shiftnas/error.h"
+#include "shiftnas/settings.h"
 #include "shiftnas/space.h"
 
 void sn_report_arm_label(const char *strategy, const char *shift_statistic, char *label,

@@ -2,7 +2,6 @@
 libshiftnas_la_SOURCES += \
 	src/space/space.c \
 	src/space/architecture_text.c \
-	src/space/flops.c \
-	src/space/space_config.c
+	src/space/flops.c
 shiftnasinclude_HEADERS += \
 	include/shiftnas/space.h

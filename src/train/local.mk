@@ -1,4 +1,5 @@
-# src/train: the training loop, progress lines, metrics.
+# src/train: the training loop, progress lines, metrics, and the settings of
+# every part of the library made from the configuration (settings.c).
 libshiftnas_la_SOURCES += \
 	src/train/trainer.c \
 	src/train/run_data.c \
@@ -14,6 +15,8 @@ libshiftnas_la_SOURCES += \
 	src/train/checkpointing.c \
 	src/train/checkpointing.h \
 	src/train/stop_request.c \
-	src/train/stop_request.h
+	src/train/stop_request.h \
+	src/train/settings.c
 shiftnasinclude_HEADERS += \
+	include/shiftnas/settings.h \
 	include/shiftnas/train.h

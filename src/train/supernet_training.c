@@ -39,27 +39,6 @@ const char *sn_strategy_name(sn_strategy strategy)
     return (int)strategy >= 0 && (int)strategy < STRATEGY_COUNT ? strategy_names[strategy] : "unknown";
 }
 
-int sn_buckets_from_config(sn_buckets *buckets, const sn_space *space, const sn_config *config)
-{
-    int status = config->search_bucket_step > 0
-                     ? sn_buckets_from_step(buckets, space, config->search_bucket_step)
-                     : sn_buckets_equal_width(buckets, space, (int)config->search_buckets);
-    if (status != SN_OK)
-        return sn_error_set(SN_ERR_CONFIG, "[search] %s: %s",
-                            config->search_bucket_step > 0 ? "bucket_step" : "buckets",
-                            sn_error_message());
-    return SN_OK;
-}
-
-void sn_generator_settings_from_config(sn_generator_settings *settings, const sn_config *config)
-{
-    sn_generator_default_settings(settings);
-    settings->hidden = (int)config->generator_hidden;
-    settings->embedding = (int)config->generator_embedding;
-    settings->temperature_start = (float)config->generator_temperature_start;
-    settings->temperature_end = (float)config->generator_temperature_end;
-}
-
 /* ---- setup ---------------------------------------------------------------- */
 
 int sn_supernet_training_init(sn_supernet_training *t, const sn_config *config, sn_network *network,

@@ -80,7 +80,10 @@ int sn_trained_run_open(sn_trained_run *run, const char *run_dir, const char *co
         goto fail;
     int64_t chunk = config->eval_batch_size;
     int64_t recalibration = config->batch_size < chunk ? config->batch_size : chunk;
-    if ((status = sn_network_create(&run->network, config, &data->shape, chunk)) != SN_OK)
+    sn_network_settings network_settings;
+    if ((status = sn_network_settings_from_config(&network_settings, config, &data->shape)) !=
+            SN_OK ||
+        (status = sn_network_create(&run->network, &network_settings, &data->shape, chunk)) != SN_OK)
         goto fail;
     run->space = sn_network_space(run->network);
     if (run->strategy == SN_STRATEGY_SHIFT) {

@@ -662,7 +662,9 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
      * ceil(batch / shards)) or a chunk in evaluation. */
     shard_images = (batch + config->distributed_shards - 1) / config->distributed_shards;
     max_batch = shard_images > chunk ? shard_images : chunk;
-    if ((status = sn_network_create(&network, config, &shape, max_batch)) != SN_OK)
+    sn_network_settings network_settings;
+    if ((status = sn_network_settings_from_config(&network_settings, config, &shape)) != SN_OK ||
+        (status = sn_network_create(&network, &network_settings, &shape, max_batch)) != SN_OK)
         goto agree_setup;
     sn_network_initialize(network, (uint64_t)config->seed);
     table = sn_network_parameter_table(network);

@@ -36,6 +36,7 @@
 #include "shiftnas/nn.h"
 #include "shiftnas/optim.h"
 #include "shiftnas/rng.h"
+#include "shiftnas/settings.h"
 #include "shiftnas/space.h"
 #include "shiftnas/tensor.h"
 #include "shiftnas/train.h"
@@ -187,8 +188,10 @@ static int bench_train(const char *path, int steps)
     long rss_before = peak_rss_kib();
     int64_t batch = config.batch_size;
     sn_input_shape shape = {1, 28, 28, 10};
+    sn_network_settings network_settings;
     sn_network *network = NULL;
-    if (sn_network_create(&network, &config, &shape, batch) != SN_OK)
+    if (sn_network_settings_from_config(&network_settings, &config, &shape) != SN_OK ||
+        sn_network_create(&network, &network_settings, &shape, batch) != SN_OK)
         return fail("network");
     sn_network_initialize(network, 1);
     const sn_parameter_table *table = sn_network_parameter_table(network);
@@ -257,8 +260,10 @@ static int bench_supernet(const char *path, int steps)
     if (sn_space_from_config(&space, &config, 1, 28, 10) != SN_OK)
         return fail("space");
     int64_t batch = config.batch_size;
+    sn_layer_settings layers;
+    sn_layer_settings_from_config(&layers, &config);
     sn_network *network = NULL;
-    if (sn_network_create_supernet(&network, &space, &config, batch) != SN_OK)
+    if (sn_network_create_supernet(&network, &space, &layers, batch) != SN_OK)
         return fail("supernet");
     sn_network_initialize(network, 1);
     const sn_parameter_table *table = sn_network_parameter_table(network);

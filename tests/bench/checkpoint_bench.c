@@ -67,6 +67,7 @@
 #include "shiftnas/error.h"
 #include "shiftnas/generator.h"
 #include "shiftnas/network.h"
+#include "shiftnas/settings.h"
 #include "shiftnas/space.h"
 #include "shiftnas/tensor.h"
 
@@ -187,7 +188,9 @@ static int build_state(const char *config_path, checkpoint_state *s, owned_state
     /* Fashion-MNIST, as every shipped configuration; the batch only sizes
      * the activation slab, which a checkpoint does not hold. */
     sn_input_shape shape = {1, 28, 28, 10};
-    SN_TRY(sn_network_create(&o->network, &config, &shape, 1));
+    sn_network_settings network_settings;
+    SN_TRY(sn_network_settings_from_config(&network_settings, &config, &shape));
+    SN_TRY(sn_network_create(&o->network, &network_settings, &shape, 1));
     sn_network_initialize(o->network, (uint64_t)config.seed);
     const sn_parameter_table *table = sn_network_parameter_table(o->network);
     float *params = sn_network_parameters(o->network);
@@ -210,9 +213,7 @@ static int build_state(const char *config_path, checkpoint_state *s, owned_state
     const sn_space *space = sn_network_space(o->network);
     if (space) {
         sn_generator_settings settings;
-        sn_generator_default_settings(&settings);
-        settings.hidden = (int)config.generator_hidden;
-        settings.embedding = (int)config.generator_embedding;
+        sn_generator_settings_from_config(&settings, &config);
         SN_TRY(sn_generator_create(&o->generator, space, &settings, (uint64_t)config.seed));
         o->have_generator = 1;
         SN_TRY(add_table(s, "generator", &o->generator.table, o->generator.params));

@@ -18,6 +18,7 @@
 #include "shiftnas/network.h"
 #include "shiftnas/nn.h"
 #include "shiftnas/rng.h"
+#include "shiftnas/settings.h"
 #include "data_parallel.h"
 #include "image_batches.h"
 
@@ -150,7 +151,9 @@ static void cnn_open(cnn_fixture *f, const sn_dist *dist, const char *reduce)
     /* small buckets: the reduction is cut into several messages */
     f->config.distributed_bucket_entries = 1024;
     sn_input_shape shape = {1, IMAGE, IMAGE, CLASSES};
-    ck_assert_int_eq(sn_network_create(&f->network, &f->config, &shape, BATCH), SN_OK);
+    sn_network_settings settings;
+    ck_assert_int_eq(sn_network_settings_from_config(&settings, &f->config, &shape), SN_OK);
+    ck_assert_int_eq(sn_network_create(&f->network, &settings, &shape, BATCH), SN_OK);
     sn_network_initialize(f->network, 5);
     ck_assert_int_eq(sn_data_parallel_init(&f->dp, dist, &f->config, f->network, BATCH, 0),
                      SN_OK);
@@ -323,9 +326,11 @@ static sn_network *network_for(const char *kind, int channels, int height, int w
             ck_assert_int_eq(sn_config_set(&config, keys[i]), SN_OK);
     }
     sn_input_shape shape = {channels, height, width, CLASSES};
+    sn_network_settings settings;
     sn_network *network = NULL;
-    ck_assert_msg(sn_network_create(&network, &config, &shape, BATCH) == SN_OK, "%s: %s", kind,
-                  sn_error_message());
+    ck_assert_msg(sn_network_settings_from_config(&settings, &config, &shape) == SN_OK &&
+                      sn_network_create(&network, &settings, &shape, BATCH) == SN_OK,
+                  "%s: %s", kind, sn_error_message());
     sn_network_initialize(network, 3);
     return network;
 }

@@ -14,6 +14,7 @@
 #include "shiftnas/generator.h"
 #include "shiftnas/optim.h"
 #include "shiftnas/rng.h"
+#include "shiftnas/settings.h"
 #include "shiftnas/space.h"
 #include "shiftnas/tensor.h"
 

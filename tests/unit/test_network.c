@@ -13,6 +13,7 @@
 #include "shiftnas/error.h"
 #include "shiftnas/network.h"
 #include "shiftnas/nn.h"
+#include "shiftnas/settings.h"
 
 typedef struct {
     sn_network *network;
@@ -33,11 +34,20 @@ static double network_loss(void *context)
                                             0.1f, NULL);
 }
 
+/* The network of a configuration, as the trainer builds it. */
+static int create_from_config(sn_network **network, const sn_config *config,
+                              const sn_input_shape *shape, int64_t batch)
+{
+    sn_network_settings settings;
+    int status = sn_network_settings_from_config(&settings, config, shape);
+    return status != SN_OK ? status : sn_network_create(network, &settings, shape, batch);
+}
+
 static void setup_case(network_case *c, sn_config *config, int channels, int size, int classes,
                        int64_t batch)
 {
     sn_input_shape shape = {channels, size, size, classes};
-    ck_assert_int_eq(sn_network_create(&c->network, config, &shape, batch), SN_OK);
+    ck_assert_int_eq(create_from_config(&c->network, config, &shape, batch), SN_OK);
     sn_network_initialize(c->network, 11);
     c->batch = batch;
     c->classes = classes;
@@ -139,7 +149,7 @@ START_TEST(vit_rejects_a_patch_that_does_not_divide_the_image)
     config.vit_patch = 5;
     sn_input_shape shape = {1, 28, 28, 10};
     sn_network *network = NULL;
-    ck_assert_int_eq(sn_network_create(&network, &config, &shape, 8), SN_ERR_CONFIG);
+    ck_assert_int_eq(create_from_config(&network, &config, &shape, 8), SN_ERR_CONFIG);
     ck_assert_ptr_null(network);
     ck_assert_ptr_nonnull(strstr(sn_error_message(), "patch"));
 }
@@ -152,8 +162,34 @@ START_TEST(cnn_rejects_mismatched_lists)
     config.cnn_strides.count = 1;
     sn_input_shape shape = {1, 28, 28, 10};
     sn_network *network = NULL;
-    ck_assert_int_eq(sn_network_create(&network, &config, &shape, 8), SN_ERR_CONFIG);
+    ck_assert_int_eq(create_from_config(&network, &config, &shape, 8), SN_ERR_CONFIG);
     ck_assert_ptr_nonnull(strstr(sn_error_message(), "strides"));
+}
+END_TEST
+
+/* The settings alone build a network, without a configuration: the same
+ * network as the configuration that says the same, and a block count out of
+ * range is an error, not a write past the blocks. */
+START_TEST(cnn_settings_build_without_a_configuration)
+{
+    sn_network_settings settings = {.type = SN_NETWORK_CNN};
+    settings.cnn = (sn_cnn_settings){.block_count = 3, .channels = {32, 64, 128},
+                                     .strides = {1, 2, 2}, .kernel = 3};
+    settings.layers.bn_momentum = 0.1;
+    sn_config config;
+    sn_config_defaults(&config);
+    sn_input_shape shape = {1, 28, 28, 10};
+    sn_network *a = NULL, *b = NULL;
+    ck_assert_int_eq(sn_network_create(&a, &settings, &shape, 2), SN_OK);
+    ck_assert_int_eq(create_from_config(&b, &config, &shape, 2), SN_OK);
+    ck_assert_int_eq(sn_network_macs(a), sn_network_macs(b));
+    ck_assert_uint_eq(sn_network_parameter_table(a)->total, sn_network_parameter_table(b)->total);
+    sn_network_free(a);
+    sn_network_free(b);
+    settings.cnn.block_count = SN_CNN_MAX_BLOCKS + 1;
+    sn_network *c = NULL;
+    ck_assert_int_eq(sn_network_create(&c, &settings, &shape, 2), SN_ERR_CONFIG);
+    ck_assert_ptr_null(c);
 }
 END_TEST
 
@@ -164,8 +200,8 @@ START_TEST(initialisation_is_deterministic)
     sn_config_defaults(&config);
     sn_input_shape shape = {1, 28, 28, 10};
     sn_network *a = NULL, *b = NULL;
-    ck_assert_int_eq(sn_network_create(&a, &config, &shape, 4), SN_OK);
-    ck_assert_int_eq(sn_network_create(&b, &config, &shape, 4), SN_OK);
+    ck_assert_int_eq(create_from_config(&a, &config, &shape, 4), SN_OK);
+    ck_assert_int_eq(create_from_config(&b, &config, &shape, 4), SN_OK);
     sn_network_initialize(a, 5);
     sn_network_initialize(b, 5);
     size_t bytes = sn_network_parameter_table(a)->total * sizeof(float);
@@ -185,7 +221,7 @@ START_TEST(cnn_mac_count_by_hand)
     sn_config_defaults(&config);
     sn_input_shape shape = {1, 28, 28, 10};
     sn_network *n = NULL;
-    ck_assert_int_eq(sn_network_create(&n, &config, &shape, 2), SN_OK);
+    ck_assert_int_eq(create_from_config(&n, &config, &shape, 2), SN_OK);
     int64_t conv = 32LL * 1 * 9 * 784 + 64LL * 32 * 9 * 196 + 128LL * 64 * 9 * 49;
     ck_assert_int_eq(sn_network_convolution_macs(n), conv);
     ck_assert_int_eq(sn_network_macs(n), conv + 128 * 10);
@@ -204,6 +240,7 @@ int main(void)
     TCase *build = tcase_create("build");
     tcase_add_test(build, vit_rejects_a_patch_that_does_not_divide_the_image);
     tcase_add_test(build, cnn_rejects_mismatched_lists);
+    tcase_add_test(build, cnn_settings_build_without_a_configuration);
     tcase_add_test(build, initialisation_is_deterministic);
     tcase_add_test(build, cnn_mac_count_by_hand);
     suite_add_tcase(suite, build);

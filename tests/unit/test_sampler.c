@@ -11,6 +11,7 @@
 #include "shiftnas/error.h"
 #include "shiftnas/rng.h"
 #include "shiftnas/sampler.h"
+#include "shiftnas/settings.h"
 #include "shiftnas/space.h"
 
 static void load_space(const char *name, sn_space *space)

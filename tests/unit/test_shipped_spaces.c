@@ -22,6 +22,7 @@
 #include "shiftnas/error.h"
 #include "shiftnas/network.h"
 #include "shiftnas/rng.h"
+#include "shiftnas/settings.h"
 #include "shiftnas/space.h"
 #include "shiftnas/tensor.h"
 #include "supernet_slices.h"
@@ -52,8 +53,10 @@ static void fill_normal(float *x, int64_t n, float scale, uint32_t item)
 
 static sn_network *build(const sn_space *space, const sn_config *config, int64_t batch)
 {
+    sn_layer_settings layers;
+    sn_layer_settings_from_config(&layers, config);
     sn_network *network = NULL;
-    ck_assert_msg(sn_network_create_supernet(&network, space, config, batch) == SN_OK, "%s",
+    ck_assert_msg(sn_network_create_supernet(&network, space, &layers, batch) == SN_OK, "%s",
                   sn_error_message());
     sn_network_initialize(network, 3);
     return network;

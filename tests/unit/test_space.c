@@ -14,6 +14,7 @@
 #include "shiftnas/error.h"
 #include "shiftnas/png.h"
 #include "shiftnas/rng.h"
+#include "shiftnas/settings.h"
 #include "shiftnas/space.h"
 
 enum { MAX_PROBABILITIES = SN_SPACE_MAX_DIMENSIONS * SN_SPACE_MAX_CHOICES };

@@ -76,8 +76,9 @@ static void fixture_open_with(fixture *f, const char *strategy, const char *cons
     for (int i = 0; i < set_count; i++)
         ck_assert_int_eq(sn_config_set(&f->config, sets[i]), SN_OK);
     make_space(&f->space);
-    ck_assert_int_eq(sn_network_create_supernet(&f->network, &f->space, &f->config, HELD_OUT),
-                     SN_OK);
+    sn_layer_settings layers;
+    sn_layer_settings_from_config(&layers, &f->config);
+    ck_assert_int_eq(sn_network_create_supernet(&f->network, &f->space, &layers, HELD_OUT), SN_OK);
     sn_network_initialize(f->network, 3);
     f->config.distributed_shards = 1;
     sn_dist_local(&f->dist);

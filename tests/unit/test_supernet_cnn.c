@@ -22,7 +22,6 @@
 #include "supernet_slices.h"
 #include "image_batches.h"
 #include "nn/supernet_cnn.h"
-#include "shiftnas/config.h"
 #include "shiftnas/error.h"
 #include "shiftnas/network.h"
 #include "shiftnas/nn.h"
@@ -72,11 +71,9 @@ static void make_space(sn_space *space, int stages)
 
 static sn_network *make_supernet(const sn_space *space, int64_t batch, double momentum)
 {
-    sn_config config;
-    sn_config_defaults(&config);
-    config.bn_momentum = momentum;
+    sn_layer_settings layers = {.bn_momentum = momentum};
     sn_network *network = NULL;
-    int status = sn_network_create_supernet(&network, space, &config, batch);
+    int status = sn_network_create_supernet(&network, space, &layers, batch);
     ck_assert_msg(status == SN_OK, "create_supernet: %s", sn_error_message());
     sn_network_initialize(network, 5);
     return network;

@@ -13,7 +13,6 @@
 
 #include "gradcheck.h"
 #include "supernet_slices.h"
-#include "shiftnas/config.h"
 #include "shiftnas/error.h"
 #include "shiftnas/network.h"
 #include "shiftnas/nn.h"
@@ -46,13 +45,6 @@ static void small_space(sn_space *space)
     ck_assert_int_eq(sn_space_build(space, &d), SN_OK);
 }
 
-static void quiet_config(sn_config *config)
-{
-    sn_config_defaults(config);
-    config->vit_dropout = 0.0;
-    config->vit_drop_path = 0.0;
-}
-
 typedef struct {
     sn_network *network;
     float images[BATCH * IMAGE * IMAGE];
@@ -65,22 +57,16 @@ typedef struct {
 
 static sn_network *create_regularized(const sn_space *space, double dropout, double drop_path)
 {
-    sn_config config;
-    quiet_config(&config);
-    config.vit_dropout = dropout;
-    config.vit_drop_path = drop_path;
+    sn_layer_settings layers = {.dropout = dropout, .drop_path = drop_path};
     sn_network *network = NULL;
-    ck_assert_int_eq(sn_network_create_supernet(&network, space, &config, BATCH), SN_OK);
+    ck_assert_int_eq(sn_network_create_supernet(&network, space, &layers, BATCH), SN_OK);
     return network;
 }
 
+/* Without dropout and drop-path. */
 static sn_network *create(const sn_space *space)
 {
-    sn_config config;
-    quiet_config(&config);
-    sn_network *network = NULL;
-    ck_assert_int_eq(sn_network_create_supernet(&network, space, &config, BATCH), SN_OK);
-    return network;
+    return create_regularized(space, 0.0, 0.0);
 }
 
 /* Redraws every parameter from N(0, 0.5^2): at the real initialisation
