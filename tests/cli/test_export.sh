@@ -11,7 +11,7 @@ bin=${SHIFTNAS_BUILD_DIR:-.}/shiftnas
 tool=${SHIFTNAS_BUILD_DIR:-.}/tests/tools/make_image_set
 src=${SHIFTNAS_SOURCE_DIR:-.}
 data=/usr/share/datasets/fashion-mnist
-python=/usr/bin/python3
+python=${SHIFTNAS_PYTHON:-/usr/bin/python3}  # Debian's, with python3-torch and python3-onnx
 script=$src/doc/export_torch.py
 if [ ! -r "$data/train-images-idx3-ubyte.gz" ] && [ ! -r "$data/train-images-idx3-ubyte" ]; then
     echo "skip: Fashion-MNIST not found in $data"; exit 77
