@@ -17,10 +17,12 @@ cd "$here"
 packages=(build-essential gnuplot-nox autoconf automake libtool pkg-config libopenmpi-dev openmpi-bin
           libhdf5-openmpi-dev hdf5-tools libblis-dev libblis-pthread-dev check zlib1g-dev libinih-dev libjpeg-dev libpng-dev
           dataset-fashion-mnist git)
+# --test also runs the PyTorch side of `shiftnas export` (tests/cli/test_export.sh)
+test_packages=(python3-torch python3-onnx python3-h5py)
 
 install_missing() {
     local missing=()
-    for p in "${packages[@]}"; do
+    for p in "${packages[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -42,7 +44,7 @@ build() {
 mode=${1:-run}
 case "$mode" in
     --test)
-        install_missing
+        install_missing "${test_packages[@]}"
         build
         echo "== make check"
         make -j"$(nproc)" check

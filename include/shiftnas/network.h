@@ -166,6 +166,36 @@ const float *sn_network_architecture_gradient(const sn_network *network);
 int sn_network_begin_batchnorm_recalibration(sn_network *network);
 void sn_network_end_batchnorm_recalibration(sn_network *network);
 
+/* ---- a subnet on its own ---------------------------------------------------
+ *
+ * sn_network_visit_subnet walks the current (sliced) subnet of a supernet in
+ * forward order and hands over what a reader needs to rebuild it without
+ * shiftnas: each tensor it computes with, as a contiguous C-order copy of
+ * its slice in PyTorch's layout (convolutions [out, in/groups, k, k], linear
+ * layers [out, in]), batch-norm running statistics included; and the
+ * integer, real and text properties of each group (strides, kernels, heads,
+ * eps, activation). Names are '/'-separated paths, e.g.
+ *   cnn: stem/conv/weight, stem/norm/running_mean,
+ *        stage0/block1/expand/weight, stage0/block1/depthwise_norm/bias,
+ *        head/weight
+ *   vit: patch_embed/weight, class_token, position, blocks/3/norm1/weight,
+ *        blocks/3/attention/qkv/weight ([q; k; v] rows), blocks/3/mlp/fc1/bias,
+ *        norm/weight, head/weight
+ * group "" is the network itself. doc/export.md lists every name. A callback
+ * returning non-zero stops the walk with that status. */
+typedef struct {
+    void *context;
+    int (*tensor)(void *context, const char *name, int ndim, const int64_t *shape,
+                  const float *values);
+    int (*integer)(void *context, const char *group, const char *name, int64_t value);
+    int (*real)(void *context, const char *group, const char *name, double value);
+    int (*text)(void *context, const char *group, const char *name, const char *value);
+} sn_subnet_visitor;
+
+/* SN_ERR_ARGUMENT for a fixed CNN or a supernet in masked mode; SN_ERR_NOMEM
+ * if the copy buffer cannot be had; else the first callback failure. */
+int sn_network_visit_subnet(sn_network *network, const sn_subnet_visitor *visitor);
+
 #ifdef __cplusplus
 }
 #endif

@@ -166,6 +166,16 @@ int sn_evaluate_network(struct sn_network *network, sn_image_source *source,
 int sn_evaluate_subnet(sn_subnet_evaluator *evaluator, const sn_arch *arch,
                        sn_image_source *source, const uint32_t *indices, int64_t count,
                        double *loss, double *accuracy);
+/* The same, also copying every image's logits into logits [count, classes]
+ * and its label into labels [count] (either may be NULL): the numbers the
+ * accuracy is counted from (`shiftnas eval --logits`). */
+int sn_evaluate_subnet_logits(sn_subnet_evaluator *evaluator, const sn_arch *arch,
+                              sn_image_source *source, const uint32_t *indices, int64_t count,
+                              float *logits, int32_t *labels, double *loss, double *accuracy);
+/* What sn_evaluate_subnet does before it evaluates: sets the subnet
+ * (sliced) and re-estimates its batch-norm statistics (CNN spaces). The
+ * supernet is then that subnet as eval measures it (sn_trained_run_export_subnet). */
+int sn_subnet_evaluator_prepare(sn_subnet_evaluator *evaluator, const sn_arch *arch);
 
 /* ---- a trained supernet run, opened for search and evaluation ------------- */
 

@@ -19,6 +19,7 @@
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/evolution.h"
+#include "shiftnas/export.h"
 #include "shiftnas/generator.h"
 #include "shiftnas/train.h"
 
@@ -40,12 +41,15 @@ static const char search_usage[] =
 
 static const char eval_usage[] =
     "usage: shiftnas eval RUN_DIR --arch STRING [--set SECTION.KEY=VALUE ...] [--csv FILE]\n"
+    "                     [--logits FILE.h5]\n"
     "\n"
     "Accuracy, MACs and parameters of one subnet of the trained supernet in RUN_DIR,\n"
     "with inherited weights (batch norm recalibrated for CNN subnets).\n"
     "  --arch STRING   e.g. 'cnn:d=2,3,3;w=...' as `shiftnas space --samples` prints\n"
     "  --csv FILE      also append the result to FILE, in search's table format (method\n"
-    "                  'eval', no target; e.g. RUN_DIR/search.csv, which `shiftnas report` reads)\n";
+    "                  'eval', no target; e.g. RUN_DIR/search.csv, which `shiftnas report` reads)\n"
+    "  --logits FILE   also write the test set's logits (float32 [images, classes], the numbers\n"
+    "                  the test accuracy comes from) and labels to FILE as HDF5 (doc/export.md)\n";
 
 
 enum { TARGETS_MAX = 64 };
@@ -74,7 +78,7 @@ static int parse_targets(const char *list, double *targets, int *count)
 
 /* Common options of search and eval. */
 typedef struct {
-    const char *run_dir, *targets, *arch, *csv;
+    const char *run_dir, *targets, *arch, *csv, *logits;
     const char **overrides;
     int override_count;
 } options;
@@ -91,7 +95,8 @@ static int parse_options(int argc, char **argv, const char *name, const char *us
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         int takes_value = strcmp(arg, "--targets") == 0 || strcmp(arg, "--arch") == 0 ||
-                          strcmp(arg, "--set") == 0 || strcmp(arg, "--csv") == 0;
+                          strcmp(arg, "--set") == 0 || strcmp(arg, "--csv") == 0 ||
+                          strcmp(arg, "--logits") == 0;
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             fputs(usage, stdout);
             return -1;
@@ -104,6 +109,8 @@ static int parse_options(int argc, char **argv, const char *name, const char *us
             o->csv = argv[++i];
         } else if (strcmp(arg, "--arch") == 0 && strcmp(name, "eval") == 0) {
             o->arch = argv[++i];
+        } else if (strcmp(arg, "--logits") == 0 && strcmp(name, "eval") == 0) {
+            o->logits = argv[++i];
         } else if (strcmp(arg, "--set") == 0) {
             o->overrides[o->override_count++] = argv[++i];
         } else if (arg[0] != '-' && !o->run_dir) {
@@ -130,8 +137,10 @@ typedef struct {
     double val_accuracy, test_accuracy;
 } subnet_result;
 
-/* Validation accuracy on the whole held-out split, test accuracy on the test set. */
-static int measure(sn_trained_run *run, const sn_arch *arch, subnet_result *r)
+/* Validation accuracy on the whole held-out split, test accuracy on the test
+ * set; the test logits [test images, classes] and labels too unless NULL. */
+static int measure(sn_trained_run *run, const sn_arch *arch, subnet_result *r,
+                   float *test_logits, int32_t *test_labels)
 {
     double loss;
     r->arch = *arch;
@@ -141,8 +150,9 @@ static int measure(sn_trained_run *run, const sn_arch *arch, subnet_result *r)
     if (run->split.validation_count > 0)
         SN_TRY(sn_evaluate_subnet(&run->evaluator, &r->arch, run->data.train_main, run->split.validation,
                                   run->split.validation_count, &loss, &r->val_accuracy));
-    return sn_evaluate_subnet(&run->evaluator, &r->arch, run->data.test, run->test_indices,
-                              run->data.test_count, &loss, &r->test_accuracy);
+    return sn_evaluate_subnet_logits(&run->evaluator, &r->arch, run->data.test, run->test_indices,
+                                     run->data.test_count, test_logits, test_labels, &loss,
+                                     &r->test_accuracy);
 }
 
 static void format_macs(char *text, size_t size, double macs);
@@ -317,7 +327,7 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
             sn_arch answer;
             subnet_result r;
             if ((status = generator_answer(run, targets[t], &answer)) != SN_OK ||
-                (status = measure(run, &answer, &r)) != SN_OK)
+                (status = measure(run, &answer, &r, NULL, NULL)) != SN_OK)
                 break;
             print_row(stdout, csv, "generator", c->search_strategy, targets[t], &r, run->space, 0,
                       sn_now() - start);
@@ -343,7 +353,7 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
                                           fitness, &progress, &found)) != SN_OK)
             break;
         subnet_result r;
-        if ((status = measure(run, &found.best, &r)) != SN_OK)
+        if ((status = measure(run, &found.best, &r, NULL, NULL)) != SN_OK)
             break;
         print_row(stdout, csv, "evolution", c->search_strategy, targets[t], &r, run->space,
                   found.evaluations, sn_now() - start);
@@ -410,6 +420,59 @@ int sn_command_search(int argc, char **argv)
     return SN_EXIT_OK;
 }
 
+/* eval --logits: buffers for the test set's logits and labels (NULL, NULL
+ * without the option). */
+static int logits_buffers(const sn_trained_run *run, const options *o, float **logits,
+                          int32_t **labels)
+{
+    *logits = NULL;
+    *labels = NULL;
+    if (!o->logits)
+        return SN_OK;
+    size_t images = (size_t)(run->data.test_count > 0 ? run->data.test_count : 1);
+    *logits = malloc(images * (size_t)run->data.shape.classes * sizeof(float));
+    *labels = malloc(images * sizeof(int32_t));
+    if (!*logits || !*labels)
+        return sn_error_set(SN_ERR_NOMEM, "--logits: out of memory for %zu images' logits",
+                            images);
+    return SN_OK;
+}
+
+/* The subnet of o->arch measured and printed; its row appended to --csv,
+ * its test logits written to --logits. */
+static int evaluate_one(sn_trained_run *run, const options *o, double start)
+{
+    sn_arch arch;
+    subnet_result r;
+    int status = sn_arch_parse(run->space, o->arch, &arch);
+    if (status != SN_OK)
+        return sn_error_set(status, "--arch: %s", sn_error_message());
+    float *logits = NULL;
+    int32_t *labels = NULL;
+    if ((status = logits_buffers(run, o, &logits, &labels)) == SN_OK &&
+        (status = measure(run, &arch, &r, logits, labels)) == SN_OK) {
+        char text[SN_ARCH_TEXT_MAX], macs[32];
+        if (sn_arch_format(run->space, &r.arch, text, sizeof text) != SN_OK)
+            snprintf(text, sizeof text, "(unprintable)");
+        format_macs(macs, sizeof macs, (double)r.cost.macs);
+        printf("subnet %s\nMACs %lld (%s), parameters %lld\nval accuracy %.4f (%lld images), "
+               "test accuracy %.4f (%lld images)\n",
+               text, (long long)r.cost.macs, macs, (long long)r.cost.parameters, r.val_accuracy,
+               (long long)run->split.validation_count, r.test_accuracy,
+               (long long)run->data.test_count);
+        if (o->csv)
+            status = append_eval_row(o->csv, sn_strategy_name(run->strategy), text, &r,
+                                     sn_now() - start);
+        if (status == SN_OK && o->logits &&
+            (status = sn_logits_file_write(o->logits, text, logits, labels, run->data.test_count,
+                                           run->data.shape.classes)) == SN_OK)
+            printf("test logits written to %s\n", o->logits);
+    }
+    free(logits);
+    free(labels);
+    return status;
+}
+
 int sn_command_eval(int argc, char **argv)
 {
     options o;
@@ -427,28 +490,12 @@ int sn_command_eval(int argc, char **argv)
     }
     double start = sn_now();
     sn_trained_run run;
-    int status = sn_trained_run_open(&run, o.run_dir, o.overrides, o.override_count);
+    int status = o.logits ? sn_export_path_check(o.logits) : SN_OK;
+    if (status == SN_OK)
+        status = sn_trained_run_open(&run, o.run_dir, o.overrides, o.override_count);
     free(o.overrides);
     if (status == SN_OK) {
-        sn_arch arch;
-        subnet_result r;
-        status = sn_arch_parse(run.space, o.arch, &arch);
-        if (status != SN_OK)
-            status = sn_error_set(status, "--arch: %s", sn_error_message());
-        if (status == SN_OK && (status = measure(&run, &arch, &r)) == SN_OK) {
-            char text[SN_ARCH_TEXT_MAX], macs[32];
-            if (sn_arch_format(run.space, &r.arch, text, sizeof text) != SN_OK)
-                snprintf(text, sizeof text, "(unprintable)");
-            format_macs(macs, sizeof macs, (double)r.cost.macs);
-            printf("subnet %s\nMACs %lld (%s), parameters %lld\nval accuracy %.4f (%lld images), "
-                   "test accuracy %.4f (%lld images)\n",
-                   text, (long long)r.cost.macs, macs, (long long)r.cost.parameters,
-                   r.val_accuracy, (long long)run.split.validation_count, r.test_accuracy,
-                   (long long)run.data.test_count);
-            if (o.csv)
-                status = append_eval_row(o.csv, sn_strategy_name(run.strategy), text, &r,
-                                         sn_now() - start);
-        }
+        status = evaluate_one(&run, &o, start);
         sn_trained_run_close(&run);
     }
     if (status != SN_OK) {

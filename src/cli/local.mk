@@ -7,5 +7,6 @@ shiftnas_SOURCES += \
 	src/cli/command_config.c \
 	src/cli/command_space.c \
 	src/cli/command_search.c \
+	src/cli/command_export.c \
 	src/cli/command_inspect.c \
 	src/cli/command_report.c

@@ -18,6 +18,7 @@ static const char usage_text[] =
     "  space    describe the configured search space (dimensions, FLOPs, histogram)\n"
     "  search   best subnets of a trained supernet for MACs targets (generator, evolution)\n"
     "  eval     accuracy, MACs and parameters of one subnet of a trained supernet\n"
+    "  export   one subnet of a trained supernet alone, as HDF5 (weights named per layer)\n"
     "  inspect  what a checkpoint holds and whether it is complete and readable\n"
     "  report   tables (report.md) and plots of finished, searched runs, averaged over seeds\n"
     "\n"
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
         return sn_command_search(argc - 1, argv + 1);
     if (strcmp(command, "eval") == 0)
         return sn_command_eval(argc - 1, argv + 1);
+    if (strcmp(command, "export") == 0)
+        return sn_command_export(argc - 1, argv + 1);
     if (strcmp(command, "inspect") == 0)
         return sn_command_inspect(argc - 1, argv + 1);
     if (strcmp(command, "report") == 0)

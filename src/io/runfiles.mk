@@ -4,3 +4,7 @@ libshiftnas_la_SOURCES += \
 	src/io/model_file.c \
 	src/io/run_log.c
 shiftnasinclude_HEADERS += include/shiftnas/runfiles.h
+# Exported subnets and evaluation logits: HDF5 files of named tensors.
+libshiftnas_la_SOURCES += \
+	src/io/export_file.c
+shiftnasinclude_HEADERS += include/shiftnas/export.h

@@ -22,6 +22,7 @@ libshiftnas_la_SOURCES += \
 	src/nn/supernet_cnn.h \
 	src/nn/supernet_cnn.c \
 	src/nn/supernet_cnn_masks.c \
+	src/nn/supernet_cnn_subnet.c \
 	src/nn/supernet_vit.c \
 	src/nn/optimizer.c \
 	src/nn/schedule.c \

@@ -195,6 +195,14 @@ int sn_network_set_soft_architecture(sn_network *network, const float *probabili
     return network->operations->set_soft_architecture(network, probabilities);
 }
 
+int sn_network_visit_subnet(sn_network *network, const sn_subnet_visitor *visitor)
+{
+    if (!network->operations->visit_subnet)
+        return sn_error_set(SN_ERR_ARGUMENT,
+                            "network: only a supernet's subnet can be walked, not the fixed CNN");
+    return network->operations->visit_subnet(network, visitor);
+}
+
 const float *sn_network_architecture_gradient(const sn_network *network)
 {
     return network->fixed ? NULL : network->architecture_gradient;

@@ -255,6 +255,7 @@ static void cnn_free(sn_network *network)
 
 static const sn_network_operations cnn_operations = {
     cnn_declare, cnn_layout, cnn_initialize, cnn_forward, cnn_backward, cnn_free, NULL, NULL, NULL,
+    NULL,
 };
 
 int sn_network_cnn_attach(sn_network *network, const sn_cnn_settings *cnn,

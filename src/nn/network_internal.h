@@ -36,6 +36,8 @@ typedef struct {
     int (*set_soft_architecture)(sn_network *network, const float *probabilities);
     /* Resets the running statistics of the current subnet's slices. */
     void (*reset_running_statistics)(sn_network *network);
+    /* The current subnet's tensors and properties (sn_network_visit_subnet). */
+    int (*visit_subnet)(sn_network *network, const sn_subnet_visitor *visitor);
 } sn_network_operations;
 
 struct sn_network {
@@ -71,6 +73,16 @@ static inline float sn_network_batchnorm_momentum(sn_network *network, float con
         return configured;
     network->recalibration_batches++;
     return 1.0f / (float)network->recalibration_batches;
+}
+
+/* Copies the rows x cols block at values (row stride) into out, contiguous:
+ * a first-k slice of a supernet weight made into a tensor of its own. */
+static inline void sn_copy_block(float *out, const float *values, int64_t rows, int64_t cols,
+                                 int64_t row_stride)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++)
+            out[r * cols + c] = values[r * row_stride + c];
 }
 
 int sn_network_cnn_attach(sn_network *network, const sn_cnn_settings *cnn,

@@ -733,6 +733,7 @@ static const sn_network_operations supernet_cnn_operations = {
     sc_declare,          sc_layout,        sc_initialize,
     sc_forward,          sc_backward,      sc_free,
     sc_set_architecture, sc_set_soft_architecture, sc_reset_running_statistics,
+    sc_visit_subnet,
 };
 
 int sn_network_supernet_cnn_attach(sn_network *network, const sn_layer_settings *layers)

@@ -74,6 +74,9 @@ typedef struct {
     const float *images;
 } sc_model;
 
+/* sn_network_visit_subnet of the CNN supernet (supernet_cnn_subnet.c). */
+int sc_visit_subnet(sn_network *network, const sn_subnet_visitor *visitor);
+
 /* set_soft_architecture: every mask and gate from m->probabilities. */
 void sc_masks_from_probabilities(sn_network *network);
 

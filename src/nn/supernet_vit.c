@@ -720,6 +720,143 @@ static int svit_set_soft_architecture(sn_network *network, const float *probabil
     return SN_OK;
 }
 
+/* ---- the subnet on its own (sn_network_visit_subnet) --------------------- */
+
+typedef struct {
+    sn_network *network;
+    const sn_subnet_visitor *visitor;
+    float *buffer; /* room for the largest tensor: three q/k/v slices at most */
+} svit_walk;
+
+/* The first rows x cols of a 2-D entry (its row stride), copied and emitted. */
+static int emit_slice(svit_walk *w, const char *name, int entry, int64_t rows, int64_t cols)
+{
+    sn_network *network = w->network;
+    sn_copy_block(w->buffer, P(entry), rows, cols, network->table.entries[entry].shape[1]);
+    int64_t shape[2] = {rows, cols};
+    return w->visitor->tensor(w->visitor->context, name, 2, shape, w->buffer);
+}
+
+/* The first count values of a 1-D entry (a prefix: no copy). */
+static int emit_vector(svit_walk *w, const char *name, int entry, int64_t count)
+{
+    sn_network *network = w->network;
+    return w->visitor->tensor(w->visitor->context, name, 1, &count, P(entry));
+}
+
+/* q, k and v of a layer as one [3 * width, d] projection (timm's qkv): the
+ * first width rows of each, stacked; the biases likewise. */
+static int emit_qkv(svit_walk *w, const char *group, const svit_layer *b, int64_t width,
+                    int64_t d)
+{
+    sn_network *network = w->network;
+    const svit_model *m = network->model;
+    const int weights[3] = {b->q_weight, b->k_weight, b->v_weight};
+    const int biases[3] = {b->q_bias, b->k_bias, b->v_bias};
+    char name[128];
+    for (int i = 0; i < 3; i++)
+        sn_copy_block(w->buffer + i * width * d, P(weights[i]), width, d, m->max_embed);
+    int64_t shape[2] = {3 * width, d};
+    snprintf(name, sizeof name, "%s/weight", group);
+    SN_TRY(w->visitor->tensor(w->visitor->context, name, 2, shape, w->buffer));
+    for (int i = 0; i < 3; i++)
+        memcpy(w->buffer + i * width, P(biases[i]), (size_t)width * sizeof(float));
+    snprintf(name, sizeof name, "%s/bias", group);
+    return w->visitor->tensor(w->visitor->context, name, 1, shape, w->buffer);
+}
+
+static int svit_visit_layer(svit_walk *w, int l)
+{
+    sn_network *network = w->network;
+    svit_model *m = network->model;
+    const sn_subnet_visitor *v = w->visitor;
+    const svit_layer *b = &m->layers[l];
+    int64_t d = m->shape.embed, heads = m->shape.heads[l], hidden = m->shape.hidden[l];
+    int64_t width = heads * m->head_dim;
+    char group[32], name[96];
+    snprintf(group, sizeof group, "blocks/%d", l);
+    SN_TRY(v->integer(v->context, group, "heads", heads));
+    SN_TRY(v->integer(v->context, group, "head_dim", m->head_dim));
+    SN_TRY(v->integer(v->context, group, "mlp_hidden", hidden));
+#define VECTOR(label, entry, count)                                  \
+    do {                                                             \
+        snprintf(name, sizeof name, "%s/%s", group, label);          \
+        SN_TRY(emit_vector(w, name, (entry), (count)));              \
+    } while (0)
+#define SLICE(label, entry, rows, cols)                              \
+    do {                                                             \
+        snprintf(name, sizeof name, "%s/%s", group, label);          \
+        SN_TRY(emit_slice(w, name, (entry), (rows), (cols)));        \
+    } while (0)
+    VECTOR("norm1/weight", b->norm1_weight, d);
+    VECTOR("norm1/bias", b->norm1_bias, d);
+    snprintf(name, sizeof name, "%s/attention/qkv", group);
+    SN_TRY(emit_qkv(w, name, b, width, d));
+    SLICE("attention/proj/weight", b->proj_weight, d, width);
+    VECTOR("attention/proj/bias", b->proj_bias, d);
+    VECTOR("norm2/weight", b->norm2_weight, d);
+    VECTOR("norm2/bias", b->norm2_bias, d);
+    SLICE("mlp/fc1/weight", b->fc1_weight, hidden, d);
+    VECTOR("mlp/fc1/bias", b->fc1_bias, hidden);
+    SLICE("mlp/fc2/weight", b->fc2_weight, d, hidden);
+    VECTOR("mlp/fc2/bias", b->fc2_bias, d);
+#undef VECTOR
+#undef SLICE
+    return SN_OK;
+}
+
+static int svit_visit(svit_walk *w)
+{
+    sn_network *network = w->network;
+    svit_model *m = network->model;
+    const sn_subnet_visitor *v = w->visitor;
+    int64_t d = m->shape.embed;
+    SN_TRY(v->text(v->context, "", "family", "vit"));
+    SN_TRY(v->text(v->context, "", "activation", "gelu"));
+    SN_TRY(v->real(v->context, "", "layernorm_eps", (double)SVIT_EPS));
+    SN_TRY(v->integer(v->context, "", "patch", m->patch));
+    SN_TRY(v->integer(v->context, "", "embed", d));
+    SN_TRY(v->integer(v->context, "", "depth", m->shape.depth));
+    SN_TRY(v->integer(v->context, "", "tokens", m->tokens));
+
+    /* the patch embedding as a convolution with kernel = stride = patch */
+    sn_copy_block(w->buffer, P(m->patch_weight), d, m->features, m->features);
+    int64_t patch_shape[4] = {d, network->input.channels, m->patch, m->patch};
+    SN_TRY(v->tensor(v->context, "patch_embed/weight", 4, patch_shape, w->buffer));
+    SN_TRY(emit_vector(w, "patch_embed/bias", m->patch_bias, d));
+    int64_t token_shape[3] = {1, 1, d}, position_shape[3] = {1, m->tokens, d};
+    SN_TRY(v->tensor(v->context, "class_token", 3, token_shape, P(m->class_token)));
+    sn_copy_block(w->buffer, P(m->position), m->tokens, d, m->max_embed);
+    SN_TRY(v->tensor(v->context, "position", 3, position_shape, w->buffer));
+    for (int l = 0; l < m->shape.depth; l++)
+        SN_TRY(svit_visit_layer(w, l));
+    SN_TRY(emit_vector(w, "norm/weight", m->norm_weight, d));
+    SN_TRY(emit_vector(w, "norm/bias", m->norm_bias, d));
+    int64_t head_shape[2] = {m->classes, d};
+    sn_copy_block(w->buffer, P(m->head_weight), m->classes, d, m->max_embed);
+    SN_TRY(v->tensor(v->context, "head/weight", 2, head_shape, w->buffer));
+    return emit_vector(w, "head/bias", m->head_bias, m->classes);
+}
+
+static int svit_visit_subnet(sn_network *network, const sn_subnet_visitor *visitor)
+{
+    svit_model *m = network->model;
+    if (m->masked)
+        return sn_error_set(SN_ERR_ARGUMENT,
+                            "vit supernet: the subnet walk needs an architecture (sliced mode)");
+    size_t largest = 0;
+    for (int e = 0; e < network->table.count; e++)
+        if (network->table.entries[e].count > largest)
+            largest = network->table.entries[e].count;
+    svit_walk w = {network, visitor, malloc(3 * largest * sizeof(float))};
+    if (!w.buffer)
+        return sn_error_set(SN_ERR_NOMEM, "vit supernet: out of memory for a copy of %zu floats",
+                            3 * largest);
+    int status = svit_visit(&w);
+    free(w.buffer);
+    return status;
+}
+
 static void svit_free(sn_network *network)
 {
     svit_model *m = network->model;
@@ -741,7 +878,7 @@ static void svit_free(sn_network *network)
 
 static const sn_network_operations svit_operations = {
     svit_declare, svit_layout, svit_initialize, svit_forward, svit_backward, svit_free,
-    svit_set_architecture, svit_set_soft_architecture, NULL,
+    svit_set_architecture, svit_set_soft_architecture, NULL, svit_visit_subnet,
 };
 
 int sn_network_supernet_vit_attach(sn_network *network, const sn_layer_settings *settings)

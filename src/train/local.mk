@@ -12,6 +12,7 @@ libshiftnas_la_SOURCES += \
 	src/train/data_parallel.h \
 	src/train/subnet_evaluation.c \
 	src/train/trained_run.c \
+	src/train/subnet_export.c \
 	src/train/checkpointing.c \
 	src/train/checkpointing.h \
 	src/train/stop_request.c \

@@ -49,7 +49,7 @@ static int open_files(sn_trained_run *run, const char *run_dir, const char *cons
     SN_TRY(sn_config_validate(&run->config));
     if (strcmp(run->config.model_type, "supernet") != 0)
         return sn_error_set(SN_ERR_CONFIG,
-                            "%s: [model] type = %s; search and eval need a supernet run",
+                            "%s: [model] type = %s; search, eval and export need a supernet run",
                             config_path, run->config.model_type);
     return sn_strategy_parse(run->config.search_strategy, &run->strategy);
 }

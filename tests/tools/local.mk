@@ -13,3 +13,8 @@ EXTRA_DIST += tests/cli/test_channels.sh
 # The paper's AutoFormer-T space at 224x224 on a streamed synthetic set.
 TESTS += tests/cli/test_autoformer.sh
 EXTRA_DIST += tests/cli/test_autoformer.sh
+
+# Searched subnets leave shiftnas: export, the PyTorch rebuild against eval's
+# logits, ONNX (uses make_image_set; skipped without python3-torch/-onnx).
+TESTS += tests/cli/test_export.sh
+EXTRA_DIST += tests/cli/test_export.sh
