@@ -2,6 +2,8 @@
 shiftnas_SOURCES += \
 	src/cli/main.c \
 	src/cli/commands.h \
+	src/cli/json_writer.c \
+	src/cli/json_writer.h \
 	src/cli/command_train.c \
 	src/cli/command_data.c \
 	src/cli/command_config.c \
