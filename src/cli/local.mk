@@ -6,6 +6,8 @@ shiftnas_SOURCES += \
 	src/cli/bitmap_font.h \
 	src/cli/canvas.c \
 	src/cli/canvas.h \
+	src/cli/config_resolve.c \
+	src/cli/config_resolve.h \
 	src/cli/json_writer.c \
 	src/cli/json_writer.h \
 	src/cli/command_train.c \
