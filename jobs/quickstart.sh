@@ -3,7 +3,8 @@
 # rights for apt-get).
 #
 #   jobs/quickstart.sh          install what is missing, build, run the main job
-#   jobs/quickstart.sh --test   install what is missing, build, run the test suite
+#   jobs/quickstart.sh --test   install what is missing (also what the tests
+#                               need), build, run the test suite
 #
 # The main job trains the CNN supernet of jobs/configs/cnn-space.ini on
 # Fashion-MNIST (Debian's dataset-fashion-mnist) the ShiftNAS way (probability
@@ -14,15 +15,20 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 
-packages=(build-essential gnuplot-nox autoconf automake libtool pkg-config libopenmpi-dev openmpi-bin
-          libhdf5-openmpi-dev hdf5-tools libblis-dev libblis-pthread-dev check zlib1g-dev libinih-dev libjpeg-dev libpng-dev
-          dataset-fashion-mnist git)
-# --test also runs the PyTorch side of `shiftnas export` (tests/cli/test_export.sh)
-test_packages=(python3-torch python3-onnx python3-h5py)
+# The Debian packages, the same as README.md's apt-get line (tests/cli/test_cli.sh
+# checks that they agree): to build and run the main job ...
+packages=(build-essential autoconf automake libtool pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
+          hdf5-tools libblis-dev libblis-pthread-dev check zlib1g-dev libinih-dev libjpeg-dev libpng-dev
+          dataset-fashion-mnist gnuplot-nox git)
+# ... and for the tests: make check (h5py, the export's PyTorch and ONNX) and
+# make check-slurm (a one-node Slurm cluster; .ci/run runs both).
+test_packages=(python3-h5py python3-torch python3-onnx
+               slurm-wlm slurmctld slurmd slurm-client munge)
 
+# install_missing PACKAGE...: apt-get install those not installed yet.
 install_missing() {
     local missing=()
-    for p in "${packages[@]}" "$@"; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -44,13 +50,13 @@ build() {
 mode=${1:-run}
 case "$mode" in
     --test)
-        install_missing "${test_packages[@]}"
+        install_missing "${packages[@]}" "${test_packages[@]}"
         build
         echo "== make check"
         make -j"$(nproc)" check
         ;;
     run|--run)
-        install_missing
+        install_missing "${packages[@]}"
         build
         run_dir=runs/quickstart-$(date +%Y%m%d-%H%M%S)
         echo "== training the CNN supernet with probability shift (run directory $run_dir)"

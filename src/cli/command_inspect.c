@@ -1,4 +1,4 @@
-/* shiftnas inspect CHECKPOINT|RUN_DIR [--datasets] [--no-config]
+/* shiftnas inspect CHECKPOINT|RUN_DIR [--datasets] [--no-config] [--json]
  *
  * What a checkpoint holds and whether it can be resumed from: the header
  * check (size, CRC-32), the run's position, strategy and probabilities, the
@@ -12,12 +12,13 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "json_writer.h"
 #include "shiftnas/checkpoint.h"
 #include "shiftnas/error.h"
 #include "shiftnas/sampler.h"
 
 static const char inspect_usage[] =
-    "usage: shiftnas inspect CHECKPOINT.h5|RUN_DIR [--datasets] [--no-config]\n"
+    "usage: shiftnas inspect CHECKPOINT.h5|RUN_DIR [--datasets] [--no-config] [--json]\n"
     "\n"
     "Says whether a checkpoint is complete and readable, and what it holds: step,\n"
     "strategy, sampling probabilities, sizes and the stored configuration. Given a run\n"
@@ -25,6 +26,10 @@ static const char inspect_usage[] =
     "\n"
     "  --datasets   list every dataset with its type and shape\n"
     "  --no-config  leave out the configuration text\n"
+    "  --json       one JSON object instead of the text: {run, checkpoints [{name, bytes,\n"
+    "               ok, error}], latest} for a run directory, and checkpoint {file, usable,\n"
+    "               error, bytes, dataset_count, format, ..., step, ..., probabilities, beta,\n"
+    "               sizes [{group, arrays, values, bytes}], datasets, config}\n"
     "\n"
     "Exit status: 0 readable, 1 missing or damaged (the reason on stderr), 2 usage.\n";
 
@@ -36,6 +41,7 @@ typedef struct {
     int64_t arrays[GROUPS_MAX], values[GROUPS_MAX], bytes[GROUPS_MAX];
     int list_datasets;
     int64_t datasets;
+    sn_json_writer *json; /* --json: the datasets go into its open array */
 } inventory;
 
 static int visit(void *context, const char *name, sn_checkpoint_type type, int rank,
@@ -46,7 +52,17 @@ static int visit(void *context, const char *name, sn_checkpoint_type type, int r
     for (int d = 0; d < rank; d++)
         values *= dims[d];
     inv->datasets++;
-    if (inv->list_datasets) {
+    if (inv->list_datasets && inv->json) {
+        sn_json_object_begin(inv->json);
+        sn_json_key_string(inv->json, "name", name);
+        sn_json_key_string(inv->json, "type", sn_checkpoint_type_name(type));
+        sn_json_key(inv->json, "shape");
+        sn_json_array_begin_inline(inv->json);
+        for (int d = 0; d < rank; d++)
+            sn_json_int(inv->json, dims[d]);
+        sn_json_array_end(inv->json);
+        sn_json_object_end(inv->json);
+    } else if (inv->list_datasets) {
         printf("  %-48s %-7s [", name, sn_checkpoint_type_name(type));
         for (int d = 0; d < rank; d++)
             printf("%s%lld", d ? ", " : "", (long long)dims[d]);
@@ -91,33 +107,50 @@ static int64_t int_attribute(sn_checkpoint_reader *r, const char *name)
     return value;
 }
 
-/* The probabilities of a shift run (any run: what it stored). */
-static void print_probabilities(sn_checkpoint_reader *r)
+/* The sampling probabilities a run stored (a shift run: any run, what it
+ * stored); buckets 0 when there are none. updates: -1 if not stored. */
+typedef struct {
+    int64_t buckets, updates;
+    double p[SN_BUCKETS_MAX], beta[SN_BUCKETS_MAX];
+} probabilities;
+
+static void read_probabilities(sn_checkpoint_reader *r, probabilities *out)
 {
     sn_checkpoint_type type;
     int rank;
     int64_t dims[SN_CHECKPOINT_RANK_MAX];
+    out->buckets = 0;
+    out->updates = -1;
     if (sn_checkpoint_array_shape(r, "shift/probability", &type, &rank, dims) != SN_OK ||
         type != SN_CHECKPOINT_FLOAT64 || rank != 1 || dims[0] > SN_BUCKETS_MAX)
         return;
-    double p[SN_BUCKETS_MAX], beta[SN_BUCKETS_MAX];
-    if (sn_checkpoint_read_array(r, "shift/probability", type, 1, dims, p) != SN_OK ||
-        sn_checkpoint_read_array(r, "shift/beta", type, 1, dims, beta) != SN_OK)
+    if (sn_checkpoint_read_array(r, "shift/probability", type, 1, dims, out->p) != SN_OK ||
+        sn_checkpoint_read_array(r, "shift/beta", type, 1, dims, out->beta) != SN_OK)
+        return;
+    out->buckets = dims[0];
+    if (sn_checkpoint_read_array(r, "shift/updates", SN_CHECKPOINT_INT64, 0, NULL,
+                                 &out->updates) != SN_OK)
+        out->updates = -1;
+}
+
+static void print_probabilities(sn_checkpoint_reader *r)
+{
+    probabilities shift;
+    read_probabilities(r, &shift);
+    if (shift.buckets == 0)
         return;
     printf("probabilities:");
-    for (int64_t k = 0; k < dims[0]; k++)
-        printf(" %.4f", p[k]);
+    for (int64_t k = 0; k < shift.buckets; k++)
+        printf(" %.4f", shift.p[k]);
     printf("\nbeta:         ");
-    for (int64_t k = 0; k < dims[0]; k++)
-        printf(" %+.4f", beta[k]);
-    int64_t updates;
-    if (sn_checkpoint_read_array(r, "shift/updates", SN_CHECKPOINT_INT64, 0, NULL, &updates) ==
-        SN_OK)
-        printf("\nprobability updates so far: %lld", (long long)updates);
+    for (int64_t k = 0; k < shift.buckets; k++)
+        printf(" %+.4f", shift.beta[k]);
+    if (shift.updates >= 0)
+        printf("\nprobability updates so far: %lld", (long long)shift.updates);
     printf("\n");
 }
 
-static int inspect_file(const char *path, int list_datasets, int show_config)
+static int inspect_file_text(const char *path, int list_datasets, int show_config)
 {
     int64_t size = 0;
     printf("file: %s\n", path);
@@ -180,13 +213,159 @@ static int inspect_file(const char *path, int list_datasets, int show_config)
     return SN_EXIT_OK;
 }
 
+/* ---- --json ---------------------------------------------------------------- */
+
+static void json_text_attribute(sn_json_writer *j, sn_checkpoint_reader *r, const char *name)
+{
+    char *text = NULL;
+    sn_json_key(j, name);
+    if (sn_checkpoint_read_text(r, name, &text) == SN_OK) {
+        sn_json_string(j, text);
+        free(text);
+    } else {
+        sn_json_null(j);
+    }
+}
+
+static void json_int_attribute(sn_json_writer *j, sn_checkpoint_reader *r, const char *key,
+                               const char *name)
+{
+    int64_t value;
+    sn_json_key(j, key);
+    if (sn_checkpoint_read_int64(r, name, &value) == SN_OK)
+        sn_json_int(j, value);
+    else
+        sn_json_null(j);
+}
+
+static void json_numbers(sn_json_writer *j, const char *key, const double *values, int64_t count)
+{
+    sn_json_key(j, key);
+    sn_json_array_begin_inline(j);
+    for (int64_t k = 0; k < count; k++)
+        sn_json_number(j, values[k]);
+    sn_json_array_end(j);
+}
+
+/* What the text shows after the status line, as keys of the checkpoint object. */
+static void json_checkpoint_contents(sn_json_writer *j, sn_checkpoint_reader *r,
+                                     const inventory *inv, int show_config)
+{
+    json_text_attribute(j, r, "format");
+    json_int_attribute(j, r, "format_version", "format_version");
+    json_text_attribute(j, r, "shiftnas_version");
+    json_text_attribute(j, r, "source_revision");
+    json_int_attribute(j, r, "step", "step");
+    json_int_attribute(j, r, "total_steps", "total_steps");
+    json_int_attribute(j, r, "epoch", "epoch");
+    json_int_attribute(j, r, "data_position", "data_position");
+    json_int_attribute(j, r, "steps_per_epoch", "steps_per_epoch");
+    sn_json_key_bool(j, "training_complete", int_attribute(r, "complete") == 1);
+    json_int_attribute(j, r, "ranks", "ranks");
+    json_text_attribute(j, r, "strategy");
+    json_text_attribute(j, r, "model_type");
+    json_int_attribute(j, r, "seed", "seed");
+    json_int_attribute(j, r, "images", "images");
+    probabilities shift;
+    read_probabilities(r, &shift);
+    if (shift.buckets > 0) {
+        json_numbers(j, "probabilities", shift.p, shift.buckets);
+        json_numbers(j, "beta", shift.beta, shift.buckets);
+        sn_json_key(j, "probability_updates");
+        if (shift.updates >= 0)
+            sn_json_int(j, shift.updates);
+        else
+            sn_json_null(j);
+    }
+    sn_json_key(j, "sizes");
+    sn_json_array_begin(j);
+    for (int g = 0; g < inv->count; g++) {
+        sn_json_object_begin(j);
+        sn_json_key_string(j, "group", inv->name[g]);
+        sn_json_key_int(j, "arrays", inv->arrays[g]);
+        sn_json_key_int(j, "values", inv->values[g]);
+        sn_json_key_int(j, "bytes", inv->bytes[g]);
+        sn_json_object_end(j);
+    }
+    sn_json_array_end(j);
+    if (show_config)
+        json_text_attribute(j, r, "config");
+}
+
+/* A checkpoint that cannot be used: said in the document and on stderr. */
+static int json_unusable(sn_json_writer *j)
+{
+    sn_json_key_bool(j, "usable", 0);
+    sn_json_key_string(j, "error", sn_error_message());
+    sn_cli_report_error("inspect");
+    return SN_EXIT_FAILURE;
+}
+
+/* The checkpoint object: the text's information, one key per figure. */
+static int inspect_file_json(sn_json_writer *j, const char *path, int list_datasets,
+                             int show_config)
+{
+    int64_t size = 0;
+    sn_checkpoint_reader *r = NULL;
+    sn_json_object_begin(j);
+    sn_json_key_string(j, "file", path);
+    int exit_code = SN_EXIT_OK;
+    if (sn_checkpoint_verify(path, &size) != SN_OK || sn_checkpoint_open(&r, path) != SN_OK) {
+        exit_code = json_unusable(j);
+    } else {
+        inventory inv;
+        memset(&inv, 0, sizeof inv);
+        inv.list_datasets = list_datasets;
+        inv.json = j;
+        if (list_datasets) {
+            sn_json_key(j, "datasets");
+            sn_json_array_begin(j);
+        }
+        int status = sn_checkpoint_list(r, visit, &inv);
+        if (list_datasets)
+            sn_json_array_end(j);
+        if (status != SN_OK) {
+            exit_code = json_unusable(j);
+        } else {
+            sn_json_key_bool(j, "usable", 1);
+            sn_json_key_int(j, "bytes", size);
+            sn_json_key_int(j, "dataset_count", inv.datasets);
+            json_checkpoint_contents(j, r, &inv, show_config);
+        }
+        sn_checkpoint_close(r);
+    }
+    sn_json_object_end(j);
+    return exit_code;
+}
+
+static int inspect_file(const char *path, int list_datasets, int show_config,
+                        sn_json_writer *json)
+{
+    if (json)
+        return inspect_file_json(json, path, list_datasets, show_config);
+    return inspect_file_text(path, list_datasets, show_config);
+}
+
+/* Ends the document; a write error turns any exit code into a failure. */
+static int finish_json(sn_json_writer *json, int exit_code)
+{
+    if (sn_json_end(json) != SN_OK) {
+        sn_cli_report_error("inspect");
+        return SN_EXIT_FAILURE;
+    }
+    return exit_code;
+}
+
+/* ---- a run directory ---------------------------------------------------------- */
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* A run directory: every checkpoint verified, then the latest in full. */
-static int inspect_run(const char *run_dir, int list_datasets, int show_config)
+static int inspect_run(const char *run_dir, int list_datasets, int show_config,
+                       sn_json_writer *json)
 {
     char directory[1100];
     snprintf(directory, sizeof directory, "%s/checkpoints", run_dir);
@@ -211,24 +390,48 @@ static int inspect_run(const char *run_dir, int list_datasets, int show_config)
     if (dir)
         closedir(dir);
     qsort(names, (size_t)count, sizeof names[0], compare_names);
-    printf("run: %s; checkpoints:\n", run_dir);
+    if (json) {
+        sn_json_object_begin(json);
+        sn_json_key_string(json, "run", run_dir);
+        sn_json_key(json, "checkpoints");
+        sn_json_array_begin(json);
+    } else {
+        printf("run: %s; checkpoints:\n", run_dir);
+    }
     for (int i = 0; i < count; i++) {
         char path[1300];
         snprintf(path, sizeof path, "%s/%s", directory, names[i]);
         int64_t size = 0;
         int ok = names[i] && sn_checkpoint_verify(path, &size) == SN_OK;
-        printf("  %-24s %8.1f MB  %s%s\n", names[i] ? names[i] : "?", (double)size / 1e6,
-               ok ? "ok" : "DAMAGED: ", ok ? "" : sn_error_message());
+        if (json) {
+            sn_json_object_begin(json);
+            sn_json_key_string(json, "name", names[i] ? names[i] : "?");
+            sn_json_key_int(json, "bytes", size);
+            sn_json_key_bool(json, "ok", ok);
+            sn_json_key_string(json, "error", ok ? NULL : sn_error_message());
+            sn_json_object_end(json);
+        } else {
+            printf("  %-24s %8.1f MB  %s%s\n", names[i] ? names[i] : "?", (double)size / 1e6,
+                   ok ? "ok" : "DAMAGED: ", ok ? "" : sn_error_message());
+        }
         free(names[i]);
     }
-    printf("latest: %s\n\n", latest);
-    return inspect_file(latest, list_datasets, show_config);
+    if (!json) {
+        printf("latest: %s\n\n", latest);
+        return inspect_file(latest, list_datasets, show_config, NULL);
+    }
+    sn_json_array_end(json);
+    sn_json_key_string(json, "latest", latest);
+    sn_json_key(json, "checkpoint");
+    int exit_code = inspect_file(latest, list_datasets, show_config, json);
+    sn_json_object_end(json);
+    return finish_json(json, exit_code);
 }
 
 int sn_command_inspect(int argc, char **argv)
 {
     const char *target = NULL;
-    int list_datasets = 0, show_config = 1;
+    int list_datasets = 0, show_config = 1, as_json = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(inspect_usage, stdout);
@@ -237,6 +440,8 @@ int sn_command_inspect(int argc, char **argv)
             list_datasets = 1;
         } else if (strcmp(argv[i], "--no-config") == 0) {
             show_config = 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            as_json = 1;
         } else if (argv[i][0] == '-' || target) {
             fprintf(stderr, "shiftnas inspect: unexpected argument '%s' (try 'shiftnas inspect "
                             "--help')\n",
@@ -255,7 +460,18 @@ int sn_command_inspect(int argc, char **argv)
         fprintf(stderr, "shiftnas inspect: %s: %s\n", target, strerror(errno));
         return SN_EXIT_FAILURE;
     }
+    sn_json_writer writer, *json = NULL;
+    if (as_json) {
+        sn_json_begin(&writer, stdout); /* writes nothing until the first value */
+        json = &writer;
+    }
     if (S_ISDIR(st.st_mode))
-        return inspect_run(target, list_datasets, show_config);
-    return inspect_file(target, list_datasets, show_config);
+        return inspect_run(target, list_datasets, show_config, json);
+    if (!json)
+        return inspect_file(target, list_datasets, show_config, NULL);
+    sn_json_object_begin(json);
+    sn_json_key(json, "checkpoint");
+    int exit_code = inspect_file(target, list_datasets, show_config, json);
+    sn_json_object_end(json);
+    return finish_json(json, exit_code);
 }

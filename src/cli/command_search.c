@@ -1,6 +1,6 @@
 /*
- * shiftnas search RUN_DIR --targets 2.5M,5M,8M [--set S.K=V ...] [--csv FILE]
- * shiftnas eval RUN_DIR --arch STRING [--set S.K=V ...]
+ * shiftnas search RUN_DIR --targets 2.5M,5M,8M [--set S.K=V ...] [--csv FILE] [--json]
+ * shiftnas eval RUN_DIR --arch STRING [--set S.K=V ...] [--csv FILE] [--json]
  *
  * Every strategy's supernet is searched the same way: for each MACs target,
  * an evolutionary search (fitness = validation accuracy with inherited
@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "json_writer.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/evolution.h"
@@ -25,6 +26,7 @@
 
 static const char search_usage[] =
     "usage: shiftnas search RUN_DIR --targets LIST [--set SECTION.KEY=VALUE ...] [--csv FILE]\n"
+    "                       [--json]\n"
     "\n"
     "Finds, for each MACs target, the subnet of the trained supernet in RUN_DIR with the\n"
     "best validation accuracy among those within the target, with inherited weights.\n"
@@ -32,6 +34,10 @@ static const char search_usage[] =
     "  --targets LIST  comma-separated MACs targets with optional k/M/G suffix, e.g. 2.5M,5M,8M\n"
     "  --set S.K=V     override a key of RUN_DIR/config.ini, e.g. --set search.evolution_evaluations=32\n"
     "  --csv FILE      append the results here (default RUN_DIR/search.csv)\n"
+    "  --json          print one JSON document instead of the table, when the search is\n"
+    "                  done (progress lines go to stderr): run, strategy, steps, evolution,\n"
+    "                  results [{method, target_macs, arch, macs, parameters, val_accuracy,\n"
+    "                  test_accuracy, evaluations, seconds}], csv\n"
     "  -h, --help      this text\n"
     "\n"
     "Methods: 'generator' (shift runs: of the generator's answers for targets within 20%\n"
@@ -41,7 +47,7 @@ static const char search_usage[] =
 
 static const char eval_usage[] =
     "usage: shiftnas eval RUN_DIR --arch STRING [--set SECTION.KEY=VALUE ...] [--csv FILE]\n"
-    "                     [--logits FILE.h5]\n"
+    "                     [--logits FILE.h5] [--json]\n"
     "\n"
     "Accuracy, MACs and parameters of one subnet of the trained supernet in RUN_DIR,\n"
     "with inherited weights (batch norm recalibrated for CNN subnets).\n"
@@ -49,7 +55,9 @@ static const char eval_usage[] =
     "  --csv FILE      also append the result to FILE, in search's table format (method\n"
     "                  'eval', no target; e.g. RUN_DIR/search.csv, which `shiftnas report` reads)\n"
     "  --logits FILE   also write the test set's logits (float32 [images, classes], the numbers\n"
-    "                  the test accuracy comes from) and labels to FILE as HDF5 (doc/export.md)\n";
+    "                  the test accuracy comes from) and labels to FILE as HDF5 (doc/export.md)\n"
+    "  --json          one JSON object instead of the text: run, strategy, arch, macs,\n"
+    "                  parameters, val_accuracy, test_accuracy, validation_images, test_images\n";
 
 
 enum { TARGETS_MAX = 64 };
@@ -81,6 +89,7 @@ typedef struct {
     const char *run_dir, *targets, *arch, *csv, *logits;
     const char **overrides;
     int override_count;
+    int json;
 } options;
 
 static int parse_options(int argc, char **argv, const char *name, const char *usage,
@@ -113,6 +122,8 @@ static int parse_options(int argc, char **argv, const char *name, const char *us
             o->logits = argv[++i];
         } else if (strcmp(arg, "--set") == 0) {
             o->overrides[o->override_count++] = argv[++i];
+        } else if (strcmp(arg, "--json") == 0) {
+            o->json = 1;
         } else if (arg[0] != '-' && !o->run_dir) {
             o->run_dir = arg;
         } else {
@@ -166,6 +177,7 @@ typedef struct {
     double target;
     int evaluated, budget;
     double best, start, last_print;
+    FILE *out; /* stdout; stderr under --json, whose stdout is the document */
 } search_progress;
 
 static int fitness(void *context, const sn_arch *arch, double *value)
@@ -190,9 +202,10 @@ static int fitness(void *context, const sn_arch *arch, double *value)
         sn_format_duration(elapsed, sizeof elapsed, spent);
         sn_format_duration(eta, sizeof eta,
                            spent / progress->evaluated * (progress->budget - progress->evaluated));
-        printf("  evolution %s: %d/%d subnets, best fitness %.4f, elapsed %s eta %s\n", target,
-               progress->evaluated, progress->budget, progress->best, elapsed, eta);
-        fflush(stdout);
+        fprintf(progress->out,
+                "  evolution %s: %d/%d subnets, best fitness %.4f, elapsed %s eta %s\n", target,
+                progress->evaluated, progress->budget, progress->best, elapsed, eta);
+        fflush(progress->out);
         progress->last_print = now;
     }
     return SN_OK;
@@ -274,25 +287,50 @@ static int append_eval_row(const char *path, const char *strategy, const char *a
     return SN_OK;
 }
 
-static void print_row(FILE *out, FILE *csv, const char *method, const char *strategy, double target,
-                      const subnet_result *r, const sn_space *space, int evaluations,
-                      double seconds)
+/* The figures of one subnet as JSON keys (search's rows and eval's object). */
+static void json_subnet(sn_json_writer *json, const char *arch, const subnet_result *r)
+{
+    sn_json_key_string(json, "arch", arch);
+    sn_json_key_int(json, "macs", r->cost.macs);
+    sn_json_key_int(json, "parameters", r->cost.parameters);
+    sn_json_key_number(json, "val_accuracy", r->val_accuracy); /* null without a held-out split */
+    sn_json_key_number(json, "test_accuracy", r->test_accuracy);
+}
+
+/* One result: a line of the table on `out`, or an object of the --json
+ * document's results; and a row of the CSV. */
+static void print_row(FILE *out, sn_json_writer *json, FILE *csv, const char *method,
+                      const char *strategy, double target, const subnet_result *r,
+                      const sn_space *space, int evaluations, double seconds)
 {
     char text[SN_ARCH_TEXT_MAX], target_text[32], macs_text[32];
     if (sn_arch_format(space, &r->arch, text, sizeof text) != SN_OK)
         snprintf(text, sizeof text, "(unprintable)");
     format_macs(target_text, sizeof target_text, target);
     format_macs(macs_text, sizeof macs_text, (double)r->cost.macs);
-    fprintf(out, "%-10s %8s %8s %9.1fk %8.4f %8.4f  %s\n", method, target_text, macs_text,
-            (double)r->cost.parameters / 1e3, r->val_accuracy, r->test_accuracy, text);
-    fflush(out);
+    if (json) {
+        sn_json_object_begin(json);
+        sn_json_key_string(json, "method", method);
+        sn_json_key_number(json, "target_macs", target);
+        json_subnet(json, text, r);
+        sn_json_key_int(json, "evaluations", evaluations);
+        sn_json_key_number(json, "seconds", seconds);
+        sn_json_object_end(json);
+    } else {
+        fprintf(out, "%-10s %8s %8s %9.1fk %8.4f %8.4f  %s\n", method, target_text, macs_text,
+                (double)r->cost.parameters / 1e3, r->val_accuracy, r->test_accuracy, text);
+        fflush(out);
+    }
     fprintf(csv, "%s,%s,%.0f,\"%s\",%lld,%lld,%.6f,%.6f,%d,%.2f\n", method, strategy, target, text,
             (long long)r->cost.macs, (long long)r->cost.parameters, r->val_accuracy,
             r->test_accuracy, evaluations, seconds);
     fflush(csv);
 }
 
-static int search_targets(sn_trained_run *run, const double *targets, int count, const char *csv_path)
+/* json: NULL for the text table, else a buffered writer whose document's
+ * object is open; the keys from "strategy" on are written here. */
+static int search_targets(sn_trained_run *run, const double *targets, int count,
+                          const char *csv_path, sn_json_writer *json)
 {
     const sn_config *c = &run->config;
     sn_arch smallest;
@@ -314,12 +352,25 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
     int64_t fitness_images = c->evolution_validation_images;
     if (fitness_images == 0 || fitness_images > run->split.validation_count)
         fitness_images = run->split.validation_count;
-    printf("search: %s run (%lld steps); evolution of %d subnets per target (population %d), "
-           "fitness on %lld validation images\n",
-           c->search_strategy, (long long)run->steps, settings.evaluations, settings.population,
-           (long long)fitness_images);
-    printf("%-10s %8s %8s %10s %8s %8s  %s\n", "method", "target", "MACs", "params", "val acc",
-           "test acc", "subnet");
+    if (json) {
+        sn_json_key_string(json, "strategy", c->search_strategy);
+        sn_json_key_int(json, "steps", run->steps);
+        sn_json_key(json, "evolution");
+        sn_json_object_begin(json);
+        sn_json_key_int(json, "subnets_per_target", settings.evaluations);
+        sn_json_key_int(json, "population", settings.population);
+        sn_json_key_int(json, "fitness_images", fitness_images);
+        sn_json_object_end(json);
+        sn_json_key(json, "results");
+        sn_json_array_begin(json);
+    } else {
+        printf("search: %s run (%lld steps); evolution of %d subnets per target (population %d), "
+               "fitness on %lld validation images\n",
+               c->search_strategy, (long long)run->steps, settings.evaluations, settings.population,
+               (long long)fitness_images);
+        printf("%-10s %8s %8s %10s %8s %8s  %s\n", "method", "target", "MACs", "params", "val acc",
+               "test acc", "subnet");
+    }
     int status = SN_OK;
     for (int t = 0; t < count && status == SN_OK; t++) {
         if (run->have_generator) {
@@ -329,8 +380,8 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
             if ((status = generator_answer(run, targets[t], &answer)) != SN_OK ||
                 (status = measure(run, &answer, &r, NULL, NULL)) != SN_OK)
                 break;
-            print_row(stdout, csv, "generator", c->search_strategy, targets[t], &r, run->space, 0,
-                      sn_now() - start);
+            print_row(stdout, json, csv, "generator", c->search_strategy, targets[t], &r,
+                      run->space, 0, sn_now() - start);
         }
         /* The evolution is the same for every strategy (strategies are
          * compared by it), so it never sees the generator's answer. Its one
@@ -346,7 +397,8 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
         }
         int seeds = 1;
         double start = sn_now();
-        search_progress progress = {run, targets[t], 0, settings.evaluations, -1.0, start, start};
+        search_progress progress = {run,  targets[t], 0, settings.evaluations, -1.0, start, start,
+                                    json ? stderr : stdout};
         sn_evolution_result found;
         if ((status = sn_evolution_search(run->space, &settings, (int64_t)floor(targets[t]),
                                           (uint64_t)c->seed, seeds ? &seed_arch : NULL, seeds,
@@ -355,13 +407,17 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
         subnet_result r;
         if ((status = measure(run, &found.best, &r, NULL, NULL)) != SN_OK)
             break;
-        print_row(stdout, csv, "evolution", c->search_strategy, targets[t], &r, run->space,
+        print_row(stdout, json, csv, "evolution", c->search_strategy, targets[t], &r, run->space,
                   found.evaluations, sn_now() - start);
     }
     if (fclose(csv) != 0 && status == SN_OK)
         status = sn_error_set(SN_ERR_IO, "%s: write failed: %s", csv_path, strerror(errno));
-    if (status == SN_OK)
+    if (status == SN_OK && json) {
+        sn_json_array_end(json);
+        sn_json_key_string(json, "csv", csv_path);
+    } else if (status == SN_OK) {
         printf("results appended to %s\n", csv_path);
+    }
     return status;
 }
 
@@ -409,7 +465,19 @@ int sn_command_search(int argc, char **argv)
     int status = sn_trained_run_open(&run, o.run_dir, o.overrides, o.override_count);
     free(o.overrides);
     if (status == SN_OK) {
-        status = search_targets(&run, targets, count, csv_path);
+        sn_json_writer json;
+        if (o.json && (status = sn_json_begin_buffered(&json, stdout)) == SN_OK) {
+            sn_json_object_begin(&json);
+            sn_json_key_string(&json, "run", o.run_dir);
+        }
+        if (status == SN_OK)
+            status = search_targets(&run, targets, count, csv_path, o.json ? &json : NULL);
+        if (o.json && status == SN_OK) {
+            sn_json_object_end(&json);
+            status = sn_json_end(&json);
+        } else if (o.json) {
+            sn_json_discard(&json);
+        }
         sn_trained_run_close(&run);
     }
     if (status != SN_OK) {
@@ -418,6 +486,21 @@ int sn_command_search(int argc, char **argv)
         return SN_EXIT_FAILURE;
     }
     return SN_EXIT_OK;
+}
+
+static int print_eval_json(const char *run_dir, const sn_trained_run *run, const char *arch,
+                           const subnet_result *r)
+{
+    sn_json_writer json;
+    sn_json_begin(&json, stdout);
+    sn_json_object_begin(&json);
+    sn_json_key_string(&json, "run", run_dir);
+    sn_json_key_string(&json, "strategy", sn_strategy_name(run->strategy));
+    json_subnet(&json, arch, r);
+    sn_json_key_int(&json, "validation_images", run->split.validation_count);
+    sn_json_key_int(&json, "test_images", run->data.test_count);
+    sn_json_object_end(&json);
+    return sn_json_end(&json);
 }
 
 /* eval --logits: buffers for the test set's logits and labels (NULL, NULL
@@ -439,7 +522,7 @@ static int logits_buffers(const sn_trained_run *run, const options *o, float **l
 }
 
 /* The subnet of o->arch measured and printed; its row appended to --csv,
- * its test logits written to --logits. */
+ * its test logits written to --logits; --json prints one object instead. */
 static int evaluate_one(sn_trained_run *run, const options *o, double start)
 {
     sn_arch arch;
@@ -455,18 +538,23 @@ static int evaluate_one(sn_trained_run *run, const options *o, double start)
         if (sn_arch_format(run->space, &r.arch, text, sizeof text) != SN_OK)
             snprintf(text, sizeof text, "(unprintable)");
         format_macs(macs, sizeof macs, (double)r.cost.macs);
-        printf("subnet %s\nMACs %lld (%s), parameters %lld\nval accuracy %.4f (%lld images), "
+        if (!o->json)
+            printf("subnet %s\nMACs %lld (%s), parameters %lld\nval accuracy %.4f (%lld images), "
                "test accuracy %.4f (%lld images)\n",
-               text, (long long)r.cost.macs, macs, (long long)r.cost.parameters, r.val_accuracy,
-               (long long)run->split.validation_count, r.test_accuracy,
-               (long long)run->data.test_count);
+                   text, (long long)r.cost.macs, macs, (long long)r.cost.parameters,
+                   r.val_accuracy, (long long)run->split.validation_count, r.test_accuracy,
+                   (long long)run->data.test_count);
         if (o->csv)
             status = append_eval_row(o->csv, sn_strategy_name(run->strategy), text, &r,
                                      sn_now() - start);
         if (status == SN_OK && o->logits &&
             (status = sn_logits_file_write(o->logits, text, logits, labels, run->data.test_count,
-                                           run->data.shape.classes)) == SN_OK)
+                                           run->data.shape.classes)) == SN_OK &&
+            !o->json)
             printf("test logits written to %s\n", o->logits);
+        /* after the CSV and the logits: a failed command prints no document */
+        if (status == SN_OK && o->json)
+            status = print_eval_json(o->run_dir, run, text, &r);
     }
     free(logits);
     free(labels);

@@ -3,11 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "commands.h"
+#include "config_resolve.h"
 #include "shiftnas/config.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
@@ -38,32 +37,6 @@ static const char train_usage[] =
     "Exit status: 0 done, 1 failed, 2 usage, 75 stopped with a checkpoint (requeue and\n"
     "--resume).\n";
 
-/* --set on --resume: only keys that cannot change a trained bit. */
-static int check_resume_override(const char *assignment)
-{
-    const char *dot = strchr(assignment, '.'), *equals = strchr(assignment, '=');
-    if (!dot || !equals || dot > equals)
-        return SN_OK; /* malformed: sn_config_set reports it */
-    int count;
-    const sn_config_key *keys = sn_config_keys(&count);
-    for (int k = 0; k < count; k++) {
-        size_t section = strlen(keys[k].section), name = strlen(keys[k].name);
-        const char *s = assignment, *n = dot + 1;
-        while (*s == ' ')
-            s++;
-        while (*n == ' ')
-            n++;
-        if (strncmp(s, keys[k].section, section) == 0 && s + section == dot &&
-            strncmp(n, keys[k].name, name) == 0 &&
-            (n[name] == '=' || n[name] == ' ') && !sn_config_key_result_neutral(&keys[k]))
-            return sn_error_set(SN_ERR_CONFIG,
-                                "--set '%s': [%s] %s cannot change on --resume (it would change "
-                                "the trained bits; start a new run with --config instead)",
-                                assignment, keys[k].section, keys[k].name);
-    }
-    return SN_OK;
-}
-
 void sn_cli_report_error(const char *context)
 {
     const char *message = sn_error_message();
@@ -83,7 +56,6 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
     const char *config_path = NULL, *run_dir = NULL, *resume_dir = NULL;
     int speaker = dist->rank == 0;
     sn_config config;
-    sn_config_defaults(&config);
     /* Overrides are applied after the file, whatever their position. */
     const char **overrides = calloc((size_t)argc, sizeof *overrides);
     int override_count = 0;
@@ -138,27 +110,11 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
         return exit_code;
     }
     /* Every rank reads the file: a rank that cannot (another node's file
-     * system) must not leave the others waiting. */
-    char resume_config[1100];
-    if (resume_dir) {
-        /* the run's resolved configuration, written when it started */
-        snprintf(resume_config, sizeof resume_config, "%s/config.ini", resume_dir);
-        config_path = resume_config;
+     * system) must not leave the others waiting. A resumed run keeps its
+     * directory and its resolved configuration, written when it started. */
+    if (resume_dir)
         run_dir = resume_dir;
-    }
-    struct stat st;
-    int status = SN_OK;
-    if (resume_dir && stat(resume_config, &st) != 0)
-        status = sn_error_set(SN_ERR_IO, "%s: not a run directory (no config.ini): %s",
-                              resume_dir, strerror(errno));
-    if (status == SN_OK)
-        status = sn_config_load_file(&config, config_path);
-    for (int i = 0; status == SN_OK && i < override_count; i++) {
-        if (resume_dir)
-            status = check_resume_override(overrides[i]);
-        if (status == SN_OK)
-            status = sn_config_set(&config, overrides[i]);
-    }
+    int status = sn_cli_config_resolve(&config, config_path, resume_dir, overrides, override_count);
     free(overrides);
     status = sn_dist_agree(dist, status);
     if (status != SN_OK)

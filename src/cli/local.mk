@@ -2,10 +2,20 @@
 shiftnas_SOURCES += \
 	src/cli/main.c \
 	src/cli/commands.h \
+	src/cli/bitmap_font.c \
+	src/cli/bitmap_font.h \
+	src/cli/canvas.c \
+	src/cli/canvas.h \
+	src/cli/config_resolve.c \
+	src/cli/config_resolve.h \
+	src/cli/json_writer.c \
+	src/cli/json_writer.h \
 	src/cli/command_train.c \
 	src/cli/command_data.c \
 	src/cli/command_config.c \
 	src/cli/command_space.c \
+	src/cli/histogram_plot.c \
+	src/cli/histogram_plot.h \
 	src/cli/command_search.c \
 	src/cli/command_export.c \
 	src/cli/command_inspect.c \

@@ -14,7 +14,7 @@ static const char usage_text[] =
     "commands:\n"
     "  train    train the configured network and evaluate it\n"
     "  data     convert and inspect data sets (IDX, image folders, HDF5)\n"
-    "  config   print the default configuration or the key reference\n"
+    "  config   the default or resolved configuration (show), the key reference\n"
     "  space    describe the configured search space (dimensions, FLOPs, histogram)\n"
     "  search   best subnets of a trained supernet for MACs targets (generator, evolution)\n"
     "  eval     accuracy, MACs and parameters of one subnet of a trained supernet\n"

@@ -134,5 +134,18 @@ fi
 expect_error "supernet: [space] image size against the data" 1 "space.*32x32.*data set has 1x28x28" "$bin" train \
     --config "$src/jobs/configs/cnn-space.ini" --set space.image_size=32 --out "$work/super2"
 
+# --- the packages: README's apt-get line is what quickstart.sh installs ----
+readme=$(awk '/^apt-get install/ { on = 1 } on { print; if ($0 !~ /\\$/) exit }' "$src/README.md" |
+         sed 's/apt-get install//; s/\\//g' | tr ' ' '\n' | grep -v '^$' | sort)
+script=$(awk '/^(test_)?packages=\(/ { on = 1 } on { print; if ($0 ~ /\)/) on = 0 }' "$src/jobs/quickstart.sh" |
+         sed 's/^.*=(//; s/).*$//' | tr ' ' '\n' | grep -v '^$' | sort)
+slurm=$(sed -n 's/^packages=(\(.*\))$/\1/p' "$src/tests/slurm/test_jobs.sh" | tr ' ' '\n' | sort)
+if [ -n "$readme" ] && [ "$readme" = "$script" ] &&
+   [ -z "$(echo "$slurm" | grep -v -x -F "$readme")" ] && echo "$readme" | grep -q -x python3-h5py; then
+    pass "README's apt-get line, quickstart.sh and the Slurm test name the same packages"
+else
+    fail "package lists differ"; echo "README: $readme" | tr '\n' ' '; echo; echo "quickstart.sh: $script" | tr '\n' ' '; echo
+fi
+
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -21,6 +21,9 @@ TESTS += tests/cli/test_cli.sh
 EXTRA_DIST += tests/cli/test_cli.sh
 TESTS += tests/cli/test_search.sh
 EXTRA_DIST += tests/cli/test_search.sh tests/cli/common.sh
+# --json of search, eval, inspect, space; config show; space --plot's axes.
+TESTS += tests/cli/test_json.sh
+EXTRA_DIST += tests/cli/test_json.sh
 check_PROGRAMS += tests/unit/test_nn_transformer
 TESTS += tests/unit/test_nn_transformer
 tests_unit_test_nn_transformer_SOURCES = tests/unit/test_nn_transformer.c $(gradcheck_sources)
@@ -214,3 +217,13 @@ tests_cli_image_fixtures_SOURCES = tests/cli/image_fixtures.c tests/unit/image_w
 tests_cli_image_fixtures_LDADD = $(JPEG_LIBS) $(PNG_LIBS)
 TESTS += tests/cli/test_convert.sh
 EXTRA_DIST += tests/cli/test_convert.sh
+
+# The CLI's output helpers: the --json writer, the plots' font and canvas
+# (CLI sources, compiled in: they are not part of the library).
+check_PROGRAMS += tests/unit/test_cli_output
+TESTS += tests/unit/test_cli_output
+tests_unit_test_cli_output_SOURCES = tests/unit/test_cli_output.c src/cli/json_writer.c \
+	src/cli/bitmap_font.c src/cli/canvas.c
+tests_unit_test_cli_output_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_cli_output_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_cli_output
