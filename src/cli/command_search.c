@@ -540,7 +540,7 @@ static int evaluate_one(sn_trained_run *run, const options *o, double start)
         format_macs(macs, sizeof macs, (double)r.cost.macs);
         if (!o->json)
             printf("subnet %s\nMACs %lld (%s), parameters %lld\nval accuracy %.4f (%lld images), "
-               "test accuracy %.4f (%lld images)\n",
+                   "test accuracy %.4f (%lld images)\n",
                    text, (long long)r.cost.macs, macs, (long long)r.cost.parameters,
                    r.val_accuracy, (long long)run->split.validation_count, r.test_accuracy,
                    (long long)run->data.test_count);
