@@ -1,5 +1,4 @@
 /* shiftnas data convert IDX_DIR|FOLDER OUT.h5 [options] | shiftnas data info PATH */
-#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,39 +236,17 @@ static int convert_folder(int argc, char **argv)
 /* The /class_names of a converted folder, if the file has them. */
 static void print_class_names(const char *path)
 {
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0)
-        return;
-    if (H5Lexists(file, "/class_names", H5P_DEFAULT) > 0) {
-        hid_t dataset = H5Dopen2(file, "/class_names", H5P_DEFAULT);
-        hid_t type = dataset >= 0 ? H5Dget_type(dataset) : -1;
-        hid_t space = dataset >= 0 ? H5Dget_space(dataset) : -1;
-        hssize_t count = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-        size_t width = type >= 0 && H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type)
-                           ? H5Tget_size(type)
-                           : 0;
-        char *names = count > 0 && width > 0 && width < 4096 && count < (1 << 24)
-                          ? calloc((size_t)count, width + 1)
-                          : NULL;
-        hid_t memory = names ? H5Tcopy(type) : -1;
-        if (memory >= 0 && H5Tset_size(memory, width + 1) >= 0 &&
-            H5Dread(dataset, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) >= 0) {
-            printf("class names:");
-            for (hssize_t c = 0; c < count; c++)
-                printf(" %s", names + (size_t)c * (width + 1));
-            printf("\n");
-        }
-        if (memory >= 0)
-            H5Tclose(memory);
-        free(names);
-        if (space >= 0)
-            H5Sclose(space);
-        if (type >= 0)
-            H5Tclose(type);
-        if (dataset >= 0)
-            H5Dclose(dataset);
+    char **names = NULL;
+    int count = 0;
+    if (sn_image_folder_read_class_names(path, &names, &count) != SN_OK)
+        return; /* the split checks passed: a listing of names is extra */
+    if (count > 0) {
+        printf("class names:");
+        for (int c = 0; c < count; c++)
+            printf(" %s", names[c]);
+        printf("\n");
     }
-    H5Fclose(file);
+    sn_image_folder_free_class_names(names, count);
 }
 
 /* Every image of a streamed split read once, a few at a time: a damaged
