@@ -20,6 +20,7 @@
 #include "shiftnas/error.h"
 #include "shiftnas/evolution.h"
 #include "shiftnas/generator.h"
+#include "shiftnas/runfiles.h"
 #include "shiftnas/train.h"
 
 static const char search_usage[] =
@@ -225,48 +226,26 @@ static void format_macs(char *text, size_t size, double macs)
         snprintf(text, size, "%.0f", macs);
 }
 
-static const char csv_header[] =
-    "method,strategy,target_flops,arch,flops,params,val_accuracy,test_accuracy,evaluations,"
-    "seconds\n";
-
-/* Opens the CSV for appending; writes the header into a new or empty
- * file, refuses a file whose header is not ours. */
-static int open_csv(const char *path, FILE **out)
+/* A row of the search table (shiftnas/runfiles.h); target 0 for eval. */
+static int append_row(const char *path, const char *method, const char *strategy, double target,
+                      const char *arch, const subnet_result *r, int evaluations, double seconds)
 {
-    FILE *f = fopen(path, "a+");
-    if (!f)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char first[256] = "";
-    rewind(f);
-    if (fgets(first, sizeof first, f) == NULL) {
-        fputs(csv_header, f);
-    } else if (strcmp(first, csv_header) != 0) {
-        fclose(f);
-        return sn_error_set(SN_ERR_FORMAT, "%s: exists and is not a shiftnas search table; "
-                                           "choose --csv", path);
-    }
-    *out = f;
-    return SN_OK;
+    sn_search_row row = {.target = target,
+                         .macs = r->cost.macs,
+                         .params = r->cost.parameters,
+                         .val_accuracy = r->val_accuracy,
+                         .test_accuracy = r->test_accuracy,
+                         .evaluations = evaluations,
+                         .seconds = seconds};
+    snprintf(row.method, sizeof row.method, "%s", method);
+    snprintf(row.strategy, sizeof row.strategy, "%s", strategy);
+    snprintf(row.arch, sizeof row.arch, "%s", arch);
+    return sn_search_table_append(path, &row, 1);
 }
 
-/* eval --csv: one row of search's format; method "eval" and an empty
- * target (the subnet was given, not searched for). */
-static int append_eval_row(const char *path, const char *strategy, const char *arch,
-                           const subnet_result *r, double seconds)
-{
-    FILE *csv = NULL;
-    SN_TRY(open_csv(path, &csv));
-    fprintf(csv, "eval,%s,,\"%s\",%lld,%lld,%.6f,%.6f,1,%.2f\n", strategy, arch,
-            (long long)r->cost.macs, (long long)r->cost.parameters, r->val_accuracy,
-            r->test_accuracy, seconds);
-    if (fclose(csv) != 0)
-        return sn_error_set(SN_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    return SN_OK;
-}
-
-static void print_row(FILE *out, FILE *csv, const char *method, const char *strategy, double target,
-                      const subnet_result *r, const sn_space *space, int evaluations,
-                      double seconds)
+static int print_row(FILE *out, const char *csv_path, const char *method, const char *strategy,
+                     double target, const subnet_result *r, const sn_space *space, int evaluations,
+                     double seconds)
 {
     char text[SN_ARCH_TEXT_MAX], target_text[32], macs_text[32];
     if (sn_arch_format(space, &r->arch, text, sizeof text) != SN_OK)
@@ -276,10 +255,7 @@ static void print_row(FILE *out, FILE *csv, const char *method, const char *stra
     fprintf(out, "%-10s %8s %8s %9.1fk %8.4f %8.4f  %s\n", method, target_text, macs_text,
             (double)r->cost.parameters / 1e3, r->val_accuracy, r->test_accuracy, text);
     fflush(out);
-    fprintf(csv, "%s,%s,%.0f,\"%s\",%lld,%lld,%.6f,%.6f,%d,%.2f\n", method, strategy, target, text,
-            (long long)r->cost.macs, (long long)r->cost.parameters, r->val_accuracy,
-            r->test_accuracy, evaluations, seconds);
-    fflush(csv);
+    return append_row(csv_path, method, strategy, target, text, r, evaluations, seconds);
 }
 
 static int search_targets(sn_trained_run *run, const double *targets, int count, const char *csv_path)
@@ -297,8 +273,7 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
                                 "target %s is below the smallest subnet of the space (%s MACs)",
                                 a, b);
         }
-    FILE *csv = NULL;
-    SN_TRY(open_csv(csv_path, &csv));
+    SN_TRY(sn_search_table_append(csv_path, NULL, 0)); /* ours, before the long search */
     sn_evolution_settings settings;
     sn_evolution_default_settings(&settings);
     settings.population = (int)c->evolution_population;
@@ -324,8 +299,9 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
             if ((status = generator_answer(run, targets[t], &answer)) != SN_OK ||
                 (status = measure(run, &answer, &r)) != SN_OK)
                 break;
-            print_row(stdout, csv, "generator", c->search_strategy, targets[t], &r, run->space, 0,
-                      sn_now() - start);
+            if ((status = print_row(stdout, csv_path, "generator", c->search_strategy, targets[t],
+                                    &r, run->space, 0, sn_now() - start)) != SN_OK)
+                break;
         }
         /* The evolution is the same for every strategy (strategies are
          * compared by it), so it never sees the generator's answer. Its one
@@ -350,11 +326,9 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
         subnet_result r;
         if ((status = measure(run, &found.best, &r)) != SN_OK)
             break;
-        print_row(stdout, csv, "evolution", c->search_strategy, targets[t], &r, run->space,
-                  found.evaluations, sn_now() - start);
+        status = print_row(stdout, csv_path, "evolution", c->search_strategy, targets[t], &r,
+                           run->space, found.evaluations, sn_now() - start);
     }
-    if (fclose(csv) != 0 && status == SN_OK)
-        status = sn_error_set(SN_ERR_IO, "%s: write failed: %s", csv_path, strerror(errno));
     if (status == SN_OK)
         printf("results appended to %s\n", csv_path);
     return status;
@@ -451,8 +425,8 @@ int sn_command_eval(int argc, char **argv)
                    r.val_accuracy, (long long)run.split.validation_count, r.test_accuracy,
                    (long long)run.data.test_count);
             if (o.csv)
-                status = append_eval_row(o.csv, sn_strategy_name(run.strategy), text, &r,
-                                         sn_now() - start);
+                status = append_row(o.csv, "eval", sn_strategy_name(run.strategy), 0, text, &r, 1,
+                                    sn_now() - start);
         }
         sn_trained_run_close(&run);
     }
