@@ -12,6 +12,7 @@
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/image_folder.h"
+#include "shiftnas/train.h"
 
 static const char data_usage[] =
     "usage: shiftnas data convert IDX_DIR OUT.h5\n"
@@ -68,17 +69,6 @@ static double now_seconds(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void format_duration(char *out, size_t size, double seconds)
-{
-    long s = (long)(seconds + 0.5);
-    if (s >= 3600)
-        snprintf(out, size, "%ldh%02ldm", s / 3600, s / 60 % 60);
-    else if (s >= 60)
-        snprintf(out, size, "%ldm%02lds", s / 60, s % 60);
-    else
-        snprintf(out, size, "%lds", s);
-}
-
 /* A line every few seconds (and at the end of each split); on a terminal
  * one live line rewritten in place, in a log plain lines. */
 static void convert_progress(void *context, const sn_convert_progress *p)
@@ -93,8 +83,8 @@ static void convert_progress(void *context, const sn_convert_progress *p)
         elapsed = 1e-9;
     double rate = (double)p->done / elapsed;
     char eta[32], spent[32];
-    format_duration(eta, sizeof eta, rate > 0 ? (double)(p->total - p->done) / rate : 0);
-    format_duration(spent, sizeof spent, elapsed);
+    sn_format_duration(eta, sizeof eta, rate > 0 ? (double)(p->total - p->done) / rate : 0);
+    sn_format_duration(spent, sizeof spent, elapsed);
     printf("%s%s %lld/%lld images (%.1f%%) %.0f img/s skipped %lld elapsed %s eta %s%s",
            state->terminal ? "\r" : "", p->split, (long long)p->done, (long long)p->total,
            p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, rate, (long long)p->skipped, spent,

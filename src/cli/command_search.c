@@ -19,6 +19,7 @@
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/evolution.h"
+#include "shiftnas/format.h"
 #include "shiftnas/generator.h"
 #include "shiftnas/runfiles.h"
 #include "shiftnas/train.h"
@@ -146,8 +147,6 @@ static int measure(sn_trained_run *run, const sn_arch *arch, subnet_result *r)
                               run->data.test_count, &loss, &r->test_accuracy);
 }
 
-static void format_macs(char *text, size_t size, double macs);
-
 /* The evolution's fitness: validation accuracy on the first
  * evolution_validation_images held-out images (the same for every
  * candidate, so candidates are compared on one set). A line of progress
@@ -176,7 +175,7 @@ static int fitness(void *context, const sn_arch *arch, double *value)
     if (now - progress->last_print >= run->config.progress_seconds &&
         progress->evaluated < progress->budget) {
         char target[32], elapsed[32], eta[32];
-        format_macs(target, sizeof target, progress->target);
+        sn_format_macs(target, sizeof target, progress->target);
         double spent = now - progress->start;
         sn_format_duration(elapsed, sizeof elapsed, spent);
         sn_format_duration(eta, sizeof eta,
@@ -214,18 +213,6 @@ static int generator_answer(sn_trained_run *run, double target, sn_arch *arch)
     return SN_OK;
 }
 
-static void format_macs(char *text, size_t size, double macs)
-{
-    if (macs >= 1e9)
-        snprintf(text, size, "%.3gG", macs / 1e9);
-    else if (macs >= 1e6)
-        snprintf(text, size, "%.3gM", macs / 1e6);
-    else if (macs >= 1e3)
-        snprintf(text, size, "%.3gk", macs / 1e3);
-    else
-        snprintf(text, size, "%.0f", macs);
-}
-
 /* A row of the search table (shiftnas/runfiles.h); target 0 for eval. */
 static int append_row(const char *path, const char *method, const char *strategy, double target,
                       const char *arch, const subnet_result *r, int evaluations, double seconds)
@@ -250,8 +237,8 @@ static int print_row(FILE *out, const char *csv_path, const char *method, const 
     char text[SN_ARCH_TEXT_MAX], target_text[32], macs_text[32];
     if (sn_arch_format(space, &r->arch, text, sizeof text) != SN_OK)
         snprintf(text, sizeof text, "(unprintable)");
-    format_macs(target_text, sizeof target_text, target);
-    format_macs(macs_text, sizeof macs_text, (double)r->cost.macs);
+    sn_format_macs(target_text, sizeof target_text, target);
+    sn_format_macs(macs_text, sizeof macs_text, (double)r->cost.macs);
     fprintf(out, "%-10s %8s %8s %9.1fk %8.4f %8.4f  %s\n", method, target_text, macs_text,
             (double)r->cost.parameters / 1e3, r->val_accuracy, r->test_accuracy, text);
     fflush(out);
@@ -267,8 +254,8 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
     for (int t = 0; t < count; t++)
         if (targets[t] < (double)smallest_macs) {
             char a[32], b[32];
-            format_macs(a, sizeof a, targets[t]);
-            format_macs(b, sizeof b, (double)smallest_macs);
+            sn_format_macs(a, sizeof a, targets[t]);
+            sn_format_macs(b, sizeof b, (double)smallest_macs);
             return sn_error_set(SN_ERR_ARGUMENT,
                                 "target %s is below the smallest subnet of the space (%s MACs)",
                                 a, b);
@@ -418,7 +405,7 @@ int sn_command_eval(int argc, char **argv)
             char text[SN_ARCH_TEXT_MAX], macs[32];
             if (sn_arch_format(run.space, &r.arch, text, sizeof text) != SN_OK)
                 snprintf(text, sizeof text, "(unprintable)");
-            format_macs(macs, sizeof macs, (double)r.cost.macs);
+            sn_format_macs(macs, sizeof macs, (double)r.cost.macs);
             printf("subnet %s\nMACs %lld (%s), parameters %lld\nval accuracy %.4f (%lld images), "
                    "test accuracy %.4f (%lld images)\n",
                    text, (long long)r.cost.macs, macs, (long long)r.cost.parameters,
