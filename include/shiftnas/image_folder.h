@@ -171,6 +171,14 @@ typedef struct {
 int sn_image_folder_convert(const sn_dist *dist, const char *folder, const char *out_path,
                             const sn_convert_options *options, sn_convert_result *result);
 
+/* The /class_names a conversion wrote into path: *names (malloc'd, one
+ * string per label; free with sn_image_folder_free_class_names) and *count.
+ * A file without them (IDX-converted, h5py-made) gives *names = NULL and
+ * *count = 0. SN_ERR_IO or SN_ERR_FORMAT naming path when the file cannot be
+ * opened or its /class_names is not one fixed-length string per class. */
+int sn_image_folder_read_class_names(const char *path, char ***names, int *count);
+void sn_image_folder_free_class_names(char **names, int count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "shiftnas/config.h"
+#include "shiftnas/runfiles.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,7 +39,6 @@ enum {
     SN_REPORT_PATH_MAX = 1024,
     SN_REPORT_LABEL_MAX = 64,
     SN_REPORT_BUCKETS_MAX = 64,
-    SN_REPORT_ARCH_MAX = 2048,
     SN_REPORT_HISTOGRAM_BINS = 16,  /* macs_histogram.png */
     SN_REPORT_LOSS_BUCKETS = 8,     /* bucket_loss.png when the log has none */
     SN_REPORT_LOSS_WINDOWS = 20     /* bucket_loss.png: windows of steps */
@@ -75,37 +75,10 @@ int sn_bin_index_edges(double value, const double *edges, int bins);
 void sn_histogram_shares(const double *values, int64_t n, double low, double high, int bins,
                          double *share);
 
-/* ---- search.csv (src/report/runs.c) ------------------------------------ */
+/* ---- targets (src/report/targets.c) -------------------------------------- */
 
-typedef struct {
-    char method[32];          /* "evolution", "generator", "eval" (retrained runs) */
-    char strategy[SN_REPORT_LABEL_MAX];
-    double target;            /* MACs; 0 where none (eval rows) */
-    char arch[SN_REPORT_ARCH_MAX];
-    int64_t macs, params;
-    double val_accuracy, test_accuracy; /* fractions 0..1 */
-    int64_t evaluations;
-    double seconds;
-    int line;                 /* in the file, for messages */
-} sn_search_row;
-
-typedef struct {
-    int count;
-    sn_search_row *rows;
-    int replaced;             /* rows dropped because a later search repeated (method, target) */
-} sn_search_table;
-
-/* Reads a search.csv as `shiftnas search` writes it (the header line
- * "method,strategy,target_flops,arch,flops,params,val_accuracy,
- * test_accuracy,evaluations,seconds", arch double-quoted). A (method,
- * target) given more than once keeps its last row. SN_ERR_IO if it cannot be
- * read; SN_ERR_FORMAT naming file:line for a foreign header or a malformed
- * row. */
-int sn_search_table_read(const char *path, sn_search_table *table);
-void sn_search_table_free(sn_search_table *table);
-/* The row of (method, target) or NULL (targets equal within 0.5 MACs). */
-const sn_search_row *sn_search_table_find(const sn_search_table *table, const char *method,
-                                          double target);
+/* search.csv's rows and reader (sn_search_row, sn_search_table_read) are in
+ * shiftnas/runfiles.h, beside its writer. */
 
 /* "2M"-style MACs list ("2.5M,4M,800k") into targets (at most max);
  * SN_ERR_ARGUMENT naming the item. */

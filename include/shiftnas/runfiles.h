@@ -1,5 +1,7 @@
 /*
- * shiftnas/runfiles.h — the HDF5 files of a run directory: model.h5 and log.h5.
+ * shiftnas/runfiles.h — the files of a run directory that shiftnas writes and
+ * reads back: model.h5, log.h5 (HDF5) and search.csv. Each format's writer
+ * and reader live together (src/io/model_file.c, run_log.c, search_table.c).
  *
  * Both are written serially by one process (rank 0) and are meant to be read
  * by people too (h5py); doc/run-files.md gives both layouts.
@@ -20,7 +22,8 @@
  * log.h5 records the search as it runs: one row per trained subnet (buffered,
  * written 4096 rows at a time) and one row per probability update. After
  * sn_run_log_flush (and after close) the file on disk is complete and
- * consistent, and h5py can open it while the run still holds it.
+ * consistent, and h5py (or sn_run_log_read) can open it while the run still
+ * holds it.
  */
 #ifndef SHIFTNAS_RUNFILES_H
 #define SHIFTNAS_RUNFILES_H
@@ -97,6 +100,85 @@ const char *sn_run_log_path(const sn_run_log *log);
 
 /* Flushes, closes and frees; safe with NULL. Returns the first failure. */
 int sn_run_log_close(sn_run_log *log);
+
+/* A run log read back whole (sn_run_log_read): its root attributes and
+ * every column as written, each a malloc'd array. */
+typedef struct {
+    char strategy[64];
+    int buckets;                   /* K; 0 for strategies without buckets */
+    int64_t *bucket_edges;         /* K + 1 MACs edges; NULL when K = 0 */
+    int64_t subnet_count;          /* rows of subnets/ */
+    int64_t *subnet_step;
+    int32_t *subnet_slot;
+    int32_t *subnet_bucket;        /* -1: none */
+    double *subnet_target_macs;    /* NaN: none */
+    int64_t *subnet_macs;
+    double *subnet_loss;
+    int64_t update_count;          /* rows of updates/ */
+    int64_t *update_step;
+    double *update_beta;           /* [update_count][K] each */
+    double *update_probability;
+    double *update_statistic;
+    double *update_validation_loss; /* NaN where none was given */
+} sn_run_log_data;
+
+/* Reads the log at path (also while a run still appends to it: what its
+ * last flush wrote). The file must say format "shiftnas-log", version 1,
+ * with bucket_edges of K + 1 values and the columns of each group equally
+ * long. SN_ERR_IO if it cannot be opened, SN_ERR_FORMAT for anything wrong
+ * in it, one message naming the file. On failure *data holds nothing to
+ * free. */
+int sn_run_log_read(const char *path, sn_run_log_data *data);
+/* Frees the columns and zeroes *data; safe on a zeroed one. */
+void sn_run_log_data_free(sn_run_log_data *data);
+
+/* ---- search table ------------------------------------------------------ */
+
+/* search.csv: one row per answer of `shiftnas search` (method "generator"
+ * or "evolution", per MACs target) and of `shiftnas eval --csv` (method
+ * "eval", no target). The first line is the header
+ *     method,strategy,target_flops,arch,flops,params,val_accuracy,test_accuracy,evaluations,seconds
+ * and each row, e.g.
+ *     evolution,shift,2500000,"cnn:d=1,2,1;...",2384000,33900,0.511719,0.546875,16,12.34
+ * has the target as whole MACs (empty for eval), the arch double-quoted
+ * (it holds commas), accuracies as fractions with 6 decimals and seconds with
+ * 2. Rows are only ever appended: a repeated search adds rows, and a reader
+ * keeps the last row of each (method, target). */
+enum { SN_SEARCH_METHOD_MAX = 32, SN_SEARCH_STRATEGY_MAX = 64, SN_SEARCH_ARCH_MAX = 2048 };
+
+typedef struct {
+    char method[SN_SEARCH_METHOD_MAX];     /* "evolution", "generator", "eval" */
+    char strategy[SN_SEARCH_STRATEGY_MAX]; /* the run's strategy */
+    double target;            /* MACs; 0 where none (eval rows) */
+    char arch[SN_SEARCH_ARCH_MAX];
+    int64_t macs, params;
+    double val_accuracy, test_accuracy; /* fractions 0..1 (NaN without a held-out split) */
+    int64_t evaluations;
+    double seconds;
+    int line;                 /* in the file, for messages (reading only) */
+} sn_search_row;
+
+typedef struct {
+    int count;
+    sn_search_row *rows;
+    int replaced;             /* rows dropped because a later search repeated (method, target) */
+} sn_search_table;
+
+/* Appends count rows (count 0: only checks the file and gives a new or empty
+ * one its header; `shiftnas search` does this before it spends its time).
+ * SN_ERR_FORMAT if path exists with another first line; SN_ERR_ARGUMENT for
+ * a field the table cannot hold (a comma in method or strategy, a '"' in
+ * arch); SN_ERR_IO if it cannot be written. Messages name the file. */
+int sn_search_table_append(const char *path, const sn_search_row *rows, int count);
+
+/* Reads a search table. A (method, target) given more than once keeps its
+ * last row. SN_ERR_IO if it cannot be read; SN_ERR_FORMAT naming file:line
+ * for a foreign header or a malformed row. */
+int sn_search_table_read(const char *path, sn_search_table *table);
+void sn_search_table_free(sn_search_table *table);
+/* The row of (method, target) or NULL (targets equal within 0.5 MACs). */
+const sn_search_row *sn_search_table_find(const sn_search_table *table, const char *method,
+                                          double target);
 
 #ifdef __cplusplus
 }

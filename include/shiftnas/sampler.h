@@ -35,6 +35,7 @@
 #ifndef SHIFTNAS_SAMPLER_H
 #define SHIFTNAS_SAMPLER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "shiftnas/rng.h"
@@ -215,6 +216,46 @@ int sn_shift_record(sn_shift *shift, int bucket, double loss);
  * Then recomputes probability[]. SN_ERR_NUMERIC if a loss is not finite
  * (nothing changes). */
 int sn_shift_update(sn_shift *shift, const double *validation_loss, uint64_t step);
+
+/* The shift's evolving state as a list of fields, the one place that names
+ * them: a checkpoint saves and restores exactly these, the coordinator
+ * broadcasts them, the ranks compare their hash. count, options, seed and
+ * ring_capacity are the shift's setup (sn_shift_init), not state.
+ *
+ *     static int save(const sn_shift_field *f, void *file) { ... f->name, f->data ... }
+ *     SN_TRY(sn_shift_visit_state(&shift, save, file));
+ */
+typedef enum {
+    SN_SHIFT_FIELD_DOUBLE = 0, /* double */
+    SN_SHIFT_FIELD_INT64 = 1,  /* int64_t */
+    SN_SHIFT_FIELD_INT = 2     /* int */
+} sn_shift_field_type;
+
+typedef struct {
+    const char *name;         /* the member's name, e.g. "beta" */
+    sn_shift_field_type type; /* of each element */
+    int scalar;               /* 1: one value (count = 1); 0: a vector of count elements */
+    void *data;               /* the shift's own memory */
+    int64_t count;            /* K for the per-bucket vectors, ring_capacity for the ring */
+    size_t bytes;             /* count times the element's size */
+} sn_shift_field;
+
+typedef int (*sn_shift_field_visitor)(const sn_shift_field *field, void *context);
+
+/* Calls visit once per field, in a fixed order (the checkpoint's); stops at
+ * and returns the first result other than SN_OK. A visitor that only reads
+ * may be given a const shift cast to non-const. */
+int sn_shift_visit_state(sn_shift *shift, sn_shift_field_visitor visit, void *context);
+
+/* The bytes of every state field folded into `hash` (as sn_hash_bytes of
+ * shiftnas/dist.h does): equal states give equal hashes, and a changed
+ * field changes it. For comparing the ranks' copies. */
+uint64_t sn_shift_state_hash(const sn_shift *shift, uint64_t hash);
+
+/* Whether restored state is one sn_shift_update could have left: ring
+ * position and entries inside the ring, counters not negative, beta finite,
+ * probability a distribution. SN_ERR_FORMAT naming the field otherwise. */
+int sn_shift_check_state(const sn_shift *shift);
 
 /* softmax of `logits` (count entries) into `probability`, max-subtracted. */
 void sn_softmax(const double *logits, int count, double *probability);

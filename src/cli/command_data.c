@@ -1,5 +1,4 @@
 /* shiftnas data convert IDX_DIR|FOLDER OUT.h5 [options] | shiftnas data info PATH */
-#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/image_folder.h"
+#include "shiftnas/train.h"
 
 static const char data_usage[] =
     "usage: shiftnas data convert IDX_DIR OUT.h5\n"
@@ -69,17 +69,6 @@ static double now_seconds(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void format_duration(char *out, size_t size, double seconds)
-{
-    long s = (long)(seconds + 0.5);
-    if (s >= 3600)
-        snprintf(out, size, "%ldh%02ldm", s / 3600, s / 60 % 60);
-    else if (s >= 60)
-        snprintf(out, size, "%ldm%02lds", s / 60, s % 60);
-    else
-        snprintf(out, size, "%lds", s);
-}
-
 /* A line every few seconds (and at the end of each split); on a terminal
  * one live line rewritten in place, in a log plain lines. */
 static void convert_progress(void *context, const sn_convert_progress *p)
@@ -94,8 +83,8 @@ static void convert_progress(void *context, const sn_convert_progress *p)
         elapsed = 1e-9;
     double rate = (double)p->done / elapsed;
     char eta[32], spent[32];
-    format_duration(eta, sizeof eta, rate > 0 ? (double)(p->total - p->done) / rate : 0);
-    format_duration(spent, sizeof spent, elapsed);
+    sn_format_duration(eta, sizeof eta, rate > 0 ? (double)(p->total - p->done) / rate : 0);
+    sn_format_duration(spent, sizeof spent, elapsed);
     printf("%s%s %lld/%lld images (%.1f%%) %.0f img/s skipped %lld elapsed %s eta %s%s",
            state->terminal ? "\r" : "", p->split, (long long)p->done, (long long)p->total,
            p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, rate, (long long)p->skipped, spent,
@@ -237,39 +226,17 @@ static int convert_folder(int argc, char **argv)
 /* The /class_names of a converted folder, if the file has them. */
 static void print_class_names(const char *path)
 {
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0)
-        return;
-    if (H5Lexists(file, "/class_names", H5P_DEFAULT) > 0) {
-        hid_t dataset = H5Dopen2(file, "/class_names", H5P_DEFAULT);
-        hid_t type = dataset >= 0 ? H5Dget_type(dataset) : -1;
-        hid_t space = dataset >= 0 ? H5Dget_space(dataset) : -1;
-        hssize_t count = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-        size_t width = type >= 0 && H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type)
-                           ? H5Tget_size(type)
-                           : 0;
-        char *names = count > 0 && width > 0 && width < 4096 && count < (1 << 24)
-                          ? calloc((size_t)count, width + 1)
-                          : NULL;
-        hid_t memory = names ? H5Tcopy(type) : -1;
-        if (memory >= 0 && H5Tset_size(memory, width + 1) >= 0 &&
-            H5Dread(dataset, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) >= 0) {
-            printf("class names:");
-            for (hssize_t c = 0; c < count; c++)
-                printf(" %s", names + (size_t)c * (width + 1));
-            printf("\n");
-        }
-        if (memory >= 0)
-            H5Tclose(memory);
-        free(names);
-        if (space >= 0)
-            H5Sclose(space);
-        if (type >= 0)
-            H5Tclose(type);
-        if (dataset >= 0)
-            H5Dclose(dataset);
+    char **names = NULL;
+    int count = 0;
+    if (sn_image_folder_read_class_names(path, &names, &count) != SN_OK)
+        return; /* the split checks passed: a listing of names is extra */
+    if (count > 0) {
+        printf("class names:");
+        for (int c = 0; c < count; c++)
+            printf(" %s", names[c]);
+        printf("\n");
     }
-    H5Fclose(file);
+    sn_image_folder_free_class_names(names, count);
 }
 
 /* Every image of a streamed split read once, a few at a time: a damaged

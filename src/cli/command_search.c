@@ -21,7 +21,9 @@
 #include "shiftnas/error.h"
 #include "shiftnas/evolution.h"
 #include "shiftnas/export.h"
+#include "shiftnas/format.h"
 #include "shiftnas/generator.h"
+#include "shiftnas/runfiles.h"
 #include "shiftnas/train.h"
 
 static const char search_usage[] =
@@ -166,8 +168,6 @@ static int measure(sn_trained_run *run, const sn_arch *arch, subnet_result *r,
                                      &r->test_accuracy);
 }
 
-static void format_macs(char *text, size_t size, double macs);
-
 /* The evolution's fitness: validation accuracy on the first
  * evolution_validation_images held-out images (the same for every
  * candidate, so candidates are compared on one set). A line of progress
@@ -197,7 +197,7 @@ static int fitness(void *context, const sn_arch *arch, double *value)
     if (now - progress->last_print >= run->config.progress_seconds &&
         progress->evaluated < progress->budget) {
         char target[32], elapsed[32], eta[32];
-        format_macs(target, sizeof target, progress->target);
+        sn_format_macs(target, sizeof target, progress->target);
         double spent = now - progress->start;
         sn_format_duration(elapsed, sizeof elapsed, spent);
         sn_format_duration(eta, sizeof eta,
@@ -236,55 +236,21 @@ static int generator_answer(sn_trained_run *run, double target, sn_arch *arch)
     return SN_OK;
 }
 
-static void format_macs(char *text, size_t size, double macs)
+/* A row of the search table (shiftnas/runfiles.h); target 0 for eval. */
+static int append_row(const char *path, const char *method, const char *strategy, double target,
+                      const char *arch, const subnet_result *r, int evaluations, double seconds)
 {
-    if (macs >= 1e9)
-        snprintf(text, size, "%.3gG", macs / 1e9);
-    else if (macs >= 1e6)
-        snprintf(text, size, "%.3gM", macs / 1e6);
-    else if (macs >= 1e3)
-        snprintf(text, size, "%.3gk", macs / 1e3);
-    else
-        snprintf(text, size, "%.0f", macs);
-}
-
-static const char csv_header[] =
-    "method,strategy,target_flops,arch,flops,params,val_accuracy,test_accuracy,evaluations,"
-    "seconds\n";
-
-/* Opens the CSV for appending; writes the header into a new or empty
- * file, refuses a file whose header is not ours. */
-static int open_csv(const char *path, FILE **out)
-{
-    FILE *f = fopen(path, "a+");
-    if (!f)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char first[256] = "";
-    rewind(f);
-    if (fgets(first, sizeof first, f) == NULL) {
-        fputs(csv_header, f);
-    } else if (strcmp(first, csv_header) != 0) {
-        fclose(f);
-        return sn_error_set(SN_ERR_FORMAT, "%s: exists and is not a shiftnas search table; "
-                                           "choose --csv", path);
-    }
-    *out = f;
-    return SN_OK;
-}
-
-/* eval --csv: one row of search's format; method "eval" and an empty
- * target (the subnet was given, not searched for). */
-static int append_eval_row(const char *path, const char *strategy, const char *arch,
-                           const subnet_result *r, double seconds)
-{
-    FILE *csv = NULL;
-    SN_TRY(open_csv(path, &csv));
-    fprintf(csv, "eval,%s,,\"%s\",%lld,%lld,%.6f,%.6f,1,%.2f\n", strategy, arch,
-            (long long)r->cost.macs, (long long)r->cost.parameters, r->val_accuracy,
-            r->test_accuracy, seconds);
-    if (fclose(csv) != 0)
-        return sn_error_set(SN_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    return SN_OK;
+    sn_search_row row = {.target = target,
+                         .macs = r->cost.macs,
+                         .params = r->cost.parameters,
+                         .val_accuracy = r->val_accuracy,
+                         .test_accuracy = r->test_accuracy,
+                         .evaluations = evaluations,
+                         .seconds = seconds};
+    snprintf(row.method, sizeof row.method, "%s", method);
+    snprintf(row.strategy, sizeof row.strategy, "%s", strategy);
+    snprintf(row.arch, sizeof row.arch, "%s", arch);
+    return sn_search_table_append(path, &row, 1);
 }
 
 /* The figures of one subnet as JSON keys (search's rows and eval's object). */
@@ -298,16 +264,16 @@ static void json_subnet(sn_json_writer *json, const char *arch, const subnet_res
 }
 
 /* One result: a line of the table on `out`, or an object of the --json
- * document's results; and a row of the CSV. */
-static void print_row(FILE *out, sn_json_writer *json, FILE *csv, const char *method,
-                      const char *strategy, double target, const subnet_result *r,
-                      const sn_space *space, int evaluations, double seconds)
+ * document's results; and a row of the search table at csv_path. */
+static int print_row(FILE *out, sn_json_writer *json, const char *csv_path, const char *method,
+                     const char *strategy, double target, const subnet_result *r,
+                     const sn_space *space, int evaluations, double seconds)
 {
     char text[SN_ARCH_TEXT_MAX], target_text[32], macs_text[32];
     if (sn_arch_format(space, &r->arch, text, sizeof text) != SN_OK)
         snprintf(text, sizeof text, "(unprintable)");
-    format_macs(target_text, sizeof target_text, target);
-    format_macs(macs_text, sizeof macs_text, (double)r->cost.macs);
+    sn_format_macs(target_text, sizeof target_text, target);
+    sn_format_macs(macs_text, sizeof macs_text, (double)r->cost.macs);
     if (json) {
         sn_json_object_begin(json);
         sn_json_key_string(json, "method", method);
@@ -321,10 +287,7 @@ static void print_row(FILE *out, sn_json_writer *json, FILE *csv, const char *me
                 (double)r->cost.parameters / 1e3, r->val_accuracy, r->test_accuracy, text);
         fflush(out);
     }
-    fprintf(csv, "%s,%s,%.0f,\"%s\",%lld,%lld,%.6f,%.6f,%d,%.2f\n", method, strategy, target, text,
-            (long long)r->cost.macs, (long long)r->cost.parameters, r->val_accuracy,
-            r->test_accuracy, evaluations, seconds);
-    fflush(csv);
+    return append_row(csv_path, method, strategy, target, text, r, evaluations, seconds);
 }
 
 /* json: NULL for the text table, else a buffered writer whose document's
@@ -339,14 +302,13 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
     for (int t = 0; t < count; t++)
         if (targets[t] < (double)smallest_macs) {
             char a[32], b[32];
-            format_macs(a, sizeof a, targets[t]);
-            format_macs(b, sizeof b, (double)smallest_macs);
+            sn_format_macs(a, sizeof a, targets[t]);
+            sn_format_macs(b, sizeof b, (double)smallest_macs);
             return sn_error_set(SN_ERR_ARGUMENT,
                                 "target %s is below the smallest subnet of the space (%s MACs)",
                                 a, b);
         }
-    FILE *csv = NULL;
-    SN_TRY(open_csv(csv_path, &csv));
+    SN_TRY(sn_search_table_append(csv_path, NULL, 0)); /* ours, before the long search */
     sn_evolution_settings settings;
     sn_evolution_settings_from_config(&settings, c);
     int64_t fitness_images = c->evolution_validation_images;
@@ -380,8 +342,9 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
             if ((status = generator_answer(run, targets[t], &answer)) != SN_OK ||
                 (status = measure(run, &answer, &r, NULL, NULL)) != SN_OK)
                 break;
-            print_row(stdout, json, csv, "generator", c->search_strategy, targets[t], &r,
-                      run->space, 0, sn_now() - start);
+            if ((status = print_row(stdout, json, csv_path, "generator", c->search_strategy,
+                                    targets[t], &r, run->space, 0, sn_now() - start)) != SN_OK)
+                break;
         }
         /* The evolution is the same for every strategy (strategies are
          * compared by it), so it never sees the generator's answer. Its one
@@ -407,11 +370,9 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
         subnet_result r;
         if ((status = measure(run, &found.best, &r, NULL, NULL)) != SN_OK)
             break;
-        print_row(stdout, json, csv, "evolution", c->search_strategy, targets[t], &r, run->space,
-                  found.evaluations, sn_now() - start);
+        status = print_row(stdout, json, csv_path, "evolution", c->search_strategy, targets[t], &r,
+                           run->space, found.evaluations, sn_now() - start);
     }
-    if (fclose(csv) != 0 && status == SN_OK)
-        status = sn_error_set(SN_ERR_IO, "%s: write failed: %s", csv_path, strerror(errno));
     if (status == SN_OK && json) {
         sn_json_array_end(json);
         sn_json_key_string(json, "csv", csv_path);
@@ -537,7 +498,7 @@ static int evaluate_one(sn_trained_run *run, const options *o, double start)
         char text[SN_ARCH_TEXT_MAX], macs[32];
         if (sn_arch_format(run->space, &r.arch, text, sizeof text) != SN_OK)
             snprintf(text, sizeof text, "(unprintable)");
-        format_macs(macs, sizeof macs, (double)r.cost.macs);
+        sn_format_macs(macs, sizeof macs, (double)r.cost.macs);
         if (!o->json)
             printf("subnet %s\nMACs %lld (%s), parameters %lld\nval accuracy %.4f (%lld images), "
                    "test accuracy %.4f (%lld images)\n",
@@ -545,8 +506,8 @@ static int evaluate_one(sn_trained_run *run, const options *o, double start)
                    r.val_accuracy, (long long)run->split.validation_count, r.test_accuracy,
                    (long long)run->data.test_count);
         if (o->csv)
-            status = append_eval_row(o->csv, sn_strategy_name(run->strategy), text, &r,
-                                     sn_now() - start);
+            status = append_row(o->csv, "eval", sn_strategy_name(run->strategy), 0, text, &r, 1,
+                                 sn_now() - start);
         if (status == SN_OK && o->logits &&
             (status = sn_logits_file_write(o->logits, text, logits, labels, run->data.test_count,
                                            run->data.shape.classes)) == SN_OK &&

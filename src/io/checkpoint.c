@@ -31,6 +31,7 @@
  * as UTF-8 either way). No object records a time, so the same contents
  * give the same bytes and two checkpoints can be compared with cmp. */
 #include "checkpoint_header.h"
+#include "hdf5_file.h"
 
 #include "shiftnas/checkpoint.h"
 #include "shiftnas/error.h"
@@ -40,17 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* H5Pset_file_locking arrived in HDF5 1.10.7 and 1.12.1. */
-static herr_t disable_file_locking(hid_t access_list)
-{
-#if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
-    return H5Pset_file_locking(access_list, 0, 1);
-#else
-    (void)access_list; /* there, HDF5_USE_FILE_LOCKING=FALSE turns locking off */
-    return 0;
-#endif
-}
 
 /* Nesting deeper than this, or more links than this in a listing, is not a
  * file we wrote; the limits keep a forged file with a group linked into
@@ -228,21 +218,6 @@ static lookup_result lookup(hid_t file, const char *name)
 
 /* ---- writing -------------------------------------------------------------- */
 
-static hid_t file_access_list(void)
-{
-    hid_t access_list = H5Pcreate(H5P_FILE_ACCESS);
-    if (access_list < 0)
-        return -1;
-    /* Locking off: checkpoints are replaced by rename, so no reader meets a
-     * writer, and HDF5's locks fail on file systems without flock. */
-    if (H5Pset_fapl_sec2(access_list) < 0 || disable_file_locking(access_list) < 0 ||
-        H5Pset_fclose_degree(access_list, H5F_CLOSE_STRONG) < 0) {
-        H5Pclose(access_list);
-        return -1;
-    }
-    return access_list;
-}
-
 int sn_checkpoint_writer_create(sn_checkpoint_writer **writer, const char *path)
 {
     if (!writer)
@@ -259,19 +234,16 @@ int sn_checkpoint_writer_create(sn_checkpoint_writer **writer, const char *path)
     }
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t creation_list = H5Pcreate(H5P_FILE_CREATE);
-    hid_t access_list = file_access_list();
     hid_t file = -1;
-    if (creation_list >= 0 && access_list >= 0 &&
-        H5Pset_userblock(creation_list, SN_CHECKPOINT_HEADER_BYTES) >= 0)
-        file = H5Fcreate(path, H5F_ACC_TRUNC, creation_list, access_list);
+    int status = creation_list >= 0 && H5Pset_userblock(creation_list, SN_CHECKPOINT_HEADER_BYTES) >= 0
+                     ? sn_hdf5_file_create(path, H5F_ACC_TRUNC, creation_list, H5P_DEFAULT, &file)
+                     : sn_error_set(SN_ERR_INTERNAL, "%s: cannot make an HDF5 file creation list", path);
     if (creation_list >= 0)
         H5Pclose(creation_list);
-    if (access_list >= 0)
-        H5Pclose(access_list);
-    if (file < 0) {
+    if (status != SN_OK) {
         free(copy);
         free(w);
-        return sn_error_set(SN_ERR_IO, "%s: cannot create the HDF5 file (does its directory exist?)", path);
+        return status;
     }
     w->path = copy;
     w->file = file;
@@ -499,15 +471,9 @@ int sn_checkpoint_open(sn_checkpoint_reader **reader, const char *path)
         free(copy);
         return sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the checkpoint reader", path);
     }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t access_list = file_access_list();
-    hid_t file = access_list >= 0 ? H5Fopen(path, H5F_ACC_RDONLY, access_list) : -1;
-    if (access_list >= 0)
-        H5Pclose(access_list);
-    int status = SN_OK;
-    if (file < 0) {
-        status = sn_error_set(SN_ERR_FORMAT, "%s: HDF5 cannot open it", path);
-    } else {
+    hid_t file = -1;
+    int status = sn_hdf5_file_open(path, H5F_ACC_RDONLY, &file);
+    if (status == SN_OK) {
         /* HDF5 would also find a superblock further on; ours is at 512. */
         hid_t creation_list = H5Fget_create_plist(file);
         hsize_t user_block = 0;

@@ -12,6 +12,7 @@
  */
 #include "shiftnas/config.h"
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -335,22 +336,6 @@ static const sn_config_key *find_key(const char *section, const char *name)
 
 /* ---- formatting ------------------------------------------------------- */
 
-/* The shortest form that reads back as exactly x: 0.002 rather than
- * 0.0020000000000000000416, yet never a different double. */
-static void format_double(char *out, size_t size, double x)
-{
-    /* whole numbers in plain digits: 3600, not 3.6e+03 */
-    if (x == floor(x) && fabs(x) < 1e15) {
-        snprintf(out, size, "%.0f", x);
-        return;
-    }
-    for (int precision = 1; precision <= 17; precision++) {
-        snprintf(out, size, "%.*g", precision, x);
-        if (strtod(out, NULL) == x)
-            return;
-    }
-}
-
 /* What a key accepts, for messages and the reference. */
 static void format_allowed(char *out, size_t size, const sn_config_key *key)
 {
@@ -359,8 +344,8 @@ static void format_allowed(char *out, size_t size, const sn_config_key *key)
         snprintf(lo, sizeof lo, "%" PRId64, (int64_t)key->minimum);
         snprintf(hi, sizeof hi, "%" PRId64, (int64_t)key->maximum);
     } else {
-        format_double(lo, sizeof lo, key->minimum);
-        format_double(hi, sizeof hi, key->maximum);
+        sn_format_number(lo, sizeof lo, key->minimum);
+        sn_format_number(hi, sizeof hi, key->maximum);
     }
     switch (key->type) {
     case SN_CONFIG_INT: snprintf(out, size, "integer %s..%s", lo, hi); break;
@@ -387,7 +372,7 @@ static void format_value(char *out, size_t size, const sn_config_key *key, const
     const char *field = (const char *)config + key->offset;
     switch (key->type) {
     case SN_CONFIG_INT: snprintf(out, size, "%" PRId64, *(const int64_t *)field); break;
-    case SN_CONFIG_FLOAT: format_double(out, size, *(const double *)field); break;
+    case SN_CONFIG_FLOAT: sn_format_number(out, size, *(const double *)field); break;
     case SN_CONFIG_BOOL: snprintf(out, size, "%s", *(const int *)field ? "true" : "false"); break;
     case SN_CONFIG_TEXT:
     case SN_CONFIG_CHOICE: snprintf(out, size, "%s", field); break;
@@ -406,7 +391,7 @@ static void format_value(char *out, size_t size, const sn_config_key *key, const
         out[0] = '\0';
         for (int i = 0; i < list->count && used + 1 < size; i++) {
             char number[32];
-            format_double(number, sizeof number, list->values[i]);
+            sn_format_number(number, sizeof number, list->values[i]);
             used += (size_t)snprintf(out + used, size - used, "%s%s", i ? "," : "", number);
         }
         break;
@@ -934,13 +919,13 @@ int sn_config_validate(const sn_config *config)
     }
 
     if (config->min_learning_rate > config->learning_rate) {
-        format_double(value, sizeof value, config->min_learning_rate);
-        format_double(other, sizeof other, config->learning_rate);
+        sn_format_number(value, sizeof value, config->min_learning_rate);
+        sn_format_number(other, sizeof other, config->learning_rate);
         snprintf(why, sizeof why, "exceeds [train] learning_rate = %s", other);
         return invalid("train", "min_learning_rate", value, why);
     }
     if (config->warmup_epochs > (double)config->epochs) {
-        format_double(value, sizeof value, config->warmup_epochs);
+        sn_format_number(value, sizeof value, config->warmup_epochs);
         snprintf(why, sizeof why, "exceeds [train] epochs = %" PRId64, config->epochs);
         return invalid("train", "warmup_epochs", value, why);
     }

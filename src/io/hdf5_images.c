@@ -7,6 +7,7 @@
 #include "shiftnas/data.h"
 #include "shiftnas/error.h"
 #include "hdf5_images_internal.h"
+#include "hdf5_file.h"
 #include "hdf5_lock.h"
 
 #include <errno.h>
@@ -455,28 +456,14 @@ int sn_h5_reader_open(h5_reader *r, const char *path, const char *split)
     if (!split || (strcmp(split, "train") != 0 && strcmp(split, "test") != 0))
         return sn_error_set(SN_ERR_ARGUMENT, "%s: split must be \"train\" or \"test\", not \"%s\"", path,
                             split ? split : "(null)");
-    /* Our messages replace HDF5's error stack, which it would otherwise
-     * print to stderr. */
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    SN_TRY(sn_hdf5_file_open(path, H5F_ACC_RDONLY, &r->file));
     struct stat info;
-    if (stat(path, &info) != 0)
+    if (stat(path, &info) != 0) {
+        H5Fclose(r->file);
+        r->file = -1;
         return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (!S_ISREG(info.st_mode))
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: not a regular file", path);
-    if (access(path, R_OK) != 0)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (H5Fis_hdf5(path) <= 0)
-        return sn_error_set(SN_ERR_FORMAT, "%s: not an HDF5 file (no HDF5 signature)", path);
+    }
     r->file_size = (uint64_t)info.st_size;
-    /* Closing the file closes anything a failed path left open. */
-    hid_t access_list = H5Pcreate(H5P_FILE_ACCESS);
-    if (access_list < 0)
-        return sn_error_set(SN_ERR_INTERNAL, "%s: cannot create an HDF5 property list", path);
-    H5Pset_fclose_degree(access_list, H5F_CLOSE_STRONG);
-    r->file = H5Fopen(path, H5F_ACC_RDONLY, access_list);
-    H5Pclose(access_list);
-    if (r->file < 0)
-        return sn_error_set(SN_ERR_FORMAT, "%s: cannot open as HDF5 (corrupt or truncated file)", path);
     /* A file names its filters by number; an unknown one would make HDF5
      * search the plugin path and dlopen what it finds. Data sets need only
      * the built-in deflate, so plugin loading is off while the file is open. */
@@ -608,11 +595,11 @@ int sn_hdf5_image_set_write(const char *path, const sn_image_set *train, const s
                             train->channels, train->height, train->width, test->channels, test->height,
                             test->width);
     sn_hdf5_lock();
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0) {
+    hid_t file = -1;
+    int created = sn_hdf5_file_create(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT, &file);
+    if (created != SN_OK) {
         sn_hdf5_unlock();
-        return sn_error_set(SN_ERR_IO, "%s: cannot create the HDF5 file", path);
+        return created;
     }
     int status = write_split(path, file, "train", train);
     if (status == SN_OK)

@@ -16,6 +16,8 @@
  * extend and write is collective (a rank with nothing to write selects
  * nothing); without MPI it is an ordinary file. Images are chunked one per
  * chunk, so a reader pulls any image with one chunk read. */
+#include "hdf5_file.h"
+#include "hdf5_lock.h"
 #include "shiftnas/image_folder.h"
 #include "shiftnas/error.h"
 
@@ -577,8 +579,9 @@ static int write_classes(converter *cv, const sn_image_folder *list)
 
 static int open_output(converter *cv)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t access_list = H5Pcreate(H5P_FILE_ACCESS);
+    /* the project's access list (the partial name is ours alone), with
+     * MPI-IO when the ranks write together */
+    hid_t access_list = sn_hdf5_file_access(cv->temporary);
     cv->transfer = H5Pcreate(H5P_DATASET_XFER);
     int ok = access_list >= 0 && cv->transfer >= 0;
     if (ok && cv->dist->mpi)
@@ -586,22 +589,78 @@ static int open_output(converter *cv)
              H5Pset_dxpl_mpio(cv->transfer, H5FD_MPIO_COLLECTIVE) >= 0 &&
              /* a round's images are many chunks: one MPI-IO call for all */
              H5Pset_dxpl_mpio_chunk_opt(cv->transfer, H5FD_MPIO_CHUNK_ONE_IO) >= 0;
-#if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
-    /* as for checkpoints: no advisory locks (they fail on some shared file
-     * systems); the partial name is ours alone */
-    if (ok)
-        ok = H5Pset_file_locking(access_list, 0, 1) >= 0;
-#endif
-    if (ok)
-        cv->file = H5Fcreate(cv->temporary, H5F_ACC_TRUNC, H5P_DEFAULT, access_list);
+    int status = ok ? sn_hdf5_file_create(cv->temporary, H5F_ACC_TRUNC, H5P_DEFAULT, access_list,
+                                          &cv->file)
+                    : sn_error_set(SN_ERR_INTERNAL, "%s: cannot set up HDF5 property lists",
+                                   cv->temporary);
     if (access_list >= 0)
         H5Pclose(access_list);
-    if (!ok)
-        return sn_error_set(SN_ERR_INTERNAL, "%s: cannot set up HDF5 property lists", cv->temporary);
-    if (cv->file < 0)
-        return sn_error_set(SN_ERR_IO, "%s: cannot create the file: %s", cv->temporary,
-                            access(cv->temporary, F_OK) == 0 ? "HDF5 refused it" : strerror(errno));
+    return status;
+}
+
+/* ---- reading the class names back ----------------------------------------- */
+
+void sn_image_folder_free_class_names(char **names, int count)
+{
+    free_names(names, count);
+}
+
+/* /class_names of an open file into *names (write_classes's layout). */
+static int read_class_names(const char *path, hid_t file, char ***names, int *count)
+{
+    if (H5Lexists(file, "/class_names", H5P_DEFAULT) <= 0)
+        return SN_OK;
+    hid_t dataset = H5Dopen2(file, "/class_names", H5P_DEFAULT);
+    hid_t type = dataset >= 0 ? H5Dget_type(dataset) : -1;
+    hid_t space = dataset >= 0 ? H5Dget_space(dataset) : -1;
+    hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    size_t width = type >= 0 && H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) == 0
+                       ? H5Tget_size(type)
+                       : 0;
+    int shaped = n > 0 && n < (1 << 24) && width > 0 && width < 4096;
+    char *block = shaped ? calloc((size_t)n, width + 1) : NULL;
+    int allocated = block != NULL;
+    hid_t memory = block ? H5Tcopy(type) : -1;
+    int read = memory >= 0 && H5Tset_size(memory, width + 1) >= 0 &&
+               H5Dread(dataset, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, block) >= 0;
+    char **list = read ? calloc((size_t)n, sizeof *list) : NULL;
+    for (hssize_t c = 0; list && c < n; c++)
+        if (!(list[c] = strdup(block + (size_t)c * (width + 1)))) {
+            free_names(list, c);
+            list = NULL;
+        }
+    if (memory >= 0)
+        H5Tclose(memory);
+    free(block);
+    if (space >= 0)
+        H5Sclose(space);
+    if (type >= 0)
+        H5Tclose(type);
+    if (dataset >= 0)
+        H5Dclose(dataset);
+    if (!shaped || (allocated && !read))
+        return sn_error_set(SN_ERR_FORMAT,
+                            "%s: /class_names is not one fixed-length string per class", path);
+    if (!list)
+        return sn_error_set(SN_ERR_NOMEM, "%s: out of memory for the class names", path);
+    *names = list;
+    *count = (int)n;
     return SN_OK;
+}
+
+int sn_image_folder_read_class_names(const char *path, char ***names, int *count)
+{
+    *names = NULL;
+    *count = 0;
+    sn_hdf5_lock();
+    hid_t file = -1;
+    int status = sn_hdf5_file_open(path, H5F_ACC_RDONLY, &file);
+    if (status == SN_OK) {
+        status = read_class_names(path, file, names, count);
+        H5Fclose(file);
+    }
+    sn_hdf5_unlock();
+    return status;
 }
 
 /* DIR/.NAME.partial beside out_path. */

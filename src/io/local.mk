@@ -10,9 +10,12 @@ libshiftnas_la_SOURCES += \
 	src/io/dataset.c
 shiftnasinclude_HEADERS += include/shiftnas/data.h
 # Image sources (in memory or streamed from HDF5), the input pipeline and
-# the batch prefetcher; the HDF5 lock they share with every HDF5 writer.
+# the batch prefetcher; the HDF5 lock they share with every HDF5 writer, and
+# the one way every HDF5 file is opened or created.
 libshiftnas_la_SOURCES += \
 	src/io/hdf5_images_internal.h \
+	src/io/hdf5_file.c \
+	src/io/hdf5_file.h \
 	src/io/hdf5_lock.c \
 	src/io/hdf5_lock.h \
 	src/io/hdf5_stream.c \

@@ -5,6 +5,7 @@
  * checks the format attributes, every entry's type and shape against the
  * table, the values' finiteness and that no foreign entry is present; every
  * failure becomes one message naming the file and the entry. */
+#include "hdf5_file.h"
 #include "hdf5_lock.h"
 #include "shiftnas/error.h"
 #include "shiftnas/runfiles.h"
@@ -19,38 +20,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* H5Pset_file_locking arrived in HDF5 1.10.7 and 1.12.1. */
-static herr_t disable_file_locking(hid_t access_list)
-{
-#if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
-    return H5Pset_file_locking(access_list, 0, 1);
-#else
-    (void)access_list; /* there, HDF5_USE_FILE_LOCKING=FALSE turns locking off */
-    return 0;
-#endif
-}
-
 #define MODEL_FORMAT "shiftnas-model"
 #define MODEL_VERSION 1
 /* A configuration is a few kilobytes of INI; a larger string is not ours. */
 #define MAX_STRING_BYTES ((size_t)16 << 20)
-
-/* File access for both directions. Locking is off: a model file is only ever
- * replaced by rename, so no reader can meet a writer, and HDF5's locks fail
- * outright on file systems without flock (some NFS, Lustre setups). Closing
- * the file closes whatever a failed path left open. */
-static hid_t model_file_access(void)
-{
-    hid_t access_list = H5Pcreate(H5P_FILE_ACCESS);
-    if (access_list < 0)
-        return -1;
-    if (disable_file_locking(access_list) < 0 ||
-        H5Pset_fclose_degree(access_list, H5F_CLOSE_STRONG) < 0) {
-        H5Pclose(access_list);
-        return -1;
-    }
-    return access_list;
-}
 
 /* "[8, 16]" */
 static void format_shape(char *out, size_t size, int ndim, const hsize_t *dims)
@@ -190,15 +163,12 @@ static int sn_model_file_write_unlocked(const char *path, const char *config_tex
     memcpy(temporary, path, length);
     memcpy(temporary + length, ".tmp", 5);
 
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t access_list = model_file_access();
-    hid_t file = access_list >= 0 ? H5Fcreate(temporary, H5F_ACC_TRUNC, H5P_DEFAULT, access_list) : -1;
-    if (access_list >= 0)
-        H5Pclose(access_list);
-    if (file < 0) {
-        int status = sn_error_set(SN_ERR_IO, "%s: cannot create the HDF5 file", temporary);
+    /* A model file is only ever replaced by rename: no reader meets a writer. */
+    hid_t file = -1;
+    int created = sn_hdf5_file_create(temporary, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT, &file);
+    if (created != SN_OK) {
         free(temporary);
-        return status;
+        return created;
     }
     const int version = MODEL_VERSION;
     int status = write_string_attribute(path, file, "format", MODEL_FORMAT);
@@ -232,31 +202,12 @@ static int sn_model_file_write_unlocked(const char *path, const char *config_tex
 
 /* ---- reading ----------------------------------------------------------- */
 
-/* Opens path read-only after checking that it is a readable regular HDF5
- * file, so that each failure gets its own message. */
 static int open_model_file(const char *path, hid_t *file)
 {
     *file = -1;
     if (!path || !*path)
         return sn_error_set(SN_ERR_ARGUMENT, "model file: no path given");
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    struct stat info;
-    if (stat(path, &info) != 0)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (!S_ISREG(info.st_mode))
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: not a regular file", path);
-    if (access(path, R_OK) != 0)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (H5Fis_hdf5(path) <= 0)
-        return sn_error_set(SN_ERR_FORMAT, "%s: not an HDF5 file (no HDF5 signature)", path);
-    hid_t access_list = model_file_access();
-    if (access_list < 0)
-        return sn_error_set(SN_ERR_INTERNAL, "%s: cannot create an HDF5 property list", path);
-    *file = H5Fopen(path, H5F_ACC_RDONLY, access_list);
-    H5Pclose(access_list);
-    if (*file < 0)
-        return sn_error_set(SN_ERR_FORMAT, "%s: cannot open as HDF5 (corrupt or truncated file)", path);
-    return SN_OK;
+    return sn_hdf5_file_open(path, H5F_ACC_RDONLY, file);
 }
 
 /* Reads a scalar string attribute, fixed or variable length (h5py writes

@@ -7,6 +7,7 @@
  * row. Updates are rare and are written at once. Every dataset of a group is
  * extended to the same length in one write, so after a flush the groups'
  * datasets agree on their lengths. */
+#include "hdf5_file.h"
 #include "hdf5_lock.h"
 #include "shiftnas/error.h"
 #include "shiftnas/runfiles.h"
@@ -18,17 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* H5Pset_file_locking arrived in HDF5 1.10.7 and 1.12.1. */
-static herr_t disable_file_locking(hid_t access_list)
-{
-#if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
-    return H5Pset_file_locking(access_list, 0, 1);
-#else
-    (void)access_list; /* there, HDF5_USE_FILE_LOCKING=FALSE turns locking off */
-    return 0;
-#endif
-}
 
 #define LOG_FORMAT "shiftnas-log"
 #define LOG_VERSION 1
@@ -59,20 +49,6 @@ struct sn_run_log {
     double *loss;
     double *nan_row;          /* [K]: validation_loss when none is given */
 };
-
-/* Locking is off so that h5py can open the log while the run writes it (HDF5
- * 1.10 would otherwise hold an exclusive lock until close); the file is
- * created exclusively, so there is no second writer to guard against. */
-static hid_t log_file_access(void)
-{
-    hid_t access_list = H5Pcreate(H5P_FILE_ACCESS);
-    if (access_list >= 0 && (disable_file_locking(access_list) < 0 ||
-                             H5Pset_fclose_degree(access_list, H5F_CLOSE_STRONG) < 0)) {
-        H5Pclose(access_list);
-        access_list = -1;
-    }
-    return access_list;
-}
 
 static int write_attribute(const sn_run_log *log, const char *name, hid_t file_type, hid_t memory_type,
                            hid_t space, const void *value)
@@ -264,20 +240,14 @@ static int sn_run_log_create_unlocked(sn_run_log **out, const char *path, const 
     if (!log)
         return SN_ERR_NOMEM;
 
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t access_list = log_file_access();
-    errno = 0;
-    if (access_list >= 0)
-        log->file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, access_list);
-    if (access_list >= 0)
-        H5Pclose(access_list);
-    if (log->file < 0) {
-        int error = errno;
+    /* Created exclusively: there is no second writer to guard against, and
+     * h5py can open the log while the run writes it (hdf5_file.h). */
+    int status = sn_hdf5_file_create(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT, &log->file);
+    if (status != SN_OK) {
         destroy(log);
-        return sn_error_set(SN_ERR_IO, "%s: cannot create the HDF5 file%s%s", path, error ? ": " : "",
-                            error ? strerror(error) : "");
+        return status;
     }
-    int status = write_root_attributes(log, strategy, bucket_edges);
+    status = write_root_attributes(log, strategy, bucket_edges);
     if (status == SN_OK)
         status = create_datasets(log);
     if (status == SN_OK && H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
@@ -291,8 +261,10 @@ static int sn_run_log_create_unlocked(sn_run_log **out, const char *path, const 
     return SN_OK;
 }
 
+/* ---- reading: shared by open_append and sn_run_log_read ------------------- */
+
 /* The number of rows of an extendible dataset (its first axis). */
-static int dataset_rows(const sn_run_log *log, hid_t dataset, const char *name, int64_t *rows)
+static int dataset_rows(const char *path, hid_t dataset, const char *name, int64_t *rows)
 {
     hsize_t dims[2] = {0, 0};
     hid_t space = H5Dget_space(dataset);
@@ -300,24 +272,25 @@ static int dataset_rows(const sn_run_log *log, hid_t dataset, const char *name, 
     if (space >= 0)
         H5Sclose(space);
     if (rank < 1)
-        return sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: cannot read its shape", log->path, name);
+        return sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: cannot read its shape", path, name);
     *rows = (int64_t)dims[0];
     return SN_OK;
 }
 
-static int read_int_attribute(const sn_run_log *log, const char *name, int *value)
+static int read_int_attribute(const char *path, hid_t file, const char *name, int *value)
 {
-    hid_t attribute = H5Aopen(log->file, name, H5P_DEFAULT);
+    hid_t attribute = H5Aopen(file, name, H5P_DEFAULT);
     int ok = attribute >= 0 && H5Aread(attribute, H5T_NATIVE_INT, value) >= 0;
     if (attribute >= 0)
         H5Aclose(attribute);
     return ok ? SN_OK : sn_error_set(SN_ERR_FORMAT, "%s: attribute %s: missing or unreadable",
-                                     log->path, name);
+                                     path, name);
 }
 
-static int read_text_attribute(const sn_run_log *log, const char *name, char *out, size_t size)
+static int read_text_attribute(const char *path, hid_t file, const char *name, char *out,
+                               size_t size)
 {
-    hid_t attribute = H5Aopen(log->file, name, H5P_DEFAULT);
+    hid_t attribute = H5Aopen(file, name, H5P_DEFAULT);
     hid_t type = attribute >= 0 ? H5Aget_type(attribute) : -1;
     int ok = 0;
     if (type >= 0 && H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) > 0) {
@@ -332,7 +305,26 @@ static int read_text_attribute(const sn_run_log *log, const char *name, char *ou
     if (attribute >= 0)
         H5Aclose(attribute);
     return ok ? SN_OK : sn_error_set(SN_ERR_FORMAT, "%s: attribute %s: missing or unreadable",
-                                     log->path, name);
+                                     path, name);
+}
+
+/* The root attributes: a shiftnas log of our version, its strategy and K. */
+static int read_header(const char *path, hid_t file, char *strategy, size_t size, int *buckets)
+{
+    char format[64];
+    int version = 0;
+    SN_TRY(read_text_attribute(path, file, "format", format, sizeof format));
+    if (strcmp(format, LOG_FORMAT) != 0)
+        return sn_error_set(SN_ERR_FORMAT, "%s: not a shiftnas run log (format '%s')", path, format);
+    SN_TRY(read_int_attribute(path, file, "version", &version));
+    if (version != LOG_VERSION)
+        return sn_error_set(SN_ERR_FORMAT, "%s: run log version %d (this shiftnas writes %d)", path,
+                            version, LOG_VERSION);
+    SN_TRY(read_text_attribute(path, file, "strategy", strategy, size));
+    SN_TRY(read_int_attribute(path, file, "buckets", buckets));
+    if (*buckets < 0)
+        return sn_error_set(SN_ERR_FORMAT, "%s: attribute buckets = %d is negative", path, *buckets);
+    return SN_OK;
 }
 
 static int sn_run_log_open_append_unlocked(sn_run_log **out, const char *path, const char *strategy, int buckets)
@@ -344,30 +336,14 @@ static int sn_run_log_open_append_unlocked(sn_run_log **out, const char *path, c
     if (!log)
         return SN_ERR_NOMEM;
 
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t access_list = log_file_access();
-    if (access_list >= 0)
-        log->file = H5Fopen(path, H5F_ACC_RDWR, access_list);
-    if (access_list >= 0)
-        H5Pclose(access_list);
-    if (log->file < 0) {
+    int opened = sn_hdf5_file_open(path, H5F_ACC_RDWR, &log->file);
+    if (opened != SN_OK) {
         destroy(log);
-        return sn_error_set(SN_ERR_IO, "%s: cannot open the run log for appending", path);
+        return opened;
     }
-    char format[64], stored_strategy[64];
-    int version = 0, stored_buckets = -1;
-    int status = read_text_attribute(log, "format", format, sizeof format);
-    if (status == SN_OK && strcmp(format, LOG_FORMAT) != 0)
-        status = sn_error_set(SN_ERR_FORMAT, "%s: not a shiftnas run log (format '%s')", path, format);
-    if (status == SN_OK)
-        status = read_int_attribute(log, "version", &version);
-    if (status == SN_OK && version != LOG_VERSION)
-        status = sn_error_set(SN_ERR_FORMAT, "%s: run log version %d (this shiftnas writes %d)",
-                              path, version, LOG_VERSION);
-    if (status == SN_OK)
-        status = read_text_attribute(log, "strategy", stored_strategy, sizeof stored_strategy);
-    if (status == SN_OK)
-        status = read_int_attribute(log, "buckets", &stored_buckets);
+    char stored_strategy[64];
+    int stored_buckets = -1;
+    int status = read_header(path, log->file, stored_strategy, sizeof stored_strategy, &stored_buckets);
     if (status == SN_OK && (strcmp(stored_strategy, strategy) != 0 || stored_buckets != buckets))
         status = sn_error_set(SN_ERR_FORMAT, "%s: a log of strategy %s with %d buckets, not %s with %d",
                               path, stored_strategy, stored_buckets, strategy, buckets);
@@ -378,7 +354,7 @@ static int sn_run_log_open_append_unlocked(sn_run_log **out, const char *path, c
         int64_t n = 0;
         status = log->subnet_sets[c] < 0
                      ? sn_error_set(SN_ERR_FORMAT, "%s: dataset %s is missing", path, name)
-                     : dataset_rows(log, log->subnet_sets[c], name, &n);
+                     : dataset_rows(path, log->subnet_sets[c], name, &n);
         if (status == SN_OK && c > 0 && n != log->subnet_rows)
             status = sn_error_set(SN_ERR_FORMAT, "%s: the subnets datasets differ in length", path);
         log->subnet_rows = n;
@@ -387,7 +363,7 @@ static int sn_run_log_open_append_unlocked(sn_run_log **out, const char *path, c
         log->update_step_set = H5Dopen2(log->file, "updates/step", H5P_DEFAULT);
         status = log->update_step_set < 0
                      ? sn_error_set(SN_ERR_FORMAT, "%s: dataset updates/step is missing", path)
-                     : dataset_rows(log, log->update_step_set, "updates/step", &log->update_rows);
+                     : dataset_rows(path, log->update_step_set, "updates/step", &log->update_rows);
     }
     for (int c = 0; status == SN_OK && c < UPDATE_COLUMNS; c++) {
         snprintf(name, sizeof name, "updates/%s", update_names[c]);
@@ -395,7 +371,7 @@ static int sn_run_log_open_append_unlocked(sn_run_log **out, const char *path, c
         int64_t n = 0;
         status = log->update_sets[c] < 0
                      ? sn_error_set(SN_ERR_FORMAT, "%s: dataset %s is missing", path, name)
-                     : dataset_rows(log, log->update_sets[c], name, &n);
+                     : dataset_rows(path, log->update_sets[c], name, &n);
         if (status == SN_OK && n != log->update_rows)
             status = sn_error_set(SN_ERR_FORMAT, "%s: the updates datasets differ in length", path);
     }
@@ -405,6 +381,134 @@ static int sn_run_log_open_append_unlocked(sn_run_log **out, const char *path, c
     }
     *out = log;
     return SN_OK;
+}
+
+/* A column of the log into a malloc'd buffer of memory_type: rank 1, or
+ * rank 2 with exactly `columns` columns (0 without buckets); *rows its
+ * length. */
+static int read_column(const char *path, hid_t file, const char *name, hid_t memory_type,
+                       size_t element, int rank, int columns, void **data, int64_t *rows)
+{
+    *data = NULL;
+    *rows = 0;
+    hid_t set = H5Dopen2(file, name, H5P_DEFAULT);
+    if (set < 0)
+        return sn_error_set(SN_ERR_FORMAT, "%s: dataset %s is missing", path, name);
+    hid_t space = H5Dget_space(set);
+    hsize_t dims[2] = {0, 0};
+    int status = SN_OK;
+    if (space < 0 || H5Sget_simple_extent_ndims(space) != rank ||
+        H5Sget_simple_extent_dims(space, dims, NULL) < 0 || (rank == 2 && dims[1] != (hsize_t)columns))
+        status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s has an unexpected shape", path, name);
+    const size_t values = (size_t)dims[0] * (size_t)(rank == 2 ? columns : 1);
+    if (status == SN_OK && !(*data = malloc(element * (values > 0 ? values : 1))))
+        status = sn_error_set(SN_ERR_NOMEM, "%s: no memory for dataset %s", path, name);
+    if (status == SN_OK && values > 0 &&
+        H5Dread(set, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
+        status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s cannot be read", path, name);
+    if (space >= 0)
+        H5Sclose(space);
+    H5Dclose(set);
+    if (status != SN_OK) {
+        free(*data);
+        *data = NULL;
+        return status;
+    }
+    *rows = (int64_t)dims[0];
+    return SN_OK;
+}
+
+static int read_bucket_edges(const char *path, hid_t file, sn_run_log_data *data)
+{
+    if (data->buckets == 0)
+        return SN_OK;
+    data->bucket_edges = malloc(sizeof *data->bucket_edges * ((size_t)data->buckets + 1));
+    if (!data->bucket_edges)
+        return sn_error_set(SN_ERR_NOMEM, "%s: no memory for %d bucket edges", path, data->buckets);
+    hid_t attribute = H5Aopen(file, "bucket_edges", H5P_DEFAULT);
+    hid_t space = attribute >= 0 ? H5Aget_space(attribute) : -1;
+    int ok = space >= 0 && H5Sget_simple_extent_npoints(space) == (hssize_t)data->buckets + 1 &&
+             H5Aread(attribute, H5T_NATIVE_INT64, data->bucket_edges) >= 0;
+    if (space >= 0)
+        H5Sclose(space);
+    if (attribute >= 0)
+        H5Aclose(attribute);
+    return ok ? SN_OK
+              : sn_error_set(SN_ERR_FORMAT, "%s: attribute bucket_edges is not K + 1 = %d values",
+                             path, data->buckets + 1);
+}
+
+static int read_data(const char *path, hid_t file, sn_run_log_data *data)
+{
+    SN_TRY(read_header(path, file, data->strategy, sizeof data->strategy, &data->buckets));
+    SN_TRY(read_bucket_edges(path, file, data));
+    void **subnet_columns[SUBNET_COLUMNS] = {
+        (void **)&data->subnet_step, (void **)&data->subnet_slot, (void **)&data->subnet_bucket,
+        (void **)&data->subnet_target_macs, (void **)&data->subnet_macs, (void **)&data->subnet_loss};
+    const hid_t subnet_types[SUBNET_COLUMNS] = {H5T_NATIVE_INT64,  H5T_NATIVE_INT32, H5T_NATIVE_INT32,
+                                                H5T_NATIVE_DOUBLE, H5T_NATIVE_INT64, H5T_NATIVE_DOUBLE};
+    const size_t subnet_sizes[SUBNET_COLUMNS] = {8, 4, 4, 8, 8, 8};
+    char name[64];
+    for (int c = 0; c < SUBNET_COLUMNS; c++) {
+        int64_t rows = 0;
+        snprintf(name, sizeof name, "subnets/%s", subnet_names[c]);
+        SN_TRY(read_column(path, file, name, subnet_types[c], subnet_sizes[c], 1, 0,
+                           subnet_columns[c], &rows));
+        if (c > 0 && rows != data->subnet_count)
+            return sn_error_set(SN_ERR_FORMAT, "%s: the subnets datasets differ in length", path);
+        data->subnet_count = rows;
+    }
+    SN_TRY(read_column(path, file, "updates/step", H5T_NATIVE_INT64, sizeof(int64_t), 1, 0,
+                       (void **)&data->update_step, &data->update_count));
+    double **update_columns[UPDATE_COLUMNS] = {&data->update_beta, &data->update_probability,
+                                               &data->update_statistic,
+                                               &data->update_validation_loss};
+    for (int c = 0; c < UPDATE_COLUMNS; c++) {
+        int64_t rows = 0;
+        snprintf(name, sizeof name, "updates/%s", update_names[c]);
+        SN_TRY(read_column(path, file, name, H5T_NATIVE_DOUBLE, sizeof(double), 2, data->buckets,
+                           (void **)update_columns[c], &rows));
+        if (rows != data->update_count)
+            return sn_error_set(SN_ERR_FORMAT, "%s: the updates datasets differ in length", path);
+    }
+    return SN_OK;
+}
+
+void sn_run_log_data_free(sn_run_log_data *data)
+{
+    if (!data)
+        return;
+    free(data->bucket_edges);
+    free(data->subnet_step);
+    free(data->subnet_slot);
+    free(data->subnet_bucket);
+    free(data->subnet_target_macs);
+    free(data->subnet_macs);
+    free(data->subnet_loss);
+    free(data->update_step);
+    free(data->update_beta);
+    free(data->update_probability);
+    free(data->update_statistic);
+    free(data->update_validation_loss);
+    memset(data, 0, sizeof *data);
+}
+
+int sn_run_log_read(const char *path, sn_run_log_data *data)
+{
+    memset(data, 0, sizeof *data);
+    if (!path || !*path)
+        return sn_error_set(SN_ERR_ARGUMENT, "run log: no path given");
+    sn_hdf5_lock();
+    hid_t file = -1;
+    int status = sn_hdf5_file_open(path, H5F_ACC_RDONLY, &file);
+    if (status == SN_OK) {
+        status = read_data(path, file, data);
+        H5Fclose(file);
+    }
+    sn_hdf5_unlock();
+    if (status != SN_OK)
+        sn_run_log_data_free(data);
+    return status;
 }
 
 /* Appends rows [first, first + count) of a column: extend, then write the

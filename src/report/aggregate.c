@@ -143,18 +143,6 @@ void sn_report_match_retrained(const sn_report_runs *runs, const sn_report_run *
         }
 }
 
-void sn_report_format_macs(char *text, size_t size, double macs)
-{
-    if (macs >= 1e9)
-        snprintf(text, size, "%.4gG", macs / 1e9);
-    else if (macs >= 1e6)
-        snprintf(text, size, "%.4gM", macs / 1e6);
-    else if (macs >= 1e3)
-        snprintf(text, size, "%.4gk", macs / 1e3);
-    else
-        snprintf(text, size, "%.0f", macs);
-}
-
 void sn_report_slug(const char *label, char *slug, size_t size)
 {
     size_t n = 0;

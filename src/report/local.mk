@@ -3,7 +3,7 @@
 libshiftnas_la_SOURCES += \
 	src/report/report_internal.h \
 	src/report/statistics.c \
-	src/report/search_table.c \
+	src/report/targets.c \
 	src/report/runs.c \
 	src/report/aggregate.c \
 	src/report/tables.c \

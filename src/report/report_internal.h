@@ -1,5 +1,5 @@
 /* Shared by the report's table and plot writers: one (arm, method, target)
- * cell's values over the seeds, and number formatting. */
+ * cell's values over the seeds (numbers as text: shiftnas/format.h). */
 #ifndef SHIFTNAS_REPORT_INTERNAL_H
 #define SHIFTNAS_REPORT_INTERNAL_H
 
@@ -12,9 +12,6 @@
 int sn_report_collect(const sn_report_runs *runs, const sn_report_group *group, double target,
                       double *macs, double *params, double *val, double *test,
                       const sn_report_run **which);
-
-/* "2M", "2.5M", "800k": a MACs count as --targets takes it. */
-void sn_report_format_macs(char *text, size_t size, double macs);
 
 /* A file name part from a label: "shift (variance)" -> "shift_variance". */
 void sn_report_slug(const char *label, char *slug, size_t size);

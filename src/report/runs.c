@@ -5,7 +5,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include "shiftnas/checkpoint.h"
 #include "shiftnas/error.h"
+#include "shiftnas/runfiles.h"
 #include "shiftnas/settings.h"
 #include "shiftnas/space.h"
 
@@ -109,115 +109,39 @@ static int read_metrics(sn_report_run *run)
 
 /* ---- log.h5 ---------------------------------------------------------------- */
 
-/* A 1-D dataset (or 2-D with `columns` columns) of log.h5 into a malloc'd
- * buffer of memory_type; *rows receives its length. */
-static int read_log_dataset(hid_t file, const char *path, const char *name, hid_t memory_type,
-                            size_t element, int64_t columns, void **data, int64_t *rows)
-{
-    *data = NULL;
-    hid_t set = H5Dopen2(file, name, H5P_DEFAULT);
-    if (set < 0)
-        return sn_error_set(SN_ERR_FORMAT, "%s: dataset %s is missing", path, name);
-    hid_t space = H5Dget_space(set);
-    hsize_t dims[2] = {0, 0};
-    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
-    int status = SN_OK;
-    if (rank != (columns > 0 ? 2 : 1) || H5Sget_simple_extent_dims(space, dims, NULL) < 0 ||
-        (columns > 0 && (int64_t)dims[1] != columns))
-        status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s has an unexpected shape", path, name);
-    int64_t values = (int64_t)dims[0] * (columns > 0 ? columns : 1);
-    if (status == SN_OK) {
-        *data = malloc(element * (size_t)(values > 0 ? values : 1));
-        if (!*data)
-            status = sn_error_set(SN_ERR_NOMEM, "%s: out of memory", path);
-    }
-    if (status == SN_OK && values > 0 &&
-        H5Dread(set, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
-        status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s cannot be read", path, name);
-    if (space >= 0)
-        H5Sclose(space);
-    H5Dclose(set);
-    if (status != SN_OK) {
-        free(*data);
-        *data = NULL;
-    }
-    *rows = (int64_t)dims[0];
-    return status;
-}
-
+/* The columns the report uses, taken over from the log's reader. */
 static int read_log(sn_report_run *run)
 {
     char path[SN_REPORT_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/log.h5", run->dir);
     if (!file_exists(path))
         return sn_error_set(SN_ERR_IO, "%s: missing", path);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0)
-        return sn_error_set(SN_ERR_FORMAT, "%s: HDF5 cannot open it", path);
+    sn_run_log_data log;
+    SN_TRY(sn_run_log_read(path, &log));
     int status = SN_OK;
-    hid_t attribute = H5Aopen(file, "buckets", H5P_DEFAULT);
-    int buckets = -1;
-    if (attribute < 0 || H5Aread(attribute, H5T_NATIVE_INT, &buckets) < 0 || buckets < 0 ||
-        buckets > SN_REPORT_BUCKETS_MAX)
-        status = sn_error_set(SN_ERR_FORMAT, "%s: attribute 'buckets' is missing or out of range",
-                              path);
-    if (attribute >= 0)
-        H5Aclose(attribute);
-    run->buckets = buckets;
-    if (status == SN_OK && buckets > 0) {
-        int64_t edges[SN_REPORT_BUCKETS_MAX + 1];
-        attribute = H5Aopen(file, "bucket_edges", H5P_DEFAULT);
-        hid_t space = attribute >= 0 ? H5Aget_space(attribute) : -1;
-        if (attribute < 0 || space < 0 ||
-            H5Sget_simple_extent_npoints(space) != (hssize_t)buckets + 1 ||
-            H5Aread(attribute, H5T_NATIVE_INT64, edges) < 0)
-            status = sn_error_set(SN_ERR_FORMAT, "%s: attribute 'bucket_edges' is not K + 1 values",
-                                  path);
-        if (space >= 0)
-            H5Sclose(space);
-        if (attribute >= 0)
-            H5Aclose(attribute);
-        for (int k = 0; status == SN_OK && k <= buckets; k++)
-            run->bucket_edges[k] = (double)edges[k];
-    }
-    int64_t n[4] = {0, 0, 0, 0};
-    void *data = NULL;
-    if (status == SN_OK)
-        status = read_log_dataset(file, path, "subnets/step", H5T_NATIVE_INT64, sizeof(int64_t), 0,
-                                  &data, &n[0]);
-    run->subnet_step = data;
-    if (status == SN_OK)
-        status = read_log_dataset(file, path, "subnets/slot", H5T_NATIVE_INT32, sizeof(int32_t), 0,
-                                  &data, &n[1]);
-    run->subnet_slot = status == SN_OK ? data : NULL;
-    if (status == SN_OK)
-        status = read_log_dataset(file, path, "subnets/macs", H5T_NATIVE_INT64, sizeof(int64_t), 0,
-                                  &data, &n[2]);
-    run->subnet_macs = status == SN_OK ? data : NULL;
-    if (status == SN_OK)
-        status = read_log_dataset(file, path, "subnets/loss", H5T_NATIVE_DOUBLE, sizeof(double), 0,
-                                  &data, &n[3]);
-    run->subnet_loss = status == SN_OK ? data : NULL;
-    if (status == SN_OK && (n[1] != n[0] || n[2] != n[0] || n[3] != n[0]))
-        status = sn_error_set(SN_ERR_FORMAT, "%s: the /subnets datasets differ in length", path);
-    run->subnet_count = n[0];
-    int64_t m = 0, m2 = 0;
-    if (status == SN_OK)
-        status = read_log_dataset(file, path, "updates/step", H5T_NATIVE_INT64, sizeof(int64_t), 0,
-                                  &data, &m);
-    run->update_step = status == SN_OK ? data : NULL;
-    if (status == SN_OK && buckets > 0) {
-        status = read_log_dataset(file, path, "updates/probability", H5T_NATIVE_DOUBLE,
-                                  sizeof(double), buckets, &data, &m2);
-        run->update_probability = status == SN_OK ? data : NULL;
-        if (status == SN_OK && m2 != m)
-            status = sn_error_set(SN_ERR_FORMAT, "%s: the /updates datasets differ in length", path);
-    } else if (status == SN_OK && m > 0) {
+    if (log.buckets > SN_REPORT_BUCKETS_MAX)
+        status = sn_error_set(SN_ERR_FORMAT, "%s: %d buckets, more than a report draws (%d)", path,
+                              log.buckets, SN_REPORT_BUCKETS_MAX);
+    else if (log.buckets == 0 && log.update_count > 0)
         status = sn_error_set(SN_ERR_FORMAT, "%s: probability updates without buckets", path);
+    if (status == SN_OK) {
+        run->buckets = log.buckets;
+        for (int k = 0; k < log.buckets + (log.buckets > 0); k++)
+            run->bucket_edges[k] = (double)log.bucket_edges[k];
+        run->subnet_count = log.subnet_count;
+        run->subnet_step = log.subnet_step;
+        run->subnet_slot = log.subnet_slot;
+        run->subnet_macs = log.subnet_macs;
+        run->subnet_loss = log.subnet_loss;
+        run->update_count = log.update_count;
+        run->update_step = log.update_step;
+        run->update_probability = log.update_probability;
+        /* owned by run now */
+        log.subnet_step = log.subnet_macs = log.update_step = NULL;
+        log.subnet_slot = NULL;
+        log.subnet_loss = log.update_probability = NULL;
     }
-    run->update_count = m;
-    H5Fclose(file);
+    sn_run_log_data_free(&log);
     return status;
 }
 

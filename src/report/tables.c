@@ -10,6 +10,7 @@
 
 #include "report_internal.h"
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
 
 /* "12.34 ± 0.56" or "12.34 ± —" (one seed: no deviation). */
 static void format_summary(char *text, size_t size, sn_summary s)
@@ -35,7 +36,7 @@ static void write_target_tables(FILE *out, const sn_report_runs *runs, const dou
                  "%%. The best arm of each target (highest mean test accuracy) is in bold.\n\n");
     for (int t = 0; t < target_count; t++) {
         char target_text[32];
-        sn_report_format_macs(target_text, sizeof target_text, targets[t]);
+        sn_format_macs(target_text, sizeof target_text, targets[t]);
         fprintf(out, "### Target %s MACs\n\n", target_text);
         fprintf(out, "| arm (method) | seeds n | MACs mean (M) | params mean (k) | "
                      "validation acc (%%) | test acc (%%) |\n|---|---:|---:|---:|---:|---:|\n");
@@ -78,7 +79,7 @@ static void write_search_notes(FILE *out, const sn_report_runs *runs, const doub
             for (int t = 0; t < target_count && has_method; t++)
                 if (!sn_search_table_find(&run->search, methods[m], targets[t])) {
                     char text[32];
-                    sn_report_format_macs(text, sizeof text, targets[t]);
+                    sn_format_macs(text, sizeof text, targets[t]);
                     fprintf(out, "%s- missing: `%s` has no %s row for target %s (not averaged)\n",
                             notes++ ? "" : "Notes on the searches:\n\n", run->dir, methods[m],
                             text);
@@ -130,7 +131,7 @@ static void write_retrained(FILE *out, const sn_report_runs *runs, const double 
             continue;
         }
         char target[32];
-        sn_report_format_macs(target, sizeof target, inherited->target);
+        sn_format_macs(target, sizeof target, inherited->target);
         double gap = 100.0 * (eval->test_accuracy - inherited->test_accuracy);
         fprintf(out, "| %s | %lld | %.3f | %.2f | %.2f | %+.2f | %s (%s), `%s` |\n", target,
                 (long long)run->seed, (double)eval->macs / 1e6, 100.0 * inherited->test_accuracy,
@@ -146,7 +147,7 @@ static void write_retrained(FILE *out, const sn_report_runs *runs, const double 
         if (gap_count[t] == 0)
             continue;
         char target[32], text[64];
-        sn_report_format_macs(target, sizeof target, targets[t]);
+        sn_format_macs(target, sizeof target, targets[t]);
         format_summary(text, sizeof text, sn_summary_of(gaps + (size_t)t * (size_t)n, gap_count[t]));
         fprintf(out, "- target %s: gap %s points over %d seed(s)\n", target, text, gap_count[t]);
     }

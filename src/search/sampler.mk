@@ -6,6 +6,7 @@ libshiftnas_la_SOURCES += \
 	src/search/search_internal.h \
 	src/search/shift.c \
 	src/search/shift_gradient.c \
+	src/search/shift_state.c \
 	src/search/shift_internal.h
 shiftnasinclude_HEADERS += \
 	include/shiftnas/sampler.h

@@ -17,6 +17,7 @@
  */
 #include "shiftnas/space.h"
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -36,20 +37,6 @@ enum { PARSE_TEXT_MAX = 4 * SN_ARCH_TEXT_MAX };
 enum { LIST_MAX = SN_SPACE_MAX_STAGES * SN_SPACE_MAX_BLOCKS };
 
 /* ---- formatting ------------------------------------------------------------ */
-
-/* The shortest form that reads back as exactly x: 3.5, 4, 0.75. */
-static void format_number(char *out, size_t size, double x)
-{
-    if (x == floor(x) && fabs(x) < 1e15) {
-        snprintf(out, size, "%.0f", x);
-        return;
-    }
-    for (int precision = 1; precision <= 17; precision++) {
-        snprintf(out, size, "%.*g", precision, x);
-        if (strtod(out, NULL) == x)
-            return;
-    }
-}
 
 /* Appends to a fixed buffer; remembers whether anything was cut. */
 typedef struct {
@@ -79,7 +66,7 @@ static void append_list(text_buffer *b, const char *name, const sn_space *space,
     append(b, "%s=", name);
     for (int i = 0; i < count; i++) {
         char number[32];
-        format_number(number, sizeof number, sn_arch_value(space, arch, dims[i]));
+        sn_format_number(number, sizeof number, sn_arch_value(space, arch, dims[i]));
         append(b, "%s%s", i ? "," : "", number);
     }
 }
@@ -144,7 +131,7 @@ static void format_choices(char *out, size_t size, const sn_dimension *dim)
     append(&b, "(");
     for (int j = 0; j < dim->choice_count; j++) {
         char number[32];
-        format_number(number, sizeof number, dim->choices[j]);
+        sn_format_number(number, sizeof number, dim->choices[j]);
         append(&b, "%s%s", j ? ", " : "", number);
     }
     append(&b, ")");
@@ -162,7 +149,7 @@ static int match_choice(const sn_space *space, int d, double x, const char *labe
             return SN_OK;
         }
     char value[32], choices[256];
-    format_number(value, sizeof value, x);
+    sn_format_number(value, sizeof value, x);
     format_choices(choices, sizeof choices, dim);
     return sn_error_set(SN_ERR_ARGUMENT, "%s %s is not a choice %s", label, value, choices);
 }

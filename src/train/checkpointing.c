@@ -13,6 +13,7 @@
 #include "checkpointing.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -124,29 +125,37 @@ static int config_text(const sn_config *config, char **text)
 
 /* ---- writing -------------------------------------------------------------- */
 
-static int write_shift(sn_checkpoint_writer *w, const sn_shift *s)
+/* The shift's state (sn_shift_visit_state) as datasets "shift/NAME": a
+ * scalar as a 0-d int64 (ints widened), a vector of doubles as float64, of
+ * ints as int32. */
+static sn_checkpoint_type shift_dataset_type(const sn_shift_field *field)
 {
-    const int64_t k = s->count;
-    SN_TRY(write_vector(w, "shift/beta", SN_CHECKPOINT_FLOAT64, k, s->beta));
-    SN_TRY(write_vector(w, "shift/probability", SN_CHECKPOINT_FLOAT64, k, s->probability));
-    SN_TRY(write_vector(w, "shift/adam_m", SN_CHECKPOINT_FLOAT64, k, s->adam_m));
-    SN_TRY(write_vector(w, "shift/adam_v", SN_CHECKPOINT_FLOAT64, k, s->adam_v));
-    SN_TRY(write_scalar_int64(w, "shift/adam_t", s->adam_t));
-    SN_TRY(write_scalar_int64(w, "shift/have_previous", s->have_previous));
-    SN_TRY(write_vector(w, "shift/previous_loss", SN_CHECKPOINT_FLOAT64, k, s->previous_loss));
-    SN_TRY(write_vector(w, "shift/delta", SN_CHECKPOINT_FLOAT64, k, s->delta));
-    SN_TRY(write_vector(w, "shift/gradient", SN_CHECKPOINT_FLOAT64, k, s->gradient));
-    SN_TRY(write_scalar_int64(w, "shift/gumbel_bucket", s->gumbel_bucket));
-    SN_TRY(write_scalar_int64(w, "shift/updates", s->updates));
-    SN_TRY(write_scalar_int64(w, "shift/ring_head", s->ring_head));
-    SN_TRY(write_scalar_int64(w, "shift/ring_size", s->ring_size));
-    SN_TRY(write_vector(w, "shift/ring_bucket", SN_CHECKPOINT_INT32, s->ring_capacity,
-                        s->ring_bucket));
-    SN_TRY(write_vector(w, "shift/ring_loss", SN_CHECKPOINT_FLOAT64, s->ring_capacity,
-                        s->ring_loss));
-    SN_TRY(write_vector(w, "shift/mean", SN_CHECKPOINT_FLOAT64, k, s->mean));
-    SN_TRY(write_vector(w, "shift/variance", SN_CHECKPOINT_FLOAT64, k, s->variance));
-    return write_vector(w, "shift/record_count", SN_CHECKPOINT_INT32, k, s->record_count);
+    if (field->scalar && field->type != SN_SHIFT_FIELD_DOUBLE)
+        return SN_CHECKPOINT_INT64;
+    switch (field->type) {
+    case SN_SHIFT_FIELD_DOUBLE: return SN_CHECKPOINT_FLOAT64;
+    case SN_SHIFT_FIELD_INT64: return SN_CHECKPOINT_INT64;
+    default: return SN_CHECKPOINT_INT32;
+    }
+}
+
+static int write_shift_field(const sn_shift_field *field, void *context)
+{
+    _Static_assert(sizeof(int) == 4, "shift vectors of int are stored as int32");
+    sn_checkpoint_writer *w = context;
+    char name[64];
+    snprintf(name, sizeof name, "shift/%s", field->name);
+    if (!field->scalar)
+        return write_vector(w, name, shift_dataset_type(field), field->count, field->data);
+    if (field->type == SN_SHIFT_FIELD_INT)
+        return write_scalar_int64(w, name, *(const int *)field->data);
+    return sn_checkpoint_write_array(w, name, shift_dataset_type(field), 0, NULL, field->data);
+}
+
+int sn_training_checkpoint_write_shift(sn_checkpoint_writer *w, const sn_shift *shift)
+{
+    /* write_shift_field only reads the shift */
+    return sn_shift_visit_state((sn_shift *)shift, write_shift_field, w);
 }
 
 static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, int ranks,
@@ -200,7 +209,7 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
         SN_TRY(write_optimizer(w, "generator_optimizer", &t->generator_optimizer));
     }
     if (t && t->have_shift)
-        SN_TRY(write_shift(w, &t->shift));
+        SN_TRY(sn_training_checkpoint_write_shift(w, &t->shift));
     if (t) {
         SN_TRY(write_scalar_int64(w, "training/updates", t->updates));
         SN_TRY(write_scalar_double(w, "training/update_seconds", t->update_seconds));
@@ -325,54 +334,30 @@ static int read_optimizer(sn_checkpoint_reader *r, const char *group, sn_optimiz
     return SN_OK;
 }
 
-static int read_shift(sn_checkpoint_reader *r, sn_shift *s)
+static int read_shift_field(const sn_shift_field *field, void *context)
 {
-    const int64_t k = s->count;
-    const char *path = sn_checkpoint_reader_path(r);
+    sn_checkpoint_reader *r = context;
+    char name[64];
+    snprintf(name, sizeof name, "shift/%s", field->name);
+    if (!field->scalar)
+        return read_vector(r, name, shift_dataset_type(field), field->count, field->data);
+    if (field->type != SN_SHIFT_FIELD_INT)
+        return sn_checkpoint_read_array(r, name, shift_dataset_type(field), 0, NULL, field->data);
     int64_t value;
-    SN_TRY(read_vector(r, "shift/beta", SN_CHECKPOINT_FLOAT64, k, s->beta));
-    SN_TRY(read_vector(r, "shift/probability", SN_CHECKPOINT_FLOAT64, k, s->probability));
-    SN_TRY(read_vector(r, "shift/adam_m", SN_CHECKPOINT_FLOAT64, k, s->adam_m));
-    SN_TRY(read_vector(r, "shift/adam_v", SN_CHECKPOINT_FLOAT64, k, s->adam_v));
-    SN_TRY(read_scalar_int64(r, "shift/adam_t", &s->adam_t));
-    SN_TRY(read_scalar_int64(r, "shift/have_previous", &value));
-    s->have_previous = value != 0;
-    SN_TRY(read_vector(r, "shift/previous_loss", SN_CHECKPOINT_FLOAT64, k, s->previous_loss));
-    SN_TRY(read_vector(r, "shift/delta", SN_CHECKPOINT_FLOAT64, k, s->delta));
-    SN_TRY(read_vector(r, "shift/gradient", SN_CHECKPOINT_FLOAT64, k, s->gradient));
-    SN_TRY(read_scalar_int64(r, "shift/gumbel_bucket", &value));
-    s->gumbel_bucket = (int)value;
-    SN_TRY(read_scalar_int64(r, "shift/updates", &s->updates));
-    int64_t head, size;
-    SN_TRY(read_scalar_int64(r, "shift/ring_head", &head));
-    SN_TRY(read_scalar_int64(r, "shift/ring_size", &size));
-    if (head < 0 || head >= (s->ring_capacity > 0 ? s->ring_capacity : 1) || size < 0 ||
-        size > s->ring_capacity)
-        return sn_error_set(SN_ERR_FORMAT, "%s: shift ring position %lld/%lld outside its %d entries",
-                            path, (long long)head, (long long)size, s->ring_capacity);
-    s->ring_head = (int)head;
-    s->ring_size = (int)size;
-    SN_TRY(read_vector(r, "shift/ring_bucket", SN_CHECKPOINT_INT32, s->ring_capacity,
-                       s->ring_bucket));
-    for (int i = 0; i < s->ring_capacity; i++)
-        if (s->ring_bucket[i] < -1 || s->ring_bucket[i] >= s->count)
-            return sn_error_set(SN_ERR_FORMAT, "%s: shift/ring_bucket[%d] = %d is not a bucket",
-                                path, i, s->ring_bucket[i]);
-    SN_TRY(read_vector(r, "shift/ring_loss", SN_CHECKPOINT_FLOAT64, s->ring_capacity,
-                       s->ring_loss));
-    SN_TRY(read_vector(r, "shift/mean", SN_CHECKPOINT_FLOAT64, k, s->mean));
-    SN_TRY(read_vector(r, "shift/variance", SN_CHECKPOINT_FLOAT64, k, s->variance));
-    SN_TRY(read_vector(r, "shift/record_count", SN_CHECKPOINT_INT32, k, s->record_count));
-    double total = 0;
-    for (int i = 0; i < s->count; i++) {
-        if (!isfinite(s->beta[i]) || !(s->probability[i] >= 0) || s->probability[i] > 1)
-            return sn_error_set(SN_ERR_FORMAT, "%s: shift state of bucket %d is not a distribution",
-                                path, i);
-        total += s->probability[i];
-    }
-    if (fabs(total - 1) > 1e-9)
-        return sn_error_set(SN_ERR_FORMAT, "%s: shift/probability sums to %.12g, not 1", path,
-                            total);
+    SN_TRY(read_scalar_int64(r, name, &value));
+    if (value < INT_MIN || value > INT_MAX)
+        return sn_error_set(SN_ERR_FORMAT, "%s: dataset '%s' = %lld is out of range",
+                            sn_checkpoint_reader_path(r), name, (long long)value);
+    *(int *)field->data = (int)value;
+    return SN_OK;
+}
+
+int sn_training_checkpoint_read_shift(sn_checkpoint_reader *r, sn_shift *shift)
+{
+    SN_TRY(sn_shift_visit_state(shift, read_shift_field, r));
+    int status = sn_shift_check_state(shift);
+    if (status != SN_OK)
+        return sn_error_set(status, "%s: %s", sn_checkpoint_reader_path(r), sn_error_message());
     return SN_OK;
 }
 
@@ -503,7 +488,7 @@ static int read_contents(sn_checkpoint_reader *r, sn_training_state *s, int *com
         SN_TRY(read_optimizer(r, "generator_optimizer", &t->generator_optimizer));
     }
     if (t && t->have_shift)
-        SN_TRY(read_shift(r, &t->shift));
+        SN_TRY(sn_training_checkpoint_read_shift(r, &t->shift));
     if (t) {
         SN_TRY(read_scalar_int64(r, "training/updates", &t->updates));
         SN_TRY(read_scalar_double(r, "training/update_seconds", &t->update_seconds));

@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "shiftnas/checkpoint.h"
 #include "shiftnas/config.h"
 #include "shiftnas/data.h"
 #include "shiftnas/network.h"
@@ -68,5 +69,13 @@ int sn_training_checkpoint_read(sn_training_state *state, const char *path, int 
  * RUN_DIR/metrics.csv as they were at the checkpoint (each via a temporary
  * and a rename). */
 int sn_training_checkpoint_restore_run_files(const char *path, const char *run_dir);
+
+/* The probability shift's part of a checkpoint: each field of
+ * sn_shift_visit_state as the dataset "shift/NAME" (scalars as 0-d int64,
+ * vectors as float64 or int32). Reading needs a shift made by sn_shift_init
+ * with the run's bucket count and interval, and checks the restored state
+ * (sn_shift_check_state); errors name the file. */
+int sn_training_checkpoint_write_shift(sn_checkpoint_writer *w, const sn_shift *shift);
+int sn_training_checkpoint_read_shift(sn_checkpoint_reader *r, sn_shift *shift);
 
 #endif

@@ -415,27 +415,17 @@ static int validation_losses(sn_supernet_training *t, const sn_supernet_validati
     return SN_OK;
 }
 
+static int broadcast_shift_field(const sn_shift_field *field, void *context)
+{
+    return sn_dist_broadcast(context, field->data, field->bytes, 0);
+}
+
 /* Makes every rank's shift state rank 0's (the coordinator's update). */
 static int broadcast_shift(sn_supernet_training *t)
 {
     const sn_dist *dist = t->dp->dist;
-    sn_shift *h = &t->shift;
-    size_t k = sizeof(double) * SN_BUCKETS_MAX;
-    SN_TRY(sn_dist_broadcast(dist, h->beta, k, 0));
-    SN_TRY(sn_dist_broadcast(dist, h->probability, k, 0));
-    SN_TRY(sn_dist_broadcast(dist, h->adam_m, k, 0));
-    SN_TRY(sn_dist_broadcast(dist, h->adam_v, k, 0));
-    SN_TRY(sn_dist_broadcast(dist, &h->adam_t, sizeof h->adam_t, 0));
-    SN_TRY(sn_dist_broadcast(dist, &h->have_previous, sizeof h->have_previous, 0));
-    SN_TRY(sn_dist_broadcast(dist, h->previous_loss, k, 0));
-    SN_TRY(sn_dist_broadcast(dist, h->delta, k, 0));
-    SN_TRY(sn_dist_broadcast(dist, h->gradient, k, 0));
-    SN_TRY(sn_dist_broadcast(dist, &h->gumbel_bucket, sizeof h->gumbel_bucket, 0));
-    SN_TRY(sn_dist_broadcast(dist, &h->updates, sizeof h->updates, 0));
-    SN_TRY(sn_dist_broadcast(dist, h->mean, k, 0));
-    SN_TRY(sn_dist_broadcast(dist, h->variance, k, 0));
-    SN_TRY(sn_dist_broadcast(dist, h->record_count, sizeof(int) * SN_BUCKETS_MAX, 0));
-    return sn_dist_broadcast(dist, t->validation_loss, k, 0);
+    SN_TRY(sn_shift_visit_state(&t->shift, broadcast_shift_field, (void *)dist));
+    return sn_dist_broadcast(dist, t->validation_loss, sizeof(double) * SN_BUCKETS_MAX, 0);
 }
 
 /* The probability update (the paper's Eq. 8): each bucket's subnet is the

@@ -361,10 +361,8 @@ static uint64_t state_hash(sn_network *network, const sn_optimizer *optimizer,
         h = sn_hash_bytes(h, g->moment1, sizeof(float) * g->size);
         h = sn_hash_bytes(h, g->moment2, sizeof(float) * g->size);
     }
-    if (training->have_shift) {
-        h = sn_hash_bytes(h, training->shift.beta, sizeof training->shift.beta);
-        h = sn_hash_bytes(h, training->shift.probability, sizeof training->shift.probability);
-    }
+    if (training->have_shift)
+        h = sn_shift_state_hash(&training->shift, h);
     return h;
 }
 

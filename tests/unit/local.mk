@@ -178,7 +178,7 @@ EXTRA_DIST += tests/cli/test_resume.sh
 check_PROGRAMS += tests/unit/test_checkpoint
 TESTS += tests/unit/test_checkpoint
 tests_unit_test_checkpoint_SOURCES = tests/unit/test_checkpoint.c
-tests_unit_test_checkpoint_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_checkpoint_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/train
 tests_unit_test_checkpoint_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_checkpoint
 

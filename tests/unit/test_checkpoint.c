@@ -1,7 +1,9 @@
 /* Checkpoint files: round trips of every type and rank, a large array, the
  * header's refusals, mutations (truncation, flipped bytes, files of the wrong
  * layout written by the writer itself, HDF5 damage behind a recomputed
- * header), atomic publication and the `latest` pointer. */
+ * header), atomic publication and the `latest` pointer; the probability
+ * shift's part of a training checkpoint (every field of its visitor, in the
+ * layout old checkpoints have). */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <check.h>
 #include <fcntl.h>
@@ -18,6 +20,9 @@
 
 #include "shiftnas/checkpoint.h"
 #include "shiftnas/error.h"
+#include "shiftnas/sampler.h"
+
+#include "checkpointing.h" /* src/train: the shift's part of a training checkpoint */
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -1116,6 +1121,177 @@ END_TEST
 #define BUILT_WITH_ASAN 1
 #endif
 #endif
+
+/* ---- the probability shift's part (src/train/checkpointing.c) -------------- */
+
+/* The layout checkpoints have always had: resumed runs read old files. */
+static const struct {
+    const char *name;
+    sn_checkpoint_type type;
+    int rank;
+    int ring; /* length U (the ring) rather than K */
+} shift_layout[] = {
+    {"shift/beta", SN_CHECKPOINT_FLOAT64, 1, 0},
+    {"shift/probability", SN_CHECKPOINT_FLOAT64, 1, 0},
+    {"shift/adam_m", SN_CHECKPOINT_FLOAT64, 1, 0},
+    {"shift/adam_v", SN_CHECKPOINT_FLOAT64, 1, 0},
+    {"shift/adam_t", SN_CHECKPOINT_INT64, 0, 0},
+    {"shift/have_previous", SN_CHECKPOINT_INT64, 0, 0},
+    {"shift/previous_loss", SN_CHECKPOINT_FLOAT64, 1, 0},
+    {"shift/delta", SN_CHECKPOINT_FLOAT64, 1, 0},
+    {"shift/gradient", SN_CHECKPOINT_FLOAT64, 1, 0},
+    {"shift/gumbel_bucket", SN_CHECKPOINT_INT64, 0, 0},
+    {"shift/updates", SN_CHECKPOINT_INT64, 0, 0},
+    {"shift/ring_head", SN_CHECKPOINT_INT64, 0, 0},
+    {"shift/ring_size", SN_CHECKPOINT_INT64, 0, 0},
+    {"shift/ring_bucket", SN_CHECKPOINT_INT32, 1, 1},
+    {"shift/ring_loss", SN_CHECKPOINT_FLOAT64, 1, 1},
+    {"shift/mean", SN_CHECKPOINT_FLOAT64, 1, 0},
+    {"shift/variance", SN_CHECKPOINT_FLOAT64, 1, 0},
+    {"shift/record_count", SN_CHECKPOINT_INT32, 1, 0},
+};
+
+static void make_shift(sn_shift *shift)
+{
+    sn_shift_options o;
+    sn_shift_options_defaults(&o);
+    o.interval = 5;
+    ck_assert_int_eq(sn_shift_init(shift, 6, &o, 3), SN_OK);
+}
+
+/* Every field gets values of its own (a new field of the visitor is
+ * covered too), then the checked ones are made consistent. */
+static int fill_field(const sn_shift_field *field, void *context)
+{
+    int *next = context;
+    for (int64_t i = 0; i < field->count; i++, (*next)++) {
+        if (field->type == SN_SHIFT_FIELD_DOUBLE)
+            ((double *)field->data)[i] = 0.001 * *next - 0.25;
+        else if (field->type == SN_SHIFT_FIELD_INT64)
+            ((int64_t *)field->data)[i] = 1000 + *next;
+        else
+            ((int *)field->data)[i] = 1000 + *next;
+    }
+    return SN_OK;
+}
+
+static void fill_shift(sn_shift *s)
+{
+    int next = 1;
+    ck_assert_int_eq(sn_shift_visit_state(s, fill_field, &next), SN_OK);
+    sn_softmax(s->beta, s->count, s->probability);
+    s->have_previous = 1;
+    s->gumbel_bucket = 4;
+    s->ring_head = 2;
+    s->ring_size = 5;
+    for (int i = 0; i < s->ring_capacity; i++)
+        s->ring_bucket[i] = (i * 5) % s->count - (i == 3);
+    for (int k = 0; k < s->count; k++)
+        s->record_count[k] = k % 3;
+    ck_assert_int_eq(sn_shift_check_state(s), SN_OK);
+}
+
+typedef struct {
+    int count;
+    sn_shift_field fields[32];
+} shift_fields;
+
+static int collect_shift_field(const sn_shift_field *field, void *context)
+{
+    shift_fields *list = context;
+    list->fields[list->count++] = *field;
+    return SN_OK;
+}
+
+static void write_shift_file(const char *path, const sn_shift *shift)
+{
+    sn_checkpoint_writer *w = NULL;
+    ck_assert_int_eq(sn_checkpoint_writer_create(&w, path), SN_OK);
+    ck_assert_msg(sn_training_checkpoint_write_shift(w, shift) == SN_OK, "%s", sn_error_message());
+    ck_assert_int_eq(sn_checkpoint_writer_finish(w), SN_OK);
+}
+
+START_TEST(shift_state_round_trip_every_field)
+{
+    make_temp_dir();
+    char path[512];
+    temp_path(path, sizeof path, "shift.h5");
+    sn_shift saved, loaded;
+    make_shift(&saved);
+    make_shift(&loaded);
+    fill_shift(&saved);
+    write_shift_file(path, &saved);
+
+    sn_checkpoint_reader *r = NULL;
+    ck_assert_int_eq(sn_checkpoint_open(&r, path), SN_OK);
+    for (size_t i = 0; i < sizeof shift_layout / sizeof *shift_layout; i++) {
+        sn_checkpoint_type type;
+        int rank;
+        int64_t dims[SN_CHECKPOINT_RANK_MAX];
+        ck_assert_msg(sn_checkpoint_array_shape(r, shift_layout[i].name, &type, &rank, dims) == SN_OK,
+                      "%s", sn_error_message());
+        ck_assert_int_eq(type, shift_layout[i].type);
+        ck_assert_int_eq(rank, shift_layout[i].rank);
+        if (rank == 1)
+            ck_assert_int_eq(dims[0], shift_layout[i].ring ? 5 : 6);
+    }
+    ck_assert_msg(sn_training_checkpoint_read_shift(r, &loaded) == SN_OK, "%s", sn_error_message());
+    sn_checkpoint_close(r);
+
+    shift_fields a = {0}, b = {0};
+    sn_shift_visit_state(&saved, collect_shift_field, &a);
+    sn_shift_visit_state(&loaded, collect_shift_field, &b);
+    ck_assert_int_eq(a.count, (int)(sizeof shift_layout / sizeof *shift_layout));
+    ck_assert_int_eq(b.count, a.count);
+    for (int i = 0; i < a.count; i++) {
+        ck_assert_str_eq(a.fields[i].name, shift_layout[i].name + strlen("shift/"));
+        ck_assert_uint_eq(a.fields[i].bytes, b.fields[i].bytes);
+        ck_assert_msg(memcmp(a.fields[i].data, b.fields[i].data, a.fields[i].bytes) == 0,
+                      "%s differs after the round trip", a.fields[i].name);
+    }
+    ck_assert_uint_eq(sn_shift_state_hash(&loaded, 1), sn_shift_state_hash(&saved, 1));
+    sn_shift_free(&saved);
+    sn_shift_free(&loaded);
+    remove_temp_dir();
+}
+END_TEST
+
+START_TEST(shift_state_refused_when_impossible)
+{
+    make_temp_dir();
+    char path[512];
+    temp_path(path, sizeof path, "shift.h5");
+    sn_shift saved, loaded;
+    make_shift(&saved);
+    make_shift(&loaded);
+    fill_shift(&saved);
+    saved.ring_head = 7; /* outside the ring of 5 */
+    write_shift_file(path, &saved);
+    sn_checkpoint_reader *r = NULL;
+    ck_assert_int_eq(sn_checkpoint_open(&r, path), SN_OK);
+    expect_error(sn_training_checkpoint_read_shift(r, &loaded), SN_ERR_FORMAT, path,
+                 "shift ring position 7/5", NULL);
+    sn_checkpoint_close(r);
+    /* a shift of another bucket count finds other shapes */
+    sn_shift other;
+    sn_shift_options o;
+    sn_shift_options_defaults(&o);
+    o.interval = 5;
+    ck_assert_int_eq(sn_shift_init(&other, 4, &o, 3), SN_OK);
+    saved.ring_head = 1;
+    remove(path);
+    write_shift_file(path, &saved);
+    ck_assert_int_eq(sn_checkpoint_open(&r, path), SN_OK);
+    expect_error(sn_training_checkpoint_read_shift(r, &other), SN_ERR_FORMAT, path, "shift/beta",
+                 NULL);
+    sn_checkpoint_close(r);
+    sn_shift_free(&other);
+    sn_shift_free(&saved);
+    sn_shift_free(&loaded);
+    remove_temp_dir();
+}
+END_TEST
+
 #if defined(BUILT_WITH_ASAN)
 /* HDF5 1.10.8 loses small blocks on the error path of some damaged object
  * headers (mutation_hdf5_damage_behind_valid_header_returns meets them);
@@ -1171,6 +1347,11 @@ int main(void)
     tcase_add_test(directory, remove_temporaries_removes_only_them);
     tcase_add_test(directory, latest_is_checked_strictly);
     suite_add_tcase(suite, directory);
+    TCase *shift = tcase_create("shift");
+    tcase_set_timeout(shift, 30);
+    tcase_add_test(shift, shift_state_round_trip_every_field);
+    tcase_add_test(shift, shift_state_refused_when_impossible);
+    suite_add_tcase(suite, shift);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);

@@ -1,10 +1,12 @@
-/* Core: Philox known answers, stream keying, draws' ranges, strided GEMM. */
+/* Core: Philox known answers, stream keying, draws' ranges, strided GEMM,
+ * numbers as text. */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
 #include "shiftnas/rng.h"
 #include "shiftnas/tensor.h"
 
@@ -179,6 +181,33 @@ START_TEST(parameter_table_aligns_and_rejects_duplicates)
 }
 END_TEST
 
+/* The shortest text that reads back exactly; MACs as --targets takes them
+ * (the digits report.md and the search's table have). */
+START_TEST(numbers_as_text)
+{
+    char text[32];
+    const struct {
+        double x;
+        const char *want;
+    } numbers[] = {{0.002, "0.002"}, {3600, "3600"}, {-4, "-4"}, {0.1, "0.1"}, {3.5, "3.5"},
+                   {1e-8, "1e-08"}, {1.0 / 3, "0.3333333333333333"}, {2e15, "2e+15"}};
+    for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++) {
+        sn_format_number(text, sizeof text, numbers[i].x);
+        ck_assert_str_eq(text, numbers[i].want);
+        ck_assert(strtod(text, NULL) == numbers[i].x);
+    }
+    const struct {
+        double macs;
+        const char *want;
+    } macs[] = {{999, "999"},         {802368, "802.4k"}, {2000000, "2M"},
+                {2384512, "2.385M"}, {2.5e6, "2.5M"},    {1.2e9, "1.2G"}};
+    for (size_t i = 0; i < sizeof macs / sizeof *macs; i++) {
+        sn_format_macs(text, sizeof text, macs[i].macs);
+        ck_assert_str_eq(text, macs[i].want);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("core");
@@ -194,6 +223,9 @@ int main(void)
     tcase_add_test(tensor, gemm_beta_zero_ignores_nan);
     tcase_add_test(tensor, parameter_table_aligns_and_rejects_duplicates);
     suite_add_tcase(suite, tensor);
+    TCase *format = tcase_create("format");
+    tcase_add_test(format, numbers_as_text);
+    suite_add_tcase(suite, format);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);

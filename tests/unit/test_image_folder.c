@@ -619,6 +619,22 @@ START_TEST(test_convert_one_process)
     H5Tclose(type);
     H5Dclose(dataset);
     H5Fclose(file);
+    /* and as the library reads them back */
+    char **read_names = NULL;
+    int count = 0;
+    ck_assert_int_eq(sn_image_folder_read_class_names(out, &read_names, &count), SN_OK);
+    ck_assert_int_eq(count, 3);
+    ck_assert_str_eq(read_names[0], "C");
+    ck_assert_str_eq(read_names[2], "b");
+    sn_image_folder_free_class_names(read_names, count);
+    char text_file[600];
+    snprintf(text_file, sizeof text_file, "%s/names.txt", temp_dir);
+    FILE *text = fopen(text_file, "w");
+    ck_assert_ptr_nonnull(text);
+    fputs("C a b\n", text);
+    fclose(text);
+    ck_assert_int_eq(sn_image_folder_read_class_names(text_file, &read_names, &count), SN_ERR_FORMAT);
+    ck_assert_ptr_null(read_names);
 
     /* an existing output is refused and kept */
     struct stat before;

@@ -1,5 +1,5 @@
 /* The report (shiftnas/report.h): statistics with known values, the Pareto
- * front, bin edges, search.csv parsing and its refusals, arm labels from
+ * front, bin edges, search.csv written and read back, its refusals, arm labels from
  * configurations, skips of unusable run directories, and the inherited vs
  * retrained table from hand-written search tables. */
 #include <check.h>
@@ -35,6 +35,18 @@ static void write_text(const char *path, const char *text)
     ck_assert_ptr_nonnull(f);
     fputs(text, f);
     ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The whole of a small file (a static buffer: valid until the next call). */
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
 }
 
 static const char header[] =
@@ -200,6 +212,68 @@ START_TEST(search_table_refuses_malformed_rows_and_foreign_headers)
 }
 END_TEST
 
+/* The writer beside the reader: what sn_search_table_append writes reads
+ * back as given, in the bytes `shiftnas search` has always written. */
+START_TEST(search_table_append_then_read)
+{
+    make_work();
+    char path[512];
+    snprintf(path, sizeof path, "%s/search.csv", work);
+    /* no rows: a new file gets its header */
+    ck_assert_int_eq(sn_search_table_append(path, NULL, 0), SN_OK);
+    char *text = read_all(path);
+    ck_assert_str_eq(text, header);
+    sn_search_row rows[3] = {
+        {"generator", "shift", 2500000, "cnn:d=1,1,1;w=12,20,32", 802368, 5632, 0.328125,
+         0.404297, 0, 1.234, 0},
+        {"evolution", "shift", 2500000, "cnn:d=1,2,1;w=24,30,64", 2384000, 33900, 0.51171875,
+         0.546875, 16, 12.3456, 0},
+        {"eval", "shift", 0, "cnn:d=1,1,1;w=12,20,32", 802368, 5632, NAN, 0.404297, 1, 0.5, 0},
+    };
+    ck_assert_int_eq(sn_search_table_append(path, rows, 2), SN_OK);
+    ck_assert_int_eq(sn_search_table_append(path, rows + 2, 1), SN_OK);
+    text = read_all(path);
+    char expected[1024];
+    snprintf(expected, sizeof expected,
+             "%s"
+             "generator,shift,2500000,\"cnn:d=1,1,1;w=12,20,32\",802368,5632,0.328125,0.404297,0,1.23\n"
+             "evolution,shift,2500000,\"cnn:d=1,2,1;w=24,30,64\",2384000,33900,0.511719,0.546875,16,12.35\n"
+             "eval,shift,,\"cnn:d=1,1,1;w=12,20,32\",802368,5632,nan,0.404297,1,0.50\n",
+             header);
+    ck_assert_str_eq(text, expected);
+    sn_search_table table;
+    ck_assert_int_eq(sn_search_table_read(path, &table), SN_OK);
+    ck_assert_int_eq(table.count, 3);
+    for (int i = 0; i < 3; i++) {
+        const sn_search_row *got = &table.rows[i], *want = &rows[i];
+        ck_assert_str_eq(got->method, want->method);
+        ck_assert_str_eq(got->strategy, want->strategy);
+        ck_assert_double_eq(got->target, want->target);
+        ck_assert_str_eq(got->arch, want->arch);
+        ck_assert_int_eq(got->macs, want->macs);
+        ck_assert_int_eq(got->params, want->params);
+        ck_assert(isnan(want->val_accuracy) ? isnan(got->val_accuracy)
+                                            : fabs(got->val_accuracy - want->val_accuracy) < 1e-6);
+        ck_assert_double_eq_tol(got->test_accuracy, want->test_accuracy, 1e-6);
+        ck_assert_int_eq(got->evaluations, want->evaluations);
+        ck_assert_double_eq_tol(got->seconds, want->seconds, 0.006);
+        ck_assert_int_eq(got->line, i + 2);
+    }
+    sn_search_table_free(&table);
+    /* what the table cannot hold, and a file that is not one */
+    snprintf(rows[0].arch, sizeof rows[0].arch, "a \"quoted\" arch");
+    ck_assert_int_eq(sn_search_table_append(path, rows, 1), SN_ERR_ARGUMENT);
+    ck_assert(strstr(sn_error_message(), path) != NULL);
+    snprintf(path, sizeof path, "%s/other.csv", work);
+    write_text(path, "step,epoch,split,loss,accuracy,images,seconds\n");
+    ck_assert_int_eq(sn_search_table_append(path, rows + 1, 1), SN_ERR_FORMAT);
+    ck_assert(strstr(sn_error_message(), "not a shiftnas search table") != NULL);
+    text = read_all(path);
+    ck_assert_str_eq(text, "step,epoch,split,loss,accuracy,images,seconds\n"); /* untouched */
+    remove_tree(work);
+}
+END_TEST
+
 START_TEST(targets_parse_like_search)
 {
     double t[4];
@@ -322,17 +396,6 @@ static sn_report_run *fake_run(const char *name, const char *label, int64_t seed
     return run;
 }
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    static char text[65536];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
 START_TEST(retrained_runs_meet_their_inherited_subnets)
 {
     make_work();
@@ -400,6 +463,7 @@ int main(void)
     TCase *files = tcase_create("files");
     tcase_add_test(files, search_table_reads_quoted_arch_and_last_search_wins);
     tcase_add_test(files, search_table_refuses_malformed_rows_and_foreign_headers);
+    tcase_add_test(files, search_table_append_then_read);
     tcase_add_test(files, targets_parse_like_search);
     tcase_add_test(files, arm_labels_come_from_the_configuration);
     tcase_add_test(files, unusable_run_directories_are_skipped_with_a_reason);

@@ -1,6 +1,7 @@
 /* Run files: the model file (round trip, atomic write, every rejection) and
- * the run log (rows read back with the HDF5 C API, exclusive creation, a
- * flushed log read by a second process while the writer holds it). */
+ * the run log (rows read back with the HDF5 C API and with sn_run_log_read,
+ * exclusive creation, a flushed log read by a second process while the
+ * writer holds it). */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <check.h>
 #include <ftw.h>
@@ -765,6 +766,108 @@ START_TEST(log_without_buckets)
 }
 END_TEST
 
+/* sn_run_log_read gives back every column the writer took, bit for bit. */
+static void expect_same_double(double got, double want)
+{
+    ck_assert(isnan(want) ? isnan(got) : memcmp(&got, &want, sizeof got) == 0);
+}
+
+START_TEST(log_read_round_trip_with_writer)
+{
+    make_temp_dir();
+    char path[512];
+    temp_path(path, sizeof path, "log.h5");
+    sn_run_log *log = NULL;
+    ck_assert_int_eq(sn_run_log_create(&log, path, "shift", LOG_BUCKETS, log_edges), SN_OK);
+    log_rows(log, 0, SN_RUN_LOG_BUFFER_ROWS + 123); /* more than one buffer */
+    log_update(log, 0, 1);
+    log_update(log, 1, 0);
+    ck_assert_int_eq(sn_run_log_flush(log), SN_OK);
+
+    /* read while the writer holds the file: what the flush wrote */
+    sn_run_log_data data;
+    ck_assert_msg(sn_run_log_read(path, &data) == SN_OK, "%s", sn_error_message());
+    ck_assert_str_eq(data.strategy, "shift");
+    ck_assert_int_eq(data.buckets, LOG_BUCKETS);
+    for (int k = 0; k <= LOG_BUCKETS; k++)
+        ck_assert_int_eq(data.bucket_edges[k], log_edges[k]);
+    const int64_t rows = SN_RUN_LOG_BUFFER_ROWS + 123;
+    ck_assert_int_eq(data.subnet_count, rows);
+    for (int64_t i = 0; i < rows; i++) {
+        ck_assert_int_eq(data.subnet_step[i], row_step(i));
+        ck_assert_int_eq(data.subnet_slot[i], row_slot(i));
+        ck_assert_int_eq(data.subnet_bucket[i], row_bucket(i));
+        expect_same_double(data.subnet_target_macs[i], row_target(i));
+        ck_assert_int_eq(data.subnet_macs[i], row_macs(i));
+        expect_same_double(data.subnet_loss[i], row_loss(i));
+    }
+    ck_assert_int_eq(data.update_count, 2);
+    double *columns[4] = {data.update_beta, data.update_probability, data.update_statistic,
+                          data.update_validation_loss};
+    for (int u = 0; u < 2; u++) {
+        ck_assert_int_eq(data.update_step[u], 100 * (u + 1));
+        for (int c = 0; c < 4; c++)
+            for (int k = 0; k < LOG_BUCKETS; k++)
+                expect_same_double(columns[c][u * LOG_BUCKETS + k],
+                                   c == 3 && u == 1 ? NAN : update_value(u, c, k));
+    }
+    sn_run_log_data_free(&data);
+    ck_assert_ptr_null(data.subnet_step);
+    ck_assert_int_eq(sn_run_log_close(log), SN_OK);
+
+    /* a log without buckets reads back with none */
+    temp_path(path, sizeof path, "uniform.h5");
+    ck_assert_int_eq(sn_run_log_create(&log, path, "uniform", 0, NULL), SN_OK);
+    ck_assert_int_eq(sn_run_log_subnet(log, 1, 0, -1, NAN, 12345, 0.5), SN_OK);
+    ck_assert_int_eq(sn_run_log_close(log), SN_OK);
+    ck_assert_int_eq(sn_run_log_read(path, &data), SN_OK);
+    ck_assert_int_eq(data.buckets, 0);
+    ck_assert_ptr_null(data.bucket_edges);
+    ck_assert_int_eq(data.subnet_count, 1);
+    ck_assert_int_eq(data.subnet_macs[0], 12345);
+    ck_assert_int_eq(data.update_count, 0);
+    sn_run_log_data_free(&data);
+    remove_temp_dir();
+}
+END_TEST
+
+START_TEST(log_read_refuses_foreign_files)
+{
+    make_temp_dir();
+    char path[512];
+    sn_run_log_data data;
+    /* a model file is HDF5, but not a log */
+    temp_path(path, sizeof path, "model.h5");
+    write_standard_model(path);
+    expect_error(sn_run_log_read(path, &data), SN_ERR_FORMAT, path, "not a shiftnas run log");
+    ck_assert_ptr_null(data.subnet_step);
+    /* a text file */
+    temp_path(path, sizeof path, "text.h5");
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(config_text, f);
+    fclose(f);
+    expect_error(sn_run_log_read(path, &data), SN_ERR_FORMAT, path, "not an HDF5 file");
+    temp_path(path, sizeof path, "missing.h5");
+    expect_error(sn_run_log_read(path, &data), SN_ERR_IO, path, "cannot open");
+    /* a log whose columns disagree in length */
+    temp_path(path, sizeof path, "log.h5");
+    sn_run_log *log = NULL;
+    ck_assert_int_eq(sn_run_log_create(&log, path, "shift", LOG_BUCKETS, log_edges), SN_OK);
+    log_rows(log, 0, 5);
+    ck_assert_int_eq(sn_run_log_close(log), SN_OK);
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t set = H5Dopen2(file, "/subnets/loss", H5P_DEFAULT);
+    hsize_t shorter[1] = {3};
+    ck_assert_int_ge(H5Dset_extent(set, shorter), 0);
+    H5Dclose(set);
+    H5Fclose(file);
+    expect_error(sn_run_log_read(path, &data), SN_ERR_FORMAT, path, "differ in length");
+    ck_assert_ptr_null(data.subnet_step);
+    remove_temp_dir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("runfiles");
@@ -790,6 +893,8 @@ int main(void)
     tcase_add_test(log, log_flushed_rows_visible_to_second_reader);
     tcase_add_test(log, log_without_buckets);
     tcase_add_test(log, log_open_append_continues);
+    tcase_add_test(log, log_read_round_trip_with_writer);
+    tcase_add_test(log, log_read_refuses_foreign_files);
     suite_add_tcase(suite, log);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

@@ -474,6 +474,136 @@ START_TEST(variance_statistic_picks_the_noisiest_bucket)
 }
 END_TEST
 
+/* ---- the shift's state visitor -------------------------------------------- */
+
+/* The state fields in checkpoint order: the visitor is the one list. */
+static const char *const shift_state_names[] = {
+    "beta", "probability", "adam_m", "adam_v", "adam_t", "have_previous", "previous_loss",
+    "delta", "gradient", "gumbel_bucket", "updates", "ring_head", "ring_size", "ring_bucket",
+    "ring_loss", "mean", "variance", "record_count"};
+enum { SHIFT_STATE_FIELDS = sizeof shift_state_names / sizeof *shift_state_names };
+
+typedef struct {
+    int count;
+    sn_shift_field fields[32];
+} field_list;
+
+static int collect_field(const sn_shift_field *field, void *context)
+{
+    field_list *list = context;
+    ck_assert_int_lt(list->count, 32);
+    list->fields[list->count++] = *field;
+    return SN_OK;
+}
+
+static int stop_at_third(const sn_shift_field *field, void *context)
+{
+    (void)field;
+    return ++*(int *)context == 3 ? SN_ERR_IO : SN_OK;
+}
+
+static void init_shift(sn_shift *shift, int buckets, int interval)
+{
+    sn_shift_options o;
+    sn_shift_options_defaults(&o);
+    o.interval = interval;
+    ck_assert_int_eq(sn_shift_init(shift, buckets, &o, 11), SN_OK);
+}
+
+START_TEST(shift_visitor_lists_every_state_field)
+{
+    sn_shift shift;
+    init_shift(&shift, 5, 7);
+    field_list list = {0};
+    ck_assert_int_eq(sn_shift_visit_state(&shift, collect_field, &list), SN_OK);
+    ck_assert_int_eq(list.count, SHIFT_STATE_FIELDS);
+    const char *base = (const char *)&shift;
+    for (int i = 0; i < list.count; i++) {
+        const sn_shift_field *f = &list.fields[i];
+        ck_assert_str_eq(f->name, shift_state_names[i]);
+        size_t element = f->type == SN_SHIFT_FIELD_INT ? sizeof(int) : 8;
+        ck_assert_uint_eq(f->bytes, (size_t)f->count * element);
+        if (f->scalar) {
+            ck_assert_int_eq(f->count, 1);
+        } else {
+            int ring = strncmp(f->name, "ring_", 5) == 0;
+            ck_assert_int_eq(f->count, ring ? 7 : 5);
+        }
+        /* the shift's own memory: its struct, or its ring */
+        const char *data = f->data;
+        int inside = data >= base && data + f->bytes <= base + sizeof shift;
+        ck_assert(inside || f->data == (void *)shift.ring_bucket || f->data == (void *)shift.ring_loss);
+    }
+    /* a visitor's failure stops the walk and is returned */
+    int calls = 0;
+    ck_assert_int_eq(sn_shift_visit_state(&shift, stop_at_third, &calls), SN_ERR_IO);
+    ck_assert_int_eq(calls, 3);
+    sn_shift_free(&shift);
+}
+END_TEST
+
+START_TEST(shift_state_hash_sees_every_field)
+{
+    sn_shift a, b;
+    init_shift(&a, 4, 6);
+    init_shift(&b, 4, 6);
+    const uint64_t start = 0x9e3779b97f4a7c15ull; /* any start */
+    ck_assert_uint_eq(sn_shift_state_hash(&a, start), sn_shift_state_hash(&b, start));
+    field_list list = {0};
+    ck_assert_int_eq(sn_shift_visit_state(&a, collect_field, &list), SN_OK);
+    for (int i = 0; i < list.count; i++) {
+        const sn_shift_field *f = &list.fields[i];
+        /* the last element of each field: a vector is hashed whole */
+        unsigned char *last = (unsigned char *)f->data + f->bytes - 1;
+        uint64_t before = sn_shift_state_hash(&a, start);
+        *last ^= 0x40;
+        ck_assert_msg(sn_shift_state_hash(&a, start) != before, "a change of %s leaves the hash",
+                      f->name);
+        *last ^= 0x40;
+        ck_assert_uint_eq(sn_shift_state_hash(&a, start), before);
+    }
+    sn_shift_free(&a);
+    sn_shift_free(&b);
+}
+END_TEST
+
+START_TEST(shift_check_state_refuses_impossible_state)
+{
+    sn_shift shift;
+    init_shift(&shift, 3, 4);
+    ck_assert_int_eq(sn_shift_check_state(&shift), SN_OK);
+    shift.options.statistic = SN_SHIFT_VARIANCE; /* fills the ring and the counts */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(sn_shift_record(&shift, i, 1.0 + i), SN_OK);
+    ck_assert_int_eq(sn_shift_update(&shift, NULL, 0), SN_OK);
+    ck_assert_int_eq(sn_shift_check_state(&shift), SN_OK);
+    /* each broken field is named */
+    const char *const fragments[] = {"ring position",   "ring_bucket[1]", "sums to",
+                                     "not a distribution", "have_previous", "gumbel_bucket",
+                                     "record_count[2]", "adam_t"};
+    for (size_t c = 0; c < sizeof fragments / sizeof *fragments; c++) {
+        sn_shift copy = shift;
+        int bucket = copy.ring_bucket[1];
+        switch (c) {
+        case 0: copy.ring_head = 4; break;
+        case 1: copy.ring_bucket[1] = 3; break;
+        case 2: copy.probability[0] += 0.25; break;
+        case 3: copy.beta[1] = NAN; break;
+        case 4: copy.have_previous = 2; break;
+        case 5: copy.gumbel_bucket = 3; break;
+        case 6: copy.record_count[2] = 5; break;
+        default: copy.adam_t = -1; break;
+        }
+        ck_assert_int_eq(sn_shift_check_state(&copy), SN_ERR_FORMAT);
+        ck_assert_msg(strstr(sn_error_message(), fragments[c]) != NULL, "case %zu: %s", c,
+                      sn_error_message());
+        shift.ring_bucket[1] = bucket; /* the ring is shared with the copy */
+    }
+    ck_assert_int_eq(sn_shift_check_state(&shift), SN_OK);
+    sn_shift_free(&shift);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("sampler");
@@ -494,6 +624,9 @@ int main(void)
     tcase_add_test(shift, shift_moves_probability_to_the_falling_bucket);
     tcase_add_test(shift, shift_draw_follows_probabilities);
     tcase_add_test(shift, variance_statistic_picks_the_noisiest_bucket);
+    tcase_add_test(shift, shift_visitor_lists_every_state_field);
+    tcase_add_test(shift, shift_state_hash_sees_every_field);
+    tcase_add_test(shift, shift_check_state_refuses_impossible_state);
     suite_add_tcase(suite, shift);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

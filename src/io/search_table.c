@@ -1,6 +1,7 @@
-/* search.csv as `shiftnas search` writes it (src/cli/command_search.c), read
- * back for the report; and the --targets list. */
-#include "shiftnas/report.h"
+/* search.csv: the table `shiftnas search` and `shiftnas eval --csv` append
+ * to, and `shiftnas report` reads (layout in shiftnas/runfiles.h). Writer and
+ * reader share the header line here. */
+#include "shiftnas/runfiles.h"
 
 #include <errno.h>
 #include <math.h>
@@ -9,11 +10,66 @@
 #include <string.h>
 
 #include "shiftnas/error.h"
-#include "shiftnas/space.h"
 
 static const char search_header[] =
     "method,strategy,target_flops,arch,flops,params,val_accuracy,test_accuracy,evaluations,"
     "seconds";
+
+/* ---- writing ---------------------------------------------------------------- */
+
+/* Opens path for appending; writes the header into a new or empty file,
+ * refuses a file whose first line is not the header. */
+static int open_for_append(const char *path, FILE **out)
+{
+    FILE *f = fopen(path, "a+");
+    if (!f)
+        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char first[256] = "", header[sizeof search_header + 1];
+    snprintf(header, sizeof header, "%s\n", search_header);
+    rewind(f);
+    if (fgets(first, sizeof first, f) == NULL) {
+        fputs(header, f);
+    } else if (strcmp(first, header) != 0) {
+        fclose(f);
+        return sn_error_set(SN_ERR_FORMAT, "%s: exists and is not a shiftnas search table; "
+                                           "choose --csv", path);
+    }
+    *out = f;
+    return SN_OK;
+}
+
+/* One row; an eval row (target 0) leaves target_flops empty. */
+static void write_row(FILE *f, const sn_search_row *r)
+{
+    if (r->target > 0)
+        fprintf(f, "%s,%s,%.0f,", r->method, r->strategy, r->target);
+    else
+        fprintf(f, "%s,%s,,", r->method, r->strategy);
+    fprintf(f, "\"%s\",%lld,%lld,%.6f,%.6f,%lld,%.2f\n", r->arch, (long long)r->macs,
+            (long long)r->params, r->val_accuracy, r->test_accuracy, (long long)r->evaluations,
+            r->seconds);
+}
+
+int sn_search_table_append(const char *path, const sn_search_row *rows, int count)
+{
+    if (!path || !*path || count < 0 || (count > 0 && !rows))
+        return sn_error_set(SN_ERR_ARGUMENT, "search table: no path or rows given");
+    for (int i = 0; i < count; i++)
+        if (!rows[i].method[0] || strchr(rows[i].method, ',') || strchr(rows[i].strategy, ',') ||
+            strchr(rows[i].arch, '"'))
+            return sn_error_set(SN_ERR_ARGUMENT, "%s: row %d: a method, strategy or arch that "
+                                                 "the table cannot hold",
+                                path, i);
+    FILE *f = NULL;
+    SN_TRY(open_for_append(path, &f));
+    for (int i = 0; i < count; i++)
+        write_row(f, &rows[i]);
+    if (fclose(f) != 0)
+        return sn_error_set(SN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    return SN_OK;
+}
+
+/* ---- reading ---------------------------------------------------------------- */
 
 /* The next comma-separated field of *cursor (not quoted), NUL-terminated in
  * place; NULL at the end of the line. */
@@ -178,26 +234,4 @@ int sn_search_table_read(const char *path, sn_search_table *table)
     if (status != SN_OK)
         sn_search_table_free(table);
     return status;
-}
-
-
-int sn_report_parse_targets(const char *list, double *targets, int max, int *count)
-{
-    char buffer[1024];
-    if (snprintf(buffer, sizeof buffer, "%s", list) >= (int)sizeof buffer)
-        return sn_error_set(SN_ERR_ARGUMENT, "--targets: list too long");
-    *count = 0;
-    for (char *save = NULL, *item = strtok_r(buffer, ",", &save); item;
-         item = strtok_r(NULL, ",", &save)) {
-        if (*count == max || sn_macs_parse(item, &targets[*count]) != SN_OK)
-            return sn_error_set(SN_ERR_ARGUMENT,
-                                "--targets: '%s' is not a MACs count like 2.5M (at most %d)", item,
-                                max);
-        /* targets are whole MACs in search.csv */
-        targets[*count] = floor(targets[*count] + 0.5);
-        (*count)++;
-    }
-    if (*count == 0)
-        return sn_error_set(SN_ERR_ARGUMENT, "--targets needs at least one value");
-    return SN_OK;
 }
