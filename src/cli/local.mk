@@ -8,4 +8,6 @@ shiftnas_SOURCES += \
 	src/cli/command_space.c \
 	src/cli/command_search.c \
 	src/cli/command_inspect.c \
-	src/cli/command_report.c
+	src/cli/command_report.c \
+	src/cli/gnuplot.c \
+	src/cli/gnuplot.h
