@@ -45,9 +45,6 @@ typedef struct {
     int64_t checkpoint_bytes;     /* their total size */
 } sn_train_result;
 
-/* Loads the training and test sets named by [data] (limits applied). */
-int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set *test);
-
 /* ---- a run's images -------------------------------------------------------
  *
  * The sources [data] names (shiftnas/input.h), held in memory or streamed

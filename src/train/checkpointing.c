@@ -11,10 +11,10 @@
 #include "config.h"
 
 #include "checkpointing.h"
+#include "fault_injection.h"
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,8 +150,7 @@ static int write_shift(sn_checkpoint_writer *w, const sn_shift *s)
 }
 
 static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, int ranks,
-                          int complete, sn_run_log *log, const char *metrics_path,
-                          int kill_midway)
+                          int complete, sn_run_log *log, const char *metrics_path)
 {
     const sn_config *config = s->config;
     char *text = NULL;
@@ -184,8 +183,11 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
     const char *group = s->training ? "supernet" : "network";
     SN_TRY(write_table(w, group, sn_network_parameter_table(s->network),
                        sn_network_parameters(s->network)));
-    if (kill_midway)
-        raise(SIGKILL); /* tests: a writer killed with the file half written */
+#ifdef SHIFTNAS_FAULT_INJECTION
+    /* the failure tests: a writer killed with the file half written (only
+     * rank 0 writes) */
+    sn_fault_injection_at(SN_FAULT_POINT_CHECKPOINT, 0, s->steps_done);
+#endif
     SN_TRY(write_optimizer(w, "optimizer", s->optimizer));
     int64_t statistics = 0;
     const float *running = sn_network_running_statistics(s->network, &statistics);
@@ -247,14 +249,14 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
 
 static int sn_training_checkpoint_write_unlocked(const sn_training_state *state, const char *run_dir, int ranks,
                                  int complete, sn_run_log *log, const char *metrics_path,
-                                 int kill_midway, int64_t *bytes)
+                                 int64_t *bytes)
 {
     char temporary[1100];
     SN_TRY(sn_checkpoint_directory_create(run_dir));
     SN_TRY(sn_checkpoint_temporary_path(temporary, sizeof temporary, run_dir, state->steps_done));
     sn_checkpoint_writer *w = NULL;
     SN_TRY(sn_checkpoint_writer_create(&w, temporary));
-    int status = write_contents(w, state, ranks, complete, log, metrics_path, kill_midway);
+    int status = write_contents(w, state, ranks, complete, log, metrics_path);
     if (status != SN_OK) {
         sn_checkpoint_writer_abandon(w);
         return status;
@@ -599,10 +601,10 @@ static int sn_training_checkpoint_restore_run_files_unlocked(const char *path, c
 
 int sn_training_checkpoint_write(const sn_training_state *state, const char *run_dir, int ranks,
                                  int complete, sn_run_log *log, const char *metrics_path,
-                                 int kill_midway, int64_t *bytes)
+                                 int64_t *bytes)
 {
     sn_hdf5_lock();
-    int status = sn_training_checkpoint_write_unlocked(state, run_dir, ranks, complete, log, metrics_path, kill_midway, bytes);
+    int status = sn_training_checkpoint_write_unlocked(state, run_dir, ranks, complete, log, metrics_path, bytes);
     sn_hdf5_unlock();
     return status;
 }

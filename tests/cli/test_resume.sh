@@ -7,7 +7,9 @@
 # and the subnets `search` returns; for 1 and 2 ranks and across a change of
 # rank count. Then the refusals: a damaged, truncated, foreign or other-space
 # checkpoint, a non-neutral --set on resume, a missing run. Short runs on a
-# slice of Fashion-MNIST; skipped (77) without the data set, mpirun or h5diff.
+# slice of Fashion-MNIST; skipped (77) without the data set, mpirun or h5diff,
+# or in a build without --enable-fault-injection (stops at chosen steps
+# come from SHIFTNAS_INJECT_FAULT).
 #
 # The random moments come from $SHIFTNAS_TEST_SEED (default: the clock),
 # printed first, so a failure can be replayed.
@@ -26,6 +28,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/shiftnas-resume.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # shellcheck source=tests/cli/common.sh
 . "$src/tests/cli/common.sh"
+require_fault_injection
 unset SLURM_PROCID SLURM_NTASKS SLURM_STEP_NUM_TASKS SLURM_STEP_ID SLURM_STEPID SHIFTNAS_INJECT_FAULT
 seed=${SHIFTNAS_TEST_SEED:-$(date +%s)}
 echo "random moments from SHIFTNAS_TEST_SEED=$seed"
