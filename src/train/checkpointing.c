@@ -213,6 +213,11 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
     /* the loop */
     SN_TRY(write_scalar_double(w, "progress/epoch_loss", s->epoch_loss));
     SN_TRY(write_scalar_int64(w, "progress/epoch_steps", s->epoch_steps));
+    if (config->metrics_interval_steps > 0) {
+        /* only with training rows: the checkpoints of other runs stay as they were */
+        SN_TRY(write_scalar_double(w, "progress/interval_loss", s->interval_loss));
+        SN_TRY(write_scalar_int64(w, "progress/interval_steps", s->interval_steps));
+    }
     SN_TRY(write_scalar_double(w, "progress/train_seconds", s->train_seconds));
     const double evaluation[4] = {s->validation_loss, s->validation_accuracy, s->test_loss,
                                   s->test_accuracy};
@@ -514,6 +519,15 @@ static int read_contents(sn_checkpoint_reader *r, sn_training_state *s, int *com
     }
     SN_TRY(read_scalar_double(r, "progress/epoch_loss", &s->epoch_loss));
     SN_TRY(read_scalar_int64(r, "progress/epoch_steps", &s->epoch_steps));
+    /* absent when the run wrote no training rows before ([run]
+     * metrics_interval_steps may change on resume): the next row's mean
+     * then starts here */
+    s->interval_loss = 0;
+    s->interval_steps = 0;
+    if (sn_checkpoint_has(r, "progress/interval_steps")) {
+        SN_TRY(read_scalar_double(r, "progress/interval_loss", &s->interval_loss));
+        SN_TRY(read_scalar_int64(r, "progress/interval_steps", &s->interval_steps));
+    }
     SN_TRY(read_scalar_double(r, "progress/train_seconds", &s->train_seconds));
     double evaluation[4];
     SN_TRY(read_vector(r, "progress/evaluation", SN_CHECKPOINT_FLOAT64, 4, evaluation));
@@ -521,7 +535,8 @@ static int read_contents(sn_checkpoint_reader *r, sn_training_state *s, int *com
     s->validation_accuracy = evaluation[1];
     s->test_loss = evaluation[2];
     s->test_accuracy = evaluation[3];
-    if (s->epoch_steps < 0 || s->epoch_steps > s->steps_per_epoch || s->images < 0)
+    if (s->epoch_steps < 0 || s->epoch_steps > s->steps_per_epoch || s->images < 0 ||
+        s->interval_steps < 0 || s->interval_steps > step)
         return sn_error_set(SN_ERR_FORMAT, "%s: progress counters out of range", path);
     s->steps_done = step;
     return SN_OK;

@@ -42,6 +42,8 @@ typedef struct {
     int64_t steps_done;               /* the next step to run (0-based) */
     double epoch_loss;                /* sum of step losses in the current epoch */
     int64_t epoch_steps;
+    double interval_loss;             /* ... since metrics.csv's last training row */
+    int64_t interval_steps;           /* (stored only with [run] metrics_interval_steps > 0) */
     int64_t images;                   /* training images processed */
     double train_seconds;             /* summed step times so far (all sessions) */
     double validation_loss, validation_accuracy, test_loss, test_accuracy; /* last evaluations */

@@ -108,11 +108,12 @@ int sn_run_directory_write_model(const sn_config *config, const char *run_dir, i
     fclose(memory);
     if (status == SN_OK) {
         sn_model_part parts[2] = {
-            {"supernet", sn_network_parameter_table(network), sn_network_parameters(network)},
+            {training ? "supernet" : "network", sn_network_parameter_table(network),
+             sn_network_parameters(network)},
             {"generator", NULL, NULL},
         };
         int count = 1;
-        if (training->have_generator) {
+        if (training && training->have_generator) {
             parts[1].table = &training->generator.table;
             parts[1].values = training->generator.params;
             count = 2;

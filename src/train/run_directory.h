@@ -39,9 +39,10 @@ int sn_run_directory_open_files(const char *run_dir, const char *checkpoint_path
                                 const sn_supernet_training *training, sn_metrics *metrics,
                                 sn_run_log **run_log);
 
-/* RUN_DIR/model.h5 after `steps` steps: the supernet's weights and, for
- * shift, the generator's, with the resolved configuration (so search and
- * eval need nothing else). */
+/* RUN_DIR/model.h5 after `steps` steps, with the resolved configuration (so
+ * search and eval need nothing else): a supernet's weights (part
+ * "supernet") and, for shift, the generator's; a fixed network's weights
+ * (part "network", as in its checkpoints) when training is NULL. */
 int sn_run_directory_write_model(const sn_config *config, const char *run_dir, int64_t steps,
                                  sn_network *network, const sn_supernet_training *training);
 

@@ -24,6 +24,8 @@ static int take_checkpoint(sn_trainer *t, int64_t steps_done, int complete)
     state->steps_done = steps_done;
     state->epoch_loss = t->epoch_loss;
     state->epoch_steps = t->epoch_steps;
+    state->interval_loss = t->interval_loss;
+    state->interval_steps = t->interval_steps;
     state->images = result->images;
     state->train_seconds = result->train_seconds;
     state->validation_loss = result->validation_loss;

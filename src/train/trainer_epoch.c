@@ -1,6 +1,6 @@
 /*
  * The end of an epoch (trainer_internal.h): the evaluations, their
- * metrics.csv rows and the epoch's line, and a supernet's model.h5. A fixed network is
+ * metrics.csv rows and the epoch's line, and model.h5. A fixed network is
  * evaluated as it is; a supernet by its largest and smallest subnets (or
  * its one subnet, strategy fixed), each after batch-norm recalibration.
  * Every rank evaluates (the same bits everywhere); rank 0 writes.
@@ -30,7 +30,7 @@ static int evaluate(sn_trainer *t, sn_image_source *source, const uint32_t *indi
                                b->probs, b->labels, loss, accuracy);
 }
 
-/* Validation and test figures (rows "val" and "test"). */
+/* Validation and test figures (rows "val" and "test"), then model.h5. */
 static int finish_fixed_epoch(sn_trainer *t, int64_t step, int epoch, double elapsed)
 {
     sn_train_result *r = t->result;
@@ -48,6 +48,8 @@ static int finish_fixed_epoch(sn_trainer *t, int64_t step, int epoch, double ela
     if (t->writer && status == SN_OK)
         status = sn_metrics_append(&t->metrics, step + 1, epoch + 1, "test", r->test_loss,
                                    r->test_accuracy, r->images, elapsed);
+    if (t->writer && status == SN_OK)
+        status = sn_run_directory_write_model(t->config, t->run_dir, step + 1, t->network, NULL);
     return status;
 }
 

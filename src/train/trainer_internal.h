@@ -106,6 +106,8 @@ typedef struct {
     double session_train_seconds;     /* train seconds of earlier sessions */
     double epoch_loss;                /* sum of the epoch's step losses */
     int64_t epoch_steps;
+    double interval_loss;             /* ... since metrics.csv's last training row */
+    int64_t interval_steps;
     float lr;                         /* the last step's learning rate */
     double other_start;               /* when the step's "other" phase began */
 } sn_trainer;

@@ -135,6 +135,8 @@ static void start_counters(sn_trainer *t)
     t->last_checkpoint = t->start;
     t->epoch_loss = state->epoch_loss;
     t->epoch_steps = state->epoch_steps;
+    t->interval_loss = state->interval_loss;
+    t->interval_steps = state->interval_steps;
     result->images = state->images;
     result->train_seconds = state->train_seconds;
     result->validation_loss = state->validation_loss;

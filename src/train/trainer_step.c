@@ -167,6 +167,28 @@ static int train_on_batch(sn_trainer *t, int64_t step, double *loss)
 
 /* ---- after the update ----------------------------------------------------------- */
 
+/* [run] metrics_interval_steps = N: every N steps, rank 0's training row
+ * in metrics.csv, the mean loss of the steps since the previous row (this
+ * one's images counted). Before the step's agreement: a failed write stops
+ * every rank there. */
+static int record_training_loss(sn_trainer *t, int64_t step, double loss)
+{
+    int64_t every = t->config->metrics_interval_steps;
+    if (every <= 0)
+        return SN_OK;
+    t->interval_loss += loss;
+    t->interval_steps++;
+    if ((step + 1) % every != 0)
+        return SN_OK;
+    double mean = t->interval_loss / (double)t->interval_steps;
+    t->interval_loss = 0;
+    t->interval_steps = 0;
+    if (!t->metrics.file)
+        return SN_OK;
+    return sn_metrics_append_train(&t->metrics, step + 1, (int)(step / t->steps_per_epoch) + 1,
+                                   mean, t->result->images + t->batch, sn_now() - t->start);
+}
+
 /* A hash of everything that must be the same on every rank. */
 static uint64_t state_hash(const sn_trainer *t)
 {
@@ -207,7 +229,10 @@ int sn_trainer_step(sn_trainer *t, int64_t step)
     }
     double step_start = sn_now();
     double loss = 0;
-    SN_TRY(sn_dist_agree(t->dist, train_on_batch(t, step, &loss)));
+    int status = train_on_batch(t, step, &loss);
+    if (status == SN_OK)
+        status = record_training_loss(t, step, loss);
+    SN_TRY(sn_dist_agree(t->dist, status));
     if (config->distributed_check_interval > 0 &&
         (step + 1) % config->distributed_check_interval == 0)
         SN_TRY(sn_dist_check_identical(t->dist, state_hash(t), step));
