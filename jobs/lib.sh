@@ -127,7 +127,7 @@ sn_run_step() {
 # already holds it.
 sn_resume_neutral() { # SECTION.KEY
     case $1 in
-        data.path | run.progress_seconds | checkpoint.*) return 0 ;;
+        data.path | run.progress_seconds | run.metrics_interval_steps | checkpoint.*) return 0 ;;
         distributed.check_interval | distributed.reduce | distributed.bucket_entries) return 0 ;;
     esac
     return 1

@@ -68,3 +68,19 @@ AC_DEFUN([SHIFTNAS_ENABLE_NATIVE], [
   ])
   AC_SUBST([NATIVE_CFLAGS])
 ])
+
+# --enable-fault-injection: honour SHIFTNAS_INJECT_FAULT=RANK:STEP:KIND, the
+# failures the tests inject into a training run (a killed rank, a stop
+# request, a checkpoint write killed half way, an I/O error, a NaN loss).
+# Off by default, so a user's build holds no such code; the test builds turn
+# it on (.ci/run, jobs/quickstart.sh --test, make distcheck), and `shiftnas
+# --version` then says "fault injection: on" (how the tests know).
+AC_DEFUN([SHIFTNAS_ENABLE_FAULT_INJECTION], [
+  AC_ARG_ENABLE([fault-injection],
+    [AS_HELP_STRING([--enable-fault-injection], [honour SHIFTNAS_INJECT_FAULT (for the failure tests)])],
+    [], [enable_fault_injection=no])
+  AS_IF([test "x$enable_fault_injection" = xyes],
+    [AC_DEFINE([SHIFTNAS_FAULT_INJECTION], [1],
+               [Define to honour SHIFTNAS_INJECT_FAULT (--enable-fault-injection: the failure tests).])])
+  AM_CONDITIONAL([FAULT_INJECTION], [test "x$enable_fault_injection" = xyes])
+])

@@ -42,6 +42,7 @@ typedef struct {
     int64_t seed;
     int64_t threads;              /* BLIS threads per process */
     double progress_seconds;      /* seconds between progress lines in a log (not a terminal) */
+    int64_t metrics_interval_steps; /* a training row in metrics.csv every N steps (0 = none) */
 
     /* [data] */
     char dataset[SN_CONFIG_TEXT_MAX];   /* "fashion-mnist" (IDX directory) or "hdf5" */

@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shiftnas/config.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -70,6 +72,14 @@ int sn_idx_load_directory(const char *directory, sn_image_set *train, sn_image_s
 int sn_hdf5_image_set_read(const char *path, const char *split, sn_image_set *set);
 /* Writes both splits (and the "classes" attribute) to a new file. */
 int sn_hdf5_image_set_write(const char *path, const sn_image_set *train, const sn_image_set *test);
+
+/* ---- the sets a configuration names ------------------------------------ */
+
+/* Loads the training and test sets [data] names (an IDX directory or an
+ * HDF5 file) whole, with [data] train_limit and test_limit applied; the two
+ * must have one image shape (SN_ERR_FORMAT naming both otherwise) and get
+ * the larger class count. */
+int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set *test);
 
 /* ---- split, order, normalisation, augmentation, batches ---------------- */
 

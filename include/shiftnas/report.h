@@ -15,7 +15,6 @@
  *     ...
  *     sn_report_write_tables(&runs, &options, "out/report.md");
  *     sn_report_write_plot_data(&runs, &options, "out");   // out/data/NAME.dat, out/plots.gp
- *     sn_report_run_gnuplot("out", gnuplot_path);
  *     sn_report_runs_free(&runs);
  *
  * The statistics below are pure functions (tests/unit/test_report.c).
@@ -183,19 +182,9 @@ int sn_report_write_tables(const sn_report_runs *runs, const sn_report_options *
 extern const char *const sn_report_plot_files[4];
 
 /* out_dir/data/NAME.dat and out_dir/plots.gp (relative paths; run it from
- * out_dir). */
+ * out_dir: `cd out_dir && gnuplot plots.gp`, as shiftnas report does). */
 int sn_report_write_plot_data(const sn_report_runs *runs, const sn_report_options *options,
                               const char *out_dir);
-
-/* The gnuplot to run: $SHIFTNAS_GNUPLOT if set, else `gnuplot` on PATH.
- * SN_ERR_IO "report: gnuplot not found (install gnuplot-nox, or use
- * --no-plots)" when there is none. */
-int sn_report_find_gnuplot(char *path, size_t size);
-
-/* Runs gnuplot plots.gp in out_dir (no shell), its stderr kept; fails
- * (SN_ERR_IO, with gnuplot's first error line) on a nonzero exit or a
- * missing or empty PNG. */
-int sn_report_run_gnuplot(const char *out_dir, const char *gnuplot);
 
 #ifdef __cplusplus
 }

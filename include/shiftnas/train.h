@@ -6,7 +6,11 @@
  *   config.ini    the fully resolved configuration (loadable with --config)
  *   metrics.csv   step,epoch,split,loss,accuracy,images,seconds — one row per
  *                 evaluation (split "val": the held-out part of the training
- *                 set; "test": the test set); accuracy in [0, 1]
+ *                 set; "test": the test set; supernets "val-largest", ...);
+ *                 accuracy in [0, 1]; with [run] metrics_interval_steps = N,
+ *                 also a row of split "train" every N steps: the mean
+ *                 training loss since the previous one, accuracy empty
+ *   model.h5      the trained weights after every epoch (doc/run-files.md)
  */
 #ifndef SHIFTNAS_TRAIN_H
 #define SHIFTNAS_TRAIN_H
@@ -45,9 +49,6 @@ typedef struct {
     double checkpoint_seconds;    /* their wall time, agreement included */
     int64_t checkpoint_bytes;     /* their total size */
 } sn_train_result;
-
-/* Loads the training and test sets named by [data] (limits applied). */
-int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set *test);
 
 /* ---- a run's images -------------------------------------------------------
  *
@@ -115,10 +116,11 @@ int sn_recalibrate_batchnorm(struct sn_network *network, sn_image_source *source
  * (doc/algorithm.md): uniform, flops-uniform, sandwich, attentive, shift, or
  * fixed (one given subnet: retraining a searched subnet from scratch).
  * Every strategy runs through the same training step (src/train/
- * supernet_training.c). A supernet run also writes RUN_DIR/model.h5 (the
- * supernet's and, for shift, the generator's weights; after every epoch)
- * and RUN_DIR/log.h5 (every trained subnet and every probability update);
- * doc/run-files.md gives their layout. */
+ * supernet_training.c). A supernet run's RUN_DIR/model.h5 holds the
+ * supernet's and, for shift, the generator's weights (a fixed network's:
+ * its own, part "network"); it also writes RUN_DIR/log.h5 (every trained
+ * subnet and every probability update); doc/run-files.md gives their
+ * layout. */
 typedef enum {
     SN_STRATEGY_UNIFORM = 0,
     SN_STRATEGY_FLOPS_UNIFORM,
@@ -237,6 +239,10 @@ int sn_metrics_open(sn_metrics *metrics, const char *run_dir);
 int sn_metrics_open_append(sn_metrics *metrics, const char *run_dir);
 int sn_metrics_append(sn_metrics *metrics, int64_t step, int epoch, const char *split, double loss,
                       double accuracy, int64_t images, double seconds);
+/* A training row: split "train", the given mean training loss, no
+ * accuracy (an empty field). */
+int sn_metrics_append_train(sn_metrics *metrics, int64_t step, int epoch, double loss,
+                            int64_t images, double seconds);
 int sn_metrics_close(sn_metrics *metrics);
 
 #ifdef __cplusplus

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "gnuplot.h"
 #include "shiftnas/error.h"
 #include "shiftnas/report.h"
 
@@ -138,7 +139,7 @@ int sn_command_report(int argc, char **argv)
     }
     /* before any work: without gnuplot the plots cannot be drawn */
     char gnuplot[SN_REPORT_PATH_MAX];
-    if (plots && sn_report_find_gnuplot(gnuplot, sizeof gnuplot) != SN_OK) {
+    if (plots && sn_cli_find_gnuplot(gnuplot, sizeof gnuplot) != SN_OK) {
         report_error();
         free(dirs);
         return SN_EXIT_FAILURE;
@@ -178,7 +179,7 @@ int sn_command_report(int argc, char **argv)
     if (status == SN_OK)
         status = sn_report_write_tables(&runs, &options, path);
     if (status == SN_OK && plots)
-        status = sn_report_run_gnuplot(out, gnuplot);
+        status = sn_cli_run_gnuplot(out, gnuplot);
     if (status == SN_OK && plots)
         printf("report: %s (%d run(s), %d skipped); plots drawn in %s\n", path, runs.count,
                runs.skip_count, out);

@@ -26,4 +26,10 @@ int sn_command_report(int argc, char **argv);
 /* Prints "shiftnas: <message>" for the last library error on stderr. */
 void sn_cli_report_error(const char *context);
 
+#ifdef SHIFTNAS_FAULT_INJECTION
+/* Reads SHIFTNAS_INJECT_FAULT and, when it names a fault, installs the
+ * hook that injects it (src/cli/fault_injection.c; test builds only). */
+void sn_cli_install_fault_injection(void);
+#endif
+
 #endif

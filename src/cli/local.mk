@@ -19,4 +19,10 @@ shiftnas_SOURCES += \
 	src/cli/command_search.c \
 	src/cli/command_export.c \
 	src/cli/command_inspect.c \
-	src/cli/command_report.c
+	src/cli/command_report.c \
+	src/cli/gnuplot.c \
+	src/cli/gnuplot.h
+# SHIFTNAS_INJECT_FAULT, in a build configured with --enable-fault-injection.
+if FAULT_INJECTION
+shiftnas_SOURCES += src/cli/fault_injection.c
+endif

@@ -35,12 +35,19 @@ int main(int argc, char **argv)
         return SN_EXIT_USAGE;
     }
     const char *command = argv[1];
+#ifdef SHIFTNAS_FAULT_INJECTION
+    sn_cli_install_fault_injection();
+#endif
     if (strcmp(command, "-h") == 0 || strcmp(command, "--help") == 0 || strcmp(command, "help") == 0) {
         fputs(usage_text, stdout);
         return SN_EXIT_OK;
     }
     if (strcmp(command, "-V") == 0 || strcmp(command, "--version") == 0) {
         printf("shiftnas %s (revision %s)\n", PACKAGE_VERSION, SHIFTNAS_REVISION);
+#ifdef SHIFTNAS_FAULT_INJECTION
+        /* the failure tests look for this line (tests/cli/common.sh) */
+        printf("fault injection: on (SHIFTNAS_INJECT_FAULT is honoured; a test build)\n");
+#endif
         return SN_EXIT_OK;
     }
     if (strcmp(command, "train") == 0)

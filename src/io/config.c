@@ -38,6 +38,10 @@ static const sn_config_key config_keys[] = {
      "BLIS threads per process."},
     {"run", "progress_seconds", SN_CONFIG_FLOAT, FIELD(progress_seconds), "10", 0.1, 3600, NULL,
      "Seconds between progress lines when the log is not a terminal."},
+    {"run", "metrics_interval_steps", SN_CONFIG_INT, FIELD(metrics_interval_steps), "0", 0, 1e9,
+     NULL,
+     "Append a training row to metrics.csv every N steps (split train: the mean training loss "
+     "over the steps since the last such row), for live curves; 0 = none."},
 
     {"data", "dataset", SN_CONFIG_CHOICE, FIELD(dataset), "fashion-mnist", 0, 0,
      "fashion-mnist|hdf5",
@@ -970,6 +974,7 @@ int sn_config_key_result_neutral(const sn_config_key *key)
         {"data", "stream"},                /* same bits streamed or held (doc/data.md) */
         {"data", "prefetch"},
         {"run", "progress_seconds"},
+        {"run", "metrics_interval_steps"}, /* what is reported, not what is trained */
         {"distributed", "reduce"},         /* same bits either way (doc/distributed.md) */
         {"distributed", "bucket_entries"},
         {"distributed", "check_interval"},

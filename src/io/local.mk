@@ -7,7 +7,8 @@ shiftnasinclude_HEADERS += include/shiftnas/config.h
 libshiftnas_la_SOURCES += \
 	src/io/idx.c \
 	src/io/hdf5_images.c \
-	src/io/dataset.c
+	src/io/dataset.c \
+	src/io/load_datasets.c
 shiftnasinclude_HEADERS += include/shiftnas/data.h
 # Image sources (in memory or streamed from HDF5), the input pipeline and
 # the batch prefetcher; the HDF5 lock they share with every HDF5 writer, and

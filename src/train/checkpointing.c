@@ -11,11 +11,11 @@
 #include "config.h"
 
 #include "checkpointing.h"
+#include "fault_injection.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,8 +159,7 @@ int sn_training_checkpoint_write_shift(sn_checkpoint_writer *w, const sn_shift *
 }
 
 static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, int ranks,
-                          int complete, sn_run_log *log, const char *metrics_path,
-                          int kill_midway)
+                          int complete, sn_run_log *log, const char *metrics_path)
 {
     const sn_config *config = s->config;
     char *text = NULL;
@@ -193,8 +192,11 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
     const char *group = s->training ? "supernet" : "network";
     SN_TRY(write_table(w, group, sn_network_parameter_table(s->network),
                        sn_network_parameters(s->network)));
-    if (kill_midway)
-        raise(SIGKILL); /* tests: a writer killed with the file half written */
+#ifdef SHIFTNAS_FAULT_INJECTION
+    /* the failure tests: a writer killed with the file half written (only
+     * rank 0 writes) */
+    sn_fault_injection_at(SN_FAULT_POINT_CHECKPOINT, 0, s->steps_done);
+#endif
     SN_TRY(write_optimizer(w, "optimizer", s->optimizer));
     int64_t statistics = 0;
     const float *running = sn_network_running_statistics(s->network, &statistics);
@@ -220,6 +222,11 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
     /* the loop */
     SN_TRY(write_scalar_double(w, "progress/epoch_loss", s->epoch_loss));
     SN_TRY(write_scalar_int64(w, "progress/epoch_steps", s->epoch_steps));
+    if (config->metrics_interval_steps > 0) {
+        /* only with training rows: the checkpoints of other runs stay as they were */
+        SN_TRY(write_scalar_double(w, "progress/interval_loss", s->interval_loss));
+        SN_TRY(write_scalar_int64(w, "progress/interval_steps", s->interval_steps));
+    }
     SN_TRY(write_scalar_double(w, "progress/train_seconds", s->train_seconds));
     const double evaluation[4] = {s->validation_loss, s->validation_accuracy, s->test_loss,
                                   s->test_accuracy};
@@ -256,14 +263,14 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
 
 static int sn_training_checkpoint_write_unlocked(const sn_training_state *state, const char *run_dir, int ranks,
                                  int complete, sn_run_log *log, const char *metrics_path,
-                                 int kill_midway, int64_t *bytes)
+                                 int64_t *bytes)
 {
     char temporary[1100];
     SN_TRY(sn_checkpoint_directory_create(run_dir));
     SN_TRY(sn_checkpoint_temporary_path(temporary, sizeof temporary, run_dir, state->steps_done));
     sn_checkpoint_writer *w = NULL;
     SN_TRY(sn_checkpoint_writer_create(&w, temporary));
-    int status = write_contents(w, state, ranks, complete, log, metrics_path, kill_midway);
+    int status = write_contents(w, state, ranks, complete, log, metrics_path);
     if (status != SN_OK) {
         sn_checkpoint_writer_abandon(w);
         return status;
@@ -497,6 +504,15 @@ static int read_contents(sn_checkpoint_reader *r, sn_training_state *s, int *com
     }
     SN_TRY(read_scalar_double(r, "progress/epoch_loss", &s->epoch_loss));
     SN_TRY(read_scalar_int64(r, "progress/epoch_steps", &s->epoch_steps));
+    /* absent when the run wrote no training rows before ([run]
+     * metrics_interval_steps may change on resume): the next row's mean
+     * then starts here */
+    s->interval_loss = 0;
+    s->interval_steps = 0;
+    if (sn_checkpoint_has(r, "progress/interval_steps")) {
+        SN_TRY(read_scalar_double(r, "progress/interval_loss", &s->interval_loss));
+        SN_TRY(read_scalar_int64(r, "progress/interval_steps", &s->interval_steps));
+    }
     SN_TRY(read_scalar_double(r, "progress/train_seconds", &s->train_seconds));
     double evaluation[4];
     SN_TRY(read_vector(r, "progress/evaluation", SN_CHECKPOINT_FLOAT64, 4, evaluation));
@@ -504,7 +520,8 @@ static int read_contents(sn_checkpoint_reader *r, sn_training_state *s, int *com
     s->validation_accuracy = evaluation[1];
     s->test_loss = evaluation[2];
     s->test_accuracy = evaluation[3];
-    if (s->epoch_steps < 0 || s->epoch_steps > s->steps_per_epoch || s->images < 0)
+    if (s->epoch_steps < 0 || s->epoch_steps > s->steps_per_epoch || s->images < 0 ||
+        s->interval_steps < 0 || s->interval_steps > step)
         return sn_error_set(SN_ERR_FORMAT, "%s: progress counters out of range", path);
     s->steps_done = step;
     return SN_OK;
@@ -584,10 +601,10 @@ static int sn_training_checkpoint_restore_run_files_unlocked(const char *path, c
 
 int sn_training_checkpoint_write(const sn_training_state *state, const char *run_dir, int ranks,
                                  int complete, sn_run_log *log, const char *metrics_path,
-                                 int kill_midway, int64_t *bytes)
+                                 int64_t *bytes)
 {
     sn_hdf5_lock();
-    int status = sn_training_checkpoint_write_unlocked(state, run_dir, ranks, complete, log, metrics_path, kill_midway, bytes);
+    int status = sn_training_checkpoint_write_unlocked(state, run_dir, ranks, complete, log, metrics_path, bytes);
     sn_hdf5_unlock();
     return status;
 }

@@ -43,6 +43,8 @@ typedef struct {
     int64_t steps_done;               /* the next step to run (0-based) */
     double epoch_loss;                /* sum of step losses in the current epoch */
     int64_t epoch_steps;
+    double interval_loss;             /* ... since metrics.csv's last training row */
+    int64_t interval_steps;           /* (stored only with [run] metrics_interval_steps > 0) */
     int64_t images;                   /* training images processed */
     double train_seconds;             /* summed step times so far (all sessions) */
     double validation_loss, validation_accuracy, test_loss, test_accuracy; /* last evaluations */
@@ -52,11 +54,11 @@ typedef struct {
  * (sn_checkpoint_temporary_path); the caller agrees with the other ranks and
  * then publishes it. log (may be NULL) is flushed and stored with
  * metrics_path's bytes. complete = 1 marks the end of training. ranks is
- * only recorded. *bytes receives the file's size. kill_midway (tests only)
- * SIGKILLs the process half way through the write. */
+ * only recorded. *bytes receives the file's size. A fault-injection build
+ * has a fault point half way through the write (fault_injection.h). */
 int sn_training_checkpoint_write(const sn_training_state *state, const char *run_dir,
                                  int ranks, int complete, sn_run_log *log,
-                                 const char *metrics_path, int kill_midway, int64_t *bytes);
+                                 const char *metrics_path, int64_t *bytes);
 
 /* Every rank: validates the checkpoint at path against this run (its
  * configuration up to result-neutral keys, search space, data, strategy)

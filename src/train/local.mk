@@ -2,6 +2,15 @@
 # every part of the library made from the configuration (settings.c).
 libshiftnas_la_SOURCES += \
 	src/train/trainer.c \
+	src/train/trainer_internal.h \
+	src/train/trainer_setup.c \
+	src/train/trainer_start.c \
+	src/train/trainer_step.c \
+	src/train/trainer_epoch.c \
+	src/train/trainer_checkpoint.c \
+	src/train/trainer_summary.c \
+	src/train/run_directory.c \
+	src/train/run_directory.h \
 	src/train/run_data.c \
 	src/train/progress.c \
 	src/train/metrics.c \
@@ -18,6 +27,12 @@ libshiftnas_la_SOURCES += \
 	src/train/stop_request.c \
 	src/train/stop_request.h \
 	src/train/settings.c
+	src/train/stop_request.h
+# Fault points for the failure tests, with --enable-fault-injection only.
+libshiftnas_la_SOURCES += src/train/fault_injection.h
+if FAULT_INJECTION
+libshiftnas_la_SOURCES += src/train/fault_injection.c
+endif
 shiftnasinclude_HEADERS += \
 	include/shiftnas/settings.h \
 	include/shiftnas/train.h

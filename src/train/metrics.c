@@ -1,5 +1,6 @@
-/* RUN_DIR/metrics.csv: one row per evaluation, flushed at once so that a
- * killed run keeps every row it printed. */
+/* RUN_DIR/metrics.csv: one row per evaluation (and, with [run]
+ * metrics_interval_steps, per interval of training steps), flushed at once
+ * so that a killed run keeps every row it printed. */
 #include "shiftnas/train.h"
 
 #include <errno.h>
@@ -33,6 +34,16 @@ int sn_metrics_append(sn_metrics *metrics, int64_t step, int epoch, const char *
 {
     if (fprintf(metrics->file, "%lld,%d,%s,%.6f,%.6f,%lld,%.3f\n", (long long)step, epoch, split,
                 loss, accuracy, (long long)images, seconds) < 0 ||
+        fflush(metrics->file) != 0)
+        return sn_error_set(SN_ERR_IO, "%s: write failed: %s", metrics->path, strerror(errno));
+    return SN_OK;
+}
+
+int sn_metrics_append_train(sn_metrics *metrics, int64_t step, int epoch, double loss,
+                            int64_t images, double seconds)
+{
+    if (fprintf(metrics->file, "%lld,%d,train,%.6f,,%lld,%.3f\n", (long long)step, epoch, loss,
+                (long long)images, seconds) < 0 ||
         fflush(metrics->file) != 0)
         return sn_error_set(SN_ERR_IO, "%s: write failed: %s", metrics->path, strerror(errno));
     return SN_OK;

@@ -45,3 +45,24 @@ expect_rank_error() {
         pass "$name"
     fi
 }
+
+# fault_injection: true when $bin was built with ./configure
+# --enable-fault-injection, so that SHIFTNAS_INJECT_FAULT is honoured
+# (`shiftnas --version` then says so); a build without it ignores the
+# variable and has no such code.
+fault_injection() {
+    "$bin" --version 2>/dev/null | grep -q '^fault injection: on'
+}
+# require_fault_injection: skips the whole test (77) without it.
+require_fault_injection() {
+    fault_injection && return 0
+    echo "skip: needs a build configured with --enable-fault-injection (SHIFTNAS_INJECT_FAULT)"
+    exit 77
+}
+# without_fault_injection WHAT: true (after a note naming WHAT) when the
+# build has no fault injection, so the caller skips WHAT.
+without_fault_injection() {
+    fault_injection && return 1
+    echo "note: not checked without --enable-fault-injection: $1"
+    return 0
+}

@@ -37,6 +37,41 @@ else
     fail "progress lines missing"; cat "$work/run1.log"
 fi
 
+cut -d, -f1-6 "$work/run1/metrics.csv" >"$work/m1-all"
+# --- a fixed network's model.h5: its weights, as its last checkpoint holds them
+if h5diff "$work/run1/model.h5" "$work/run1/checkpoints/step-000000050.h5" /network /network \
+       >/dev/null 2>&1 &&
+   h5dump -a /step "$work/run1/model.h5" 2>/dev/null | grep -q '(0): 50$' &&
+   h5dump -a /format "$work/run1/model.h5" 2>/dev/null | grep -q '"shiftnas-model"'; then
+    pass "a fixed network's model.h5 holds its final weights (part network, step 50)"
+else
+    fail "fixed network model.h5"; ls -l "$work/run1"; h5ls -r "$work/run1/model.h5" | head -n 5
+fi
+
+# --- [run] metrics_interval_steps: training rows for live curves ----------
+# Off by default: no training rows (run1). Every 5 steps: rows at 5, 10,
+# ..., 50, each the mean loss of its 5 steps (the 5 rows of epoch 1 average
+# to its "train loss"), and the evaluation rows as without them.
+if [ "$(grep -c ',train,' "$work/run1/metrics.csv")" -eq 0 ]; then
+    pass "metrics_interval_steps = 0 (the default): evaluation rows only"
+else
+    fail "training rows without metrics_interval_steps"; cat "$work/run1/metrics.csv"
+fi
+"$bin" train --config "$src/jobs/configs/cnn-fixed.ini" $small --set run.metrics_interval_steps=5 \
+    --out "$work/rows" >"$work/rows.log" 2>&1 || { fail "run with training rows"; cat "$work/rows.log"; }
+epoch1=$(sed -n 's/^epoch 1\/2 done: train loss \([0-9.]*\) .*/\1/p' "$work/rows.log")
+if [ "$(awk -F, '$3 == "train" { printf "%s:%s ", $1, $2 }' "$work/rows/metrics.csv")" = \
+     "5:1 10:1 15:1 20:1 25:1 30:2 35:2 40:2 45:2 50:2 " ] &&
+   awk -F, '$3 == "train" && ($4 <= 0 || $5 != "" || $6 != 100 * $1) { exit 1 }' \
+       "$work/rows/metrics.csv" &&
+   awk -F, -v want="$epoch1" '$3 == "train" && $2 == 1 { sum += $4; n++ }
+       END { d = sum / n - want; exit !(n == 5 && d < 1e-4 && d > -1e-4) }' "$work/rows/metrics.csv" &&
+   grep -v ',train,' "$work/rows/metrics.csv" | cut -d, -f1-6 | cmp -s - "$work/m1-all"; then
+    pass "metrics_interval_steps = 5: a training row every 5 steps, the mean loss of its steps"
+else
+    fail "training rows (epoch 1 train loss $epoch1)"; cat "$work/rows/metrics.csv"
+fi
+
 # --- the resolved configuration reproduces the run bit for bit ------------
 if "$bin" train --config "$work/run1/config.ini" --out "$work/run2" >/dev/null 2>&1 &&
    cut -d, -f1-6 "$work/run1/metrics.csv" >"$work/m1" && cut -d, -f1-6 "$work/run2/metrics.csv" >"$work/m2" &&

@@ -205,35 +205,37 @@ fi
 
 # --- failures: one line from the failing rank, every rank stops ----------------
 space="$src/jobs/configs/cnn-space.ini"
-fault=1:3:io
-# shellcheck disable=SC2086
-expect_rank_error "io fault on rank 1 at step 3: one line from rank 1" \
-    '^shiftnas train: rank 1: step 3: injected I/O failure' \
-    launch 2 train --config "$space" $tiny --out "$work/fault-io"
-fault=1:2:nan
-# shellcheck disable=SC2086
-expect_rank_error "NaN image on rank 1 at step 2: one line from rank 1" \
-    '^shiftnas train: rank 1: step 2: .*NaN' \
-    launch 2 train --config "$space" $tiny --out "$work/fault-nan"
+if ! without_fault_injection "injected failures on one rank (io, nan, kill)"; then
+    fault=1:3:io
+    # shellcheck disable=SC2086
+    expect_rank_error "io fault on rank 1 at step 3: one line from rank 1" \
+        '^shiftnas train: rank 1: step 3: injected I/O failure' \
+        launch 2 train --config "$space" $tiny --out "$work/fault-io"
+    fault=1:2:nan
+    # shellcheck disable=SC2086
+    expect_rank_error "NaN image on rank 1 at step 2: one line from rank 1" \
+        '^shiftnas train: rank 1: step 2: .*NaN' \
+        launch 2 train --config "$space" $tiny --out "$work/fault-nan"
 
-# Rank 1 SIGKILLs itself at the start of step 3 of 1000 (15 epochs with
-# evaluations, over 100 times the 6 steps of the baseline run): mpirun must
-# end the job. The kill comes before the 6-step 2-rank run ($baseline s,
-# start-up included) would have finished, so ending within $baseline + 15 s
-# means ending within about 15 s of the kill.
-fault=1:3:kill
-kill_start=$(date +%s)
-# shellcheck disable=SC2086
-launch 2 train --config "$space" $tiny --set train.max_steps=1000 --out "$work/fault-kill" \
-    >"$work/kill.out" 2>"$work/kill.err"
-status=$?
-elapsed=$(($(date +%s) - kill_start))
-fault=
-if [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$elapsed" -le $((baseline + 15)) ]; then
-    pass "a killed rank ends the job: exit $status after $elapsed s (6-step run: $baseline s)"
-else
-    fail "killed rank: exit $status after $elapsed s (6-step run: $baseline s; 124: timeout)"
-    cat "$work/kill.err"
+    # Rank 1 SIGKILLs itself at the start of step 3 of 1000 (15 epochs with
+    # evaluations, over 100 times the 6 steps of the baseline run): mpirun must
+    # end the job. The kill comes before the 6-step 2-rank run ($baseline s,
+    # start-up included) would have finished, so ending within $baseline + 15 s
+    # means ending within about 15 s of the kill.
+    fault=1:3:kill
+    kill_start=$(date +%s)
+    # shellcheck disable=SC2086
+    launch 2 train --config "$space" $tiny --set train.max_steps=1000 --out "$work/fault-kill" \
+        >"$work/kill.out" 2>"$work/kill.err"
+    status=$?
+    elapsed=$(($(date +%s) - kill_start))
+    fault=
+    if [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$elapsed" -le $((baseline + 15)) ]; then
+        pass "a killed rank ends the job: exit $status after $elapsed s (6-step run: $baseline s)"
+    else
+        fail "killed rank: exit $status after $elapsed s (6-step run: $baseline s; 124: timeout)"
+        cat "$work/kill.err"
+    fi
 fi
 
 # Errors every rank meets print one line in all, not one per rank.
@@ -301,23 +303,25 @@ fi
 # of 2, or the only rank) leaves the model.h5 of step 4 whole, the same with
 # 1 and 2 ranks, and no temporary file behind.
 late="--set data.train_limit=400 --set train.max_steps=8"
-fault=1:6:io
-# shellcheck disable=SC2086
-train 2 late-2 cnn-space.ini $late
-status2=$?
-fault=0:6:io
-# shellcheck disable=SC2086
-train 1 late-1 cnn-space.ini $late
-status1=$?
-fault=
-if [ "$status1" -ne 0 ] && [ "$status2" -ne 0 ] &&
-   h5dump -a /step "$work/late-2/model.h5" 2>/dev/null | grep -q '(0): 4$' &&
-   h5diff "$work/late-1/model.h5" "$work/late-2/model.h5" >/dev/null 2>&1 &&
-   [ -n "$(rows "$work/late-2/log.h5" subnets/step)" ] && [ ! -e "$work/late-2/model.h5.tmp" ]; then
-    pass "after a failure at step 6 the model.h5 of step 4 is intact (1 and 2 ranks)"
-else
-    fail "model.h5 after a late failure (exit $status1, $status2)"
-    cat "$work/late-1.err" "$work/late-2.err"; ls -l "$work/late-2"
+if ! without_fault_injection "model.h5 after a late injected failure"; then
+    fault=1:6:io
+    # shellcheck disable=SC2086
+    train 2 late-2 cnn-space.ini $late
+    status2=$?
+    fault=0:6:io
+    # shellcheck disable=SC2086
+    train 1 late-1 cnn-space.ini $late
+    status1=$?
+    fault=
+    if [ "$status1" -ne 0 ] && [ "$status2" -ne 0 ] &&
+       h5dump -a /step "$work/late-2/model.h5" 2>/dev/null | grep -q '(0): 4$' &&
+       h5diff "$work/late-1/model.h5" "$work/late-2/model.h5" >/dev/null 2>&1 &&
+       [ -n "$(rows "$work/late-2/log.h5" subnets/step)" ] && [ ! -e "$work/late-2/model.h5.tmp" ]; then
+        pass "after a failure at step 6 the model.h5 of step 4 is intact (1 and 2 ranks)"
+    else
+        fail "model.h5 after a late failure (exit $status1, $status2)"
+        cat "$work/late-1.err" "$work/late-2.err"; ls -l "$work/late-2"
+    fi
 fi
 
 echo "$passes passed, $failures failed in $(($(date +%s) - started)) s"

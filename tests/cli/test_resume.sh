@@ -7,7 +7,9 @@
 # and the subnets `search` returns; for 1 and 2 ranks and across a change of
 # rank count. Then the refusals: a damaged, truncated, foreign or other-space
 # checkpoint, a non-neutral --set on resume, a missing run. Short runs on a
-# slice of Fashion-MNIST; skipped (77) without the data set, mpirun or h5diff.
+# slice of Fashion-MNIST; skipped (77) without the data set, mpirun or h5diff,
+# or in a build without --enable-fault-injection (stops at chosen steps
+# come from SHIFTNAS_INJECT_FAULT).
 #
 # The random moments come from $SHIFTNAS_TEST_SEED (default: the clock),
 # printed first, so a failure can be replayed.
@@ -26,6 +28,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/shiftnas-resume.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # shellcheck source=tests/cli/common.sh
 . "$src/tests/cli/common.sh"
+require_fault_injection
 unset SLURM_PROCID SLURM_NTASKS SLURM_STEP_NUM_TASKS SLURM_STEP_ID SLURM_STEPID SHIFTNAS_INJECT_FAULT
 seed=${SHIFTNAS_TEST_SEED:-$(date +%s)}
 echo "random moments from SHIFTNAS_TEST_SEED=$seed"
@@ -338,8 +341,14 @@ else
 fi
 
 # --- a fixed network resumes too -----------------------------------------------------
-config=cnn-fixed.ini start 1 ref-fixed uniform
-SHIFTNAS_INJECT_FAULT=0:19:signal config=cnn-fixed.ini start 1 fixed uniform
+# With a training row in metrics.csv every 4 steps ([run]
+# metrics_interval_steps): stopped at step 19 (a checkpoint there), or
+# killed as step 18 starts (resumed from step 15's checkpoint, the row of
+# step 16 written again), the resumed run's rows are the reference's: none
+# lost, none twice, the same mean losses (the window 17..20 spans the stop).
+rows4="--set run.metrics_interval_steps=4"
+config=cnn-fixed.ini start 1 ref-fixed uniform $rows4
+SHIFTNAS_INJECT_FAULT=0:19:signal config=cnn-fixed.ini start 1 fixed uniform $rows4
 resume 1 fixed
 if [ "$status" -eq 0 ] &&
    h5diff "$work/ref-fixed/checkpoints/step-000000024.h5" "$work/fixed/checkpoints/step-000000024.h5" \
@@ -350,6 +359,27 @@ if [ "$status" -eq 0 ] &&
 else
     fail "fixed CNN resume: exit $status"; tail -n 3 "$work/fixed.err"
 fi
+status_fixed=$status
+SHIFTNAS_INJECT_FAULT=0:18:kill config=cnn-fixed.ini start 1 fixed-killed uniform $rows4
+resume 1 fixed-killed
+status_fixed_killed=$status
+cut -d, -f1-6 "$work/ref-fixed/metrics.csv" >"$work/rows-ref"
+if [ "$(grep -c ',train,' "$work/rows-ref")" -eq 6 ] &&
+   [ "$(awk -F, '$3 == "train" { printf "%s ", $1 }' "$work/rows-ref")" = "4 8 12 16 20 24 " ]; then
+    pass "metrics_interval_steps = 4: a training row at steps 4, 8, ..., 24"
+else
+    fail "training rows of the reference"; cat "$work/rows-ref"
+fi
+for run in fixed:$status_fixed fixed-killed:$status_fixed_killed; do
+    name=${run%:*}
+    cut -d, -f1-6 "$work/$name/metrics.csv" >"$work/rows-$name"
+    if [ "${run#*:}" -eq 0 ] && cmp -s "$work/rows-ref" "$work/rows-$name"; then
+        pass "$name, resumed: metrics.csv's training rows neither lost nor repeated, the same losses"
+    else
+        fail "$name (resume exit ${run#*:}): metrics.csv differs from the reference's"
+        diff "$work/rows-ref" "$work/rows-$name"
+    fi
+done
 
 # --- refusals -----------------------------------------------------------------------
 expect_error "resume of a directory without a run" 1 "not a run directory" \

@@ -117,7 +117,7 @@ START_TEST(key_table_is_consistent)
 {
     int count = 0;
     const sn_config_key *keys = sn_config_keys(&count);
-    ck_assert_int_eq(count, 107);
+    ck_assert_int_eq(count, 108);
     for (int i = 0; i < count; i++) {
         ck_assert_msg(keys[i].description && strlen(keys[i].description) > 10,
                       "%s has no description", keys[i].name);
@@ -347,6 +347,7 @@ START_TEST(write_then_load_is_identity)
 {
     static const char *const sets[] = {
         "run.seed=123456789012", "run.threads=7", "run.progress_seconds=0.30000000000000004",
+        "run.metrics_interval_steps=25",
         "data.dataset=hdf5", "data.path=/data/with space/f.h5", "data.validation_size=1234",
         "data.train_limit=50000", "data.test_limit=999", "data.crop_padding=4",
         "data.horizontal_flip=on", "data.stream=on", "data.prefetch=off", "data.input_size=24",
@@ -566,13 +567,14 @@ START_TEST(text_round_trip_and_differences)
                         (strcmp(keys[k].name, "path") == 0 || strcmp(keys[k].name, "stream") == 0 ||
                          strcmp(keys[k].name, "prefetch") == 0)) ||
                        strcmp(keys[k].name, "progress_seconds") == 0 ||
+                       strcmp(keys[k].name, "metrics_interval_steps") == 0 ||
                        (strcmp(keys[k].section, "distributed") == 0 &&
                         strcmp(keys[k].name, "shards") != 0);
         ck_assert_msg(sn_config_key_result_neutral(&keys[k]) == expected, "[%s] %s",
                       keys[k].section, keys[k].name);
         neutral += expected;
     }
-    ck_assert_int_eq(neutral, 11);
+    ck_assert_int_eq(neutral, 12);
 
     /* a malformed text is an error naming it */
     sn_config_defaults(&b);

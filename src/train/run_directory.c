@@ -1,0 +1,127 @@
+/* A training run's directory (run_directory.h). */
+#include "run_directory.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shiftnas/checkpoint.h"
+#include "shiftnas/error.h"
+
+#include "checkpointing.h"
+
+int sn_run_directory_prepare(const char *run_dir)
+{
+    char path[1024];
+    if (snprintf(path, sizeof path, "%s", run_dir) >= (int)sizeof path)
+        return sn_error_set(SN_ERR_ARGUMENT, "%s: run directory path too long", run_dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return sn_error_set(SN_ERR_IO, "%s: cannot create directory: %s", path, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return sn_error_set(SN_ERR_IO, "%s: cannot create directory: %s", path, strerror(errno));
+    char metrics[1100];
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", run_dir);
+    struct stat st;
+    if (stat(metrics, &st) == 0)
+        return sn_error_set(SN_ERR_ARGUMENT, "%s: already holds a run (metrics.csv exists); choose another --out",
+                            run_dir);
+    return SN_OK;
+}
+
+int sn_run_directory_write_config(const sn_config *config, const char *run_dir)
+{
+    char path[1100], temporary[1110];
+    snprintf(path, sizeof path, "%s/config.ini", run_dir);
+    snprintf(temporary, sizeof temporary, "%s.tmp", path);
+    FILE *f = fopen(temporary, "w");
+    if (!f)
+        return sn_error_set(SN_ERR_IO, "%s: cannot create: %s", temporary, strerror(errno));
+    int status = sn_config_write(config, f);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        status = status == SN_OK ? sn_error_set(SN_ERR_IO, "%s: write failed: %s", temporary,
+                                                strerror(errno))
+                                 : status;
+    if (fclose(f) != 0 && status == SN_OK)
+        status = sn_error_set(SN_ERR_IO, "%s: write failed: %s", temporary, strerror(errno));
+    if (status == SN_OK && rename(temporary, path) != 0)
+        status = sn_error_set(SN_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (status != SN_OK)
+        remove(temporary);
+    return status;
+}
+
+int sn_run_directory_find_checkpoint(const char *run_dir, char *path, size_t size, int *found)
+{
+    path[0] = '\0';
+    SN_TRY(sn_checkpoint_remove_temporaries(run_dir));
+    SN_TRY(sn_checkpoint_latest(run_dir, path, size, found));
+    if (!*found)
+        path[0] = '\0';
+    return SN_OK;
+}
+
+int sn_run_directory_open_files(const char *run_dir, const char *checkpoint_path, int found,
+                                int resume, const sn_config *config,
+                                const sn_supernet_training *training, sn_metrics *metrics,
+                                sn_run_log **run_log)
+{
+    char log_path[1100];
+    snprintf(log_path, sizeof log_path, "%s/log.h5", run_dir);
+    if (found) {
+        SN_TRY(sn_training_checkpoint_restore_run_files(checkpoint_path, run_dir));
+        SN_TRY(sn_metrics_open_append(metrics, run_dir));
+        if (training)
+            SN_TRY(sn_run_log_open_append(run_log, log_path, config->search_strategy,
+                                          training->sampler.buckets.count));
+        return SN_OK;
+    }
+    if (resume && remove(log_path) != 0 && errno != ENOENT)
+        return sn_error_set(SN_ERR_IO, "%s: cannot remove the log of the stopped run: %s",
+                            log_path, strerror(errno));
+    SN_TRY(sn_metrics_open(metrics, run_dir));
+    if (training) {
+        const sn_buckets *buckets = &training->sampler.buckets;
+        SN_TRY(sn_run_log_create(run_log, log_path, config->search_strategy, buckets->count,
+                                 buckets->edge));
+    }
+    return SN_OK;
+}
+
+int sn_run_directory_write_model(const sn_config *config, const char *run_dir, int64_t steps,
+                                 sn_network *network, const sn_supernet_training *training)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *memory = open_memstream(&text, &size);
+    if (!memory)
+        return sn_error_set(SN_ERR_NOMEM, "cannot hold the configuration text");
+    int status = sn_config_write(config, memory);
+    fclose(memory);
+    if (status == SN_OK) {
+        sn_model_part parts[2] = {
+            {training ? "supernet" : "network", sn_network_parameter_table(network),
+             sn_network_parameters(network)},
+            {"generator", NULL, NULL},
+        };
+        int count = 1;
+        if (training && training->have_generator) {
+            parts[1].table = &training->generator.table;
+            parts[1].values = training->generator.params;
+            count = 2;
+        }
+        char path[1100];
+        snprintf(path, sizeof path, "%s/model.h5", run_dir);
+        status = sn_model_file_write(path, text, steps, parts, count);
+    }
+    free(text);
+    return status;
+}
