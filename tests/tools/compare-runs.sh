@@ -2,7 +2,7 @@
 # compare-runs.sh BEFORE AFTER: the outputs of two reference-runs.sh runs
 # hold the same bits: every HDF5 file (models, logs, checkpoints) object by object,
 # metrics.csv without its seconds column, config.ini, search.csv without
-# its timing columns and the search's printed table (tests/tools/compare_h5.py
+# its timing column (tests/tools/compare_h5.py
 # says what HDF5 content records time and is skipped). Prints each difference;
 # exits 1 if there is one.
 set -u
@@ -26,10 +26,11 @@ for file in $(cd "$before" && find . -name config.ini | sort); do
     [ -f "$after/$file" ] || differs "$file (missing)"
 done
 rm -f "$before/.ini" "$after/.ini"
-# the search's table, without its timed progress lines
-grep -v -e '^results appended' -e ' elapsed ' "$before/search.txt" >"$before/.search"
-grep -v -e '^results appended' -e ' elapsed ' "$after/search.txt" >"$after/.search" 2>/dev/null || true
-cmp -s "$before/.search" "$after/.search" || differs search.txt
+# the search's results (search.csv without its seconds column; the printed
+# table's number format may change)
+sed 's/,[^,]*$//' "$before/cnn-shift/search.csv" >"$before/.search"
+sed 's/,[^,]*$//' "$after/cnn-shift/search.csv" >"$after/.search" 2>/dev/null || true
+cmp -s "$before/.search" "$after/.search" || differs search.csv
 rm -f "$before/.search" "$after/.search"
 [ $status -eq 0 ] && echo "same bits: $(cd "$before" && find . -name '*.h5' | wc -l) HDF5 files, metrics, configs, search"
 exit $status

@@ -1,7 +1,7 @@
 # /usr/bin/python3 compare_h5.py BEFORE.h5 AFTER.h5: every object and attribute of
 # two shiftnas HDF5 files (models, logs, checkpoints) holds the same bits, except
 # what records time or the build: attributes named source_revision and datasets
-# whose name ends in _seconds. A checkpoint embeds the run files as bytes: an
+# whose name ends in _seconds; a `config` attribute may gain keys. A checkpoint embeds the run files as bytes: an
 # embedded log.h5 is compared by content (its raw bytes hold HDF5 object times),
 # an embedded metrics.csv without its seconds column. Prints each difference;
 # exits 1 if there is one.
@@ -26,6 +26,19 @@ def same_metrics(a, b):
     return cut(a) == cut(b)
 
 
+def config_lines(value):
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    return {l for l in text.splitlines() if l.strip() and not l.startswith("#")}
+
+
+def same_attribute(key, a, b):
+    """A later build may add configuration keys: the config text of AFTER
+    holds every line of BEFORE's."""
+    if key == "config":
+        return config_lines(a) <= config_lines(b)
+    return np.array_equal(np.asarray(a), np.asarray(b))
+
+
 def differences(before, after):
     found = []
     names = [""]
@@ -40,7 +53,7 @@ def differences(before, after):
         for key in x.attrs:
             if key in TIMING_ATTRIBUTES:
                 continue
-            if key not in y.attrs or not np.array_equal(np.asarray(x.attrs[key]), np.asarray(y.attrs[key])):
+            if key not in y.attrs or not same_attribute(key, x.attrs[key], y.attrs[key]):
                 found.append(f"{name}@{key}")
         if not isinstance(x, h5py.Dataset) or name.endswith("_seconds"):
             continue
