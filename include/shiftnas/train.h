@@ -92,6 +92,21 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *progress, sn_tr
 int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dist *dist,
                       int resume, FILE *progress, sn_train_result *result);
 
+/* Stop requests. SIGUSR1 and SIGTERM ask a training run to stop after its
+ * current step with a checkpoint (shiftnas train then exits with 75, see
+ * doc/checkpoint.md); the handler only sets a flag that the ranks agree on
+ * between steps. sn_train_on_ranks installs the handlers for its duration
+ * when they are not installed yet. A program that starts MPI first installs
+ * them before sn_dist_init, so that a request during start-up (mpirun
+ * forwards SIGUSR1 at once) stops the run after its first step instead of
+ * killing the process. */
+
+/* Installs the handlers, keeping the previous ones for the restore; a no-op
+ * when they are installed already (a request that came meanwhile stays). */
+int sn_stop_request_install(void);
+/* Puts back the handlers that were there before the install. */
+void sn_stop_request_restore(void);
+
 /* The BLIS kernels for the configured network (sn_blas_setup_for): the fixed
  * CNN's wide convolutions run fastest on the large-product kernels, the
  * ViT's per-head products and the supernets' narrow layers on the

@@ -18,6 +18,7 @@
  * chunk, so a reader pulls any image with one chunk read. */
 #include "shiftnas/image_folder.h"
 #include "shiftnas/error.h"
+#include "dist/dist_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

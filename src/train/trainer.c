@@ -24,6 +24,7 @@
 #include "shiftnas/checkpoint.h"
 
 #include "checkpointing.h"
+#include "dist/dist_internal.h"
 #include "data_parallel.h"
 #include "stop_request.h"
 #include "supernet_training.h"
@@ -572,7 +573,7 @@ static int feed_ready(batch_feed *feed, double *waited)
 int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_result *result)
 {
     sn_dist local;
-    sn_dist_local(&local);
+    sn_dist_local_init(&local);
     return sn_train_on_ranks(config, run_dir, &local, 0, out, result);
 }
 
