@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "shiftnas/api.h"
 #include "shiftnas/config.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/data.h"
@@ -46,7 +47,7 @@ typedef struct {
 } sn_train_result;
 
 /* Loads the training and test sets named by [data] (limits applied). */
-int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set *test);
+SN_API int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set *test);
 
 /* ---- a run's images -------------------------------------------------------
  *
@@ -68,16 +69,17 @@ typedef struct {
 /* Opens the sources and checks [data]'s pipeline against the stored images
  * (one line naming the file or key on failure). The normalisation is set
  * by sn_run_data_normalize, once the training split is known. */
-int sn_run_data_open(sn_run_data *data, const sn_config *config);
+SN_API int sn_run_data_open(sn_run_data *data, const sn_config *config);
 /* [data] normalization: computed over the given training images (read in
  * pieces when streamed), or the fixed mean and std. */
-int sn_run_data_normalize(sn_run_data *data, const sn_config *config, const uint32_t *indices,
-                          int64_t count);
-void sn_run_data_close(sn_run_data *data);
+SN_API int sn_run_data_normalize(sn_run_data *data, const sn_config *config,
+                                 const uint32_t *indices, int64_t count);
+SN_API void sn_run_data_close(sn_run_data *data);
 
 /* Trains and evaluates; progress lines go to `progress` (stdout in the
  * program). run_dir must not already hold a run. */
-int sn_train(const sn_config *config, const char *run_dir, FILE *progress, sn_train_result *result);
+SN_API int sn_train(const sn_config *config, const char *run_dir, FILE *progress,
+                    sn_train_result *result);
 /* The same on the ranks of `dist` (shiftnas/dist.h): every rank calls it;
  * rank 0 prints (give the other ranks progress = NULL) and writes RUN_DIR.
  * The trained state is the same bits at any rank count (doc/distributed.md).
@@ -89,8 +91,8 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *progress, sn_tr
  * current step with a checkpoint and result->stopped = 1.
  * A failure on any rank fails every rank: the failing one returns its error,
  * the others SN_ERR_PEER. */
-int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dist *dist,
-                      int resume, FILE *progress, sn_train_result *result);
+SN_API int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dist *dist,
+                             int resume, FILE *progress, sn_train_result *result);
 
 /* Stop requests. SIGUSR1 and SIGTERM ask a training run to stop after its
  * current step with a checkpoint (shiftnas train then exits with 75, see
@@ -103,15 +105,15 @@ int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dis
 
 /* Installs the handlers, keeping the previous ones for the restore; a no-op
  * when they are installed already (a request that came meanwhile stays). */
-int sn_stop_request_install(void);
+SN_API int sn_stop_request_install(void);
 /* Puts back the handlers that were there before the install. */
-void sn_stop_request_restore(void);
+SN_API void sn_stop_request_restore(void);
 
 /* The BLIS kernels for the configured network (sn_blas_setup_for): the fixed
  * CNN's wide convolutions run fastest on the large-product kernels, the
  * ViT's per-head products and the supernets' narrow layers on the
  * small-product ones (doc/performance.md). */
-sn_blas_products sn_train_blas_products(const sn_config *config);
+SN_API sn_blas_products sn_train_blas_products(const sn_config *config);
 
 /* Re-estimates the running batch-norm statistics of a supernet's current
  * subnet as the equal-weight average of the batch statistics of `batches`
@@ -119,9 +121,9 @@ sn_blas_products sn_train_blas_products(const sn_config *config);
  * (wrapping round), normalised, without augmentation. images and labels are
  * the caller's buffers for one batch (in the network's input layout). */
 struct sn_network;
-int sn_recalibrate_batchnorm(struct sn_network *network, sn_image_source *source,
-                             const uint32_t *indices, int64_t count, int64_t batches,
-                             int64_t batch_size, float *images, int32_t *labels);
+SN_API int sn_recalibrate_batchnorm(struct sn_network *network, sn_image_source *source,
+                                    const uint32_t *indices, int64_t count, int64_t batches,
+                                    int64_t batch_size, float *images, int32_t *labels);
 
 /* ---- supernet training: strategies ---------------------------------------
  *
@@ -145,13 +147,15 @@ typedef enum {
 } sn_strategy;
 
 /* "uniform" ... "shift"; SN_ERR_CONFIG for anything else. */
-int sn_strategy_parse(const char *name, sn_strategy *strategy);
-const char *sn_strategy_name(sn_strategy strategy);
+SN_API int sn_strategy_parse(const char *name, sn_strategy *strategy);
+SN_API const char *sn_strategy_name(sn_strategy strategy);
 
 /* The buckets [search] describes (buckets, or bucket_step when nonzero). */
-int sn_buckets_from_config(sn_buckets *buckets, const sn_space *space, const sn_config *config);
+SN_API int sn_buckets_from_config(sn_buckets *buckets, const sn_space *space,
+                                  const sn_config *config);
 /* The generator settings [search] describes. */
-void sn_generator_settings_from_config(sn_generator_settings *settings, const sn_config *config);
+SN_API void sn_generator_settings_from_config(sn_generator_settings *settings,
+                                              const sn_config *config);
 
 /* ---- evaluating one subnet of a trained supernet -------------------------- */
 
@@ -174,17 +178,17 @@ typedef struct {
  * = 1 runs a training-mode forward (batch norm on the chunk's statistics) and
  * must only be used for networks without dropout; else evaluation mode.
  * accuracy may be NULL. */
-int sn_evaluate_network(struct sn_network *network, sn_image_source *source,
-                        const uint32_t *indices, int64_t count, int64_t chunk,
-                        int batch_statistics, float *images, float *probs, int32_t *labels,
-                        double *loss, double *accuracy);
+SN_API int sn_evaluate_network(struct sn_network *network, sn_image_source *source,
+                               const uint32_t *indices, int64_t count, int64_t chunk,
+                               int batch_statistics, float *images, float *probs, int32_t *labels,
+                               double *loss, double *accuracy);
 
 /* Sets the subnet (sliced), re-estimates its batch-norm statistics (CNN
  * spaces) and returns its mean cross-entropy and accuracy over
  * source[indices[0..count)] in evaluation mode. */
-int sn_evaluate_subnet(sn_subnet_evaluator *evaluator, const sn_arch *arch,
-                       sn_image_source *source, const uint32_t *indices, int64_t count,
-                       double *loss, double *accuracy);
+SN_API int sn_evaluate_subnet(sn_subnet_evaluator *evaluator, const sn_arch *arch,
+                              sn_image_source *source, const uint32_t *indices, int64_t count,
+                              double *loss, double *accuracy);
 
 /* ---- a trained supernet run, opened for search and evaluation ------------- */
 
@@ -206,9 +210,9 @@ typedef struct {
  * data. overrides: "section.key=value" applied after config.ini ([search]
  * evolution keys, [data] path if the data moved, ...). Errors name the file
  * and the problem. */
-int sn_trained_run_open(sn_trained_run *run, const char *run_dir, const char *const *overrides,
-                        int override_count);
-void sn_trained_run_close(sn_trained_run *run);
+SN_API int sn_trained_run_open(sn_trained_run *run, const char *run_dir,
+                               const char *const *overrides, int override_count);
+SN_API void sn_trained_run_close(sn_trained_run *run);
 
 /* ---- progress lines ------------------------------------------------------ */
 
@@ -222,17 +226,17 @@ typedef struct {
     int epochs;
 } sn_progress;
 
-void sn_progress_init(sn_progress *progress, FILE *out, double log_interval_seconds,
-                      int64_t first_step, int64_t total_steps, int epochs);
+SN_API void sn_progress_init(sn_progress *progress, FILE *out, double log_interval_seconds,
+                             int64_t first_step, int64_t total_steps, int epochs);
 /* Called after every step; prints when the interval has passed. */
-void sn_progress_step(sn_progress *progress, int64_t step, int epoch, double loss, double lr,
-                      int64_t images);
+SN_API void sn_progress_step(sn_progress *progress, int64_t step, int epoch, double loss, double lr,
+                             int64_t images);
 /* Ends a live line (so the next message starts on its own line). */
-void sn_progress_break(sn_progress *progress);
+SN_API void sn_progress_break(sn_progress *progress);
 /* "1h02m", "3m07s", "12s" */
-void sn_format_duration(char *buffer, size_t size, double seconds);
+SN_API void sn_format_duration(char *buffer, size_t size, double seconds);
 /* Monotonic seconds. */
-double sn_now(void);
+SN_API double sn_now(void);
 
 /* ---- metrics.csv ---------------------------------------------------------- */
 
@@ -241,12 +245,12 @@ typedef struct {
     char path[1024];
 } sn_metrics;
 
-int sn_metrics_open(sn_metrics *metrics, const char *run_dir);
+SN_API int sn_metrics_open(sn_metrics *metrics, const char *run_dir);
 /* Opens an existing RUN_DIR/metrics.csv to append rows (a resumed run). */
-int sn_metrics_open_append(sn_metrics *metrics, const char *run_dir);
-int sn_metrics_append(sn_metrics *metrics, int64_t step, int epoch, const char *split, double loss,
-                      double accuracy, int64_t images, double seconds);
-int sn_metrics_close(sn_metrics *metrics);
+SN_API int sn_metrics_open_append(sn_metrics *metrics, const char *run_dir);
+SN_API int sn_metrics_append(sn_metrics *metrics, int64_t step, int epoch, const char *split,
+                             double loss, double accuracy, int64_t images, double seconds);
+SN_API int sn_metrics_close(sn_metrics *metrics);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,7 @@
 # of the handle is in dist_internal.h. The exact sum that makes the gradient
 # reduction independent of the rank count is in exact_sum.mk; the reduction
 # itself is src/train/data_parallel.c.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/dist/communicator.c \
 	src/dist/dist_internal.h
 shiftnasinclude_HEADERS += include/shiftnas/dist.h

@@ -1,5 +1,5 @@
 # src/train: the training loop, progress lines, metrics.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/train/trainer.c \
 	src/train/run_data.c \
 	src/train/progress.c \
