@@ -32,10 +32,10 @@ enum sn_rng_purpose {
     SN_RNG_PARAMETER_INIT = 1,
     SN_RNG_SPLIT = 2,        /* train/validation split of the training set */
     SN_RNG_SHUFFLE = 3,      /* per-epoch order of the training samples */
-    SN_RNG_AUGMENT = 4,      /* crop and flip, keyed by (epoch, sample) */
+    SN_RNG_AUGMENT = 4,      /* crop (padded or resized) and flip, keyed by (epoch, sample) */
     SN_RNG_DROPOUT = 5,
     SN_RNG_DROP_PATH = 6,
-    SN_RNG_SAMPLER = 7,      /* subnet and bucket sampling (later issues) */
+    SN_RNG_SAMPLER = 7,      /* subnets and buckets: training, evolution search, `shiftnas space` */
     SN_RNG_GUMBEL = 8,       /* Gumbel noise of the architecture generator */
     SN_RNG_TEST = 100        /* unit tests */
 };

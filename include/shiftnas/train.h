@@ -1,12 +1,19 @@
 /*
- * shiftnas/train.h — single-process training of the configured network:
- * data, split, schedule, progress, evaluation, and the run directory.
+ * shiftnas/train.h — training the configured network (a fixed network, or a
+ * supernet with one of the sampling strategies below) on one process or on
+ * the ranks of a run: data, split, schedule, progress, evaluation,
+ * checkpoints and the run directory; and a trained supernet run opened
+ * again for search and evaluation.
  *
  * RUN_DIR receives:
  *   config.ini    the fully resolved configuration (loadable with --config)
  *   metrics.csv   step,epoch,split,loss,accuracy,images,seconds — one row per
  *                 evaluation (split "val": the held-out part of the training
- *                 set; "test": the test set); accuracy in [0, 1]
+ *                 set; "test": the test set; a supernet run evaluates its
+ *                 largest and smallest subnets, "val-largest", "test-smallest",
+ *                 ..., or its one subnet, "val-subnet"); accuracy in [0, 1]
+ *   checkpoints/  as [checkpoint] says (doc/checkpoint.md)
+ *   model.h5, log.h5  supernet runs (see the strategies below)
  */
 #ifndef SHIFTNAS_TRAIN_H
 #define SHIFTNAS_TRAIN_H
@@ -76,12 +83,12 @@ SN_API int sn_run_data_normalize(sn_run_data *data, const sn_config *config,
                                  const uint32_t *indices, int64_t count);
 SN_API void sn_run_data_close(sn_run_data *data);
 
-/* Trains and evaluates; progress lines go to `progress` (stdout in the
- * program). run_dir must not already hold a run. */
+/* Trains and evaluates on this process alone; progress lines go to
+ * `progress` (stdout in the program). run_dir must not already hold a run. */
 SN_API int sn_train(const sn_config *config, const char *run_dir, FILE *progress,
                     sn_train_result *result);
 /* The same on the ranks of `dist` (shiftnas/dist.h): every rank calls it;
- * rank 0 prints (give the other ranks progress = NULL) and writes RUN_DIR.
+ * rank 0 prints (the other ranks' `progress` is ignored) and writes RUN_DIR.
  * The trained state is the same bits at any rank count (doc/distributed.md).
  * resume = 1 continues the run in RUN_DIR from the checkpoint its
  * checkpoints/latest names (doc/checkpoint.md), or from step 0 if it has
@@ -146,7 +153,8 @@ typedef enum {
     SN_STRATEGY_FIXED
 } sn_strategy;
 
-/* "uniform" ... "shift"; SN_ERR_CONFIG for anything else. */
+/* "uniform", "flops-uniform", "sandwich", "attentive", "shift" or "fixed";
+ * SN_ERR_CONFIG for anything else. */
 SN_API int sn_strategy_parse(const char *name, sn_strategy *strategy);
 SN_API const char *sn_strategy_name(sn_strategy strategy);
 
