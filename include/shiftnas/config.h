@@ -17,6 +17,8 @@
 #ifndef SHIFTNAS_CONFIG_H
 #define SHIFTNAS_CONFIG_H
 
+#include "shiftnas/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -178,40 +180,40 @@ typedef struct {
 } sn_config_key;
 
 /* The key table, in the order keys are documented and written. */
-const sn_config_key *sn_config_keys(int *count);
+SN_API const sn_config_key *sn_config_keys(int *count);
 
-void sn_config_defaults(sn_config *config);
+SN_API void sn_config_defaults(sn_config *config);
 /* Reads an INI file over the current values (defaults first, then the file).
  * A key given twice takes its last value. On failure (SN_ERR_IO: cannot
  * open; SN_ERR_CONFIG: anything in the file) the configuration is unchanged. */
-int sn_config_load_file(sn_config *config, const char *path);
+SN_API int sn_config_load_file(sn_config *config, const char *path);
 /* Applies one "section.key=value" override (blanks around each part are
  * ignored); on failure the configuration is unchanged. */
-int sn_config_set(sn_config *config, const char *assignment);
+SN_API int sn_config_set(sn_config *config, const char *assignment);
 /* Checks every field against its key's range, then relations between keys
  * (list lengths agree, min_learning_rate <= learning_rate, ...; [cnn],
  * [vit] and [space] relations only for the selected model type). Checks that need the
  * data set's shape are made when src/train makes the network's settings and
  * builds it (sn_network_settings_from_config, sn_network_create). */
-int sn_config_validate(const sn_config *config);
+SN_API int sn_config_validate(const sn_config *config);
 /* The same from text held in memory; `name` stands for the file in messages
  * ("RUN/checkpoints/step-000000500.h5 (config)"). */
-int sn_config_load_text(sn_config *config, const char *text, const char *name);
+SN_API int sn_config_load_text(sn_config *config, const char *text, const char *name);
 /* 1 if the key can change between a run and its resume without changing a
  * trained bit (where the data is, how often progress and checkpoints are
  * written, how the all-reduce is packed); see doc/checkpoint.md. */
-int sn_config_key_result_neutral(const sn_config_key *key);
+SN_API int sn_config_key_result_neutral(const sn_config_key *key);
 /* The first key (in table order) whose value differs between a and b,
  * ignoring result-neutral keys when skip_neutral; NULL if none. */
-const sn_config_key *sn_config_first_difference(const sn_config *a, const sn_config *b,
-                                                int skip_neutral);
+SN_API const sn_config_key *sn_config_first_difference(const sn_config *a, const sn_config *b,
+                                                       int skip_neutral);
 /* The value of `key` in `config` as an INI file would hold it. */
-int sn_config_format_value(const sn_config *config, const sn_config_key *key, char *buffer,
-                           size_t size);
+SN_API int sn_config_format_value(const sn_config *config, const sn_config_key *key, char *buffer,
+                                  size_t size);
 /* Writes every key with its resolved value, as a loadable INI file. */
-int sn_config_write(const sn_config *config, FILE *out);
+SN_API int sn_config_write(const sn_config *config, FILE *out);
 /* Writes the key reference (Markdown table per section) for doc/. */
-int sn_config_write_reference(FILE *out);
+SN_API int sn_config_write_reference(FILE *out);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,8 @@
 #ifndef SHIFTNAS_DATA_H
 #define SHIFTNAS_DATA_H
 
+#include "shiftnas/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,7 +44,7 @@ typedef struct {
     int32_t *labels;  /* [count], each in [0, classes) */
 } sn_image_set;
 
-void sn_image_set_free(sn_image_set *set);
+SN_API void sn_image_set_free(sn_image_set *set);
 
 /* ---- IDX (LeCun's format; raw or gzip-compressed) ---------------------- */
 
@@ -52,26 +54,29 @@ typedef struct {
     uint8_t *data;       /* unsigned-byte elements, product(dims) of them */
 } sn_idx_array;
 
-void sn_idx_array_free(sn_idx_array *array);
+SN_API void sn_idx_array_free(sn_idx_array *array);
 /* Decodes an IDX file held in memory (already decompressed). Only the
  * unsigned-byte element type (0x08) is accepted. `name` is used in messages. */
-int sn_idx_decode(const uint8_t *bytes, size_t size, const char *name, sn_idx_array *array);
+SN_API int sn_idx_decode(const uint8_t *bytes, size_t size, const char *name, sn_idx_array *array);
 /* Reads a whole file, gunzipping it when it starts with the gzip magic. The
  * caller frees *bytes with free(). max_bytes bounds the decompressed size. */
-int sn_read_file_maybe_gzip(const char *path, size_t max_bytes, uint8_t **bytes, size_t *size);
+SN_API int sn_read_file_maybe_gzip(const char *path, size_t max_bytes, uint8_t **bytes,
+                                   size_t *size);
 /* Images (N x H x W) and labels (N) from two IDX files into one image set;
  * counts must agree; classes = largest label + 1. */
-int sn_idx_load_image_set(const char *images_path, const char *labels_path, sn_image_set *set);
+SN_API int sn_idx_load_image_set(const char *images_path, const char *labels_path,
+                                 sn_image_set *set);
 /* Fashion-MNIST (or MNIST) from a directory holding
  * {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]. */
-int sn_idx_load_directory(const char *directory, sn_image_set *train, sn_image_set *test);
+SN_API int sn_idx_load_directory(const char *directory, sn_image_set *train, sn_image_set *test);
 
 /* ---- HDF5 image sets (layout above) ------------------------------------ */
 
 /* split is "train" or "test". */
-int sn_hdf5_image_set_read(const char *path, const char *split, sn_image_set *set);
+SN_API int sn_hdf5_image_set_read(const char *path, const char *split, sn_image_set *set);
 /* Writes both splits (and the "classes" attribute) to a new file. */
-int sn_hdf5_image_set_write(const char *path, const sn_image_set *train, const sn_image_set *test);
+SN_API int sn_hdf5_image_set_write(const char *path, const sn_image_set *train,
+                                   const sn_image_set *test);
 
 /* ---- the sets a configuration names ------------------------------------ */
 
@@ -79,7 +84,7 @@ int sn_hdf5_image_set_write(const char *path, const sn_image_set *train, const s
  * HDF5 file) whole, with [data] train_limit and test_limit applied; the two
  * must have one image shape (SN_ERR_FORMAT naming both otherwise) and get
  * the larger class count. */
-int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set *test);
+SN_API int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set *test);
 
 /* ---- split, order, normalisation, augmentation, batches ---------------- */
 
@@ -91,13 +96,13 @@ typedef struct {
 
 /* A held-out validation split: validation_count images chosen by a random
  * permutation keyed by (seed, SN_RNG_SPLIT). 0 <= validation_count < total. */
-int sn_split_make(int64_t total, int64_t validation_count, uint64_t seed, sn_split *split);
-void sn_split_free(sn_split *split);
+SN_API int sn_split_make(int64_t total, int64_t validation_count, uint64_t seed, sn_split *split);
+SN_API void sn_split_free(sn_split *split);
 
 /* order[i] = indices[perm[i]] with perm keyed by (seed, SN_RNG_SHUFFLE, epoch):
  * the same order on every rank, in every run with this seed. */
-void sn_epoch_order(uint32_t *order, const uint32_t *indices, int64_t count, uint64_t seed,
-                    uint64_t epoch);
+SN_API void sn_epoch_order(uint32_t *order, const uint32_t *indices, int64_t count, uint64_t seed,
+                           uint64_t epoch);
 
 enum { SN_MAX_CHANNELS = 4 };
 

@@ -11,6 +11,8 @@
 #ifndef SHIFTNAS_ERROR_H
 #define SHIFTNAS_ERROR_H
 
+#include "shiftnas/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -29,18 +31,18 @@ enum sn_error_code {
 };
 
 /* A short name for a code ("I/O error", "malformed file", ...). */
-const char *sn_strerror(int code);
+SN_API const char *sn_strerror(int code);
 
 /* Records the message of the failure being reported and returns `code`, so
  * that a failing branch reads `return sn_error_set(SN_ERR_IO, "%s: %s", ...)`. */
-int sn_error_set(int code, const char *format, ...)
+SN_API int sn_error_set(int code, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The message of the last failure on this thread ("" if none). */
-const char *sn_error_message(void);
+SN_API const char *sn_error_message(void);
 
 /* Forgets the last message (tests use it between cases). */
-void sn_error_clear(void);
+SN_API void sn_error_clear(void);
 
 /* Propagate a failure: evaluates `call` once, returns its code if negative. */
 #define SN_TRY(call)                \

@@ -57,6 +57,7 @@
 
 #include <stdint.h>
 
+#include "shiftnas/api.h"
 #include "shiftnas/space.h"
 
 #ifdef __cplusplus
@@ -78,7 +79,7 @@ typedef struct {
     int max_tries;               /* draws of one child per kind (operator, uniform), >= 1: 100 */
 } sn_evolution_settings;
 
-void sn_evolution_default_settings(sn_evolution_settings *settings);
+SN_API void sn_evolution_default_settings(sn_evolution_settings *settings);
 
 /* The fitness of `arch` (higher is better) into *fitness. Returns SN_OK, or a
  * negative error code (with its message set) that stops the search and is
@@ -102,10 +103,10 @@ typedef struct {
  * figures); SN_ERR_NOMEM; the fitness function's code. On an error, *result
  * describes the evaluations made before it. Allocates one cache of
  * `evaluations` subnets, once; the loop allocates nothing. */
-int sn_evolution_search(const sn_space *space, const sn_evolution_settings *settings,
-                        int64_t max_macs, uint64_t seed, const sn_arch *seeds, int seed_count,
-                        sn_fitness_function fitness, void *context,
-                        sn_evolution_result *result);
+SN_API int sn_evolution_search(const sn_space *space, const sn_evolution_settings *settings,
+                               int64_t max_macs, uint64_t seed, const sn_arch *seeds,
+                               int seed_count, sn_fitness_function fitness, void *context,
+                               sn_evolution_result *result);
 
 /* Shrinks `arch` (canonicalised first) until its MACs fit max_macs, by
  * random one-choice-down moves of active dimensions drawn from the stream
@@ -114,8 +115,8 @@ int sn_evolution_search(const sn_space *space, const sn_evolution_settings *sett
  * seed near the top of the budget, where uniform draws seldom land.
  * Returns the MACs, or SN_ERR_ARGUMENT if max_macs is below the smallest
  * subnet's. */
-int64_t sn_evolution_shrink_to_fit(const sn_space *space, int64_t max_macs, uint64_t seed,
-                                   sn_arch *arch);
+SN_API int64_t sn_evolution_shrink_to_fit(const sn_space *space, int64_t max_macs, uint64_t seed,
+                                          sn_arch *arch);
 
 #ifdef __cplusplus
 }

@@ -66,6 +66,8 @@
 
 #include <stdint.h>
 
+#include "shiftnas/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -83,32 +85,34 @@ typedef struct {
 
 /* Allocates `count` (>= 0) empty entries. SN_ERR_ARGUMENT for count < 0,
  * SN_ERR_NOMEM if the memory is not there (message set either way). */
-int sn_exact_sum_init(sn_exact_sum *sum, int64_t count);
+SN_API int sn_exact_sum_init(sn_exact_sum *sum, int64_t count);
 /* Releases the memory; sum may be all zero or freed already. */
-void sn_exact_sum_free(sn_exact_sum *sum);
+SN_API void sn_exact_sum_free(sn_exact_sum *sum);
 /* Empties entries [begin, begin+count). */
-void sn_exact_sum_clear(sn_exact_sum *sum, int64_t begin, int64_t count);
+SN_API void sn_exact_sum_clear(sn_exact_sum *sum, int64_t begin, int64_t count);
 
 /* Adds values[i] to entry begin+i, for i < count. Returns -1, or the index i
  * of the first NaN or Inf: values before it are added, it and everything
  * after it are not (the caller reports the error). */
-int64_t sn_exact_sum_add(sn_exact_sum *sum, int64_t begin, const float *values, int64_t count);
+SN_API int64_t sn_exact_sum_add(sn_exact_sum *sum, int64_t begin, const float *values,
+                                int64_t count);
 
 /* tops[i] = top of entry begin+i, for i < count. */
-void sn_exact_sum_tops(const sn_exact_sum *sum, int64_t begin, int64_t count, int8_t *tops);
+SN_API void sn_exact_sum_tops(const sn_exact_sum *sum, int64_t begin, int64_t count, int8_t *tops);
 
 /* packed[i] = entry begin+i at the window of global_tops[i] (the maximum
  * over ranks of that entry's top, so >= this rank's). */
-void sn_exact_sum_pack(const sn_exact_sum *sum, int64_t begin, int64_t count,
-                       const int8_t *global_tops, int64_t *packed);
+SN_API void sn_exact_sum_pack(const sn_exact_sum *sum, int64_t begin, int64_t count,
+                              const int8_t *global_tops, int64_t *packed);
 
 /* out[i] = packed[i] * 2^(16*(global_tops[i]-2) - 149) rounded once to float
  * (+0.0f where global_tops[i] == -1). packed[i] is the sum over ranks. */
-void sn_exact_sum_unpack(const int8_t *global_tops, const int64_t *packed, int64_t count, float *out);
+SN_API void sn_exact_sum_unpack(const int8_t *global_tops, const int64_t *packed, int64_t count,
+                                float *out);
 
 /* One process: out[i] = the sum of entry begin+i (pack at its own top, then
  * unpack), bitwise what any number of ranks would get for the same terms. */
-void sn_exact_sum_result(const sn_exact_sum *sum, int64_t begin, int64_t count, float *out);
+SN_API void sn_exact_sum_result(const sn_exact_sum *sum, int64_t begin, int64_t count, float *out);
 
 #ifdef __cplusplus
 }

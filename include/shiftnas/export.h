@@ -25,6 +25,8 @@
 #ifndef SHIFTNAS_EXPORT_H
 #define SHIFTNAS_EXPORT_H
 
+#include "shiftnas/api.h"
+
 #include <stdint.h>
 
 #include "shiftnas/space.h"
@@ -48,34 +50,36 @@ typedef struct sn_export_file sn_export_file;
 /* Whether a file can be created at path (its directory exists and is
  * writable; path is not a directory): a command checks its output this way
  * before the long work. SN_ERR_IO naming path and the reason. */
-int sn_export_path_check(const char *path);
+SN_API int sn_export_path_check(const char *path);
 /* Creates "<path>.tmp" (truncating a stale one) with root attributes format
  * and version. SN_ERR_IO naming path if it cannot be created (a missing or
  * read-only directory). */
-int sn_export_file_create(sn_export_file **file, const char *path, const char *format,
-                          int version);
+SN_API int sn_export_file_create(sn_export_file **file, const char *path, const char *format,
+                                 int version);
 /* A float32 dataset (1 to 4 dims, C order); the groups on its path are made
  * as needed. A name given twice is SN_ERR_ARGUMENT. */
-int sn_export_file_tensor(sn_export_file *file, const char *name, int ndim, const int64_t *shape,
-                          const float *values);
+SN_API int sn_export_file_tensor(sn_export_file *file, const char *name, int ndim,
+                                 const int64_t *shape,
+                                 const float *values);
 /* A 1-D int32 dataset (labels). */
-int sn_export_file_int32s(sn_export_file *file, const char *name, int64_t count,
-                          const int32_t *values);
+SN_API int sn_export_file_int32s(sn_export_file *file, const char *name, int64_t count,
+                                 const int32_t *values);
 /* Attributes of `group` ("" = the root; made as needed): int64, float64,
  * a variable-length UTF-8 string, and 1-D float32 / int64 arrays. */
-int sn_export_file_integer(sn_export_file *file, const char *group, const char *name,
-                           int64_t value);
-int sn_export_file_real(sn_export_file *file, const char *group, const char *name, double value);
-int sn_export_file_text(sn_export_file *file, const char *group, const char *name,
-                        const char *value);
-int sn_export_file_floats(sn_export_file *file, const char *group, const char *name,
-                          const float *values, int count);
-int sn_export_file_integers(sn_export_file *file, const char *group, const char *name,
-                            const int64_t *values, int count);
+SN_API int sn_export_file_integer(sn_export_file *file, const char *group, const char *name,
+                                  int64_t value);
+SN_API int sn_export_file_real(sn_export_file *file, const char *group, const char *name,
+                               double value);
+SN_API int sn_export_file_text(sn_export_file *file, const char *group, const char *name,
+                               const char *value);
+SN_API int sn_export_file_floats(sn_export_file *file, const char *group, const char *name,
+                                 const float *values, int count);
+SN_API int sn_export_file_integers(sn_export_file *file, const char *group, const char *name,
+                                   const int64_t *values, int count);
 /* Closes the file; commit = 1 syncs it and renames it over path (returns
  * the first failure of the file's life, naming path), commit = 0 removes it
  * (after an error elsewhere). Frees the handle either way; NULL is fine. */
-int sn_export_file_close(sn_export_file *file, int commit);
+SN_API int sn_export_file_close(sn_export_file *file, int commit);
 
 /* ---- a subnet of a trained run ------------------------------------------- */
 
@@ -85,13 +89,13 @@ int sn_export_file_close(sn_export_file *file, int commit);
  * parameters, the input (channels, height, width, classes), the evaluation
  * pipeline (per-channel mean and std, input_size, eval_crop_fraction) and
  * where the run's test set is (dataset, path, test_limit). */
-int sn_trained_run_export_subnet(sn_trained_run *run, const sn_arch *arch, const char *path);
+SN_API int sn_trained_run_export_subnet(sn_trained_run *run, const sn_arch *arch, const char *path);
 
 /* Writes the logits [count, classes] and labels [count] of `count` images
  * (datasets "logits" and "labels"; `shiftnas eval --logits`) with the
  * subnet's text as attribute "arch". */
-int sn_logits_file_write(const char *path, const char *arch_text, const float *logits,
-                         const int32_t *labels, int64_t count, int classes);
+SN_API int sn_logits_file_write(const char *path, const char *arch_text, const float *logits,
+                                const int32_t *labels, int64_t count, int classes);
 
 #ifdef __cplusplus
 }

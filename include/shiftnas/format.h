@@ -12,6 +12,8 @@
 #ifndef SHIFTNAS_FORMAT_H
 #define SHIFTNAS_FORMAT_H
 
+#include "shiftnas/api.h"
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -21,12 +23,12 @@ extern "C" {
 /* The shortest text that strtod reads back as exactly x: whole numbers
  * below 1e15 in plain digits, others with the fewest %g digits (at most 17)
  * that round-trip. Configuration files and architecture strings use it. */
-void sn_format_number(char *out, size_t size, double x);
+SN_API void sn_format_number(char *out, size_t size, double x);
 
 /* A MACs count with a k/M/G suffix and 4 significant digits ("802.4k",
  * "2.385M", "1.2G"; below 1000 plain digits), the form sn_macs_parse
  * (shiftnas/space.h) reads. report.md and the search's table use it. */
-void sn_format_macs(char *out, size_t size, double macs);
+SN_API void sn_format_macs(char *out, size_t size, double macs);
 
 #ifdef __cplusplus
 }

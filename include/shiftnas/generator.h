@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shiftnas/api.h"
 #include "shiftnas/space.h"
 #include "shiftnas/tensor.h"
 
@@ -54,12 +55,12 @@ typedef struct {
     float embedding_init;    /* embedding rows ~ N(0, embedding_init^2): 1 (as nn.Embedding) */
 } sn_generator_settings;
 
-void sn_generator_default_settings(sn_generator_settings *settings);
+SN_API void sn_generator_default_settings(sn_generator_settings *settings);
 
 /* Exponential anneal tau(step) = start * (end/start)^(step/total_steps),
  * clamped to end for step >= total_steps (and start for step <= 0). */
-float sn_generator_temperature(const sn_generator_settings *settings, int64_t step,
-                               int64_t total_steps);
+SN_API float sn_generator_temperature(const sn_generator_settings *settings, int64_t step,
+                                      int64_t total_steps);
 
 /* The key of a forward's Gumbel noise: stream (seed, SN_RNG_GUMBEL, step, item);
  * dimension d draws its choice_count numbers in order, dimensions in order. */
@@ -118,22 +119,22 @@ typedef struct {
  * heads U(-1/sqrt(H), 1/sqrt(H)) (PyTorch's LSTM/Linear rule), head biases 0,
  * embeddings N(0, embedding_init^2). SN_ERR_ARGUMENT for bad settings or a
  * space whose smallest and largest subnet have the same MACs; SN_ERR_NOMEM. */
-int sn_generator_create(sn_generator *generator, const sn_space *space,
-                        const sn_generator_settings *settings, uint64_t seed);
-void sn_generator_free(sn_generator *generator);
-void sn_generator_zero_gradients(sn_generator *generator);
+SN_API int sn_generator_create(sn_generator *generator, const sn_space *space,
+                               const sn_generator_settings *settings, uint64_t seed);
+SN_API void sn_generator_free(sn_generator *generator);
+SN_API void sn_generator_zero_gradients(sn_generator *generator);
 
 /* (target_macs - macs_min) / (macs_max - macs_min). */
-double sn_generator_normalized_target(const sn_generator *generator, double target_macs);
+SN_API double sn_generator_normalized_target(const sn_generator *generator, double target_macs);
 
 /* One forward: fills probabilities[choice_total] (hard one-hots if hard,
  * else the soft y) and arch (the argmax of each y_d, i.e. the chosen one-hot
  * when hard; not canonicalised: inactive dimensions keep their choice), and
  * computes generator->macs and ->rc_loss. temperature > 0. arch may be NULL.
  * SN_ERR_ARGUMENT if space is not the generator's or temperature <= 0. */
-int sn_generator_forward(sn_generator *generator, const sn_space *space, double target_macs,
-                         float temperature, const sn_generator_key *key, int hard,
-                         float *probabilities, sn_arch *arch);
+SN_API int sn_generator_forward(sn_generator *generator, const sn_space *space, double target_macs,
+                                float temperature, const sn_generator_key *key, int hard,
+                                float *probabilities, sn_arch *arch);
 
 /* Accumulates into generator->grads the gradient of L_task + lambda * L_RC
  * for the last forward, where dloss_dp (choice_total floats, e.g.
@@ -141,13 +142,13 @@ int sn_generator_forward(sn_generator *generator, const sn_space *space, double 
  * Back-propagates through the straight-through Gumbel-softmax, the heads, the
  * LSTM unrolled over every decision and the embeddings. SN_ERR_ARGUMENT
  * without a preceding forward. */
-int sn_generator_backward(sn_generator *generator, const float *dloss_dp, double lambda);
+SN_API int sn_generator_backward(sn_generator *generator, const float *dloss_dp, double lambda);
 
 /* Deployment: the architecture of the largest probability of every decision
  * for the target (no noise, temperature irrelevant; each decision's one-hot
  * feeds the next). Not canonicalised. Does not touch the forward's saved state. */
-int sn_generator_argmax(sn_generator *generator, const sn_space *space, double target_macs,
-                        sn_arch *arch);
+SN_API int sn_generator_argmax(sn_generator *generator, const sn_space *space, double target_macs,
+                               sn_arch *arch);
 
 #ifdef __cplusplus
 }

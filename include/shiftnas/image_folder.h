@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shiftnas/api.h"
 #include "shiftnas/dist.h"
 
 #ifdef __cplusplus
@@ -41,21 +42,21 @@ typedef struct {
     int width, height, channels;
 } sn_image;
 
-void sn_image_free(sn_image *image);
+SN_API void sn_image_free(sn_image *image);
 
 typedef struct {
     uint8_t *data;
     size_t size, capacity;
 } sn_byte_buffer;
 
-void sn_byte_buffer_free(sn_byte_buffer *buffer);
+SN_API void sn_byte_buffer_free(sn_byte_buffer *buffer);
 
 /* Reads a whole file into buffer (reused). Files above max_bytes are refused. */
-int sn_read_file_into(const char *path, size_t max_bytes, sn_byte_buffer *buffer);
+SN_API int sn_read_file_into(const char *path, size_t max_bytes, sn_byte_buffer *buffer);
 
 /* The kind of an encoded image, from its first bytes (never its name). */
 typedef enum { SN_IMAGE_UNKNOWN = 0, SN_IMAGE_JPEG = 1, SN_IMAGE_PNG = 2 } sn_image_kind;
-sn_image_kind sn_image_sniff(const uint8_t *bytes, size_t size);
+SN_API sn_image_kind sn_image_sniff(const uint8_t *bytes, size_t size);
 
 /* Decodes a JPEG or PNG held in memory into image (reused) with `channels`
  * (1 or 3) channels:
@@ -72,8 +73,8 @@ sn_image_kind sn_image_sniff(const uint8_t *bytes, size_t size);
  * min_side > 0 lets a JPEG decode at the smallest DCT scale of 1/8, 1/4,
  * 1/2 (libjpeg-turbo's SIMD-accelerated ones) whose shorter side is still
  * >= min_side; the result is then smaller than the file's image. `name` starts every message. */
-int sn_image_decode(const uint8_t *bytes, size_t size, const char *name, int channels, int min_side,
-                    sn_image *image);
+SN_API int sn_image_decode(const uint8_t *bytes, size_t size, const char *name, int channels,
+                           int min_side, sn_image *image);
 
 /* ---- resampling ------------------------------------------------------------ */
 
@@ -82,7 +83,7 @@ typedef struct {
     size_t capacity;  /* floats */
 } sn_resize_scratch;
 
-void sn_resize_scratch_free(sn_resize_scratch *scratch);
+SN_API void sn_resize_scratch_free(sn_resize_scratch *scratch);
 
 /* Resizes src (height x width x channels) so that its shorter side is `size`
  * and keeps the centred size x size square: dst is size x size x channels.
@@ -92,8 +93,8 @@ void sn_resize_scratch_free(sn_resize_scratch *scratch);
  * weights: antialiased; an integer factor gives exact block averages);
  * upscaling is bilinear with pixel centres aligned. Separable, in float,
  * rounded to nearest. */
-int sn_image_resize_crop(const uint8_t *src, int width, int height, int channels, int size,
-                         uint8_t *dst, sn_resize_scratch *scratch);
+SN_API int sn_image_resize_crop(const uint8_t *src, int width, int height, int channels, int size,
+                                uint8_t *dst, sn_resize_scratch *scratch);
 
 /* ---- image folders ----------------------------------------------------------
  *
@@ -120,12 +121,12 @@ typedef struct {
 /* Lists FOLDER (see above). test_split may be NULL (auto-detect). A test
  * class missing from train, a folder without train/ or a test split, or a
  * train split with no images is SN_ERR_FORMAT naming the folder. */
-int sn_image_folder_list(const char *folder, const char *test_split, sn_image_folder *list);
-void sn_image_folder_free(sn_image_folder *list);
+SN_API int sn_image_folder_list(const char *folder, const char *test_split, sn_image_folder *list);
+SN_API void sn_image_folder_free(sn_image_folder *list);
 /* The same listing on every rank: rank 0 lists and broadcasts (an agreed
  * failure when rank 0 cannot list). */
-int sn_image_folder_list_on_ranks(const sn_dist *dist, const char *folder, const char *test_split,
-                                  sn_image_folder *list);
+SN_API int sn_image_folder_list_on_ranks(const sn_dist *dist, const char *folder,
+                                         const char *test_split, sn_image_folder *list);
 
 typedef enum { SN_ON_ERROR_STOP = 0, SN_ON_ERROR_SKIP = 1 } sn_on_error;
 
@@ -168,16 +169,16 @@ typedef struct {
  * on failure it is removed. An existing out_path is refused. Failures are
  * agreed: the rank that failed first keeps the message, the others return
  * SN_ERR_PEER. With SN_ON_ERROR_SKIP, undecodable files are left out. */
-int sn_image_folder_convert(const sn_dist *dist, const char *folder, const char *out_path,
-                            const sn_convert_options *options, sn_convert_result *result);
+SN_API int sn_image_folder_convert(const sn_dist *dist, const char *folder, const char *out_path,
+                                   const sn_convert_options *options, sn_convert_result *result);
 
 /* The /class_names a conversion wrote into path: *names (malloc'd, one
  * string per label; free with sn_image_folder_free_class_names) and *count.
  * A file without them (IDX-converted, h5py-made) gives *names = NULL and
  * *count = 0. SN_ERR_IO or SN_ERR_FORMAT naming path when the file cannot be
  * opened or its /class_names is not one fixed-length string per class. */
-int sn_image_folder_read_class_names(const char *path, char ***names, int *count);
-void sn_image_folder_free_class_names(char **names, int count);
+SN_API int sn_image_folder_read_class_names(const char *path, char ***names, int *count);
+SN_API void sn_image_folder_free_class_names(char **names, int count);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,7 @@
 
 #include <stdint.h>
 
+#include "shiftnas/api.h"
 #include "shiftnas/rng.h"
 
 #ifdef __cplusplus
@@ -91,8 +92,8 @@ typedef struct {
  * sn_rng_next_u32 whose top bit is the flip; when it is not set, nothing is
  * drawn and flip is 0. The fallback draws nothing: its top and left are
  * (H - h) / 2 and (W - w) / 2 rounded down. */
-sn_crop sn_random_resized_crop_draw(const sn_random_resized_crop *settings, int height, int width,
-                                    sn_rng_stream *stream);
+SN_API sn_crop sn_random_resized_crop_draw(const sn_random_resized_crop *settings, int height,
+                                           int width, sn_rng_stream *stream);
 
 /* The evaluation crop: torchvision's Resize(round(out / fraction)) on the
  * shorter side followed by CenterCrop(out), expressed as the centred box of
@@ -101,7 +102,7 @@ sn_crop sn_random_resized_crop_draw(const sn_random_resized_crop *settings, int 
  * The box is square, round(out * shorter / round(out / fraction)) source
  * pixels a side, at most the shorter side; top and left are rounded down.
  * flip is 0. */
-sn_crop sn_center_crop(int height, int width, int out, double fraction);
+SN_API sn_crop sn_center_crop(int height, int width, int out, double fraction);
 
 /* Resamples `crop` of `image` to out_height x out_width, bilinear with
  * half-pixel centres (align_corners = false, edge pixels clamped), mirrored
@@ -118,8 +119,9 @@ sn_crop sn_center_crop(int height, int width, int out, double fraction);
  * are interpolated after the table, in float; the table is affine per
  * channel, so this equals normalising the interpolated pixel up to rounding.
  * out_height, out_width >= 1; image->channels entries of lut are read. */
-void sn_crop_resize(float *out, int64_t out_channel_stride, int out_height, int out_width,
-                    const sn_image_view *image, const sn_crop *crop, const float (*lut)[256]);
+SN_API void sn_crop_resize(float *out, int64_t out_channel_stride, int out_height, int out_width,
+                           const sn_image_view *image, const sn_crop *crop,
+                           const float (*lut)[256]);
 
 #ifdef __cplusplus
 }

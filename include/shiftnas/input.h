@@ -38,6 +38,7 @@
 
 #include <stdint.h>
 
+#include "shiftnas/api.h"
 #include "shiftnas/data.h"
 #include "shiftnas/image_transform.h"
 
@@ -65,8 +66,8 @@ typedef struct {
 } sn_input_pipeline;
 
 /* Sets the normalisation and its lookup table. */
-void sn_input_pipeline_set_normalization(sn_input_pipeline *pipeline,
-                                         const sn_normalization *normalization);
+SN_API void sn_input_pipeline_set_normalization(sn_input_pipeline *pipeline,
+                                                const sn_normalization *normalization);
 
 typedef struct sn_image_source sn_image_source;
 
@@ -78,24 +79,24 @@ typedef struct {
 
 /* A source over an image set in memory; the set is borrowed and must outlive
  * the source. */
-int sn_image_source_from_set(sn_image_source **source, const sn_image_set *set,
-                             const sn_input_pipeline *pipeline);
+SN_API int sn_image_source_from_set(sn_image_source **source, const sn_image_set *set,
+                                    const sn_input_pipeline *pipeline);
 /* A streamed source over /split of an HDF5 image set (layout in data.h),
  * its first `limit` images (0 = all), reading at most `staging` images per
  * HDF5 request. Every check sn_hdf5_image_set_read makes is made here too,
  * on the file's metadata and labels, before anything is read. */
-int sn_image_source_open_stream(sn_image_source **source, const char *path, const char *split,
-                                int64_t limit, int64_t staging,
-                                const sn_input_pipeline *pipeline);
-void sn_image_source_free(sn_image_source *source);
+SN_API int sn_image_source_open_stream(sn_image_source **source, const char *path,
+                                       const char *split, int64_t limit, int64_t staging,
+                                       const sn_input_pipeline *pipeline);
+SN_API void sn_image_source_free(sn_image_source *source);
 
-sn_image_source_shape sn_image_source_shape_of(const sn_image_source *source);
-const int32_t *sn_image_source_labels(const sn_image_source *source);
+SN_API sn_image_source_shape sn_image_source_shape_of(const sn_image_source *source);
+SN_API const int32_t *sn_image_source_labels(const sn_image_source *source);
 /* Sets the classifier size (both splits of a set agree on it). */
-void sn_image_source_set_classes(sn_image_source *source, int classes);
-int sn_image_source_is_streamed(const sn_image_source *source);
+SN_API void sn_image_source_set_classes(sn_image_source *source, int classes);
+SN_API int sn_image_source_is_streamed(const sn_image_source *source);
 /* The file or directory the images come from, for messages. */
-const char *sn_image_source_name(const sn_image_source *source);
+SN_API const char *sn_image_source_name(const sn_image_source *source);
 
 /* What one fill makes. samples[0..count) are the batch's images; they are
  * laid out in consecutive blocks of block_sizes[k] images, each block as a
@@ -117,16 +118,17 @@ typedef struct {
 /* Reads (a streamed source) and transforms the request's images. An index
  * outside the source is SN_ERR_ARGUMENT; a failed read SN_ERR_FORMAT or
  * SN_ERR_IO naming the file and the images. */
-int sn_image_source_fill(sn_image_source *source, const sn_batch_request *request);
+SN_API int sn_image_source_fill(sn_image_source *source, const sn_batch_request *request);
 /* One evaluation block of `count` images (no augmentation). */
-int sn_image_source_fill_plain(sn_image_source *source, float *images, int32_t *labels,
-                               const uint32_t *samples, int64_t count, sn_batch_layout layout);
+SN_API int sn_image_source_fill_plain(sn_image_source *source, float *images, int32_t *labels,
+                                      const uint32_t *samples, int64_t count,
+                                      sn_batch_layout layout);
 
 /* Per-channel mean and standard deviation of the given stored images, read
  * in pieces: exact integer sums per image, added in double in index order,
  * so the same bits streamed or held in memory. */
-int sn_image_source_normalization(sn_image_source *source, const uint32_t *indices,
-                                  int64_t count, sn_normalization *normalization);
+SN_API int sn_image_source_normalization(sn_image_source *source, const uint32_t *indices,
+                                         int64_t count, sn_normalization *normalization);
 
 /* ---- prefetch: the next batch is assembled while this one trains ---------- */
 
@@ -134,15 +136,15 @@ typedef struct sn_prefetcher sn_prefetcher;
 
 /* A thread that fills requests from `source` (which it then owns for
  * reading: no other thread may fill from it while the prefetcher lives). */
-int sn_prefetcher_start(sn_prefetcher **prefetcher, sn_image_source *source);
+SN_API int sn_prefetcher_start(sn_prefetcher **prefetcher, sn_image_source *source);
 /* Starts filling `request` (its arrays must stay untouched until the wait).
  * One request at a time. */
-void sn_prefetcher_submit(sn_prefetcher *prefetcher, const sn_batch_request *request);
+SN_API void sn_prefetcher_submit(sn_prefetcher *prefetcher, const sn_batch_request *request);
 /* Waits for the submitted request; returns its status (its message set on
  * this thread) and adds the seconds spent waiting to *waited. */
-int sn_prefetcher_wait(sn_prefetcher *prefetcher, double *waited);
+SN_API int sn_prefetcher_wait(sn_prefetcher *prefetcher, double *waited);
 /* Waits for any request in flight, then ends the thread. */
-void sn_prefetcher_stop(sn_prefetcher *prefetcher);
+SN_API void sn_prefetcher_stop(sn_prefetcher *prefetcher);
 
 #ifdef __cplusplus
 }

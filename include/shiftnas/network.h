@@ -21,6 +21,8 @@
 #ifndef SHIFTNAS_NETWORK_H
 #define SHIFTNAS_NETWORK_H
 
+#include "shiftnas/api.h"
+
 #include <stdint.h>
 
 #include "shiftnas/data.h"
@@ -83,28 +85,28 @@ typedef struct {
  * batches of at most max_batch images; checks that the shapes work (e.g. the
  * patch size divides the image) and reports what does not (SN_ERR_CONFIG, in
  * the configuration's terms: "[cnn] block 2 ...", "[vit] embed_dim = ..."). */
-int sn_network_create(sn_network **network, const sn_network_settings *settings,
-                      const sn_input_shape *input, int64_t max_batch);
-void sn_network_free(sn_network *network);
+SN_API int sn_network_create(sn_network **network, const sn_network_settings *settings,
+                             const sn_input_shape *input, int64_t max_batch);
+SN_API void sn_network_free(sn_network *network);
 
 /* Deterministic initialisation: parameter entry e is drawn from the stream
  * (seed, SN_RNG_PARAMETER_INIT, 0, e). Also resets running statistics. */
-void sn_network_initialize(sn_network *network, uint64_t seed);
+SN_API void sn_network_initialize(sn_network *network, uint64_t seed);
 
-const sn_parameter_table *sn_network_parameter_table(const sn_network *network);
-float *sn_network_parameters(sn_network *network);
-float *sn_network_gradients(sn_network *network);
+SN_API const sn_parameter_table *sn_network_parameter_table(const sn_network *network);
+SN_API float *sn_network_parameters(sn_network *network);
+SN_API float *sn_network_gradients(sn_network *network);
 /* Zeroes the parameter gradients (they accumulate in backward). */
-void sn_network_zero_gradients(sn_network *network);
+SN_API void sn_network_zero_gradients(sn_network *network);
 
 /* Every batch-norm running mean and variance of the network (*count floats;
  * NULL and 0 without batch norm). Training-mode forwards update them; data-
  * parallel training merges them across shards (src/train/data_parallel.c). */
-float *sn_network_running_statistics(sn_network *network, int64_t *count);
+SN_API float *sn_network_running_statistics(sn_network *network, int64_t *count);
 
 /* How the network wants its input batch laid out. */
-sn_batch_layout sn_network_input_layout(const sn_network *network);
-int sn_network_classes(const sn_network *network);
+SN_API sn_batch_layout sn_network_input_layout(const sn_network *network);
+SN_API int sn_network_classes(const sn_network *network);
 
 typedef struct {
     int training;     /* batch statistics, dropout and drop-path on */
@@ -115,18 +117,18 @@ typedef struct {
 
 /* Forward pass over `batch` images (batch <= max_batch). Returns the logits,
  * [batch, classes], in the network's own buffer (valid until the next call). */
-const float *sn_network_forward(sn_network *network, const float *images, int64_t batch,
-                                const sn_forward_mode *mode);
+SN_API const float *sn_network_forward(sn_network *network, const float *images, int64_t batch,
+                                       const sn_forward_mode *mode);
 /* Backward pass of the last training-mode forward: accumulates parameter
  * gradients. dlogits [batch, classes]. */
-void sn_network_backward(sn_network *network, const float *dlogits, int64_t batch);
+SN_API void sn_network_backward(sn_network *network, const float *dlogits, int64_t batch);
 
 /* Multiply-accumulates of one image's forward pass (the FLOPs convention of
  * doc/: one multiply-add counts as one), and of its convolutions alone. */
-int64_t sn_network_macs(const sn_network *network);
-int64_t sn_network_convolution_macs(const sn_network *network);
+SN_API int64_t sn_network_macs(const sn_network *network);
+SN_API int64_t sn_network_convolution_macs(const sn_network *network);
 /* Floats in the activation slab (for memory accounting). */
-int64_t sn_network_activation_floats(const sn_network *network);
+SN_API int64_t sn_network_activation_floats(const sn_network *network);
 
 /* ---- supernets ([model] type = supernet) ----------------------------------
  *
@@ -148,23 +150,23 @@ int64_t sn_network_activation_floats(const sn_network *network);
 /* Builds a supernet for `space` (its image shape and classes) with the
  * layer settings (bn_momentum for a CNN space, dropout and drop_path for a ViT
  * space). Starts in sliced mode at the largest architecture. */
-int sn_network_create_supernet(sn_network **network, const sn_space *space,
-                               const sn_layer_settings *layers, int64_t max_batch);
+SN_API int sn_network_create_supernet(sn_network **network, const sn_space *space,
+                                      const sn_layer_settings *layers, int64_t max_batch);
 /* The search space of a supernet; NULL for a fixed network. */
-const sn_space *sn_network_space(const sn_network *network);
-int sn_network_set_architecture(sn_network *network, const sn_arch *arch);
+SN_API const sn_space *sn_network_space(const sn_network *network);
+SN_API int sn_network_set_architecture(sn_network *network, const sn_arch *arch);
 /* probabilities: space->choice_total floats, each dimension's summing to 1. */
-int sn_network_set_soft_architecture(sn_network *network, const float *probabilities);
+SN_API int sn_network_set_soft_architecture(sn_network *network, const float *probabilities);
 /* d loss / d probabilities of the last masked-mode backward (choice_total
  * floats, overwritten by each backward); NULL for a fixed network. */
-const float *sn_network_architecture_gradient(const sn_network *network);
+SN_API const float *sn_network_architecture_gradient(const sn_network *network);
 
 /* Batch-norm recalibration of the current subnet: begin resets the running
  * statistics of its slices; each training-mode forward until end then adds
  * its batch statistics to an equal-weight average (so after n batches the
  * running statistics are the mean over those n batches). */
-int sn_network_begin_batchnorm_recalibration(sn_network *network);
-void sn_network_end_batchnorm_recalibration(sn_network *network);
+SN_API int sn_network_begin_batchnorm_recalibration(sn_network *network);
+SN_API void sn_network_end_batchnorm_recalibration(sn_network *network);
 
 /* ---- a subnet on its own ---------------------------------------------------
  *
@@ -194,7 +196,7 @@ typedef struct {
 
 /* SN_ERR_ARGUMENT for a fixed CNN or a supernet in masked mode; SN_ERR_NOMEM
  * if the copy buffer cannot be had; else the first callback failure. */
-int sn_network_visit_subnet(sn_network *network, const sn_subnet_visitor *visitor);
+SN_API int sn_network_visit_subnet(sn_network *network, const sn_subnet_visitor *visitor);
 
 #ifdef __cplusplus
 }

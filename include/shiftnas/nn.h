@@ -24,6 +24,7 @@
 
 #include <stdint.h>
 
+#include "shiftnas/api.h"
 #include "shiftnas/rng.h"
 #include "shiftnas/tensor.h"
 
@@ -39,13 +40,13 @@ typedef struct {
 } sn_conv2d_dims;
 
 /* Output size along one axis: (in + 2*padding - kernel) / stride + 1. */
-int64_t sn_conv2d_out_size(int64_t in, int kernel, int stride, int padding);
+SN_API int64_t sn_conv2d_out_size(int64_t in, int kernel, int stride, int padding);
 /* 0 if the dimensions are consistent (channels divisible by groups, positive
  * output size, ...); else SN_ERR_ARGUMENT with a message. */
-int sn_conv2d_dims_check(const sn_conv2d_dims *d);
+SN_API int sn_conv2d_dims_check(const sn_conv2d_dims *d);
 /* Scratch floats for sn_conv2d_forward/backward (im2col buffer); 0 for a 1x1,
  * stride 1, unpadded convolution, which multiplies the input directly. */
-int64_t sn_conv2d_workspace_floats(const sn_conv2d_dims *d);
+SN_API int64_t sn_conv2d_workspace_floats(const sn_conv2d_dims *d);
 
 /* Dense or grouped convolution, im2col + sn_gemm per group.
  *   in     [Cin, N, H, W]          out [Cout, N, OH, OW]
@@ -53,12 +54,12 @@ int64_t sn_conv2d_workspace_floats(const sn_conv2d_dims *d);
  *          weight[o][c][i][j] at column (c*k + i)*k + j); a first-k slice of a
  *          larger supernet weight is the block view with the larger row_stride.
  *   bias   [Cout] or NULL. */
-void sn_conv2d_forward(float *out, const float *in, sn_matrix weight, const float *bias,
-                       const sn_conv2d_dims *d, float *workspace);
+SN_API void sn_conv2d_forward(float *out, const float *in, sn_matrix weight, const float *bias,
+                              const sn_conv2d_dims *d, float *workspace);
 /* din [Cin,N,H,W] (may be NULL), dweight (view shaped like weight) +=, dbias += (may be NULL). */
-void sn_conv2d_backward(float *din, sn_matrix dweight, float *dbias, const float *dout,
-                        const float *in, sn_matrix weight, const sn_conv2d_dims *d,
-                        float *workspace);
+SN_API void sn_conv2d_backward(float *din, sn_matrix dweight, float *dbias, const float *dout,
+                               const float *in, sn_matrix weight, const sn_conv2d_dims *d,
+                               float *workspace);
 
 /* A depthwise kernel view: tap (c, i, j) of a kernel x kernel filter is at
  * data[c*channel_stride + i*row_stride + j]. A centre crop of a larger kernel
@@ -71,11 +72,11 @@ typedef struct {
 
 /* Depthwise convolution (groups == in_channels == out_channels), a direct loop.
  * in [C,N,H,W], out [C,N,OH,OW], bias [C] or NULL. */
-void sn_depthwise_conv2d_forward(float *out, const float *in, sn_kernel_view weight,
-                                 const float *bias, const sn_conv2d_dims *d);
-void sn_depthwise_conv2d_backward(float *din, sn_kernel_view dweight, float *dbias,
-                                  const float *dout, const float *in, sn_kernel_view weight,
-                                  const sn_conv2d_dims *d);
+SN_API void sn_depthwise_conv2d_forward(float *out, const float *in, sn_kernel_view weight,
+                                        const float *bias, const sn_conv2d_dims *d);
+SN_API void sn_depthwise_conv2d_backward(float *din, sn_kernel_view dweight, float *dbias,
+                                         const float *dout, const float *in, sn_kernel_view weight,
+                                         const sn_conv2d_dims *d);
 
 /* ---- normalisation ----------------------------------------------------- */
 
@@ -86,45 +87,47 @@ void sn_depthwise_conv2d_backward(float *din, sn_kernel_view dweight, float *dbi
  *   running = (1 - momentum) * running + momentum * batch_statistic
  * with the unbiased variance (count/(count-1)) for running_var, as PyTorch does.
  * running_mean/running_var may be NULL (no update). */
-void sn_batchnorm_forward_train(float *out, float *saved_mean, float *saved_inv_std,
-                                const float *in, const float *gamma, const float *beta,
-                                float *running_mean, float *running_var,
-                                int64_t channels, int64_t count, float momentum, float eps);
+SN_API void sn_batchnorm_forward_train(float *out, float *saved_mean, float *saved_inv_std,
+                                       const float *in, const float *gamma, const float *beta,
+                                       float *running_mean, float *running_var,
+                                       int64_t channels, int64_t count, float momentum, float eps);
 /* Evaluation mode: the running statistics. */
-void sn_batchnorm_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
-                               const float *running_mean, const float *running_var,
-                               int64_t channels, int64_t count, float eps);
+SN_API void sn_batchnorm_forward_eval(float *out, const float *in, const float *gamma,
+                                      const float *beta, const float *running_mean,
+                                      const float *running_var, int64_t channels, int64_t count,
+                                      float eps);
 /* Backward of the training-mode forward. din may alias dout. */
-void sn_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
-                           const float *in, const float *gamma, const float *saved_mean,
-                           const float *saved_inv_std, int64_t channels, int64_t count);
+SN_API void sn_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                                  const float *in, const float *gamma, const float *saved_mean,
+                                  const float *saved_inv_std, int64_t channels, int64_t count);
 
 /* Batch norm followed by ReLU, fused: out = max(batchnorm(in), 0), one pass
  * over the output instead of two and no buffer for the normalised values.
  * The backward takes that output (its sign is the ReLU's mask); din may
  * alias dout. Same statistics, running statistics and arguments as above. */
-void sn_batchnorm_relu_forward_train(float *out, float *saved_mean, float *saved_inv_std,
-                                     const float *in, const float *gamma, const float *beta,
-                                     float *running_mean, float *running_var, int64_t channels,
-                                     int64_t count, float momentum, float eps);
-void sn_batchnorm_relu_forward_eval(float *out, const float *in, const float *gamma,
-                                    const float *beta, const float *running_mean,
-                                    const float *running_var, int64_t channels, int64_t count,
-                                    float eps);
-void sn_batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout,
-                                const float *in, const float *out, const float *gamma,
-                                const float *saved_mean, const float *saved_inv_std,
-                                int64_t channels, int64_t count);
+SN_API void sn_batchnorm_relu_forward_train(float *out, float *saved_mean, float *saved_inv_std,
+                                            const float *in, const float *gamma, const float *beta,
+                                            float *running_mean, float *running_var,
+                                            int64_t channels, int64_t count, float momentum,
+                                            float eps);
+SN_API void sn_batchnorm_relu_forward_eval(float *out, const float *in, const float *gamma,
+                                           const float *beta, const float *running_mean,
+                                           const float *running_var, int64_t channels,
+                                           int64_t count, float eps);
+SN_API void sn_batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                                       const float *in, const float *out, const float *gamma,
+                                       const float *saved_mean, const float *saved_inv_std,
+                                       int64_t channels, int64_t count);
 
 /* Layer norm over the last dimension of contiguous [rows, dim] (a subnet with
  * a first-k embedding keeps its activations compact at width k). Saves mean
  * and 1/std per row. din may alias dout. */
-void sn_layernorm_forward(float *out, float *saved_mean, float *saved_inv_std, const float *in,
-                          const float *gamma, const float *beta, int64_t rows, int64_t dim,
-                          float eps);
-void sn_layernorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
-                           const float *in, const float *gamma, const float *saved_mean,
-                           const float *saved_inv_std, int64_t rows, int64_t dim);
+SN_API void sn_layernorm_forward(float *out, float *saved_mean, float *saved_inv_std,
+                                 const float *in, const float *gamma, const float *beta,
+                                 int64_t rows, int64_t dim, float eps);
+SN_API void sn_layernorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                                  const float *in, const float *gamma, const float *saved_mean,
+                                  const float *saved_inv_std, int64_t rows, int64_t dim);
 
 /* Layer norm under a soft feature mask m [dim] (the supernet's masked mode):
  * mean = sum m x / sum m, var = sum m (x - mean)^2 / sum m, and
@@ -133,48 +136,49 @@ void sn_layernorm_backward(float *din, float *dgamma, float *dbeta, const float 
  * after. Backward also accumulates dmask [dim] += d loss / d m (summed over
  * rows; may be NULL), through both the output scale and the statistics.
  * din may alias dout. */
-void sn_masked_layernorm_forward(float *out, float *saved_mean, float *saved_inv_std,
-                                 const float *in, const float *gamma, const float *beta,
-                                 const float *mask, int64_t rows, int64_t dim, float eps);
-void sn_masked_layernorm_backward(float *din, float *dgamma, float *dbeta, float *dmask,
-                                  const float *dout, const float *in, const float *gamma,
-                                  const float *beta, const float *mask, const float *saved_mean,
-                                  const float *saved_inv_std, int64_t rows, int64_t dim, float eps);
+SN_API void sn_masked_layernorm_forward(float *out, float *saved_mean, float *saved_inv_std,
+                                        const float *in, const float *gamma, const float *beta,
+                                        const float *mask, int64_t rows, int64_t dim, float eps);
+SN_API void sn_masked_layernorm_backward(float *din, float *dgamma, float *dbeta, float *dmask,
+                                         const float *dout, const float *in, const float *gamma,
+                                         const float *beta, const float *mask,
+                                         const float *saved_mean, const float *saved_inv_std,
+                                         int64_t rows, int64_t dim, float eps);
 
 /* ---- linear ------------------------------------------------------------ */
 
 /* out [rows, out_features] = in [rows, in_features] * weight^T + bias, with
  * weight a view of out_features x in_features (first-k slices allowed) and
  * bias [out_features] or NULL. in and out are contiguous. */
-void sn_linear_forward(float *out, const float *in, sn_matrix weight, const float *bias,
-                       int64_t rows);
-void sn_linear_backward(float *din, sn_matrix dweight, float *dbias, const float *dout,
-                        const float *in, sn_matrix weight, int64_t rows);
+SN_API void sn_linear_forward(float *out, const float *in, sn_matrix weight, const float *bias,
+                              int64_t rows);
+SN_API void sn_linear_backward(float *din, sn_matrix dweight, float *dbias, const float *dout,
+                               const float *in, sn_matrix weight, int64_t rows);
 
 /* ---- activations (elementwise over n floats; backward needs the input) -- */
 
-void sn_relu_forward(float *out, const float *in, int64_t n);
-void sn_relu_backward(float *din, const float *dout, const float *in, int64_t n);
+SN_API void sn_relu_forward(float *out, const float *in, int64_t n);
+SN_API void sn_relu_backward(float *din, const float *dout, const float *in, int64_t n);
 /* hard-swish(x) = x * relu6(x + 3) / 6 */
-void sn_hardswish_forward(float *out, const float *in, int64_t n);
-void sn_hardswish_backward(float *din, const float *dout, const float *in, int64_t n);
+SN_API void sn_hardswish_forward(float *out, const float *in, int64_t n);
+SN_API void sn_hardswish_backward(float *din, const float *dout, const float *in, int64_t n);
 /* GELU, exact (erf) form: x * 0.5 * (1 + erf(x / sqrt 2)). */
-void sn_gelu_forward(float *out, const float *in, int64_t n);
-void sn_gelu_backward(float *din, const float *dout, const float *in, int64_t n);
+SN_API void sn_gelu_forward(float *out, const float *in, int64_t n);
+SN_API void sn_gelu_backward(float *din, const float *dout, const float *in, int64_t n);
 
 /* ---- elementwise helpers ----------------------------------------------- */
 
 /* out = a + b (residual add; out may alias a or b). Backward is the identity
  * to both inputs: callers copy or add dout themselves. */
-void sn_add_forward(float *out, const float *a, const float *b, int64_t n);
+SN_API void sn_add_forward(float *out, const float *a, const float *b, int64_t n);
 /* y += x */
-void sn_accumulate(float *y, const float *x, int64_t n);
+SN_API void sn_accumulate(float *y, const float *x, int64_t n);
 
 /* Global average pooling of [C, N, HW] to rows [N, C] (the classifier's input). */
-void sn_global_avgpool_forward(float *out, const float *in, int64_t channels, int64_t batch,
-                               int64_t spatial);
-void sn_global_avgpool_backward(float *din, const float *dout, int64_t channels, int64_t batch,
-                                int64_t spatial);
+SN_API void sn_global_avgpool_forward(float *out, const float *in, int64_t channels, int64_t batch,
+                                      int64_t spatial);
+SN_API void sn_global_avgpool_backward(float *din, const float *dout, int64_t channels,
+                                       int64_t batch, int64_t spatial);
 
 /* ---- regularisers ------------------------------------------------------ */
 
@@ -182,19 +186,19 @@ void sn_global_avgpool_backward(float *din, const float *dout, int64_t channels,
  * decision drawn from `stream` at position i (pass a fresh stream keyed by
  * (seed, SN_RNG_DROPOUT, step, layer/shard)). p in [0, 1). mask [n] is saved
  * for backward. */
-void sn_dropout_forward(float *out, float *mask, const float *in, int64_t n, float p,
-                        sn_rng_stream *stream);
-void sn_dropout_backward(float *din, const float *dout, const float *mask, int64_t n);
+SN_API void sn_dropout_forward(float *out, float *mask, const float *in, int64_t n, float p,
+                               sn_rng_stream *stream);
+SN_API void sn_dropout_backward(float *din, const float *dout, const float *mask, int64_t n);
 
 /* Drop-path (stochastic depth) on a residual branch: each sample n of a batch
  * is kept with probability 1-p (scaled by 1/(1-p)) or zeroed. Element
  * (o, n, i) is at in[(o*batch + n)*inner + i]: outer = 1 for [N, T, D]
  * (inner = T*D), outer = C for [C, N, HW] (inner = HW). keep_scale [batch] is
  * saved for backward; sample n's decision is draw n of `stream`. */
-void sn_drop_path_forward(float *out, float *keep_scale, const float *in, int64_t outer,
-                          int64_t batch, int64_t inner, float p, sn_rng_stream *stream);
-void sn_drop_path_backward(float *din, const float *dout, const float *keep_scale,
-                           int64_t outer, int64_t batch, int64_t inner);
+SN_API void sn_drop_path_forward(float *out, float *keep_scale, const float *in, int64_t outer,
+                                 int64_t batch, int64_t inner, float p, sn_rng_stream *stream);
+SN_API void sn_drop_path_backward(float *din, const float *dout, const float *keep_scale,
+                                  int64_t outer, int64_t batch, int64_t inner);
 
 /* ---- transformer parts --------------------------------------------------- */
 
@@ -203,32 +207,32 @@ void sn_drop_path_backward(float *din, const float *dout, const float *keep_scal
  * to the ViT), out tokens [N, T, D] with T = (H/patch)*(W/patch), weight view
  * D x (C*patch*patch) (column (c*patch + i)*patch + j), bias [D].
  * workspace: sn_patch_embed_workspace_floats(). H and W divisible by patch. */
-int64_t sn_patch_embed_workspace_floats(int64_t batch, int64_t channels, int64_t height,
-                                        int64_t width, int patch);
-void sn_patch_embed_forward(float *out, const float *image, sn_matrix weight, const float *bias,
-                            int64_t batch, int64_t channels, int64_t height, int64_t width,
-                            int patch, float *workspace);
+SN_API int64_t sn_patch_embed_workspace_floats(int64_t batch, int64_t channels, int64_t height,
+                                               int64_t width, int patch);
+SN_API void sn_patch_embed_forward(float *out, const float *image, sn_matrix weight,
+                                   const float *bias, int64_t batch, int64_t channels,
+                                   int64_t height, int64_t width, int patch, float *workspace);
 /* Parameter gradients only: the image needs no gradient. The workspace must
  * still hold the patches written by the forward. */
-void sn_patch_embed_backward(sn_matrix dweight, float *dbias, const float *dout,
-                             int64_t batch, int64_t tokens, int patch_features,
-                             const float *workspace);
+SN_API void sn_patch_embed_backward(sn_matrix dweight, float *dbias, const float *dout,
+                                    int64_t batch, int64_t tokens, int patch_features,
+                                    const float *workspace);
 
 /* Scaled dot-product attention for `heads` heads of size head_dim:
  * q, k, v, out are [N, T, heads*head_dim] contiguous; head h uses columns
  * [h*head_dim, (h+1)*head_dim). probs [N, heads, T, T] saves the softmax for
  * backward. out = softmax(q k^T / sqrt(head_dim)) v, per sample and head,
  * computed with sn_gemm on strided views. */
-void sn_attention_forward(float *out, float *probs, const float *q, const float *k,
-                          const float *v, int64_t batch, int64_t tokens, int64_t heads,
-                          int64_t head_dim);
+SN_API void sn_attention_forward(float *out, float *probs, const float *q, const float *k,
+                                 const float *v, int64_t batch, int64_t tokens, int64_t heads,
+                                 int64_t head_dim);
 /* dq, dk, dv [N, T, heads*head_dim] overwritten. workspace:
  * sn_attention_workspace_floats(tokens) floats (one head's dscores). */
-int64_t sn_attention_workspace_floats(int64_t tokens);
-void sn_attention_backward(float *dq, float *dk, float *dv, const float *dout,
-                           const float *probs, const float *q, const float *k, const float *v,
-                           int64_t batch, int64_t tokens, int64_t heads, int64_t head_dim,
-                           float *workspace);
+SN_API int64_t sn_attention_workspace_floats(int64_t tokens);
+SN_API void sn_attention_backward(float *dq, float *dk, float *dv, const float *dout,
+                                  const float *probs, const float *q, const float *k,
+                                  const float *v, int64_t batch, int64_t tokens, int64_t heads,
+                                  int64_t head_dim, float *workspace);
 
 /* ---- losses -------------------------------------------------------------- */
 
@@ -237,20 +241,20 @@ void sn_attention_backward(float *dq, float *dk, float *dv, const float *dout,
  * contiguous; probs [rows, classes] saved for backward; returns the mean loss
  * over rows (computed in double). correct, if not NULL, receives the number of
  * rows whose argmax equals the label. */
-double sn_softmax_cross_entropy_forward(float *probs, const float *logits, const int32_t *labels,
-                                        int64_t rows, int64_t classes, float smoothing,
-                                        int64_t *correct);
+SN_API double sn_softmax_cross_entropy_forward(float *probs, const float *logits,
+                                               const int32_t *labels, int64_t rows, int64_t classes,
+                                               float smoothing, int64_t *correct);
 /* dlogits = scale * (probs - target) / rows  (scale weighs this loss in a sum). */
-void sn_softmax_cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels,
-                                       int64_t rows, int64_t classes, float smoothing,
-                                       float scale);
+SN_API void sn_softmax_cross_entropy_backward(float *dlogits, const float *probs,
+                                              const int32_t *labels, int64_t rows, int64_t classes,
+                                              float smoothing, float scale);
 /* Soft-target cross-entropy for in-place distillation: loss = mean over rows of
  * -sum_j target[j] * log softmax(logits)[j], with target a probability row
  * (the teacher's softmax, treated as a constant). */
-double sn_soft_cross_entropy_forward(float *probs, const float *logits, const float *target,
-                                     int64_t rows, int64_t classes);
-void sn_soft_cross_entropy_backward(float *dlogits, const float *probs, const float *target,
-                                    int64_t rows, int64_t classes, float scale);
+SN_API double sn_soft_cross_entropy_forward(float *probs, const float *logits, const float *target,
+                                            int64_t rows, int64_t classes);
+SN_API void sn_soft_cross_entropy_backward(float *dlogits, const float *probs, const float *target,
+                                           int64_t rows, int64_t classes, float scale);
 
 /* ---- LSTM cell (the architecture generator) ------------------------------ */
 
@@ -260,17 +264,19 @@ void sn_soft_cross_entropy_backward(float *dlogits, const float *probs, const fl
  *   x [batch, input_size], h_prev/c_prev/h/c [batch, hidden]
  *   w_ih view (4*hidden) x input_size, w_hh view (4*hidden) x hidden, bias [4*hidden]
  *   gates [batch, 4*hidden] saves the activated gates for backward. */
-void sn_lstm_cell_forward(float *h, float *c, float *gates, const float *x, const float *h_prev,
-                          const float *c_prev, sn_matrix w_ih, sn_matrix w_hh, const float *bias,
-                          int64_t batch, int64_t input_size, int64_t hidden);
+SN_API void sn_lstm_cell_forward(float *h, float *c, float *gates, const float *x,
+                                 const float *h_prev, const float *c_prev, sn_matrix w_ih,
+                                 sn_matrix w_hh, const float *bias, int64_t batch,
+                                 int64_t input_size, int64_t hidden);
 /* Given dh, dc (gradients flowing into h and c; dc may be NULL = 0), writes
  * dx, dh_prev, dc_prev (each may be NULL) and accumulates dw_ih, dw_hh, dbias.
  * workspace: 4*hidden*batch floats (the pre-activation gate gradients). */
-void sn_lstm_cell_backward(float *dx, float *dh_prev, float *dc_prev, sn_matrix dw_ih,
-                           sn_matrix dw_hh, float *dbias, const float *dh, const float *dc,
-                           const float *gates, const float *c, const float *c_prev,
-                           const float *x, const float *h_prev, sn_matrix w_ih, sn_matrix w_hh,
-                           int64_t batch, int64_t input_size, int64_t hidden, float *workspace);
+SN_API void sn_lstm_cell_backward(float *dx, float *dh_prev, float *dc_prev, sn_matrix dw_ih,
+                                  sn_matrix dw_hh, float *dbias, const float *dh, const float *dc,
+                                  const float *gates, const float *c, const float *c_prev,
+                                  const float *x, const float *h_prev, sn_matrix w_ih,
+                                  sn_matrix w_hh, int64_t batch, int64_t input_size, int64_t hidden,
+                                  float *workspace);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shiftnas/api.h"
 #include "shiftnas/tensor.h"
 
 #ifdef __cplusplus
@@ -36,9 +37,9 @@ typedef struct {
 } sn_optimizer;
 
 /* Allocates the moment slabs (zeroed) for a table. */
-int sn_optimizer_init(sn_optimizer *optimizer, const sn_optimizer_settings *settings,
-                      const sn_parameter_table *table);
-void sn_optimizer_free(sn_optimizer *optimizer);
+SN_API int sn_optimizer_init(sn_optimizer *optimizer, const sn_optimizer_settings *settings,
+                             const sn_parameter_table *table);
+SN_API void sn_optimizer_free(sn_optimizer *optimizer);
 
 /* One update of every parameter in the table at learning rate lr.
  * SGD (PyTorch semantics): g += wd*p; buf = momentum*buf + g;
@@ -46,8 +47,8 @@ void sn_optimizer_free(sn_optimizer *optimizer);
  * AdamW: p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  *   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
  * Entries with weight_decay == 0 get no decay. */
-void sn_optimizer_step(sn_optimizer *optimizer, const sn_parameter_table *table, float *params,
-                       const float *grads, float lr);
+SN_API void sn_optimizer_step(sn_optimizer *optimizer, const sn_parameter_table *table,
+                              float *params, const float *grads, float lr);
 
 /* Linear warm-up from 0 to base_lr over warmup_steps, then cosine decay to
  * min_lr at total_steps (and min_lr after). Exactly, with W = warmup_steps,
@@ -56,22 +57,23 @@ void sn_optimizer_step(sn_optimizer *optimizer, const sn_parameter_table *table,
  *   step >= T:      min_lr
  *   otherwise:      min_lr + (base_lr - min_lr) * (1 + cos(pi * (step - W) / (T - W))) / 2
  * computed in double. With W = 0 the schedule starts at base_lr. */
-float sn_learning_rate(int64_t step, int64_t total_steps, int64_t warmup_steps, float base_lr,
-                       float min_lr);
+SN_API float sn_learning_rate(int64_t step, int64_t total_steps, int64_t warmup_steps,
+                              float base_lr, float min_lr);
 
 /* L2 norm of the gradients of every table entry, summed in double in table
  * order (deterministic). */
-double sn_gradient_norm(const sn_parameter_table *table, const float *grads);
+SN_API double sn_gradient_norm(const sn_parameter_table *table, const float *grads);
 /* Scales gradients so that their norm is at most max_norm (given the norm
  * computed above): by max_norm / norm when norm > max_norm. Returns the scale
  * applied (1 if none). max_norm <= 0 means off; a non-finite norm is left
  * alone for sn_first_non_finite to report. */
-float sn_clip_by_norm(const sn_parameter_table *table, float *grads, double norm, float max_norm);
+SN_API float sn_clip_by_norm(const sn_parameter_table *table, float *grads, double norm,
+                             float max_norm);
 /* Clamps every gradient element to [-max_value, max_value]; max_value <= 0
  * means off. NaN stays NaN. */
-void sn_clip_by_value(const sn_parameter_table *table, float *grads, float max_value);
+SN_API void sn_clip_by_value(const sn_parameter_table *table, float *grads, float max_value);
 /* Index of the first NaN or Inf among n floats, or -1 if all are finite. */
-int64_t sn_first_non_finite(const float *values, size_t n);
+SN_API int64_t sn_first_non_finite(const float *values, size_t n);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shiftnas/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -15,10 +17,11 @@ extern "C" {
 /* Encodes pixels (height rows of width x channels bytes; channels 1 = gray,
  * 3 = RGB) into a malloc'ed PNG file image. SN_ERR_ARGUMENT for a bad shape,
  * SN_ERR_NOMEM. The caller frees *png. */
-int sn_png_encode(const uint8_t *pixels, int width, int height, int channels, uint8_t **png,
-                  size_t *size);
+SN_API int sn_png_encode(const uint8_t *pixels, int width, int height, int channels, uint8_t **png,
+                         size_t *size);
 /* sn_png_encode, written to `path` (SN_ERR_IO naming the path on failure). */
-int sn_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels);
+SN_API int sn_png_write(const char *path, const uint8_t *pixels, int width, int height,
+                        int channels);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,8 @@
 #ifndef SHIFTNAS_REPORT_H
 #define SHIFTNAS_REPORT_H
 
+#include "shiftnas/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,27 +54,27 @@ typedef struct {
     double mean, std;
 } sn_summary;
 
-sn_summary sn_summary_of(const double *values, int n);
+SN_API sn_summary sn_summary_of(const double *values, int n);
 
 /* The Pareto front of points (x[i], y[i]): the points with a higher y than
  * every point of smaller or equal x (ties in x: the higher y). Writes their
  * indices in ascending x into front (n entries) and returns their count. */
-int sn_pareto_front(const double *x, const double *y, int n, int *front);
+SN_API int sn_pareto_front(const double *x, const double *y, int n, int *front);
 
 /* Equal-width bin of value among `bins` bins over [low, high]: bin i holds
  * [low + i w, low + (i + 1) w), the last bin also holds high. -1 outside
  * [low, high] (or when high <= low). */
-int sn_bin_index(double value, double low, double high, int bins);
+SN_API int sn_bin_index(double value, double low, double high, int bins);
 
 /* The bin of value among edges[0] < edges[1] < ... < edges[bins] with the
  * same convention ([e_i, e_i+1), the last closed). -1 outside. */
-int sn_bin_index_edges(double value, const double *edges, int bins);
+SN_API int sn_bin_index_edges(double value, const double *edges, int bins);
 
 /* share[i] = the fraction (0..1) of the n values in bin i of
  * sn_bin_index; values outside are not counted but stay in n. All zero when
  * n = 0. */
-void sn_histogram_shares(const double *values, int64_t n, double low, double high, int bins,
-                         double *share);
+SN_API void sn_histogram_shares(const double *values, int64_t n, double low, double high, int bins,
+                                double *share);
 
 /* ---- targets (src/report/targets.c) -------------------------------------- */
 
@@ -81,14 +83,14 @@ void sn_histogram_shares(const double *values, int64_t n, double low, double hig
 
 /* "2M"-style MACs list ("2.5M,4M,800k") into targets (at most max);
  * SN_ERR_ARGUMENT naming the item. */
-int sn_report_parse_targets(const char *list, double *targets, int max, int *count);
+SN_API int sn_report_parse_targets(const char *list, double *targets, int max, int *count);
 
 /* ---- runs (src/report/runs.c) ------------------------------------------ */
 
 /* The arm a configuration trains: the strategy, with "shift (variance)" for
  * shift with shift_statistic = variance and "retrained" for strategy fixed. */
-void sn_report_arm_label(const char *strategy, const char *shift_statistic, char *label,
-                         size_t size);
+SN_API void sn_report_arm_label(const char *strategy, const char *shift_statistic, char *label,
+                                size_t size);
 
 typedef struct {
     char dir[SN_REPORT_PATH_MAX];
@@ -128,20 +130,20 @@ typedef struct {
  * supernet, checkpoints/latest complete, log.h5, metrics.csv, search.csv
  * readable. On failure *run is freed and the message (sn_error_message)
  * starts with dir and gives the reason ("unfinished (step 5 of 12)"). */
-int sn_report_run_load(sn_report_run *run, const char *dir);
-void sn_report_run_free(sn_report_run *run);
+SN_API int sn_report_run_load(sn_report_run *run, const char *dir);
+SN_API void sn_report_run_free(sn_report_run *run);
 
-void sn_report_runs_init(sn_report_runs *runs);
+SN_API void sn_report_runs_init(sn_report_runs *runs);
 /* Loads dir as a run and adds it, or records it as skipped (a failed load,
  * another search space or data set than the first usable run, a second run
  * of an arm with the same seed). Returns SN_OK either way (*skipped = 1 for a
  * skip), an error only when out of memory. */
-int sn_report_runs_add(sn_report_runs *runs, const char *dir, int *skipped);
+SN_API int sn_report_runs_add(sn_report_runs *runs, const char *dir, int *skipped);
 /* Expands an argument: dir itself if it holds config.ini, else its
  * subdirectories holding config.ini, in name order. SN_ERR_IO if dir does
  * not exist or holds no run. The caller frees each entry and the array. */
-int sn_report_expand_argument(const char *dir, char ***dirs, int *count);
-void sn_report_runs_free(sn_report_runs *runs);
+SN_API int sn_report_expand_argument(const char *dir, char ***dirs, int *count);
+SN_API void sn_report_runs_free(sn_report_runs *runs);
 
 /* ---- the report (src/report/tables.c, src/report/plots.c) -------------- */
 
@@ -154,8 +156,8 @@ typedef struct {
 
 /* The targets the report covers: options' targets or the union of every
  * run's searched targets (eval rows excluded), ascending. */
-int sn_report_targets(const sn_report_runs *runs, const sn_report_options *options,
-                      double **targets, int *count);
+SN_API int sn_report_targets(const sn_report_runs *runs, const sn_report_options *options,
+                             double **targets, int *count);
 
 /* An (arm, method) group of the accuracy table. */
 typedef struct {
@@ -165,26 +167,26 @@ typedef struct {
 
 /* The (arm, method) pairs that have rows at the given targets, in order of
  * first appearance. */
-int sn_report_groups(const sn_report_runs *runs, const double *targets, int target_count,
-                     sn_report_group **groups, int *count);
+SN_API int sn_report_groups(const sn_report_runs *runs, const double *targets, int target_count,
+                            sn_report_group **groups, int *count);
 
 /* Inherited vs retrained: for a retrained run (arm "retrained"), the run of
  * another arm with the same seed whose generator or evolution row has the
  * same arch as the retrained run's eval row. *match and *row are NULL if
  * none. */
-void sn_report_match_retrained(const sn_report_runs *runs, const sn_report_run *retrained,
-                               const sn_report_run **match, const sn_search_row **row);
+SN_API void sn_report_match_retrained(const sn_report_runs *runs, const sn_report_run *retrained,
+                                      const sn_report_run **match, const sn_search_row **row);
 
-int sn_report_write_tables(const sn_report_runs *runs, const sn_report_options *options,
-                           const char *path);
+SN_API int sn_report_write_tables(const sn_report_runs *runs, const sn_report_options *options,
+                                  const char *path);
 
 /* The PNG file names, in plot order. */
-extern const char *const sn_report_plot_files[4];
+SN_API extern const char *const sn_report_plot_files[4];
 
 /* out_dir/data/NAME.dat and out_dir/plots.gp (relative paths; run it from
  * out_dir: `cd out_dir && gnuplot plots.gp`, as shiftnas report does). */
-int sn_report_write_plot_data(const sn_report_runs *runs, const sn_report_options *options,
-                              const char *out_dir);
+SN_API int sn_report_write_plot_data(const sn_report_runs *runs, const sn_report_options *options,
+                                     const char *out_dir);
 
 #ifdef __cplusplus
 }

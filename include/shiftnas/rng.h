@@ -20,6 +20,8 @@
 
 #include <stdint.h>
 
+#include "shiftnas/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -30,16 +32,16 @@ enum sn_rng_purpose {
     SN_RNG_PARAMETER_INIT = 1,
     SN_RNG_SPLIT = 2,        /* train/validation split of the training set */
     SN_RNG_SHUFFLE = 3,      /* per-epoch order of the training samples */
-    SN_RNG_AUGMENT = 4,      /* crop and flip, keyed by (epoch, sample) */
+    SN_RNG_AUGMENT = 4,      /* crop (padded or resized) and flip, keyed by (epoch, sample) */
     SN_RNG_DROPOUT = 5,
     SN_RNG_DROP_PATH = 6,
-    SN_RNG_SAMPLER = 7,      /* subnet and bucket sampling (later issues) */
+    SN_RNG_SAMPLER = 7,      /* subnets and buckets: training, evolution search, `shiftnas space` */
     SN_RNG_GUMBEL = 8,       /* Gumbel noise of the architecture generator */
     SN_RNG_TEST = 100        /* unit tests */
 };
 
 /* One Philox4x32-10 block: out = philox(counter, key). */
-void sn_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
+SN_API void sn_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
 
 typedef struct {
     uint32_t key[2];
@@ -50,22 +52,22 @@ typedef struct {
 
 /* Positions a stream at index 0 of (seed, purpose, step, item).
  * step must be below 2^48. */
-void sn_rng_stream_init(sn_rng_stream *stream, uint64_t seed, uint32_t purpose,
-                        uint64_t step, uint32_t item);
+SN_API void sn_rng_stream_init(sn_rng_stream *stream, uint64_t seed, uint32_t purpose,
+                               uint64_t step, uint32_t item);
 
-uint32_t sn_rng_next_u32(sn_rng_stream *stream);
+SN_API uint32_t sn_rng_next_u32(sn_rng_stream *stream);
 /* Uniform in [0, 1) with 24 random bits: exactly representable in float. */
-float sn_rng_uniform(sn_rng_stream *stream);
+SN_API float sn_rng_uniform(sn_rng_stream *stream);
 /* Uniform in (0, 1): never 0, so its logarithm is finite. */
-float sn_rng_uniform_open(sn_rng_stream *stream);
+SN_API float sn_rng_uniform_open(sn_rng_stream *stream);
 /* Standard normal (Box-Muller; one normal per two uniforms). */
-float sn_rng_normal(sn_rng_stream *stream);
+SN_API float sn_rng_normal(sn_rng_stream *stream);
 /* Standard Gumbel: -log(-log(u)), u in (0, 1). */
-float sn_rng_gumbel(sn_rng_stream *stream);
+SN_API float sn_rng_gumbel(sn_rng_stream *stream);
 /* Uniform integer in [0, bound) without modulo bias; bound >= 1. */
-uint32_t sn_rng_below(sn_rng_stream *stream, uint32_t bound);
+SN_API uint32_t sn_rng_below(sn_rng_stream *stream, uint32_t bound);
 /* A uniformly random permutation of 0..count-1 (Fisher-Yates). */
-void sn_rng_permutation(sn_rng_stream *stream, uint32_t *order, uint32_t count);
+SN_API void sn_rng_permutation(sn_rng_stream *stream, uint32_t *order, uint32_t count);
 
 #ifdef __cplusplus
 }

@@ -30,6 +30,7 @@
 
 #include <stdint.h>
 
+#include "shiftnas/api.h"
 #include "shiftnas/tensor.h"
 
 #ifdef __cplusplus
@@ -47,8 +48,8 @@ typedef struct {
 /* Writes parts (count >= 1) with the config text and the step; atomic (see
  * above), so a crash never leaves a half-written file under path; path's
  * directory must exist. Names must not contain '/'. */
-int sn_model_file_write(const char *path, const char *config_text, int64_t step,
-                        const sn_model_part *parts, int count);
+SN_API int sn_model_file_write(const char *path, const char *config_text, int64_t step,
+                               const sn_model_part *parts, int count);
 
 /* Fills every part's values from the file and sets *step (step may be NULL).
  * The file must say format "shiftnas-model", version 1; each part's group
@@ -58,10 +59,11 @@ int sn_model_file_write(const char *path, const char *config_text, int64_t step,
  * SN_ERR_IO if the file cannot be opened, SN_ERR_FORMAT for anything wrong in
  * it, with one message naming the file and the entry. On failure the values
  * may be partly overwritten. */
-int sn_model_file_read(const char *path, const sn_model_part *parts, int count, int64_t *step);
+SN_API int sn_model_file_read(const char *path, const sn_model_part *parts, int count,
+                              int64_t *step);
 
 /* The stored config text, malloc'd and NUL-terminated (the caller frees). */
-int sn_model_file_read_config(const char *path, char **config_text);
+SN_API int sn_model_file_read_config(const char *path, char **config_text);
 
 /* ---- run log ----------------------------------------------------------- */
 
@@ -73,33 +75,35 @@ enum { SN_RUN_LOG_BUFFER_ROWS = 4096 };
 /* Creates the log file; SN_ERR_ARGUMENT if path already exists. buckets (K)
  * may be 0 for strategies without buckets, and bucket_edges (K + 1 values)
  * is then ignored and may be NULL. Every buffer is allocated here. */
-int sn_run_log_create(sn_run_log **log, const char *path, const char *strategy, int buckets,
-                      const int64_t *bucket_edges);
+SN_API int sn_run_log_create(sn_run_log **log, const char *path, const char *strategy, int buckets,
+                             const int64_t *bucket_edges);
 
 /* Opens an existing log (a resumed run's, restored from its checkpoint) to
  * append after its rows; strategy and buckets must be the log's.
  * SN_ERR_IO if it cannot be opened, SN_ERR_FORMAT if it is not such a log. */
-int sn_run_log_open_append(sn_run_log **log, const char *path, const char *strategy, int buckets);
+SN_API int sn_run_log_open_append(sn_run_log **log, const char *path, const char *strategy,
+                                  int buckets);
 
 /* Appends one trained subnet: bucket -1 means none (otherwise 0..K-1),
  * target_macs NaN means none. Buffered; no allocation. */
-int sn_run_log_subnet(sn_run_log *log, int64_t step, int slot, int bucket, double target_macs,
-                      int64_t macs, double loss);
+SN_API int sn_run_log_subnet(sn_run_log *log, int64_t step, int slot, int bucket,
+                             double target_macs, int64_t macs, double loss);
 
 /* Appends one probability update: beta, probability and statistic (the
  * bucket's delta or variance) hold K doubles each; validation_loss too, or is
  * NULL (stored as NaN). Written at once (not flushed). */
-int sn_run_log_update(sn_run_log *log, int64_t step, const double *beta, const double *probability,
-                      const double *statistic, const double *validation_loss);
+SN_API int sn_run_log_update(sn_run_log *log, int64_t step, const double *beta,
+                             const double *probability, const double *statistic,
+                             const double *validation_loss);
 
 /* Writes the buffered subnet rows and flushes the file to disk. */
-int sn_run_log_flush(sn_run_log *log);
+SN_API int sn_run_log_flush(sn_run_log *log);
 
 /* The path the log was created or opened with. */
-const char *sn_run_log_path(const sn_run_log *log);
+SN_API const char *sn_run_log_path(const sn_run_log *log);
 
 /* Flushes, closes and frees; safe with NULL. Returns the first failure. */
-int sn_run_log_close(sn_run_log *log);
+SN_API int sn_run_log_close(sn_run_log *log);
 
 /* A run log read back whole (sn_run_log_read): its root attributes and
  * every column as written, each a malloc'd array. */
@@ -128,9 +132,9 @@ typedef struct {
  * long. SN_ERR_IO if it cannot be opened, SN_ERR_FORMAT for anything wrong
  * in it, one message naming the file. On failure *data holds nothing to
  * free. */
-int sn_run_log_read(const char *path, sn_run_log_data *data);
+SN_API int sn_run_log_read(const char *path, sn_run_log_data *data);
 /* Frees the columns and zeroes *data; safe on a zeroed one. */
-void sn_run_log_data_free(sn_run_log_data *data);
+SN_API void sn_run_log_data_free(sn_run_log_data *data);
 
 /* ---- search table ------------------------------------------------------ */
 
@@ -169,16 +173,16 @@ typedef struct {
  * SN_ERR_FORMAT if path exists with another first line; SN_ERR_ARGUMENT for
  * a field the table cannot hold (a comma in method or strategy, a '"' in
  * arch); SN_ERR_IO if it cannot be written. Messages name the file. */
-int sn_search_table_append(const char *path, const sn_search_row *rows, int count);
+SN_API int sn_search_table_append(const char *path, const sn_search_row *rows, int count);
 
 /* Reads a search table. A (method, target) given more than once keeps its
  * last row. SN_ERR_IO if it cannot be read; SN_ERR_FORMAT naming file:line
  * for a foreign header or a malformed row. */
-int sn_search_table_read(const char *path, sn_search_table *table);
-void sn_search_table_free(sn_search_table *table);
+SN_API int sn_search_table_read(const char *path, sn_search_table *table);
+SN_API void sn_search_table_free(sn_search_table *table);
 /* The row of (method, target) or NULL (targets equal within 0.5 MACs). */
-const sn_search_row *sn_search_table_find(const sn_search_table *table, const char *method,
-                                          double target);
+SN_API const sn_search_row *sn_search_table_find(const sn_search_table *table, const char *method,
+                                                 double target);
 
 #ifdef __cplusplus
 }

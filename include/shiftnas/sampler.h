@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shiftnas/api.h"
 #include "shiftnas/rng.h"
 #include "shiftnas/space.h"
 
@@ -61,15 +62,15 @@ typedef struct {
 
 /* K equal-width buckets over the space's MACs range (edge k = min + floor(k *
  * (max - min) / K)). 1 <= count <= SN_BUCKETS_MAX, else SN_ERR_ARGUMENT. */
-int sn_buckets_equal_width(sn_buckets *buckets, const sn_space *space, int count);
+SN_API int sn_buckets_equal_width(sn_buckets *buckets, const sn_space *space, int count);
 /* Buckets of `step` MACs from the smallest subnet: edge k = min + k * step,
  * the last edge clipped to the largest (so the last bucket may be narrower).
  * SN_ERR_ARGUMENT if step < 1 or more than SN_BUCKETS_MAX buckets result. */
-int sn_buckets_from_step(sn_buckets *buckets, const sn_space *space, int64_t step);
+SN_API int sn_buckets_from_step(sn_buckets *buckets, const sn_space *space, int64_t step);
 /* The bucket holding `macs`, or -1 outside [edge[0], edge[K]]. */
-int sn_buckets_index(const sn_buckets *buckets, int64_t macs);
+SN_API int sn_buckets_index(const sn_buckets *buckets, int64_t macs);
 /* A MACs target uniform in [edge[k], edge[k+1]) drawn from `stream`. */
-double sn_buckets_target(const sn_buckets *buckets, int k, sn_rng_stream *stream);
+SN_API double sn_buckets_target(const sn_buckets *buckets, int k, sn_rng_stream *stream);
 
 /* ---- samplers ------------------------------------------------------------ */
 
@@ -94,14 +95,15 @@ typedef struct {
 } sn_sample_info;
 
 /* Copies the buckets, keeps a pointer to the space, sets the defaults above. */
-int sn_sampler_init(sn_sampler *sampler, const sn_space *space, const sn_buckets *buckets,
-                    uint64_t seed);
+SN_API int sn_sampler_init(sn_sampler *sampler, const sn_space *space, const sn_buckets *buckets,
+                           uint64_t seed);
 
 /* The stream of (seed, SN_RNG_SAMPLER, step, slot * SN_SAMPLER_ROLES + role). */
-void sn_sampler_stream(const sn_sampler *sampler, uint64_t step, uint32_t slot, uint32_t role,
-                       sn_rng_stream *stream);
+SN_API void sn_sampler_stream(const sn_sampler *sampler, uint64_t step, uint32_t slot,
+                              uint32_t role, sn_rng_stream *stream);
 
-void sn_sample_uniform(const sn_sampler *sampler, uint64_t step, uint32_t slot, sn_arch *arch);
+SN_API void sn_sample_uniform(const sn_sampler *sampler, uint64_t step, uint32_t slot,
+                              sn_arch *arch);
 
 /* A subnet in bucket k: uniform draws until one falls in the bucket (at most
  * max_tries); if none does, a guided local search from the draw closest to
@@ -111,25 +113,26 @@ void sn_sample_uniform(const sn_sampler *sampler, uint64_t step, uint32_t slot, 
  * SN_OK; info->in_bucket says whether the bucket was reached (0 only if the
  * search found no way in: e.g. a bucket no subnet falls into). info may be
  * NULL. SN_ERR_ARGUMENT for a bad k. */
-int sn_sample_in_bucket(const sn_sampler *sampler, int k, uint64_t step, uint32_t slot,
-                        sn_arch *arch, sn_sample_info *info);
+SN_API int sn_sample_in_bucket(const sn_sampler *sampler, int k, uint64_t step, uint32_t slot,
+                               sn_arch *arch, sn_sample_info *info);
 
 /* A bucket uniformly, then sn_sample_in_bucket. */
-int sn_sample_flops_uniform(const sn_sampler *sampler, uint64_t step, uint32_t slot, sn_arch *arch,
-                            sn_sample_info *info);
+SN_API int sn_sample_flops_uniform(const sn_sampler *sampler, uint64_t step, uint32_t slot,
+                                   sn_arch *arch, sn_sample_info *info);
 
 /* archs[0] = largest, archs[1] = smallest, archs[2 .. 2+sandwich_random) uniform
  * (slots 2..). *count = 2 + sandwich_random; SN_ERR_ARGUMENT if capacity is
  * smaller. */
-int sn_sample_sandwich(const sn_sampler *sampler, uint64_t step, sn_arch *archs, int capacity,
-                       int *count);
+SN_API int sn_sample_sandwich(const sn_sampler *sampler, uint64_t step, sn_arch *archs,
+                              int capacity, int *count);
 
 /* AttentiveNAS candidate generation for subnet `slot` of the step: a bucket
  * uniformly, a MACs target uniform inside it (*target; the bucket is
  * *bucket), then `candidates` subnets in that bucket (candidate j uses slot
  * slot * SN_SAMPLER_CANDIDATES_MAX + j). *count = candidates. */
-int sn_sample_attentive(const sn_sampler *sampler, uint64_t step, uint32_t slot, sn_arch *archs,
-                        int capacity, int *count, int *bucket, double *target);
+SN_API int sn_sample_attentive(const sn_sampler *sampler, uint64_t step, uint32_t slot,
+                               sn_arch *archs, int capacity, int *count, int *bucket,
+                               double *target);
 
 typedef enum { SN_ATTENTIVE_BEST = 0, SN_ATTENTIVE_WORST = 1 } sn_attentive_mode;
 
@@ -137,7 +140,7 @@ typedef enum { SN_ATTENTIVE_BEST = 0, SN_ATTENTIVE_WORST = 1 } sn_attentive_mode
  * worst = highest; ties go to the lower index; NaN losses are never chosen.
  * Returns the index, or SN_ERR_NUMERIC if every loss is NaN (SN_ERR_ARGUMENT
  * if count < 1). */
-int sn_attentive_select(const double *losses, int count, sn_attentive_mode mode);
+SN_API int sn_attentive_select(const double *losses, int count, sn_attentive_mode mode);
 
 /* ---- probability shift --------------------------------------------------- */
 
@@ -190,23 +193,24 @@ typedef struct {
     int record_count[SN_BUCKETS_MAX]; /* records of each bucket in the ring at the last update */
 } sn_shift;
 
-void sn_shift_options_defaults(sn_shift_options *options);
+SN_API void sn_shift_options_defaults(sn_shift_options *options);
 /* Uniform start (beta = 0). Allocates the ring once (interval entries).
  * SN_ERR_ARGUMENT for a bad count or option; SN_ERR_NOMEM. */
-int sn_shift_init(sn_shift *shift, int count, const sn_shift_options *options, uint64_t seed);
-void sn_shift_free(sn_shift *shift);
+SN_API int sn_shift_init(sn_shift *shift, int count, const sn_shift_options *options,
+                         uint64_t seed);
+SN_API void sn_shift_free(sn_shift *shift);
 
 /* The bucket of subnet `slot` at `step`, drawn from probability[] with the
  * sampler's bucket stream (seed, SN_RNG_SAMPLER, step, slot * SN_SAMPLER_ROLES). */
-int sn_shift_draw_bucket(const sn_shift *shift, uint64_t step, uint32_t slot);
+SN_API int sn_shift_draw_bucket(const sn_shift *shift, uint64_t step, uint32_t slot);
 
 /* 1 if an update is due after `step` (steps counted from 0): step + 1 >=
  * warmup + interval and (step + 1 - warmup) is a multiple of interval. */
-int sn_shift_due(const sn_shift *shift, int64_t step);
+SN_API int sn_shift_due(const sn_shift *shift, int64_t step);
 
 /* Records a training step's (bucket, loss); no allocation. SN_ERR_ARGUMENT
  * for a bad bucket, SN_ERR_NUMERIC for a non-finite loss (not recorded). */
-int sn_shift_record(sn_shift *shift, int bucket, double loss);
+SN_API int sn_shift_record(sn_shift *shift, int bucket, double loss);
 
 /* One update. Loss change: validation_loss[K] (required) is L_val of each
  * bucket now; the first call only stores it; later calls set delta, the
@@ -215,7 +219,7 @@ int sn_shift_record(sn_shift *shift, int bucket, double loss);
  * bucket's mean and variance from the ring (validation_loss may be NULL).
  * Then recomputes probability[]. SN_ERR_NUMERIC if a loss is not finite
  * (nothing changes). */
-int sn_shift_update(sn_shift *shift, const double *validation_loss, uint64_t step);
+SN_API int sn_shift_update(sn_shift *shift, const double *validation_loss, uint64_t step);
 
 /* The shift's evolving state as a list of fields, the one place that names
  * them: a checkpoint saves and restores exactly these, the coordinator
@@ -245,30 +249,30 @@ typedef int (*sn_shift_field_visitor)(const sn_shift_field *field, void *context
 /* Calls visit once per field, in a fixed order (the checkpoint's); stops at
  * and returns the first result other than SN_OK. A visitor that only reads
  * may be given a const shift cast to non-const. */
-int sn_shift_visit_state(sn_shift *shift, sn_shift_field_visitor visit, void *context);
+SN_API int sn_shift_visit_state(sn_shift *shift, sn_shift_field_visitor visit, void *context);
 
 /* The bytes of every state field folded into `hash` (as sn_hash_bytes of
  * shiftnas/dist.h does): equal states give equal hashes, and a changed
  * field changes it. For comparing the ranks' copies. */
-uint64_t sn_shift_state_hash(const sn_shift *shift, uint64_t hash);
+SN_API uint64_t sn_shift_state_hash(const sn_shift *shift, uint64_t hash);
 
 /* Whether restored state is one sn_shift_update could have left: ring
  * position and entries inside the ring, counters not negative, beta finite,
  * probability a distribution. SN_ERR_FORMAT naming the field otherwise. */
-int sn_shift_check_state(const sn_shift *shift);
+SN_API int sn_shift_check_state(const sn_shift *shift);
 
 /* softmax of `logits` (count entries) into `probability`, max-subtracted. */
-void sn_softmax(const double *logits, int count, double *probability);
+SN_API void sn_softmax(const double *logits, int count, double *probability);
 /* E_{k~softmax(beta)}[delta_k] and its gradient
  * d/dbeta_j = p_j (delta_j - sum_k p_k delta_k) (gradient may be NULL). */
-double sn_shift_expectation(const double *beta, const double *delta, int count,
-                            double *gradient);
+SN_API double sn_shift_expectation(const double *beta, const double *delta, int count,
+                                   double *gradient);
 /* Straight-through Gumbel-softmax: y = softmax((beta + gumbel) / temperature),
  * forward value delta_{argmax y}, gradient through the relaxation
  * sum_k y_k delta_k: d/dbeta_j = y_j (delta_j - sum_k y_k delta_k) / temperature.
  * Returns the sampled bucket (argmax). */
-int sn_shift_gumbel_gradient(const double *beta, const double *delta, const double *gumbel,
-                             int count, double temperature, double *gradient);
+SN_API int sn_shift_gumbel_gradient(const double *beta, const double *delta, const double *gumbel,
+                                    int count, double temperature, double *gradient);
 
 #ifdef __cplusplus
 }

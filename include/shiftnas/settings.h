@@ -14,6 +14,8 @@
 #ifndef SHIFTNAS_SETTINGS_H
 #define SHIFTNAS_SETTINGS_H
 
+#include "shiftnas/api.h"
+
 #include "shiftnas/config.h"
 #include "shiftnas/evolution.h"
 #include "shiftnas/generator.h"
@@ -29,27 +31,31 @@ extern "C" {
  * the supernet of [space] (whose zero image shape and classes are the
  * input's), with the layer settings of [train] and [vit]. SN_ERR_CONFIG for
  * lists that do not agree or do not fit. */
-int sn_network_settings_from_config(sn_network_settings *settings, const sn_config *config,
-                                    const sn_input_shape *input);
+SN_API int sn_network_settings_from_config(sn_network_settings *settings, const sn_config *config,
+                                           const sn_input_shape *input);
 /* [train] bn_momentum, [vit] dropout and drop_path (for
  * sn_network_create_supernet). */
-void sn_layer_settings_from_config(sn_layer_settings *settings, const sn_config *config);
+SN_API void sn_layer_settings_from_config(sn_layer_settings *settings, const sn_config *config);
 
 /* The description of the [space] section. image_channels, image_size and
  * classes come from the data set and are used where [space] leaves them 0;
  * SN_ERR_CONFIG if they stay unknown or a list does not fit. */
-int sn_space_description_from_config(sn_space_description *description, const sn_config *config,
-                                     int image_channels, int image_size, int classes);
+SN_API int sn_space_description_from_config(sn_space_description *description,
+                                            const sn_config *config,
+                                            int image_channels, int image_size, int classes);
 /* The space of that description (sn_space_build). */
-int sn_space_from_config(sn_space *space, const sn_config *config, int image_channels,
-                         int image_size, int classes);
+SN_API int sn_space_from_config(sn_space *space, const sn_config *config, int image_channels,
+                                int image_size, int classes);
 
 /* The buckets [search] describes (buckets, or bucket_step when nonzero). */
-int sn_buckets_from_config(sn_buckets *buckets, const sn_space *space, const sn_config *config);
+SN_API int sn_buckets_from_config(sn_buckets *buckets, const sn_space *space,
+                                  const sn_config *config);
 /* The generator settings [search] describes (the others keep their defaults). */
-void sn_generator_settings_from_config(sn_generator_settings *settings, const sn_config *config);
+SN_API void sn_generator_settings_from_config(sn_generator_settings *settings,
+                                              const sn_config *config);
 /* The evolution settings [search] describes (max_tries keeps its default). */
-void sn_evolution_settings_from_config(sn_evolution_settings *settings, const sn_config *config);
+SN_API void sn_evolution_settings_from_config(sn_evolution_settings *settings,
+                                              const sn_config *config);
 
 #ifdef __cplusplus
 }

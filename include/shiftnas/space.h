@@ -31,6 +31,8 @@
 #ifndef SHIFTNAS_SPACE_H
 #define SHIFTNAS_SPACE_H
 
+#include "shiftnas/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -140,20 +142,20 @@ typedef struct {
  * ascending and positive, odd kernels, widths >= 1, the patch divides the
  * image, the stem and strides leave at least a 1x1 map, limits above). On
  * failure: SN_ERR_CONFIG with a message naming the offending entry. */
-int sn_space_build(sn_space *space, const sn_space_description *description);
+SN_API int sn_space_build(sn_space *space, const sn_space_description *description);
 
 /* Recomputes the index tables and choice offsets from dimensions[]; checks
  * the dimensions (used after editing a space, e.g. by sn_space_restrict). */
-int sn_space_finish(sn_space *space);
+SN_API int sn_space_finish(sn_space *space);
 
 /* The space that holds only `arch`: every active dimension keeps just its
  * chosen value, depths keep only the chosen depth (the blocks or layers beyond
  * it are gone). A network built from it is the subnet built on its own. */
-int sn_space_restrict(const sn_space *space, const sn_arch *arch, sn_space *single);
+SN_API int sn_space_restrict(const sn_space *space, const sn_arch *arch, sn_space *single);
 
 /* Number of distinct architectures (inactive dimensions not counted), as a
  * double: spaces reach 10^20 and more. */
-double sn_space_architecture_count(const sn_space *space);
+SN_API double sn_space_architecture_count(const sn_space *space);
 
 /* ---- architectures ------------------------------------------------------- */
 
@@ -165,23 +167,23 @@ static inline double sn_arch_value(const sn_space *space, const sn_arch *arch, i
 
 /* 1 if dimension d changes the network under arch (its block or layer is
  * within the chosen depth), else 0. */
-int sn_arch_dimension_active(const sn_space *space, const sn_arch *arch, int d);
+SN_API int sn_arch_dimension_active(const sn_space *space, const sn_arch *arch, int d);
 /* Sets every inactive dimension to choice 0. */
-void sn_arch_canonicalize(const sn_space *space, sn_arch *arch);
-void sn_arch_smallest(const sn_space *space, sn_arch *arch);
-void sn_arch_largest(const sn_space *space, sn_arch *arch);
+SN_API void sn_arch_canonicalize(const sn_space *space, sn_arch *arch);
+SN_API void sn_arch_smallest(const sn_space *space, sn_arch *arch);
+SN_API void sn_arch_largest(const sn_space *space, sn_arch *arch);
 /* Each dimension uniform over its choices, from `stream`; canonical. */
-void sn_arch_sample_uniform(const sn_space *space, sn_rng_stream *stream, sn_arch *arch);
-int sn_arch_equal(const sn_space *space, const sn_arch *a, const sn_arch *b);
+SN_API void sn_arch_sample_uniform(const sn_space *space, sn_rng_stream *stream, sn_arch *arch);
+SN_API int sn_arch_equal(const sn_space *space, const sn_arch *a, const sn_arch *b);
 
 /* Canonical text, e.g. "cnn:d=2,3;w=16,32;k=3,5,5,3,3;e=3,4,6,3,3" (k and e
  * list the active blocks stage by stage) or "vit:e=192;d=12;h=3,4,...;m=3.5,4,..."
  * (h and m list the active layers). Fails (SN_ERR_ARGUMENT) if it does not fit. */
-int sn_arch_format(const sn_space *space, const sn_arch *arch, char *text, size_t size);
+SN_API int sn_arch_format(const sn_space *space, const sn_arch *arch, char *text, size_t size);
 /* Parses the canonical text back (blanks ignored). An error names the
  * dimension and the value (e.g. "stage 2 width 20 is not a choice (16, 24,
  * 32)"); SN_ERR_ARGUMENT. */
-int sn_arch_parse(const sn_space *space, const char *text, sn_arch *arch);
+SN_API int sn_arch_parse(const sn_space *space, const char *text, sn_arch *arch);
 
 /* ---- the FLOPs counter --------------------------------------------------- */
 
@@ -197,12 +199,12 @@ typedef struct {
     int64_t parameters;
 } sn_cost;
 
-sn_cost sn_space_cost(const sn_space *space, const sn_arch *arch);
+SN_API sn_cost sn_space_cost(const sn_space *space, const sn_arch *arch);
 
 /* A positive MACs count as users write it: "2.5M" -> 2500000 (k, M, G are
  * powers of 1000; a plain number is MACs). SN_ERR_ARGUMENT for anything
  * else; nothing is recorded, callers name the option in their message. */
-int sn_macs_parse(const char *text, double *macs);
+SN_API int sn_macs_parse(const char *text, double *macs);
 
 /* The same MAC count as a differentiable function of soft choices:
  * probabilities[choice_offset[d] + j] is the weight of choice j of dimension
@@ -211,10 +213,11 @@ int sn_macs_parse(const char *text, double *macs);
  * dimension's weights, so at one-hot weights the result is exactly
  * sn_space_cost().macs. Writes d macs / d probabilities into gradient
  * (choice_total entries) unless it is NULL. */
-double sn_space_soft_macs(const sn_space *space, const double *probabilities, double *gradient);
+SN_API double sn_space_soft_macs(const sn_space *space, const double *probabilities,
+                                 double *gradient);
 
 /* One-hot probabilities of arch (choice_total entries). */
-void sn_arch_one_hot(const sn_space *space, const sn_arch *arch, double *probabilities);
+SN_API void sn_arch_one_hot(const sn_space *space, const sn_arch *arch, double *probabilities);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shiftnas/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -56,7 +58,7 @@ static inline sn_matrix sn_matrix_block(sn_matrix m, int64_t rows, int64_t cols)
 /* c = alpha * a * b + beta * c, through bli_sgemm. Dimensions must agree
  * (a.rows == c.rows, a.cols == b.rows, b.cols == c.cols); checked by assert.
  * With beta == 0, c's previous contents (even NaN) are ignored. */
-void sn_gemm(float alpha, sn_matrix a, sn_matrix b, float beta, sn_matrix c);
+SN_API void sn_gemm(float alpha, sn_matrix a, sn_matrix b, float beta, sn_matrix c);
 
 /* Which products a process mostly runs, for the choice of BLIS kernels. */
 typedef enum {
@@ -74,18 +76,18 @@ typedef enum {
  * ones (the fixed ViT trains ~1.25x faster with it than with skx); see
  * doc/performance.md. Elsewhere BLIS chooses. Must be called before any BLIS
  * product; later calls only change the thread count. */
-int sn_blas_setup_for(int threads, sn_blas_products products);
+SN_API int sn_blas_setup_for(int threads, sn_blas_products products);
 /* sn_blas_setup_for(threads, SN_BLAS_LARGE_PRODUCTS) */
-int sn_blas_setup(int threads);
+SN_API int sn_blas_setup(int threads);
 
 /* The name of the kernel configuration BLIS is using ("skx", "haswell", ...). */
-const char *sn_blas_kernel_name(void);
+SN_API const char *sn_blas_kernel_name(void);
 
 /* Memory for numerics: 64-byte aligned (a cache line, an AVX-512 vector).
  * sn_alloc_floats zero-fills; returns NULL (and sets the error) on failure. */
-float *sn_alloc_floats(size_t count);
-void *sn_alloc_bytes(size_t bytes);
-void sn_free(void *pointer);
+SN_API float *sn_alloc_floats(size_t count);
+SN_API void *sn_alloc_bytes(size_t bytes);
+SN_API void sn_free(void *pointer);
 
 /* ---- parameter tables and slabs ---------------------------------------- */
 
@@ -106,14 +108,14 @@ typedef struct {
     size_t total;                 /* floats in a slab, including alignment padding */
 } sn_parameter_table;
 
-void sn_parameter_table_init(sn_parameter_table *table);
-void sn_parameter_table_free(sn_parameter_table *table);
+SN_API void sn_parameter_table_init(sn_parameter_table *table);
+SN_API void sn_parameter_table_free(sn_parameter_table *table);
 /* Appends an entry; offsets are rounded up to 16 floats (64 bytes) so every
  * parameter starts on a cache line. Returns the entry's index, or < 0. */
-int sn_parameter_table_add(sn_parameter_table *table, const char *name, int ndim,
-                           const int64_t *shape, int weight_decay);
+SN_API int sn_parameter_table_add(sn_parameter_table *table, const char *name, int ndim,
+                                  const int64_t *shape, int weight_decay);
 /* Index of the entry with this name, or -1. */
-int sn_parameter_table_find(const sn_parameter_table *table, const char *name);
+SN_API int sn_parameter_table_find(const sn_parameter_table *table, const char *name);
 
 #ifdef __cplusplus
 }

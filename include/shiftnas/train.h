@@ -1,19 +1,28 @@
 /*
- * shiftnas/train.h — single-process training of the configured network:
- * data, split, schedule, progress, evaluation, and the run directory.
+ * shiftnas/train.h — training the configured network (a fixed network, or a
+ * supernet with one of the sampling strategies below) on one process or on
+ * the ranks of a run: data, split, schedule, progress, evaluation,
+ * checkpoints and the run directory; and a trained supernet run opened
+ * again for search, evaluation and export.
  *
  * RUN_DIR receives:
  *   config.ini    the fully resolved configuration (loadable with --config)
  *   metrics.csv   step,epoch,split,loss,accuracy,images,seconds — one row per
  *                 evaluation (split "val": the held-out part of the training
- *                 set; "test": the test set; supernets "val-largest", ...);
+ *                 set; "test": the test set; a supernet run evaluates its
+ *                 largest and smallest subnets, "val-largest", "test-smallest",
+ *                 ..., or its one subnet, "val-subnet");
  *                 accuracy in [0, 1]; with [run] metrics_interval_steps = N,
  *                 also a row of split "train" every N steps: the mean
  *                 training loss since the previous one, accuracy empty
  *   model.h5      the trained weights after every epoch (doc/run-files.md)
+ *   log.h5        supernet runs: every trained subnet and probability update
+ *   checkpoints/  as [checkpoint] says (doc/checkpoint.md)
  */
 #ifndef SHIFTNAS_TRAIN_H
 #define SHIFTNAS_TRAIN_H
+
+#include "shiftnas/api.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -70,18 +79,20 @@ typedef struct {
 /* Opens the sources and checks [data]'s pipeline against the stored images
  * (one line naming the file or key on failure). The normalisation is set
  * by sn_run_data_normalize, once the training split is known. */
-int sn_run_data_open(sn_run_data *data, const sn_config *config);
+SN_API int sn_run_data_open(sn_run_data *data, const sn_config *config);
 /* [data] normalization: computed over the given training images (read in
  * pieces when streamed), or the fixed mean and std. */
-int sn_run_data_normalize(sn_run_data *data, const sn_config *config, const uint32_t *indices,
-                          int64_t count);
-void sn_run_data_close(sn_run_data *data);
+SN_API int sn_run_data_normalize(sn_run_data *data, const sn_config *config,
+                                 const uint32_t *indices,
+                                 int64_t count);
+SN_API void sn_run_data_close(sn_run_data *data);
 
-/* Trains and evaluates; progress lines go to `progress` (stdout in the
- * program). run_dir must not already hold a run. */
-int sn_train(const sn_config *config, const char *run_dir, FILE *progress, sn_train_result *result);
+/* Trains and evaluates on this process alone; progress lines go to
+ * `progress` (stdout in the program). run_dir must not already hold a run. */
+SN_API int sn_train(const sn_config *config, const char *run_dir, FILE *progress,
+                    sn_train_result *result);
 /* The same on the ranks of `dist` (shiftnas/dist.h): every rank calls it;
- * rank 0 prints (give the other ranks progress = NULL) and writes RUN_DIR.
+ * rank 0 prints (the other ranks' `progress` is ignored) and writes RUN_DIR.
  * The trained state is the same bits at any rank count (doc/distributed.md).
  * resume = 1 continues the run in RUN_DIR from the checkpoint its
  * checkpoints/latest names (doc/checkpoint.md), or from step 0 if it has
@@ -91,14 +102,29 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *progress, sn_tr
  * current step with a checkpoint and result->stopped = 1.
  * A failure on any rank fails every rank: the failing one returns its error,
  * the others SN_ERR_PEER. */
-int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dist *dist,
-                      int resume, FILE *progress, sn_train_result *result);
+SN_API int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dist *dist,
+                             int resume, FILE *progress, sn_train_result *result);
+
+/* Stop requests. SIGUSR1 and SIGTERM ask a training run to stop after its
+ * current step with a checkpoint (shiftnas train then exits with 75, see
+ * doc/checkpoint.md); the handler only sets a flag that the ranks agree on
+ * between steps. sn_train_on_ranks installs the handlers for its duration
+ * when they are not installed yet. A program that starts MPI first installs
+ * them before sn_dist_init, so that a request during start-up (mpirun
+ * forwards SIGUSR1 at once) stops the run after its first step instead of
+ * killing the process. */
+
+/* Installs the handlers, keeping the previous ones for the restore; a no-op
+ * when they are installed already (a request that came meanwhile stays). */
+SN_API int sn_stop_request_install(void);
+/* Puts back the handlers that were there before the install. */
+SN_API void sn_stop_request_restore(void);
 
 /* The BLIS kernels for the configured network (sn_blas_setup_for): the fixed
  * CNN's wide convolutions run fastest on the large-product kernels, the
  * ViT's per-head products and the supernets' narrow layers on the
  * small-product ones (doc/performance.md). */
-sn_blas_products sn_train_blas_products(const sn_config *config);
+SN_API sn_blas_products sn_train_blas_products(const sn_config *config);
 
 /* Re-estimates the running batch-norm statistics of a supernet's current
  * subnet as the equal-weight average of the batch statistics of `batches`
@@ -106,9 +132,9 @@ sn_blas_products sn_train_blas_products(const sn_config *config);
  * (wrapping round), normalised, without augmentation. images and labels are
  * the caller's buffers for one batch (in the network's input layout). */
 struct sn_network;
-int sn_recalibrate_batchnorm(struct sn_network *network, sn_image_source *source,
-                             const uint32_t *indices, int64_t count, int64_t batches,
-                             int64_t batch_size, float *images, int32_t *labels);
+SN_API int sn_recalibrate_batchnorm(struct sn_network *network, sn_image_source *source,
+                                    const uint32_t *indices, int64_t count, int64_t batches,
+                                    int64_t batch_size, float *images, int32_t *labels);
 
 /* ---- supernet training: strategies ---------------------------------------
  *
@@ -132,9 +158,10 @@ typedef enum {
     SN_STRATEGY_FIXED
 } sn_strategy;
 
-/* "uniform" ... "shift"; SN_ERR_CONFIG for anything else. */
-int sn_strategy_parse(const char *name, sn_strategy *strategy);
-const char *sn_strategy_name(sn_strategy strategy);
+/* "uniform", "flops-uniform", "sandwich", "attentive", "shift" or "fixed";
+ * SN_ERR_CONFIG for anything else. */
+SN_API int sn_strategy_parse(const char *name, sn_strategy *strategy);
+SN_API const char *sn_strategy_name(sn_strategy strategy);
 
 /* ---- evaluating one subnet of a trained supernet -------------------------- */
 
@@ -157,27 +184,28 @@ typedef struct {
  * = 1 runs a training-mode forward (batch norm on the chunk's statistics) and
  * must only be used for networks without dropout; else evaluation mode.
  * accuracy may be NULL. */
-int sn_evaluate_network(struct sn_network *network, sn_image_source *source,
-                        const uint32_t *indices, int64_t count, int64_t chunk,
-                        int batch_statistics, float *images, float *probs, int32_t *labels,
-                        double *loss, double *accuracy);
+SN_API int sn_evaluate_network(struct sn_network *network, sn_image_source *source,
+                               const uint32_t *indices, int64_t count, int64_t chunk,
+                               int batch_statistics, float *images, float *probs, int32_t *labels,
+                               double *loss, double *accuracy);
 
 /* Sets the subnet (sliced), re-estimates its batch-norm statistics (CNN
  * spaces) and returns its mean cross-entropy and accuracy over
  * source[indices[0..count)] in evaluation mode. */
-int sn_evaluate_subnet(sn_subnet_evaluator *evaluator, const sn_arch *arch,
-                       sn_image_source *source, const uint32_t *indices, int64_t count,
-                       double *loss, double *accuracy);
+SN_API int sn_evaluate_subnet(sn_subnet_evaluator *evaluator, const sn_arch *arch,
+                              sn_image_source *source, const uint32_t *indices, int64_t count,
+                              double *loss, double *accuracy);
 /* The same, also copying every image's logits into logits [count, classes]
  * and its label into labels [count] (either may be NULL): the numbers the
  * accuracy is counted from (`shiftnas eval --logits`). */
-int sn_evaluate_subnet_logits(sn_subnet_evaluator *evaluator, const sn_arch *arch,
-                              sn_image_source *source, const uint32_t *indices, int64_t count,
-                              float *logits, int32_t *labels, double *loss, double *accuracy);
+SN_API int sn_evaluate_subnet_logits(sn_subnet_evaluator *evaluator, const sn_arch *arch,
+                                     sn_image_source *source, const uint32_t *indices,
+                                     int64_t count,
+                                     float *logits, int32_t *labels, double *loss, double *accuracy);
 /* What sn_evaluate_subnet does before it evaluates: sets the subnet
  * (sliced) and re-estimates its batch-norm statistics (CNN spaces). The
  * supernet is then that subnet as eval measures it (sn_trained_run_export_subnet). */
-int sn_subnet_evaluator_prepare(sn_subnet_evaluator *evaluator, const sn_arch *arch);
+SN_API int sn_subnet_evaluator_prepare(sn_subnet_evaluator *evaluator, const sn_arch *arch);
 
 /* ---- a trained supernet run, opened for search and evaluation ------------- */
 
@@ -199,9 +227,10 @@ typedef struct {
  * data. overrides: "section.key=value" applied after config.ini ([search]
  * evolution keys, [data] path if the data moved, ...). Errors name the file
  * and the problem. */
-int sn_trained_run_open(sn_trained_run *run, const char *run_dir, const char *const *overrides,
-                        int override_count);
-void sn_trained_run_close(sn_trained_run *run);
+SN_API int sn_trained_run_open(sn_trained_run *run, const char *run_dir,
+                               const char *const *overrides,
+                               int override_count);
+SN_API void sn_trained_run_close(sn_trained_run *run);
 
 /* ---- progress lines ------------------------------------------------------ */
 
@@ -215,17 +244,17 @@ typedef struct {
     int epochs;
 } sn_progress;
 
-void sn_progress_init(sn_progress *progress, FILE *out, double log_interval_seconds,
-                      int64_t first_step, int64_t total_steps, int epochs);
+SN_API void sn_progress_init(sn_progress *progress, FILE *out, double log_interval_seconds,
+                             int64_t first_step, int64_t total_steps, int epochs);
 /* Called after every step; prints when the interval has passed. */
-void sn_progress_step(sn_progress *progress, int64_t step, int epoch, double loss, double lr,
-                      int64_t images);
+SN_API void sn_progress_step(sn_progress *progress, int64_t step, int epoch, double loss, double lr,
+                             int64_t images);
 /* Ends a live line (so the next message starts on its own line). */
-void sn_progress_break(sn_progress *progress);
+SN_API void sn_progress_break(sn_progress *progress);
 /* "1h02m", "3m07s", "12s" */
-void sn_format_duration(char *buffer, size_t size, double seconds);
+SN_API void sn_format_duration(char *buffer, size_t size, double seconds);
 /* Monotonic seconds. */
-double sn_now(void);
+SN_API double sn_now(void);
 
 /* ---- metrics.csv ---------------------------------------------------------- */
 
@@ -234,16 +263,17 @@ typedef struct {
     char path[1024];
 } sn_metrics;
 
-int sn_metrics_open(sn_metrics *metrics, const char *run_dir);
+SN_API int sn_metrics_open(sn_metrics *metrics, const char *run_dir);
 /* Opens an existing RUN_DIR/metrics.csv to append rows (a resumed run). */
-int sn_metrics_open_append(sn_metrics *metrics, const char *run_dir);
-int sn_metrics_append(sn_metrics *metrics, int64_t step, int epoch, const char *split, double loss,
-                      double accuracy, int64_t images, double seconds);
+SN_API int sn_metrics_open_append(sn_metrics *metrics, const char *run_dir);
+SN_API int sn_metrics_append(sn_metrics *metrics, int64_t step, int epoch, const char *split,
+                             double loss,
+                             double accuracy, int64_t images, double seconds);
 /* A training row: split "train", the given mean training loss, no
  * accuracy (an empty field). */
-int sn_metrics_append_train(sn_metrics *metrics, int64_t step, int epoch, double loss,
-                            int64_t images, double seconds);
-int sn_metrics_close(sn_metrics *metrics);
+SN_API int sn_metrics_append_train(sn_metrics *metrics, int64_t step, int epoch, double loss,
+                                   int64_t images, double seconds);
+SN_API int sn_metrics_close(sn_metrics *metrics);
 
 #ifdef __cplusplus
 }

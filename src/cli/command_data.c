@@ -129,8 +129,8 @@ static int convert_failure(const sn_dist *dist, int status)
     fflush(stdout);
     if (status != SN_ERR_PEER) {
         char context[64];
-        if (dist->size > 1)
-            snprintf(context, sizeof context, "data: rank %d", dist->rank);
+        if (sn_dist_size(dist) > 1)
+            snprintf(context, sizeof context, "data: rank %d", sn_dist_rank(dist));
         else
             snprintf(context, sizeof context, "data");
         sn_cli_report_error(context);
@@ -186,31 +186,32 @@ static int convert_folder(int argc, char **argv)
     }
     if (!ok)
         return SN_EXIT_USAGE;
-    sn_dist dist;
+    sn_dist *dist = NULL;
     int status = sn_dist_init(&dist, &argc, &argv);
     if (status != SN_OK) {
         if (status != SN_ERR_PEER)
             sn_cli_report_error("data");
-        sn_dist_finalize(&dist);
         return SN_EXIT_FAILURE;
     }
     /* mpirun hands its ranks a pseudo-terminal even when its own output
      * goes to a Slurm log, so under MPI the lines are always plain. */
-    convert_progress_state state = {!dist.mpi && isatty(fileno(stdout)), now_seconds(), now_seconds(), 5.0};
+    convert_progress_state state = {!sn_dist_uses_mpi(dist) && isatty(fileno(stdout)), now_seconds(),
+                                    now_seconds(), 5.0};
     const char *interval = getenv("SHIFTNAS_PROGRESS_SECONDS");
     if (interval && atof(interval) >= 0)
         state.interval = atof(interval);
-    if (dist.rank == 0) {
+    int writer = sn_dist_rank(dist) == 0;
+    if (writer) {
         options.progress = convert_progress;
         options.context = &state;
     }
     options.skipped = report_skipped;
     sn_convert_result result;
-    status = sn_image_folder_convert(&dist, argv[1], argv[2], &options, &result);
+    status = sn_image_folder_convert(dist, argv[1], argv[2], &options, &result);
     int exit_code = SN_EXIT_OK;
     if (status != SN_OK) {
-        exit_code = convert_failure(&dist, status);
-    } else if (dist.rank == 0) {
+        exit_code = convert_failure(dist, status);
+    } else if (writer) {
         printf("wrote %s: %d classes; train %lld images, test %lld images of %dx%dx%d (height x width x channels)\n",
                argv[2], result.classes, (long long)result.train_count, (long long)result.test_count,
                options.size, options.size, options.channels);
@@ -219,7 +220,7 @@ static int convert_folder(int argc, char **argv)
                    (long long)(result.train_skipped + result.test_skipped), (long long)result.train_skipped,
                    (long long)result.test_skipped);
     }
-    sn_dist_finalize(&dist);
+    sn_dist_free(dist);
     return exit_code;
 }
 

@@ -11,7 +11,6 @@
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/train.h"
-#include "train/stop_request.h"
 
 static const char train_usage[] =
     "usage: shiftnas train --config FILE [--set SECTION.KEY=VALUE ...] [--out RUN_DIR]\n"
@@ -55,7 +54,7 @@ static int train_failure(const sn_dist *dist, int status);
 static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
 {
     const char *config_path = NULL, *run_dir = NULL, *resume_dir = NULL;
-    int speaker = dist->rank == 0;
+    int speaker = sn_dist_rank(dist) == 0;
     sn_config config;
     /* Overrides are applied after the file, whatever their position. */
     const char **overrides = calloc((size_t)argc, sizeof *overrides);
@@ -149,8 +148,8 @@ static int train_failure(const sn_dist *dist, int status)
     fflush(stdout);
     if (status != SN_ERR_PEER) {
         char context[64];
-        if (dist->size > 1)
-            snprintf(context, sizeof context, "train: rank %d", dist->rank);
+        if (sn_dist_size(dist) > 1)
+            snprintf(context, sizeof context, "train: rank %d", sn_dist_rank(dist));
         else
             snprintf(context, sizeof context, "train");
         sn_cli_report_error(context);
@@ -169,15 +168,14 @@ int sn_command_train(int argc, char **argv)
         sn_cli_report_error("train");
         return SN_EXIT_FAILURE;
     }
-    sn_dist dist;
+    sn_dist *dist = NULL;
     int status = sn_dist_init(&dist, &argc, &argv);
     if (status != SN_OK) {
         if (status != SN_ERR_PEER)
             sn_cli_report_error("train");
-        sn_dist_finalize(&dist);
         return SN_EXIT_FAILURE;
     }
-    int exit_code = train_command_on_ranks(argc, argv, &dist);
-    sn_dist_finalize(&dist);
+    int exit_code = train_command_on_ranks(argc, argv, dist);
+    sn_dist_free(dist);
     return exit_code;
 }

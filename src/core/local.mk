@@ -1,5 +1,5 @@
 # src/core: errors, random numbers, matrix views and slabs, numbers as text.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/core/error.c \
 	src/core/format.c \
 	src/core/rng.c \

@@ -4,7 +4,7 @@
  * one-rank path that copies, so a run of one process (no launcher, no MPI)
  * goes through the same calls as a run of many.
  */
-#include "shiftnas/dist.h"
+#include "dist/dist_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +14,37 @@
 
 static int failure_agreed;
 
-void sn_dist_local(sn_dist *dist)
+void sn_dist_local_init(sn_dist *dist)
 {
     memset(dist, 0, sizeof *dist);
     dist->rank = 0;
     dist->size = 1;
     dist->comm = MPI_COMM_NULL;
+}
+
+/* Also the start of the other handles, which fill it in. */
+int sn_dist_local(sn_dist **out)
+{
+    *out = malloc(sizeof **out);
+    if (!*out)
+        return sn_error_set(SN_ERR_NOMEM, "the ranks of the run: out of memory");
+    sn_dist_local_init(*out);
+    return SN_OK;
+}
+
+int sn_dist_rank(const sn_dist *dist)
+{
+    return dist->rank;
+}
+
+int sn_dist_size(const sn_dist *dist)
+{
+    return dist->size;
+}
+
+int sn_dist_uses_mpi(const sn_dist *dist)
+{
+    return dist->mpi;
 }
 
 static int allocate_scratch(sn_dist *dist)
@@ -31,14 +56,20 @@ static int allocate_scratch(sn_dist *dist)
     return SN_OK;
 }
 
-int sn_dist_from_world(sn_dist *dist)
+int sn_dist_from_world(sn_dist **out)
 {
-    sn_dist_local(dist);
+    SN_TRY(sn_dist_local(out));
+    sn_dist *dist = *out;
     dist->mpi = 1;
     dist->comm = MPI_COMM_WORLD;
     MPI_Comm_rank(dist->comm, &dist->rank);
     MPI_Comm_size(dist->comm, &dist->size);
-    return allocate_scratch(dist);
+    int status = allocate_scratch(dist);
+    if (status != SN_OK) {
+        sn_dist_free(dist);
+        *out = NULL;
+    }
+    return status;
 }
 
 static const char *environment(const char *name)
@@ -81,9 +112,10 @@ int sn_dist_launched_processes(int *rank)
     return count > 1 ? (int)count : 1;
 }
 
-int sn_dist_init(sn_dist *dist, int *argc, char ***argv)
+/* Fills in the handle of one process `dist` as the launcher started the
+ * ranks. On failure MPI may be running: the caller ends it. */
+static int start_ranks(sn_dist *dist, int *argc, char ***argv)
 {
-    sn_dist_local(dist);
     long tasks = slurm_tasks();
     if (!launched_by_mpi()) {
         /* Plain srun -n N without PMI starts N unrelated copies: each would
@@ -126,20 +158,30 @@ int sn_dist_init(sn_dist *dist, int *argc, char ***argv)
     return SN_OK;
 }
 
-void sn_dist_finalize(sn_dist *dist)
+int sn_dist_init(sn_dist **out, int *argc, char ***argv)
 {
+    SN_TRY(sn_dist_local(out));
+    int status = start_ranks(*out, argc, argv);
+    if (status != SN_OK) {
+        sn_dist_free(*out);
+        *out = NULL;
+    }
+    return status;
+}
+
+void sn_dist_free(sn_dist *dist)
+{
+    if (!dist)
+        return;
     free(dist->displacements);
     free(dist->hashes);
-    dist->displacements = NULL;
-    dist->hashes = NULL;
     if (dist->owns_mpi) {
         int finalized = 0;
         MPI_Finalized(&finalized);
         if (!finalized)
             MPI_Finalize();
     }
-    dist->owns_mpi = 0;
-    dist->mpi = 0;
+    free(dist);
 }
 
 int sn_dist_agree(const sn_dist *dist, int status)

@@ -1,6 +1,6 @@
 # src/dist/exact_sum: the order-independent float sum behind the gradient
 # all-reduce (binned fixed point; bitwise the same for any rank count).
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/dist/exact_sum.c
 shiftnasinclude_HEADERS += \
 	include/shiftnas/exact_sum.h

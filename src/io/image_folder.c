@@ -20,6 +20,7 @@
 #include "hdf5_lock.h"
 #include "shiftnas/image_folder.h"
 #include "shiftnas/error.h"
+#include "dist/dist_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 # src/io image folders: JPEG/PNG decoding (libjpeg-turbo, libpng), the
 # shorter-side resampler, and `shiftnas data convert FOLDER` into a chunked
 # HDF5 image set on one or many ranks.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/io/image_decode.c \
 	src/io/image_resize.c \
 	src/io/image_folder.c

@@ -1,10 +1,10 @@
 # src/io: the run configuration, image sets (IDX, HDF5), the validation split, batches.
 # The run configuration (INI via libinih): key table, parsing, --set,
 # validation, writing and the Markdown key reference.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/io/config.c
 shiftnasinclude_HEADERS += include/shiftnas/config.h
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/io/idx.c \
 	src/io/hdf5_images.c \
 	src/io/dataset.c \
@@ -13,7 +13,7 @@ shiftnasinclude_HEADERS += include/shiftnas/data.h
 # Image sources (in memory or streamed from HDF5), the input pipeline and
 # the batch prefetcher; the HDF5 lock they share with every HDF5 writer, and
 # the one way every HDF5 file is opened or created.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/io/hdf5_images_internal.h \
 	src/io/hdf5_file.c \
 	src/io/hdf5_file.h \
@@ -25,10 +25,10 @@ libshiftnas_la_SOURCES += \
 	src/io/prefetch.c
 shiftnasinclude_HEADERS += include/shiftnas/input.h
 # Per-image transforms: random resized crop, evaluation crop, bilinear resampling.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/io/image_transform.c
 shiftnasinclude_HEADERS += include/shiftnas/image_transform.h
 # PNG plots (zlib), e.g. `shiftnas space --plot`.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/io/png.c
 shiftnasinclude_HEADERS += include/shiftnas/png.h

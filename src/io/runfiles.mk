@@ -1,12 +1,12 @@
 # src/io run files: the model file (trained weights, written atomically),
 # the run log (subnet and probability-update rows), both HDF5, and the search
 # table (search.csv); each with its reader.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/io/model_file.c \
 	src/io/run_log.c \
 	src/io/search_table.c
 shiftnasinclude_HEADERS += include/shiftnas/runfiles.h
 # Exported subnets and evaluation logits: HDF5 files of named tensors.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/io/export_file.c
 shiftnasinclude_HEADERS += include/shiftnas/export.h

@@ -1,6 +1,6 @@
 # src/nn: layers as explicit forward and backward functions, the fixed
 # networks, optimisers.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/nn/conv_window.h \
 	src/nn/simd.h \
 	src/nn/conv2d.c \

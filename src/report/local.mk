@@ -1,6 +1,6 @@
 # src/report: `shiftnas report` — finished runs into tables (report.md) and
 # gnuplot plots (doc/report.md).
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/report/report_internal.h \
 	src/report/statistics.c \
 	src/report/targets.c \

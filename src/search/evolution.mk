@@ -1,6 +1,6 @@
 # src/search/evolution: the evolutionary search for the best subnet under a
 # MAC budget (`shiftnas search`), over a fitness callback.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/search/evolution.c
 shiftnasinclude_HEADERS += \
 	include/shiftnas/evolution.h

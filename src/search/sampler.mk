@@ -1,5 +1,5 @@
 # src/search (sampling side): FLOPs buckets, subnet samplers, probability shift.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/search/buckets.c \
 	src/search/bucket_search.c \
 	src/search/samplers.c \

@@ -1,5 +1,5 @@
 # src/space: search spaces, architectures and their text form, the FLOPs counter.
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/space/space.c \
 	src/space/architecture_text.c \
 	src/space/flops.c

@@ -9,6 +9,7 @@
 #include "shiftnas/error.h"
 #include "shiftnas/train.h"
 #include "shiftnas/tensor.h"
+#include "dist/dist_internal.h"
 
 int sn_data_parallel_init(sn_data_parallel *dp, const sn_dist *dist, const sn_config *config,
                           sn_network *network, int64_t batch, int64_t extra)

@@ -10,11 +10,18 @@
  * it a stop request itself (the failures of a whole process), or name a
  * failure the library then produces on that rank alone (an I/O error, a
  * NaN), through the code paths a real one would take.
+ *
+ * The program reaches the library through its public API only, except here:
+ * in a fault-injection build the shared library exports
+ * sn_fault_injection_set_hook as well (tests/unit/test_exports.sh expects
+ * it exactly then).
  */
 #ifndef SHIFTNAS_TRAIN_FAULT_INJECTION_H
 #define SHIFTNAS_TRAIN_FAULT_INJECTION_H
 
 #include "config.h"
+
+#include "shiftnas/api.h"
 
 #ifdef SHIFTNAS_FAULT_INJECTION
 #include <stdint.h>
@@ -35,7 +42,7 @@ typedef enum {
 typedef sn_fault (*sn_fault_hook)(sn_fault_point point, int rank, int64_t step);
 
 /* Installs the hook (NULL: none, the default), before training starts. */
-void sn_fault_injection_set_hook(sn_fault_hook hook);
+SN_API void sn_fault_injection_set_hook(sn_fault_hook hook);
 
 /* The library's fault points: the hook's answer, SN_FAULT_NONE without one. */
 sn_fault sn_fault_injection_at(sn_fault_point point, int rank, int64_t step);

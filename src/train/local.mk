@@ -1,6 +1,6 @@
 # src/train: the training loop, progress lines, metrics, and the settings of
 # every part of the library made from the configuration (settings.c).
-libshiftnas_la_SOURCES += \
+libshiftnas_internal_la_SOURCES += \
 	src/train/trainer.c \
 	src/train/trainer_internal.h \
 	src/train/trainer_setup.c \
@@ -29,9 +29,9 @@ libshiftnas_la_SOURCES += \
 	src/train/settings.c
 	src/train/stop_request.h
 # Fault points for the failure tests, with --enable-fault-injection only.
-libshiftnas_la_SOURCES += src/train/fault_injection.h
+libshiftnas_internal_la_SOURCES += src/train/fault_injection.h
 if FAULT_INJECTION
-libshiftnas_la_SOURCES += src/train/fault_injection.c
+libshiftnas_internal_la_SOURCES += src/train/fault_injection.c
 endif
 shiftnasinclude_HEADERS += \
 	include/shiftnas/settings.h \

@@ -6,17 +6,15 @@
  * mpirun forwards SIGUSR1 to every rank (not SIGTERM: it ends the ranks).
  *
  * The handler only sets a flag; the trainer reads it between steps and the
- * ranks agree on it, so every rank stops after the same step.
+ * ranks agree on it, so every rank stops after the same step. Installing and
+ * restoring the handlers is public (shiftnas/train.h: shiftnas train installs
+ * them before MPI starts); what the trainer asks is declared here.
  */
 #ifndef SHIFTNAS_TRAIN_STOP_REQUEST_H
 #define SHIFTNAS_TRAIN_STOP_REQUEST_H
 
-/* Installs the handlers (keeping the previous ones for the restore); a
- * no-op when they are installed already. shiftnas train installs them
- * before MPI starts, so a request during start-up is not fatal either. */
-int sn_stop_request_install(void);
-/* Puts back the handlers that were there before the install. */
-void sn_stop_request_restore(void);
+#include "shiftnas/train.h"
+
 /* 1 while the handlers are installed. */
 int sn_stop_request_installed(void);
 /* The signal that asked to stop since the install, or 0. */

@@ -16,6 +16,7 @@
 
 #include "shiftnas/error.h"
 #include "shiftnas/nn.h"
+#include "dist/dist_internal.h"
 
 static const char *const strategy_names[] = {"uniform",   "flops-uniform", "sandwich",
                                              "attentive", "shift",         "fixed"};

@@ -21,7 +21,7 @@ sn_blas_products sn_train_blas_products(const sn_config *config)
 int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_result *result)
 {
     sn_dist local;
-    sn_dist_local(&local);
+    sn_dist_local_init(&local);
     return sn_train_on_ranks(config, run_dir, &local, 0, out, result);
 }
 

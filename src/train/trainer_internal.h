@@ -39,6 +39,7 @@
 #include "shiftnas/train.h"
 
 #include "checkpointing.h"
+#include "dist/dist_internal.h"
 #include "data_parallel.h"
 #include "supernet_training.h"
 

@@ -146,21 +146,23 @@ tests_unit_test_runfiles_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_runfiles_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_runfiles
 
-# The supernet training step of every sampling strategy (internal header).
+# The supernet training step of every sampling strategy (internal functions:
+# it links the convenience library).
 check_PROGRAMS += tests/unit/test_strategies
 TESTS += tests/unit/test_strategies
 tests_unit_test_strategies_SOURCES = tests/unit/test_strategies.c $(image_batch_sources)
 tests_unit_test_strategies_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/train
-tests_unit_test_strategies_LDADD = $(TEST_LIBS)
+tests_unit_test_strategies_LDADD = $(TEST_INTERNAL_LIBS)
 VALGRIND_TESTS += tests/unit/test_strategies
 
 # Ranks, failure agreement and data-parallel steps: an MPI program, run with
-# 1, 2 and 4 ranks by tests/run-mpi.sh (the .mpi test extension).
+# 1, 2 and 4 ranks by tests/run-mpi.sh (the .mpi test extension). It starts
+# MPI itself and calls internal functions: it links the convenience library.
 check_PROGRAMS += tests/unit/test_data_parallel.mpi
 TESTS += tests/unit/test_data_parallel.mpi
 tests_unit_test_data_parallel_mpi_SOURCES = tests/unit/test_data_parallel.c $(image_batch_sources)
 tests_unit_test_data_parallel_mpi_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/train
-tests_unit_test_data_parallel_mpi_LDADD = $(TEST_LIBS)
+tests_unit_test_data_parallel_mpi_LDADD = $(TEST_INTERNAL_LIBS)
 VALGRIND_TESTS += tests/unit/test_exact_sum
 
 # Data-parallel training end to end under mpirun (needs Fashion-MNIST):
@@ -179,7 +181,7 @@ check_PROGRAMS += tests/unit/test_checkpoint
 TESTS += tests/unit/test_checkpoint
 tests_unit_test_checkpoint_SOURCES = tests/unit/test_checkpoint.c
 tests_unit_test_checkpoint_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/train
-tests_unit_test_checkpoint_LDADD = $(TEST_LIBS)
+tests_unit_test_checkpoint_LDADD = $(TEST_INTERNAL_LIBS)  # the shift state's checkpoint functions (src/train/checkpointing.h)
 VALGRIND_TESTS += tests/unit/test_checkpoint
 
 # shiftnas report: statistics, search.csv, arms, skips, inherited vs retrained.
@@ -227,3 +229,15 @@ tests_unit_test_cli_output_SOURCES = tests/unit/test_cli_output.c src/cli/json_w
 tests_unit_test_cli_output_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_cli_output_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_cli_output
+# The library's boundary. test_exports.sh: the shared library exports exactly
+# the functions the public headers declare with SN_API. test_public_api: a
+# program that uses the library from outside, its public headers compiled
+# without the MPI and HDF5 include paths, linked to the shared library alone.
+TESTS += tests/unit/test_exports.sh
+EXTRA_DIST += tests/unit/test_exports.sh
+check_PROGRAMS += tests/unit/test_public_api
+TESTS += tests/unit/test_public_api
+tests_unit_test_public_api_SOURCES = tests/unit/test_public_api.c
+tests_unit_test_public_api_CPPFLAGS = -D_POSIX_C_SOURCE=200809L -I$(top_srcdir)/include
+tests_unit_test_public_api_CFLAGS = -std=c11 $(SHIFTNAS_WARN_CFLAGS) $(SANITIZER_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_public_api_LDADD = libshiftnas.la $(CHECK_LIBS)

@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,10 @@
 #include "shiftnas/rng.h"
 #include "shiftnas/settings.h"
 #include "data_parallel.h"
+#include "dist/dist_internal.h"
 #include "image_batches.h"
 
-static sn_dist world;
+static sn_dist *world;
 
 enum { IMAGE = 8, CLASSES = 3, BATCH = 13, SHARDS = 4 };
 
@@ -32,23 +34,23 @@ START_TEST(shards_cover_the_batch_once_in_rank_order)
     for (unsigned c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
         int shards = sizes[c];
         sn_shard_plan plan;
-        int status = sn_shard_plan_init(&plan, BATCH, shards, &world);
-        if (world.size > shards) {
+        int status = sn_shard_plan_init(&plan, BATCH, shards, world);
+        if (world->size > shards) {
             ck_assert_int_eq(status, SN_ERR_CONFIG);
             ck_assert(strstr(sn_error_message(), "ranks but only") != NULL);
             continue;
         }
         ck_assert_int_eq(status, SN_OK);
         int total = 0, expected_first = 0;
-        for (int r = 0; r < world.size; r++) {
+        for (int r = 0; r < world->size; r++) {
             ck_assert_int_ge(plan.shards_of_rank[r], 1);
-            if (r == world.rank)
+            if (r == world->rank)
                 ck_assert_int_eq(plan.first, expected_first);
             expected_first += plan.shards_of_rank[r];
             total += plan.shards_of_rank[r];
         }
         ck_assert_int_eq(total, shards);
-        ck_assert_int_eq(plan.last - plan.first, plan.shards_of_rank[world.rank]);
+        ck_assert_int_eq(plan.last - plan.first, plan.shards_of_rank[world->rank]);
         int64_t images = 0;
         for (int s = 0; s < shards; s++) {
             ck_assert_int_eq(sn_shard_begin(&plan, s), images);
@@ -60,49 +62,49 @@ START_TEST(shards_cover_the_batch_once_in_rank_order)
         sn_shard_plan_free(&plan);
     }
     sn_shard_plan plan;
-    ck_assert_int_eq(sn_shard_plan_init(&plan, 3, 4, &world), SN_ERR_CONFIG);
+    ck_assert_int_eq(sn_shard_plan_init(&plan, 3, 4, world), SN_ERR_CONFIG);
     ck_assert(strstr(sn_error_message(), "batch_size") != NULL);
 }
 END_TEST
 
 START_TEST(agreement_names_the_first_failing_rank)
 {
-    ck_assert_int_eq(sn_dist_agree(&world, SN_OK), SN_OK);
-    int last = world.size - 1;
-    int mine = world.rank == last ? sn_error_set(SN_ERR_IO, "rank %d: disk gone", world.rank)
+    ck_assert_int_eq(sn_dist_agree(world, SN_OK), SN_OK);
+    int last = world->size - 1;
+    int mine = world->rank == last ? sn_error_set(SN_ERR_IO, "rank %d: disk gone", world->rank)
                                   : SN_OK;
-    int status = sn_dist_agree(&world, mine);
-    if (world.rank == last) {
+    int status = sn_dist_agree(world, mine);
+    if (world->rank == last) {
         ck_assert_int_eq(status, SN_ERR_IO);
         ck_assert(strstr(sn_error_message(), "disk gone") != NULL);
     } else {
         ck_assert_int_eq(status, SN_ERR_PEER);
     }
     /* Agreeing again on the same failure keeps the same reporter. */
-    status = sn_dist_agree(&world, status);
-    ck_assert_int_eq(status, world.rank == last ? SN_ERR_IO : SN_ERR_PEER);
+    status = sn_dist_agree(world, status);
+    ck_assert_int_eq(status, world->rank == last ? SN_ERR_IO : SN_ERR_PEER);
     ck_assert(sn_dist_failure_agreed());
     /* Several failures: the lowest rank reports. */
-    status = sn_dist_agree(&world, sn_error_set(SN_ERR_CONFIG, "bad"));
-    ck_assert_int_eq(status, world.rank == 0 ? SN_ERR_CONFIG : SN_ERR_PEER);
+    status = sn_dist_agree(world, sn_error_set(SN_ERR_CONFIG, "bad"));
+    ck_assert_int_eq(status, world->rank == 0 ? SN_ERR_CONFIG : SN_ERR_PEER);
 }
 END_TEST
 
 START_TEST(gathers_list_values_in_rank_order)
 {
     int counts[64];
-    ck_assert_int_le(world.size, 64);
+    ck_assert_int_le(world->size, 64);
     int total = 0;
-    for (int r = 0; r < world.size; r++) {
+    for (int r = 0; r < world->size; r++) {
         counts[r] = r + 1;
         total += r + 1;
     }
     double mine[64], all[64 * 65 / 2];
-    for (int i = 0; i < counts[world.rank]; i++)
-        mine[i] = 100.0 * world.rank + i;
-    ck_assert_int_eq(sn_dist_allgather_doubles(&world, mine, counts, all), SN_OK);
+    for (int i = 0; i < counts[world->rank]; i++)
+        mine[i] = 100.0 * world->rank + i;
+    ck_assert_int_eq(sn_dist_allgather_doubles(world, mine, counts, all), SN_OK);
     int at = 0;
-    for (int r = 0; r < world.size; r++)
+    for (int r = 0; r < world->size; r++)
         for (int i = 0; i < counts[r]; i++)
             ck_assert(all[at++] == 100.0 * r + i);
     ck_assert_int_eq(at, total);
@@ -112,15 +114,15 @@ END_TEST
 START_TEST(state_check_stops_on_a_differing_rank)
 {
     uint64_t same = sn_hash_bytes(SN_HASH_START, "state", 5);
-    ck_assert_int_eq(sn_dist_check_identical(&world, same, 41), SN_OK);
-    if (world.size == 1)
+    ck_assert_int_eq(sn_dist_check_identical(world, same, 41), SN_OK);
+    if (world->size == 1)
         return;
-    uint64_t hash = world.rank == world.size - 1 ? same ^ 1 : same;
-    int status = sn_dist_check_identical(&world, hash, 41);
-    if (world.rank == 0) {
+    uint64_t hash = world->rank == world->size - 1 ? same ^ 1 : same;
+    int status = sn_dist_check_identical(world, hash, 41);
+    if (world->rank == 0) {
         ck_assert_int_eq(status, SN_ERR_MPI);
         char expected[64];
-        snprintf(expected, sizeof expected, "rank %d differs", world.size - 1);
+        snprintf(expected, sizeof expected, "rank %d differs", world->size - 1);
         ck_assert_msg(strstr(sn_error_message(), "step 42") != NULL &&
                           strstr(sn_error_message(), expected) != NULL,
                       "message: %s", sn_error_message());
@@ -206,13 +208,13 @@ static int cnn_step(cnn_fixture *f, int64_t step, int poison_shard, double *loss
 
 static void check_same_as_one_process(const char *reduce)
 {
-    if (world.size > SHARDS)
+    if (world->size > SHARDS)
         return;
     cnn_fixture ranks, alone;
-    sn_dist local;
-    sn_dist_local(&local);
-    cnn_open(&ranks, &world, reduce);
-    cnn_open(&alone, &local, reduce);
+    sn_dist *local = NULL;
+    ck_assert_int_eq(sn_dist_local(&local), SN_OK);
+    cnn_open(&ranks, world, reduce);
+    cnn_open(&alone, local, reduce);
     const sn_parameter_table *table = sn_network_parameter_table(ranks.network);
     for (int64_t step = 0; step < 3; step++) {
         double loss_ranks, loss_alone;
@@ -222,7 +224,7 @@ static void check_same_as_one_process(const char *reduce)
                              sn_network_gradients(alone.network),
                              sizeof(float) * table->total) == 0,
                       "step %lld: the gradient over %d ranks differs from one process's",
-                      (long long)step, world.size);
+                      (long long)step, world->size);
         ck_assert(loss_ranks == loss_alone);
         int64_t count_a, count_b;
         const float *a = sn_network_running_statistics(ranks.network, &count_a);
@@ -240,6 +242,7 @@ static void check_same_as_one_process(const char *reduce)
     }
     cnn_close(&ranks);
     cnn_close(&alone);
+    sn_dist_free(local);
 }
 
 START_TEST(reduced_gradient_is_one_process_gradient_bit_for_bit)
@@ -254,12 +257,12 @@ END_TEST
  * (agreement to float rounding, 1e-6 of the largest entry). */
 START_TEST(reduced_gradient_is_the_sum_of_shard_gradients)
 {
-    if (world.rank != 0)
+    if (world->rank != 0)
         return;
-    sn_dist local;
-    sn_dist_local(&local);
+    sn_dist *local = NULL;
+    ck_assert_int_eq(sn_dist_local(&local), SN_OK);
     cnn_fixture f;
-    cnn_open(&f, &local, "active");
+    cnn_open(&f, local, "active");
     double loss;
     ck_assert_int_eq(cnn_step(&f, 0, -1, &loss), SN_OK);
     const sn_parameter_table *table = sn_network_parameter_table(f.network);
@@ -269,7 +272,7 @@ START_TEST(reduced_gradient_is_the_sum_of_shard_gradients)
     memcpy(reduced, sn_network_gradients(f.network), sizeof(float) * n);
     /* the same shards one by one, from the same starting statistics */
     cnn_fixture g;
-    cnn_open(&g, &local, "active");
+    cnn_open(&g, local, "active");
     float probs[BATCH * CLASSES], dlogits[BATCH * CLASSES];
     for (int s = 0; s < SHARDS; s++) {
         int64_t begin = sn_shard_begin(&g.dp.plan, s), n_s = sn_shard_size(&g.dp.plan, s);
@@ -297,6 +300,7 @@ START_TEST(reduced_gradient_is_the_sum_of_shard_gradients)
     free(reference);
     cnn_close(&f);
     cnn_close(&g);
+    sn_dist_free(local);
 }
 END_TEST
 
@@ -345,7 +349,7 @@ static void check_blocks_are_shards_alone(const char *kind, int channels, int he
     sn_config_defaults(&config);
     config.distributed_shards = SHARDS;
     sn_data_parallel dp;
-    ck_assert_int_eq(sn_data_parallel_init(&dp, &world, &config, network, BATCH, 0), SN_OK);
+    ck_assert_int_eq(sn_data_parallel_init(&dp, world, &config, network, BATCH, 0), SN_OK);
     const int64_t floats = (int64_t)channels * height * width;
     sn_image_set set = {BATCH + 5, channels, height, width, CLASSES, NULL, NULL};
     set.pixels = malloc((size_t)(set.count * floats));
@@ -412,7 +416,7 @@ static void check_blocks_are_shards_alone(const char *kind, int channels, int he
 
 START_TEST(each_shard_block_is_its_images_alone)
 {
-    if (world.size > SHARDS)
+    if (world->size > SHARDS)
         return;
     const int channels[3] = {1, 3, 4};
     for (int i = 0; i < 3; i++) {
@@ -427,14 +431,14 @@ END_TEST
  * it names the step, shard and parameter; the others get SN_ERR_PEER. */
 START_TEST(a_nan_on_one_rank_fails_every_rank)
 {
-    if (world.size > SHARDS)
+    if (world->size > SHARDS)
         return;
     cnn_fixture f;
-    cnn_open(&f, &world, "active");
+    cnn_open(&f, world, "active");
     int poisoned = SHARDS - 1; /* owned by the last rank */
     double loss;
     int status = cnn_step(&f, 6, poisoned, &loss);
-    if (world.rank == world.size - 1) {
+    if (world->rank == world->size - 1) {
         ck_assert_int_eq(status, SN_ERR_NUMERIC);
         ck_assert_msg(strstr(sn_error_message(), "step 7") != NULL &&
                           strstr(sn_error_message(), "shard 3") != NULL,
@@ -466,12 +470,12 @@ int main(int argc, char **argv)
     /* MPI processes must not fork. */
     srunner_set_fork_status(runner, CK_NOFORK);
     /* Only rank 0 prints the summary; every rank's failures count. */
-    srunner_run_all(runner, world.rank == 0 ? CK_NORMAL : CK_SILENT);
+    srunner_run_all(runner, world->rank == 0 ? CK_NORMAL : CK_SILENT);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);
     int any = 0;
     MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    sn_dist_finalize(&world);
+    sn_dist_free(world);
     MPI_Finalize();
     return any == 0 ? 0 : 1;
 }

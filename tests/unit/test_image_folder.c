@@ -549,8 +549,8 @@ START_TEST(test_convert_one_process)
     path_in(folder, sizeof folder, "f");
     path_in(out, sizeof out, "set.h5");
     path_in(partial, sizeof partial, ".set.h5.partial");
-    sn_dist dist;
-    sn_dist_local(&dist);
+    sn_dist *dist = NULL;
+    ck_assert_int_eq(sn_dist_local(&dist), SN_OK);
     sn_convert_options options = {0};
     options.size = 16;
     options.channels = 3;
@@ -558,14 +558,14 @@ START_TEST(test_convert_one_process)
     sn_convert_result result;
 
     /* stop: fails naming the file, leaves nothing */
-    ck_assert_int_eq(sn_image_folder_convert(&dist, folder, out, &options, &result), SN_ERR_FORMAT);
+    ck_assert_int_eq(sn_image_folder_convert(dist, folder, out, &options, &result), SN_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(sn_error_message(), "f/train/a/zz.jpg: unknown image type"));
     ck_assert_int_ne(access(out, F_OK), 0);
     ck_assert_int_ne(access(partial, F_OK), 0);
 
     /* skip: 9 train images, 3 test, labels in file order */
     options.on_error = SN_ON_ERROR_SKIP;
-    ck_assert_int_eq(sn_image_folder_convert(&dist, folder, out, &options, &result), SN_OK);
+    ck_assert_int_eq(sn_image_folder_convert(dist, folder, out, &options, &result), SN_OK);
     ck_assert_int_eq(result.train_count, 9);
     ck_assert_int_eq(result.train_skipped, 1);
     ck_assert_int_eq(result.test_count, 3);
@@ -639,8 +639,9 @@ START_TEST(test_convert_one_process)
     /* an existing output is refused and kept */
     struct stat before;
     ck_assert_int_eq(stat(out, &before), 0);
-    ck_assert_int_eq(sn_image_folder_convert(&dist, folder, out, &options, &result), SN_ERR_IO);
+    ck_assert_int_eq(sn_image_folder_convert(dist, folder, out, &options, &result), SN_ERR_IO);
     ck_assert_ptr_nonnull(strstr(sn_error_message(), "already exists"));
+    sn_dist_free(dist);
     remove_temp_dir();
 }
 END_TEST

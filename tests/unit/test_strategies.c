@@ -57,7 +57,7 @@ typedef struct {
     sn_space space;
     sn_network *network;
     sn_supernet_training training;
-    sn_dist dist;
+    sn_dist *dist;
     sn_data_parallel dp;
     float images[BATCH * IMAGE * IMAGE];
     int32_t labels[BATCH];
@@ -81,9 +81,9 @@ static void fixture_open_with(fixture *f, const char *strategy, const char *cons
     ck_assert_int_eq(sn_network_create_supernet(&f->network, &f->space, &layers, HELD_OUT), SN_OK);
     sn_network_initialize(f->network, 3);
     f->config.distributed_shards = 1;
-    sn_dist_local(&f->dist);
+    ck_assert_int_eq(sn_dist_local(&f->dist), SN_OK);
     int64_t extra = strcmp(strategy, "shift") == 0 ? f->space.choice_total : 0;
-    ck_assert_int_eq(sn_data_parallel_init(&f->dp, &f->dist, &f->config, f->network, BATCH, extra),
+    ck_assert_int_eq(sn_data_parallel_init(&f->dp, f->dist, &f->config, f->network, BATCH, extra),
                      SN_OK);
     int status = sn_supernet_training_init(&f->training, &f->config, f->network, &f->dp, 100, 0,
                                            BATCH, validation, NULL);
@@ -105,6 +105,7 @@ static void fixture_close(fixture *f)
 {
     sn_supernet_training_free(&f->training);
     sn_data_parallel_free(&f->dp);
+    sn_dist_free(f->dist);
     sn_network_free(f->network);
 }
 
