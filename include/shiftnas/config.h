@@ -212,6 +212,10 @@ SN_API int sn_config_format_value(const sn_config *config, const sn_config_key *
                                   size_t size);
 /* Writes every key with its resolved value, as a loadable INI file. */
 SN_API int sn_config_write(const sn_config *config, FILE *out);
+/* The same text in memory (*text malloc'd, NUL-terminated; the caller frees
+ * it): what model files, checkpoints, exports and report.md store. *text is
+ * NULL on failure. */
+SN_API int sn_config_text(const sn_config *config, char **text);
 /* Writes the key reference (Markdown table per section) for doc/. */
 SN_API int sn_config_write_reference(FILE *out);
 

@@ -18,6 +18,7 @@
 #include "json_writer.h"
 #include "shiftnas/config.h"
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
 #include "shiftnas/rng.h"
 #include "shiftnas/settings.h"
 #include "shiftnas/space.h"
@@ -79,19 +80,6 @@ static int parse_count(const char *option, const char *text, long long lo, long 
     return SN_EXIT_OK;
 }
 
-/* "24.87M" for a report line. */
-static void human(char *out, size_t size, double x)
-{
-    if (fabs(x) >= 1e9)
-        snprintf(out, size, "%.2fG", x / 1e9);
-    else if (fabs(x) >= 1e6)
-        snprintf(out, size, "%.2fM", x / 1e6);
-    else if (fabs(x) >= 1e3)
-        snprintf(out, size, "%.2fK", x / 1e3);
-    else
-        snprintf(out, size, "%.0f", x);
-}
-
 /* By sn_dimension_kind. */
 static const char *const dimension_names[] = {"depth", "width", "kernel",   "expand ratio",
                                               "embed", "heads", "mlp ratio"};
@@ -119,8 +107,8 @@ static int print_extreme(const sn_space *space, const char *name, const sn_arch 
     if (sn_arch_format(space, arch, text, sizeof text) != SN_OK)
         return SN_ERR_ARGUMENT;
     *cost = sn_space_cost(space, arch);
-    human(macs, sizeof macs, (double)cost->macs);
-    human(params, sizeof params, (double)cost->parameters);
+    sn_format_macs(macs, sizeof macs, (double)cost->macs);
+    sn_format_macs(params, sizeof params, (double)cost->parameters);
     printf("%s: %" PRId64 " MACs (%s), %" PRId64 " parameters (%s)\n  %s\n", name, cost->macs,
            macs, cost->parameters, params, text);
     return SN_OK;
@@ -277,8 +265,8 @@ static int print_text(const space_summary *s, const space_options *options)
             fullest = s->counts[b];
     for (int b = 0; b < s->buckets; b++) {
         char from[32], to[32];
-        human(from, sizeof from, s->edges[b]);
-        human(to, sizeof to, s->edges[b + 1]);
+        sn_format_macs(from, sizeof from, s->edges[b]);
+        sn_format_macs(to, sizeof to, s->edges[b + 1]);
         int bar = (int)llround(50.0 * (double)s->counts[b] / (double)fullest);
         printf("  [%9s, %9s%s %7" PRId64 " %5.1f%% ", from, to, b + 1 == s->buckets ? "]" : ")",
                s->counts[b], 100.0 * (double)s->counts[b] / (double)options->samples);
@@ -287,8 +275,8 @@ static int print_text(const space_summary *s, const space_options *options)
         putchar('\n');
     }
     char mean_text[32], stddev_text[32];
-    human(mean_text, sizeof mean_text, s->mean);
-    human(stddev_text, sizeof stddev_text, s->stddev);
+    sn_format_macs(mean_text, sizeof mean_text, s->mean);
+    sn_format_macs(stddev_text, sizeof stddev_text, s->stddev);
     printf("MACs of the samples: mean %.0f (%s), stddev %.0f (%s), skewness %.3f\n", s->mean,
            mean_text, s->stddev, stddev_text, s->skewness);
     return SN_OK;

@@ -1,6 +1,8 @@
 /* The --json writer (json_writer.h). */
 #include "json_writer.h"
 
+#include "shiftnas/format.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -200,20 +202,12 @@ void sn_json_int(sn_json_writer *j, int64_t value)
 
 void sn_json_format_number(char *text, size_t size, double x)
 {
-    if (!isfinite(x)) {
+    /* JSON has no NaN or infinity; everything else in the one shortest
+     * round-trip form (shiftnas/format.h) */
+    if (!isfinite(x))
         snprintf(text, size, "null");
-        return;
-    }
-    /* whole numbers in plain digits: 1761625, not 1.761625e+06 */
-    if (x == floor(x) && fabs(x) < 1e15) {
-        snprintf(text, size, "%.0f", x);
-        return;
-    }
-    for (int precision = 1; precision <= 17; precision++) {
-        snprintf(text, size, "%.*g", precision, x);
-        if (strtod(text, NULL) == x)
-            return;
-    }
+    else
+        sn_format_number(text, size, x);
 }
 
 void sn_json_number(sn_json_writer *j, double value)

@@ -967,6 +967,23 @@ int sn_config_write(const sn_config *config, FILE *out)
     return SN_OK;
 }
 
+int sn_config_text(const sn_config *config, char **text)
+{
+    size_t size = 0;
+    *text = NULL;
+    FILE *memory = open_memstream(text, &size);
+    if (!memory)
+        return sn_error_set(SN_ERR_NOMEM, "out of memory for the configuration text");
+    int status = sn_config_write(config, memory);
+    if (fclose(memory) != 0 && status == SN_OK)
+        status = sn_error_set(SN_ERR_NOMEM, "out of memory for the configuration text");
+    if (status != SN_OK) {
+        free(*text);
+        *text = NULL;
+    }
+    return status;
+}
+
 int sn_config_key_result_neutral(const sn_config_key *key)
 {
     static const char *const neutral[][2] = {

@@ -222,12 +222,7 @@ static int write_configuration(FILE *out, const sn_report_runs *runs)
                  "the result-neutral keys of doc/checkpoint.md)%s\n\n",
             any ? "\n" : "", runs->runs[0]->dir, any ? " are listed above." : ": none.");
     char *text = NULL;
-    size_t size = 0;
-    FILE *memory = open_memstream(&text, &size);
-    if (!memory)
-        return sn_error_set(SN_ERR_NOMEM, "report: out of memory");
-    int status = sn_config_write(first, memory);
-    fclose(memory);
+    int status = sn_config_text(first, &text);
     if (status == SN_OK)
         fprintf(out, "<details><summary>Configuration of the first run (%s, resolved)</summary>"
                      "\n\n```ini\n%s```\n\n</details>\n\n",

@@ -110,19 +110,6 @@ static int read_whole_file(const char *path, int allow_missing, unsigned char **
     return SN_OK;
 }
 
-static int config_text(const sn_config *config, char **text)
-{
-    size_t size = 0;
-    *text = NULL;
-    FILE *memory = open_memstream(text, &size);
-    if (!memory)
-        return sn_error_set(SN_ERR_NOMEM, "cannot hold the configuration text");
-    int status = sn_config_write(config, memory);
-    if (fclose(memory) != 0 && status == SN_OK)
-        status = sn_error_set(SN_ERR_NOMEM, "cannot hold the configuration text");
-    return status;
-}
-
 /* ---- writing -------------------------------------------------------------- */
 
 /* The shift's state (sn_shift_visit_state) as datasets "shift/NAME": a
@@ -163,7 +150,7 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
 {
     const sn_config *config = s->config;
     char *text = NULL;
-    SN_TRY(config_text(config, &text));
+    SN_TRY(sn_config_text(config, &text));
     int status = sn_checkpoint_write_text(w, "format", CHECKPOINT_KIND);
     if (status == SN_OK)
         status = sn_checkpoint_write_int64(w, "format_version", SN_CHECKPOINT_FORMAT_VERSION);

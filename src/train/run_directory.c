@@ -100,12 +100,7 @@ int sn_run_directory_write_model(const sn_config *config, const char *run_dir, i
                                  sn_network *network, const sn_supernet_training *training)
 {
     char *text = NULL;
-    size_t size = 0;
-    FILE *memory = open_memstream(&text, &size);
-    if (!memory)
-        return sn_error_set(SN_ERR_NOMEM, "cannot hold the configuration text");
-    int status = sn_config_write(config, memory);
-    fclose(memory);
+    int status = sn_config_text(config, &text);
     if (status == SN_OK) {
         sn_model_part parts[2] = {
             {training ? "supernet" : "network", sn_network_parameter_table(network),

@@ -38,24 +38,6 @@ static int put_text(void *context, const char *group, const char *name, const ch
     return sn_export_file_text(context, group, name, value);
 }
 
-/* The run's resolved configuration as INI text (malloc'd). */
-static int config_text(const sn_config *config, char **text)
-{
-    size_t size = 0;
-    *text = NULL;
-    FILE *memory = open_memstream(text, &size);
-    if (!memory)
-        return sn_error_set(SN_ERR_NOMEM, "export: out of memory for the configuration text");
-    int status = sn_config_write(config, memory);
-    if (fclose(memory) != 0 && status == SN_OK)
-        status = sn_error_set(SN_ERR_NOMEM, "export: out of memory for the configuration text");
-    if (status != SN_OK) {
-        free(*text);
-        *text = NULL;
-    }
-    return status;
-}
-
 /* What the weights alone do not say: the subnet, the input and its
  * pipeline, the run and its test set. */
 static void describe(sn_export_file *f, const sn_trained_run *run, const char *arch_text,
@@ -93,7 +75,7 @@ int sn_trained_run_export_subnet(sn_trained_run *run, const sn_arch *arch, const
     char text[SN_ARCH_TEXT_MAX];
     SN_TRY(sn_arch_format(run->space, &subnet, text, sizeof text));
     char *config = NULL;
-    SN_TRY(config_text(&run->config, &config));
+    SN_TRY(sn_config_text(&run->config, &config));
     /* The file first: an unwritable path fails before the recalibration's work. */
     sn_export_file *f = NULL;
     int status = sn_export_file_create(&f, path, SN_SUBNET_FORMAT, SN_SUBNET_VERSION);
