@@ -1,7 +1,27 @@
 # Shared by the tests/cli scripts (sourced after they set $work): counters,
-# pass/fail lines and the one-line-error check.
+# pass/fail lines, the one-line-error checks and the reliability tally.
 failures=0
 passes=0
+
+# The reliability tally (doc/reliability.md is made from it by
+# tests/tools/reliability-table.sh): every bad-input or fault case a test
+# tries prints one line "reliability: CLASS OUTCOME NAME" into the test's log.
+# CLASS is the input class being tried (IDX, HDF5, config, CLI, storage,
+# signals, writers, ...): set reliability_class before a group of cases.
+# OUTCOME is clear (one clear line, the expected exit), unclear (anything
+# else that still exited), crash (killed by a signal), hang (ended by the
+# timeout), intact or lost (the data a fault case checks afterwards).
+reliability_class=CLI
+reliability() { echo "reliability: $reliability_class $1 $2"; }
+
+# outcome_of STATUS: crash for a signal death (128+N, but not the timeout's
+# 124 or its SIGKILL 137), hang for the timeout, exited otherwise.
+outcome_of() {
+    case $1 in
+      124|137) echo hang ;;
+      *) if [ "$1" -ge 128 ]; then echo crash; else echo exited; fi ;;
+    esac
+}
 
 pass() { passes=$((passes + 1)); echo "ok: $1"; }
 fail() { failures=$((failures + 1)); echo "FAIL: $1"; }
@@ -14,6 +34,7 @@ expect_error() {
     "$@" >"$work/out" 2>"$work/err"
     status=$?
     lines=$(wc -l <"$work/err")
+    outcome=$(outcome_of "$status")
     if [ "$status" -ne "$want" ]; then
         fail "$name: exit status $status, expected $want"; cat "$work/err"
     elif [ "$lines" -ne 1 ]; then
@@ -21,8 +42,10 @@ expect_error() {
     elif ! grep -q -- "$pattern" "$work/err"; then
         fail "$name: stderr does not match '$pattern'"; cat "$work/err"
     else
-        pass "$name"
+        pass "$name"; outcome=clear
     fi
+    [ "$outcome" = exited ] && outcome=unclear
+    reliability "$outcome" "$name"
 }
 
 # expect_rank_error NAME PATTERN COMMAND...: the command exits non-zero
@@ -35,6 +58,7 @@ expect_rank_error() {
     "$@" >"$work/out" 2>"$work/err"
     status=$?
     ours=$(grep -c '^shiftnas ' "$work/err")
+    outcome=$(outcome_of "$status")
     if [ "$status" -eq 0 ] || [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
         fail "$name: exit status $status (0: no failure; 124/137: timeout)"; cat "$work/err"
     elif [ "$ours" -ne 1 ]; then
@@ -42,9 +66,16 @@ expect_rank_error() {
     elif ! grep '^shiftnas ' "$work/err" | grep -E -q -- "$pattern"; then
         fail "$name: our line does not match '$pattern'"; cat "$work/err"
     else
-        pass "$name"
+        pass "$name"; outcome=clear
     fi
+    [ "$outcome" = exited ] && outcome=unclear
+    reliability "$outcome" "$name"
 }
+
+# record_data NAME intact|lost: a fault case's check of what it left behind
+# (the previous checkpoint resumable, the log whole, ...), after the test has
+# asserted it with pass/fail.
+record_data() { reliability "$2" "$1"; }
 
 # fault_injection: true when $bin was built with ./configure
 # --enable-fault-injection, so that SHIFTNAS_INJECT_FAULT is honoured

@@ -18,3 +18,8 @@ EXTRA_DIST += tests/cli/test_autoformer.sh
 # logits, ONNX (uses make_image_set; skipped without python3-torch/-onnx).
 TESTS += tests/cli/test_export.sh
 EXTRA_DIST += tests/cli/test_export.sh
+
+# Scripts run by hand: the same-bits check across refactors, and the table of
+# doc/reliability.md made from the test logs' "reliability:" lines.
+EXTRA_DIST += tests/tools/reference-runs.sh tests/tools/compare-runs.sh tests/tools/compare_h5.py \
+	tests/tools/reliability-table.sh
