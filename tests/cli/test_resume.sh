@@ -12,7 +12,9 @@
 # come from SHIFTNAS_INJECT_FAULT).
 #
 # The random moments come from $SHIFTNAS_TEST_SEED (default: the clock),
-# printed first, so a failure can be replayed.
+# printed first, so a failure can be replayed. SHIFTNAS_TEST_LONG=1 adds the
+# long form (make check-resume-long): chains of at least 24 SIGKILLs across
+# 1, 2 and 3 ranks.
 set -u
 bin=${SHIFTNAS_BUILD_DIR:-.}/shiftnas
 src=${SHIFTNAS_SOURCE_DIR:-.}
@@ -272,6 +274,73 @@ if [ "$status" -eq 75 ] || [ "$status" -eq 0 ]; then
             ref-shift term-1to2
 else
     fail "1 rank, SIGTERM: exit $status (expected 75)"; tail -n 5 "$work/term-1to2.err"
+fi
+
+# --- the long form: chains of SIGKILLs on 1, 2 and 3 ranks ------------------------
+# SHIFTNAS_TEST_LONG=1 (make check-resume-long; at least
+# $SHIFTNAS_TEST_KILLS kills, default 24): a run is killed at a random moment
+# up to 4 times, each start or resume on the next rank count of 1, 2, 3 (a
+# kill of one rank ends the whole job), then resumed to its end on the next
+# one; the chain must end with the reference's bits, and the next chain
+# starts on another rank count. (A loaded machine may let a resume be killed
+# before its next checkpoint: the chain then makes no progress, hence the
+# bounded chain and the final unkilled resume.) Every kill is tallied as a
+# "signals" case, every chain's end as a data check.
+kill_chain() {
+    chain=$1
+    chain_ranks=$2
+    for link in 1 2 3 4; do
+        moment=$(random "$((100 * chain + link))" "$low" "$high")
+        (
+            if [ -e "$work/$chain_run/config.ini" ]; then resume "$chain_ranks" "$chain_run"
+            else start "$chain_ranks" "$chain_run" shift; fi
+            exit "$status"
+        ) &
+        chain_pid=$!
+        sleep "$moment"
+        timeout_pid=$(pgrep -P "$chain_pid" timeout | head -n 1)
+        child=$(pgrep -P "${timeout_pid:-0}" | head -n 1)
+        target=$child
+        [ "$chain_ranks" -gt 1 ] && target=$(pgrep -P "${child:-0}" -f shiftnas | tail -n 1)
+        [ -n "$target" ] && kill -s KILL "$target" 2>/dev/null
+        wait "$chain_pid"
+        chain_status=$?
+        case $chain_status in
+          0) return 0 ;;
+          124) fail "chain $chain: a kill on $chain_ranks rank(s) left the job hanging"
+               reliability hang "chain $chain link $link"; return 1 ;;
+        esac
+        kills=$((kills + 1))
+        echo "chain $chain: SIGKILL after $moment s on $chain_ranks rank(s) (exit $chain_status)"
+        reliability clear "SIGKILL on $chain_ranks rank(s), chain $chain link $link"
+        chain_ranks=$((chain_ranks % 3 + 1))
+    done
+    finish "$chain_ranks" "$chain_run"
+}
+if [ "${SHIFTNAS_TEST_LONG:-0}" = 1 ]; then
+    reliability_class=signals
+    kills=0
+    chain=0
+    while [ "$kills" -lt "${SHIFTNAS_TEST_KILLS:-24}" ] && [ "$chain" -lt 20 ]; do
+        chain=$((chain + 1))
+        chain_run=chain-$chain
+        if kill_chain "$chain" "$(( (chain - 1) % 3 + 1 ))"; then
+            if same_state "$work/ref-shift" "$work/$chain_run"; then
+                pass "chain $chain: killed and resumed across 1, 2 and 3 ranks, the same bits"
+                record_data "chain $chain" intact
+            else
+                check_same "chain $chain: the same bits" ref-shift "$chain_run"
+                record_data "chain $chain" lost
+            fi
+        fi
+        rm -rf "${work:?}/$chain_run" "$work/$chain_run.out" "$work/$chain_run.err"
+    done
+    if [ "$kills" -ge "${SHIFTNAS_TEST_KILLS:-24}" ]; then
+        pass "long form: $kills SIGKILLs in $chain chains across 1, 2 and 3 ranks"
+    else
+        fail "long form: only $kills SIGKILLs in $chain chains"
+    fi
+    reliability_class=CLI
 fi
 
 # --- a kill in the middle of a checkpoint write -----------------------------------

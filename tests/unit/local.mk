@@ -173,6 +173,12 @@ EXTRA_DIST += tests/cli/test_distributed.sh
 # random moments, a torn checkpoint write, a change of rank count; refusals.
 TESTS += tests/cli/test_resume.sh
 EXTRA_DIST += tests/cli/test_resume.sh
+# Its long form: chains of at least 24 SIGKILLs across 1, 2 and 3 ranks, each
+# chain ending with the uninterrupted run's bits (~5 minutes; not in check).
+check-resume-long: shiftnas$(EXEEXT)
+	@SHIFTNAS_SOURCE_DIR='$(abs_top_srcdir)' SHIFTNAS_BUILD_DIR='$(abs_top_builddir)' \
+	  SHIFTNAS_TEST_LONG=1 sh '$(top_srcdir)/tests/cli/test_resume.sh'
+.PHONY: check-resume-long
 
 # Checkpoint files: round trips, the header's refusals, mutations (truncation,
 # flipped bytes, wrong layouts, HDF5 damage behind a forged header), atomic
