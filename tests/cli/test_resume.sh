@@ -42,6 +42,9 @@ random() {
         'BEGIN { srand(s + 7919 * n); printf "%.2f\n", lo + (hi - lo) * rand() }'
 }
 started=$(date +%s)
+# every stop, kill and resume here is a "signals" case (the refusals at the
+# end are tallied as checkpoint inputs)
+reliability_class=signals
 
 # 12 steps per epoch of 24 images (8 shards of 3), 2 epochs: an epoch end
 # (evaluation, model.h5, metrics rows) in the middle of the run. shift
@@ -112,7 +115,16 @@ interrupt() {
         [ -n "$target" ] && kill -s "$int_signal" "$target" 2>/dev/null
         wait "$int_pid"
         status=$?
-        [ "$status" -ne 0 ] && return
+        if [ "$status" -ne 0 ]; then
+            # a kill ends the job (137 from the process or mpirun's abort);
+            # a stop request ends it with 75; the timeout's 124 is a hang
+            case $int_signal:$status in
+              *:124) reliability hang "$int_signal on $int_ranks rank(s)" ;;
+              KILL:*|*:75) reliability clear "$int_signal on $int_ranks rank(s)" ;;
+              *) reliability unclear "$int_signal on $int_ranks rank(s): exit $status" ;;
+            esac
+            return
+        fi
         moment=$(awk -v m="$moment" 'BEGIN { printf "%.2f\n", m / 2 }')
     done
 }
@@ -172,7 +184,9 @@ same_state() {
 check_same() {
     if same_state "$work/$2" "$work/$3"; then
         pass "$1"
+        record_data "$1" intact
     else
+        record_data "$1" lost
         fail "$1: differs from $2"
         h5diff "$work/$2/model.h5" "$work/$3/model.h5" /supernet /supernet | head -n 4
         h5diff "$work/$2/log.h5" "$work/$3/log.h5" | head -n 4
