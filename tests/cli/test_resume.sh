@@ -354,7 +354,7 @@ if [ "${SHIFTNAS_TEST_LONG:-0}" = 1 ]; then
     else
         fail "long form: only $kills SIGKILLs in $chain chains"
     fi
-    reliability_class=CLI
+    reliability_class=signals
 fi
 
 # --- a kill in the middle of a checkpoint write -----------------------------------
@@ -465,6 +465,7 @@ for run in fixed:$status_fixed fixed-killed:$status_fixed_killed; do
 done
 
 # --- refusals -----------------------------------------------------------------------
+reliability_class=checkpoint
 expect_error "resume of a directory without a run" 1 "not a run directory" \
     "$bin" train --resume "$work/nothing-here"
 expect_error "a non-neutral --set on resume" 1 "\[train\] epochs cannot change on --resume" \
