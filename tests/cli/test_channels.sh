@@ -112,6 +112,7 @@ head -c 3000 /dev/zero | dd of="$work/damaged.h5" bs=1 seek=$((size * 3 / 5)) co
 damaged="$fixed --set data.path=$work/damaged.h5 --set data.stream=on --set data.normalization=fixed
          --set data.mean=0.5,0.5,0.5 --set data.std=0.25,0.25,0.25 --set data.validation_size=50
          --set train.batch_size=50 --set train.max_steps=11"
+reliability_class=HDF5
 expect_error "damaged streamed image, 1 rank" 1 "damaged.h5: /train/images: reading image" \
     timeout -k 10 "$limit" "$bin" train $damaged --out "$work/d1"
 expect_rank_error "damaged streamed image, 2 ranks: one line from the rank that read it, no hang" \

@@ -96,10 +96,12 @@ else
 fi
 
 # --- errors: one line, non-zero exit, the file or key named ---------------
+reliability_class=config
 expect_error "missing config file" 1 "$work/nope.ini" "$bin" train --config "$work/nope.ini" --out "$work/e1"
 printf '[train]\nepochz = 3\n' >"$work/unknown.ini"
 expect_error "unknown key" 1 "epochz" "$bin" train --config "$work/unknown.ini" --out "$work/e2"
 expect_error "out-of-range override" 1 "batch_size" "$bin" train --config "$src/jobs/configs/cnn-fixed.ini" --set train.batch_size=-4 --out "$work/e3"
+reliability_class=IDX
 expect_error "missing data directory" 1 "$work/no-data" "$bin" train --config "$src/jobs/configs/cnn-fixed.ini" --set "data.path=$work/no-data" --out "$work/e4"
 mkdir -p "$work/bad-idx"
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
@@ -108,14 +110,19 @@ done
 head -c 5000 "$data/train-images-idx3-ubyte.gz" >"$work/bad-idx/train-images-idx3-ubyte.gz"
 expect_error "truncated gzip IDX" 1 "train-images-idx3-ubyte" "$bin" train --config "$src/jobs/configs/cnn-fixed.ini" --set "data.path=$work/bad-idx" --out "$work/e5"
 printf 'not hdf5' >"$work/bad.h5"
+reliability_class=HDF5
 expect_error "not an HDF5 file" 1 "$work/bad.h5" "$bin" train --config "$src/jobs/configs/cnn-fixed.ini" --set data.dataset=hdf5 --set "data.path=$work/bad.h5" --out "$work/e6"
+reliability_class=config
 expect_error "patch does not divide image" 1 "patch" "$bin" train --config "$src/jobs/configs/vit-fixed.ini" --set vit.patch=5 --out "$work/e7"
 # SGD at learning rate 10 with momentum 0.99 blows the ViT up within a few steps.
+reliability_class=numeric
 expect_error "NaN guard names the step" 1 "step [0-9]*: training loss of shard [0-9]* is" "$bin" train --config "$src/jobs/configs/vit-fixed.ini" \
     --set data.train_limit=3000 --set data.validation_size=500 --set data.test_limit=500 --set train.optimizer=sgd \
     --set train.learning_rate=10 --set train.momentum=0.99 --set train.weight_decay=0 --set train.warmup_epochs=0 \
     --set train.epochs=3 --out "$work/e8"
+reliability_class=writers
 expect_error "run directory in use" 1 "already holds a run" "$bin" train --config "$work/run1/config.ini" --out "$work/run1"
+reliability_class=CLI
 expect_error "convert onto an existing file" 1 "exists" "$bin" data convert "$data" "$work/fmnist.h5"
 expect_error "unknown command" 2 "unknown command" "$bin" trian
 expect_error "train without --config" 2 "config" "$bin" train

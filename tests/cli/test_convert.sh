@@ -73,6 +73,7 @@ cp -r images bad
 victim=$(ls bad/train/dog/*.img | head -n 1)
 size=$(wc -c <"$victim")
 head -c $((size / 2)) "$victim" >"$victim.cut" && mv "$victim.cut" "$victim"
+reliability_class=image-folder
 expect_error "stop: one line naming the damaged file" 1 "$victim: truncated" \
     "$bin" data convert bad stop.h5 --size 32
 if [ ! -e stop.h5 ] && [ -z "$(ls -A | grep partial)" ]; then
@@ -120,6 +121,7 @@ else
     fail "--test-split"
 fi
 cp one.h5 keep.h5
+reliability_class=storage
 expect_error "existing output refused" 1 "keep.h5: already exists" "$bin" data convert images keep.h5 --size 32
 if cmp -s one.h5 keep.h5; then pass "existing output untouched"; else fail "existing output changed"; fi
 expect_error "output directory missing" 1 "nodir/.out.h5.partial: cannot create" \
@@ -134,6 +136,7 @@ if [ "$(id -u)" -ne 0 ]; then
     if [ -z "$(ls -A locked)" ]; then pass "nothing left in the unwritable directory"; else fail "files left in locked/"; fi
 fi
 chmod 755 locked
+reliability_class=CLI
 expect_error "--size is required for a folder" 2 "needs --size" "$bin" data convert images x.h5
 expect_error "bad --on-error" 2 "expected stop or skip" "$bin" data convert images x.h5 --size 8 --on-error maybe
 

@@ -208,6 +208,7 @@ space="$src/jobs/configs/cnn-space.ini"
 if ! without_fault_injection "injected failures on one rank (io, nan, kill)"; then
     fault=1:3:io
     # shellcheck disable=SC2086
+reliability_class=numeric
     expect_rank_error "io fault on rank 1 at step 3: one line from rank 1" \
         '^shiftnas train: rank 1: step 3: injected I/O failure' \
         launch 2 train --config "$space" $tiny --out "$work/fault-io"
@@ -240,6 +241,7 @@ fi
 
 # Errors every rank meets print one line in all, not one per rank.
 # shellcheck disable=SC2086
+reliability_class=config
 expect_rank_error "bad --set value, 2 ranks: one line" "^shiftnas train: .*batch_size.*'abc'" \
     launch 2 train --config "$space" $tiny --set train.batch_size=abc --out "$work/bad-set"
 # shellcheck disable=SC2086
@@ -247,6 +249,7 @@ expect_rank_error "missing data path, 2 ranks: one line naming it" \
     "^shiftnas train: .*$work/no-data/train-images" \
     launch 2 train --config "$space" $tiny --set "data.path=$work/no-data" --out "$work/no-data-run"
 # shellcheck disable=SC2086
+reliability_class=ranks
 expect_rank_error "3 ranks, 2 shards: refused" '^shiftnas train: .*3 ranks but only 2 shards' \
     launch 3 train --config "$space" $tiny --set distributed.shards=2 --out "$work/few-shards"
 # shellcheck disable=SC2086
