@@ -201,10 +201,29 @@ typedef struct {
 
 SN_API sn_cost sn_space_cost(const sn_space *space, const sn_arch *arch);
 
+/* ---- MACs counts as users write them (src/space/macs_text.c) ---------- */
+
+enum {
+    SN_MACS_LIST_TEXT_MAX = 1023, /* characters of a --targets list */
+    SN_MACS_LIST_MAX = 64         /* targets in one list */
+};
+/* The largest MACs count a target may be (1000000G): far beyond any network,
+ * and small enough to be exact as a double and as an int64 budget. */
+#define SN_MACS_MAX 1e15
+
 /* A positive MACs count as users write it: "2.5M" -> 2500000 (k, M, G are
- * powers of 1000; a plain number is MACs). SN_ERR_ARGUMENT for anything
- * else; nothing is recorded, callers name the option in their message. */
+ * powers of 1000; a plain number is MACs), at most SN_MACS_MAX.
+ * SN_ERR_ARGUMENT for anything else (inf, nan, 1e308G, -3M, 2M5); nothing
+ * is recorded, callers name the option in their message. */
 SN_API int sn_macs_parse(const char *text, double *macs);
+
+/* A comma-separated list of such counts ("2.5M,5M,8M"), checked whole before
+ * anything is parsed: at most SN_MACS_LIST_TEXT_MAX characters and `max`
+ * (at most SN_MACS_LIST_MAX) items, none empty. SN_ERR_ARGUMENT with one
+ * line naming the item by position ("item 2 is empty", "at most 64 targets,
+ * got 65", "item 1, '1e308G', is out of range: ..."); callers prefix the
+ * option. */
+SN_API int sn_macs_parse_list(const char *list, double *macs, int max, int *count);
 
 /* The same MAC count as a differentiable function of soft choices:
  * probabilities[choice_offset[d] + j] is the weight of choice j of dimension
