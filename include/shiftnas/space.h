@@ -48,7 +48,8 @@ enum {
     SN_SPACE_MAX_BLOCKS = 8,   /* per stage */
     SN_SPACE_MAX_LAYERS = 24,  /* ViT */
     SN_SPACE_MAX_DIMENSIONS = 2 * SN_SPACE_MAX_STAGES * (SN_SPACE_MAX_BLOCKS + 1),
-    SN_ARCH_TEXT_MAX = 2048
+    SN_ARCH_TEXT_MAX = 2048,      /* room for any canonical text sn_arch_format writes */
+    SN_ARCH_TEXT_INPUT_MAX = 8192 /* the longest text sn_arch_parse reads, blanks included */
 };
 
 typedef enum { SN_SPACE_CNN = 1, SN_SPACE_VIT = 2 } sn_space_type;
@@ -180,9 +181,10 @@ SN_API int sn_arch_equal(const sn_space *space, const sn_arch *a, const sn_arch 
  * list the active blocks stage by stage) or "vit:e=192;d=12;h=3,4,...;m=3.5,4,..."
  * (h and m list the active layers). Fails (SN_ERR_ARGUMENT) if it does not fit. */
 SN_API int sn_arch_format(const sn_space *space, const sn_arch *arch, char *text, size_t size);
-/* Parses the canonical text back (blanks ignored). An error names the
- * dimension and the value (e.g. "stage 2 width 20 is not a choice (16, 24,
- * 32)"); SN_ERR_ARGUMENT. */
+/* Parses the canonical text back (blanks ignored). A text longer than
+ * SN_ARCH_TEXT_INPUT_MAX characters is refused before it is read. An error
+ * names the dimension and the value (e.g. "stage 2 width 20 is not a choice
+ * (16, 24, 32)"), the user's text escaped; SN_ERR_ARGUMENT. */
 SN_API int sn_arch_parse(const sn_space *space, const char *text, sn_arch *arch);
 
 /* ---- the FLOPs counter --------------------------------------------------- */

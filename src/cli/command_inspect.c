@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "json_writer.h"
+#include "option_values.h"
 #include "shiftnas/checkpoint.h"
 #include "shiftnas/config.h"
 #include "shiftnas/error.h"
@@ -564,9 +565,11 @@ int sn_command_inspect(int argc, char **argv)
         } else if (strcmp(argv[i], "--json") == 0) {
             as_json = 1;
         } else if (argv[i][0] == '-' || target) {
-            fprintf(stderr, "shiftnas inspect: unexpected argument '%s' (try 'shiftnas inspect "
-                            "--help')\n",
-                    argv[i]);
+            char shown[SN_CLI_SHOWN_SIZE];
+            fprintf(stderr, "shiftnas inspect: unexpected argument '%s' (%s; try 'shiftnas "
+                            "inspect --help')\n",
+                    sn_cli_shown(shown, sizeof shown, argv[i]),
+                    argv[i][0] == '-' ? "not an option of inspect" : "one file or run directory only");
             return SN_EXIT_USAGE;
         } else {
             target = argv[i];
@@ -578,7 +581,9 @@ int sn_command_inspect(int argc, char **argv)
     }
     struct stat st;
     if (stat(target, &st) != 0) {
-        fprintf(stderr, "shiftnas inspect: %s: %s\n", target, strerror(errno));
+        char shown[SN_CLI_SHOWN_SIZE];
+        fprintf(stderr, "shiftnas inspect: %s: %s\n", sn_cli_shown(shown, sizeof shown, target),
+                strerror(errno));
         return SN_EXIT_FAILURE;
     }
     sn_json_writer writer, *json = NULL;
