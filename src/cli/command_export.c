@@ -26,8 +26,10 @@ static const char export_usage[] =
     "the layout; doc/export_torch.py rebuilds the subnet in PyTorch and writes ONNX.\n"
     "\n"
     "  --arch STRING   the subnet, e.g. 'cnn:d=2,3,3;w=...' as search and eval print it\n"
+    "                  (at most 8192 characters)\n"
     "  --out FILE      the file to write (written aside, then renamed into place)\n"
-    "  --set S.K=V     override a key of RUN_DIR/config.ini, e.g. --set data.path=DIR\n"
+    "  --set S.K=V     override a key of RUN_DIR/config.ini, e.g. --set data.path=DIR (not\n"
+    "                  [model], [space], search.strategy or the generator's size)\n"
     "  -h, --help      this text\n";
 
 typedef struct {

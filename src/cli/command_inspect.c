@@ -26,6 +26,8 @@ static const char inspect_usage[] =
     "Says whether a checkpoint is complete and readable, and what it holds: step,\n"
     "strategy, sampling probabilities, sizes and the stored configuration. Given a run\n"
     "directory: its checkpoints (each verified) and the one checkpoints/latest names.\n"
+    "Given a run's model.h5 (a trained model, not a checkpoint): its step, model,\n"
+    "strategy, sizes and configuration.\n"
     "\n"
     "  --datasets   list every dataset with its type and shape\n"
     "  --no-config  leave out the configuration text\n"
@@ -34,6 +36,7 @@ static const char inspect_usage[] =
     "               error, bytes, dataset_count, format, ..., step, ..., probabilities, beta,\n"
     "               sizes [{group, arrays, values, bytes}], datasets, config}\n"
     "\n"
+    "Probability updates are counted as training counts them (a row of log.h5 each).\n"
     "Exit status: 0 readable, 1 missing or damaged (the reason on stderr), 2 usage.\n";
 
 /* Per top-level group: arrays, values, bytes. */
