@@ -65,6 +65,21 @@ SN_API int sn_model_file_read(const char *path, const sn_model_part *parts, int 
 /* The stored config text, malloc'd and NUL-terminated (the caller frees). */
 SN_API int sn_model_file_read_config(const char *path, char **config_text);
 
+/* What a model file holds, for `shiftnas inspect`: its step and, per group
+ * (part), its datasets and values. The format and version are checked as by
+ * sn_model_file_read (an error for any other file); the entries are not
+ * checked against a network. */
+enum { SN_MODEL_FILE_PARTS_MAX = 8 };
+typedef struct {
+    int64_t step;
+    int part_count;
+    struct {
+        char group[64];
+        int64_t arrays, values;
+    } parts[SN_MODEL_FILE_PARTS_MAX];
+} sn_model_file_info;
+SN_API int sn_model_file_describe(const char *path, sn_model_file_info *info);
+
 /* ---- run log ----------------------------------------------------------- */
 
 typedef struct sn_run_log sn_run_log;

@@ -48,7 +48,8 @@ enum {
     SN_SPACE_MAX_BLOCKS = 8,   /* per stage */
     SN_SPACE_MAX_LAYERS = 24,  /* ViT */
     SN_SPACE_MAX_DIMENSIONS = 2 * SN_SPACE_MAX_STAGES * (SN_SPACE_MAX_BLOCKS + 1),
-    SN_ARCH_TEXT_MAX = 2048
+    SN_ARCH_TEXT_MAX = 2048,      /* room for any canonical text sn_arch_format writes */
+    SN_ARCH_TEXT_INPUT_MAX = 8192 /* the longest text sn_arch_parse reads, blanks included */
 };
 
 typedef enum { SN_SPACE_CNN = 1, SN_SPACE_VIT = 2 } sn_space_type;
@@ -180,9 +181,10 @@ SN_API int sn_arch_equal(const sn_space *space, const sn_arch *a, const sn_arch 
  * list the active blocks stage by stage) or "vit:e=192;d=12;h=3,4,...;m=3.5,4,..."
  * (h and m list the active layers). Fails (SN_ERR_ARGUMENT) if it does not fit. */
 SN_API int sn_arch_format(const sn_space *space, const sn_arch *arch, char *text, size_t size);
-/* Parses the canonical text back (blanks ignored). An error names the
- * dimension and the value (e.g. "stage 2 width 20 is not a choice (16, 24,
- * 32)"); SN_ERR_ARGUMENT. */
+/* Parses the canonical text back (blanks ignored). A text longer than
+ * SN_ARCH_TEXT_INPUT_MAX characters is refused before it is read. An error
+ * names the dimension and the value (e.g. "stage 2 width 20 is not a choice
+ * (16, 24, 32)"), the user's text escaped; SN_ERR_ARGUMENT. */
 SN_API int sn_arch_parse(const sn_space *space, const char *text, sn_arch *arch);
 
 /* ---- the FLOPs counter --------------------------------------------------- */
@@ -201,10 +203,29 @@ typedef struct {
 
 SN_API sn_cost sn_space_cost(const sn_space *space, const sn_arch *arch);
 
+/* ---- MACs counts as users write them (src/space/macs_text.c) ---------- */
+
+enum {
+    SN_MACS_LIST_TEXT_MAX = 1023, /* characters of a --targets list */
+    SN_MACS_LIST_MAX = 64         /* targets in one list */
+};
+/* The largest MACs count a target may be (1000000G): far beyond any network,
+ * and small enough to be exact as a double and as an int64 budget. */
+#define SN_MACS_MAX 1e15
+
 /* A positive MACs count as users write it: "2.5M" -> 2500000 (k, M, G are
- * powers of 1000; a plain number is MACs). SN_ERR_ARGUMENT for anything
- * else; nothing is recorded, callers name the option in their message. */
+ * powers of 1000; a plain number is MACs), at most SN_MACS_MAX.
+ * SN_ERR_ARGUMENT for anything else (inf, nan, 1e308G, -3M, 2M5); nothing
+ * is recorded, callers name the option in their message. */
 SN_API int sn_macs_parse(const char *text, double *macs);
+
+/* A comma-separated list of such counts ("2.5M,5M,8M"), checked whole before
+ * anything is parsed: at most SN_MACS_LIST_TEXT_MAX characters and `max`
+ * (at most SN_MACS_LIST_MAX) items, none empty. SN_ERR_ARGUMENT with one
+ * line naming the item by position ("item 2 is empty", "at most 64 targets,
+ * got 65", "item 1, '1e308G', is out of range: ..."); callers prefix the
+ * option. */
+SN_API int sn_macs_parse_list(const char *list, double *macs, int max, int *count);
 
 /* The same MAC count as a differentiable function of soft choices:
  * probabilities[choice_offset[d] + j] is the weight of choice j of dimension

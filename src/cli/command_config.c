@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "config_resolve.h"
 #include "json_writer.h"
+#include "option_values.h"
 #include "shiftnas/config.h"
 #include "shiftnas/error.h"
 
@@ -86,16 +87,19 @@ static int show_config(int argc, char **argv)
         fprintf(stderr, "shiftnas config: out of memory\n");
         return SN_EXIT_FAILURE;
     }
+    static const sn_cli_valued_option valued[] = {{"--config", "a FILE"},
+                                                  {"--resume", "a RUN_DIR"},
+                                                  {"--set", "SECTION.KEY=VALUE"},
+                                                  {NULL, NULL}};
     for (int i = 2; exit_code == SN_EXIT_OK && i < argc; i++) {
         const char *arg = argv[i];
-        int takes_value = strcmp(arg, "--config") == 0 || strcmp(arg, "--resume") == 0 ||
-                          strcmp(arg, "--set") == 0;
+        char problem[512], shown[SN_CLI_SHOWN_SIZE];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             fputs(config_usage, stdout);
             free(overrides);
             return SN_EXIT_OK;
-        } else if (takes_value && i + 1 >= argc) {
-            fprintf(stderr, "shiftnas config: %s needs a value\n", arg);
+        } else if (sn_cli_bad_value(valued, argc, argv, i, problem, sizeof problem)) {
+            fprintf(stderr, "shiftnas config: %s\n", problem);
             exit_code = SN_EXIT_USAGE;
         } else if (strcmp(arg, "--config") == 0) {
             config_path = argv[++i];
@@ -107,7 +111,7 @@ static int show_config(int argc, char **argv)
             json = 1;
         } else {
             fprintf(stderr, "shiftnas config: unknown argument '%s' (try 'shiftnas config "
-                            "--help')\n", arg);
+                            "--help')\n", sn_cli_shown(shown, sizeof shown, arg));
             exit_code = SN_EXIT_USAGE;
         }
     }

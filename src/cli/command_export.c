@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "option_values.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/export.h"
@@ -25,8 +26,10 @@ static const char export_usage[] =
     "the layout; doc/export_torch.py rebuilds the subnet in PyTorch and writes ONNX.\n"
     "\n"
     "  --arch STRING   the subnet, e.g. 'cnn:d=2,3,3;w=...' as search and eval print it\n"
+    "                  (at most 8192 characters)\n"
     "  --out FILE      the file to write (written aside, then renamed into place)\n"
-    "  --set S.K=V     override a key of RUN_DIR/config.ini, e.g. --set data.path=DIR\n"
+    "  --set S.K=V     override a key of RUN_DIR/config.ini, e.g. --set data.path=DIR (not\n"
+    "                  [model], [space], search.strategy or the generator's size)\n"
     "  -h, --help      this text\n";
 
 typedef struct {
@@ -38,15 +41,19 @@ typedef struct {
 /* SN_EXIT_OK to go on, -1 after --help, else the usage exit code. */
 static int parse_options(int argc, char **argv, options *o)
 {
+    static const sn_cli_valued_option valued[] = {
+        {"--arch", "an architecture text like cnn:d=1,2,3;w=...;k=...;e=..."},
+        {"--out", "a FILE"},
+        {"--set", "SECTION.KEY=VALUE"},
+        {NULL, NULL}};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        int takes_value = strcmp(arg, "--arch") == 0 || strcmp(arg, "--out") == 0 ||
-                          strcmp(arg, "--set") == 0;
+        char problem[512], shown[SN_CLI_SHOWN_SIZE];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             fputs(export_usage, stdout);
             return -1;
-        } else if (takes_value && i + 1 >= argc) {
-            fprintf(stderr, "shiftnas export: %s needs a value\n", arg);
+        } else if (sn_cli_bad_value(valued, argc, argv, i, problem, sizeof problem)) {
+            fprintf(stderr, "shiftnas export: %s\n", problem);
             return SN_EXIT_USAGE;
         } else if (strcmp(arg, "--arch") == 0) {
             o->arch = argv[++i];
@@ -56,9 +63,14 @@ static int parse_options(int argc, char **argv, options *o)
             o->overrides[o->override_count++] = argv[++i];
         } else if (arg[0] != '-' && !o->run_dir) {
             o->run_dir = arg;
+        } else if (arg[0] != '-') {
+            fprintf(stderr, "shiftnas export: '%s': one RUN_DIR only, and it was given before "
+                            "(try 'shiftnas export --help')\n",
+                    sn_cli_shown(shown, sizeof shown, arg));
+            return SN_EXIT_USAGE;
         } else {
             fprintf(stderr, "shiftnas export: unknown argument '%s' (try 'shiftnas export --help')\n",
-                    arg);
+                    sn_cli_shown(shown, sizeof shown, arg));
             return SN_EXIT_USAGE;
         }
     }

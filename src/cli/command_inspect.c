@@ -13,8 +13,11 @@
 
 #include "commands.h"
 #include "json_writer.h"
+#include "option_values.h"
 #include "shiftnas/checkpoint.h"
+#include "shiftnas/config.h"
 #include "shiftnas/error.h"
+#include "shiftnas/runfiles.h"
 #include "shiftnas/sampler.h"
 
 static const char inspect_usage[] =
@@ -23,6 +26,8 @@ static const char inspect_usage[] =
     "Says whether a checkpoint is complete and readable, and what it holds: step,\n"
     "strategy, sampling probabilities, sizes and the stored configuration. Given a run\n"
     "directory: its checkpoints (each verified) and the one checkpoints/latest names.\n"
+    "Given a run's model.h5 (a trained model, not a checkpoint): its step, model,\n"
+    "strategy, sizes and configuration.\n"
     "\n"
     "  --datasets   list every dataset with its type and shape\n"
     "  --no-config  leave out the configuration text\n"
@@ -31,6 +36,7 @@ static const char inspect_usage[] =
     "               error, bytes, dataset_count, format, ..., step, ..., probabilities, beta,\n"
     "               sizes [{group, arrays, values, bytes}], datasets, config}\n"
     "\n"
+    "Probability updates are counted as training counts them (a row of log.h5 each).\n"
     "Exit status: 0 readable, 1 missing or damaged (the reason on stderr), 2 usage.\n";
 
 /* Per top-level group: arrays, values, bytes. */
@@ -110,7 +116,7 @@ static int64_t int_attribute(sn_checkpoint_reader *r, const char *name)
 /* The sampling probabilities a run stored (a shift run: any run, what it
  * stored); buckets 0 when there are none. updates: -1 if not stored. */
 typedef struct {
-    int64_t buckets, updates;
+    int64_t buckets, updates, moved; /* moved: updates that changed the probabilities */
     double p[SN_BUCKETS_MAX], beta[SN_BUCKETS_MAX];
 } probabilities;
 
@@ -128,9 +134,18 @@ static void read_probabilities(sn_checkpoint_reader *r, probabilities *out)
         sn_checkpoint_read_array(r, "shift/beta", type, 1, dims, out->beta) != SN_OK)
         return;
     out->buckets = dims[0];
-    if (sn_checkpoint_read_array(r, "shift/updates", SN_CHECKPOINT_INT64, 0, NULL,
+    /* training/updates counts every update, as log.h5 has a row for each and
+     * the training summary says; shift/updates counts those that moved the
+     * probabilities: with the loss-change statistic the first update only
+     * measures the baseline losses. */
+    if (sn_checkpoint_read_array(r, "training/updates", SN_CHECKPOINT_INT64, 0, NULL,
+                                 &out->updates) != SN_OK &&
+        sn_checkpoint_read_array(r, "shift/updates", SN_CHECKPOINT_INT64, 0, NULL,
                                  &out->updates) != SN_OK)
         out->updates = -1;
+    if (sn_checkpoint_read_array(r, "shift/updates", SN_CHECKPOINT_INT64, 0, NULL,
+                                 &out->moved) != SN_OK)
+        out->moved = out->updates;
 }
 
 static void print_probabilities(sn_checkpoint_reader *r)
@@ -147,7 +162,77 @@ static void print_probabilities(sn_checkpoint_reader *r)
         printf(" %+.4f", shift.beta[k]);
     if (shift.updates >= 0)
         printf("\nprobability updates so far: %lld", (long long)shift.updates);
+    if (shift.updates >= 0 && shift.moved != shift.updates)
+        printf(" (%lld moved the probabilities; the first measured the baseline losses)",
+               (long long)shift.moved);
     printf("\n");
+}
+
+/* ---- files that are not checkpoints --------------------------------------- */
+
+/* A file without a checkpoint header: model.h5 (described, not refused), or
+ * something inspect does not read at all. */
+typedef struct {
+    sn_model_file_info info;
+    char *config_text;
+    sn_config config; /* model type and strategy, from config_text */
+} model_description;
+
+/* SN_OK when path is a shiftnas model file (model.h5), described in *m (the
+ * caller frees m->config_text); otherwise the message names what inspect
+ * reads, instead of the checkpoint reader's "no header". */
+static int describe_model(const char *path, model_description *m)
+{
+    memset(m, 0, sizeof *m);
+    sn_config_defaults(&m->config);
+    if (sn_model_file_describe(path, &m->info) == SN_OK &&
+        sn_model_file_read_config(path, &m->config_text) == SN_OK) {
+        /* an unreadable configuration leaves the defaults' names: say "?" */
+        if (sn_config_load_text(&m->config, m->config_text, path) != SN_OK)
+            m->config.model_type[0] = m->config.search_strategy[0] = '\0';
+        return SN_OK;
+    }
+    free(m->config_text);
+    m->config_text = NULL;
+    return sn_error_set(SN_ERR_FORMAT,
+                        "%s: neither a checkpoint nor a model file (no \"shiftnas-checkpoint\" "
+                        "header, no format \"shiftnas-model\"); inspect reads a run directory, "
+                        "its checkpoints/step-*.h5 and its model.h5",
+                        path);
+}
+
+/* A checkpoint's verification failed: a model file is described, anything
+ * else refused with the reason. */
+static int is_not_a_checkpoint(void)
+{
+    return strstr(sn_error_message(), "not a shiftnas checkpoint") != NULL;
+}
+
+static const char model_kind[] =
+    "a trained model, not a checkpoint: the weights `shiftnas train` writes when it ends, "
+    "which search, eval and export read from its run directory";
+
+static int model_file_text(const char *path, int show_config)
+{
+    model_description m;
+    if (describe_model(path, &m) != SN_OK) {
+        printf("status: not a checkpoint or model file\n");
+        sn_cli_report_error("inspect");
+        return SN_EXIT_FAILURE;
+    }
+    printf("status: %s\n", model_kind);
+    printf("format: shiftnas-model version 1; trained %lld steps\n", (long long)m.info.step);
+    printf("model: %s; strategy: %s; seed %lld\n", *m.config.model_type ? m.config.model_type : "?",
+           *m.config.search_strategy ? m.config.search_strategy : "?", (long long)m.config.seed);
+    printf("sizes:\n");
+    for (int p = 0; p < m.info.part_count; p++)
+        printf("  %-20s %5lld arrays %12lld values %10.2f MB\n", m.info.parts[p].group,
+               (long long)m.info.parts[p].arrays, (long long)m.info.parts[p].values,
+               (double)m.info.parts[p].values * 4 / 1e6);
+    if (show_config)
+        printf("configuration:\n%s", m.config_text);
+    free(m.config_text);
+    return SN_EXIT_OK;
 }
 
 static int inspect_file_text(const char *path, int list_datasets, int show_config)
@@ -155,6 +240,8 @@ static int inspect_file_text(const char *path, int list_datasets, int show_confi
     int64_t size = 0;
     printf("file: %s\n", path);
     int status = sn_checkpoint_verify(path, &size);
+    if (status != SN_OK && is_not_a_checkpoint())
+        return model_file_text(path, show_config);
     if (status != SN_OK) {
         printf("status: NOT USABLE: %s\n", sn_error_message());
         sn_cli_report_error("inspect");
@@ -292,6 +379,40 @@ static void json_checkpoint_contents(sn_json_writer *j, sn_checkpoint_reader *r,
         json_text_attribute(j, r, "config");
 }
 
+/* model.h5 as the JSON object of a file: kind "model", its step, model type,
+ * strategy, sizes and configuration. */
+static int model_file_json(sn_json_writer *j, const char *path, int show_config)
+{
+    model_description m;
+    if (describe_model(path, &m) != SN_OK) {
+        sn_json_key_bool(j, "usable", 0);
+        sn_json_key_string(j, "error", sn_error_message());
+        sn_cli_report_error("inspect");
+        return SN_EXIT_FAILURE;
+    }
+    sn_json_key_string(j, "kind", "model");
+    sn_json_key_bool(j, "usable", 1);
+    sn_json_key_string(j, "format", "shiftnas-model");
+    sn_json_key_int(j, "step", m.info.step);
+    sn_json_key_string(j, "model_type", *m.config.model_type ? m.config.model_type : NULL);
+    sn_json_key_string(j, "strategy", *m.config.search_strategy ? m.config.search_strategy : NULL);
+    sn_json_key(j, "sizes");
+    sn_json_array_begin(j);
+    for (int p = 0; p < m.info.part_count; p++) {
+        sn_json_object_begin(j);
+        sn_json_key_string(j, "group", m.info.parts[p].group);
+        sn_json_key_int(j, "arrays", m.info.parts[p].arrays);
+        sn_json_key_int(j, "values", m.info.parts[p].values);
+        sn_json_key_int(j, "bytes", m.info.parts[p].values * 4);
+        sn_json_object_end(j);
+    }
+    sn_json_array_end(j);
+    if (show_config)
+        sn_json_key_string(j, "config", m.config_text);
+    free(m.config_text);
+    return SN_EXIT_OK;
+}
+
 /* A checkpoint that cannot be used: said in the document and on stderr. */
 static int json_unusable(sn_json_writer *j)
 {
@@ -310,7 +431,10 @@ static int inspect_file_json(sn_json_writer *j, const char *path, int list_datas
     sn_json_object_begin(j);
     sn_json_key_string(j, "file", path);
     int exit_code = SN_EXIT_OK;
-    if (sn_checkpoint_verify(path, &size) != SN_OK || sn_checkpoint_open(&r, path) != SN_OK) {
+    int verified = sn_checkpoint_verify(path, &size);
+    if (verified != SN_OK && is_not_a_checkpoint()) {
+        exit_code = model_file_json(j, path, show_config);
+    } else if (verified != SN_OK || sn_checkpoint_open(&r, path) != SN_OK) {
         exit_code = json_unusable(j);
     } else {
         inventory inv;
@@ -327,6 +451,7 @@ static int inspect_file_json(sn_json_writer *j, const char *path, int list_datas
         if (status != SN_OK) {
             exit_code = json_unusable(j);
         } else {
+            sn_json_key_string(j, "kind", "checkpoint");
             sn_json_key_bool(j, "usable", 1);
             sn_json_key_int(j, "bytes", size);
             sn_json_key_int(j, "dataset_count", inv.datasets);
@@ -443,9 +568,11 @@ int sn_command_inspect(int argc, char **argv)
         } else if (strcmp(argv[i], "--json") == 0) {
             as_json = 1;
         } else if (argv[i][0] == '-' || target) {
-            fprintf(stderr, "shiftnas inspect: unexpected argument '%s' (try 'shiftnas inspect "
-                            "--help')\n",
-                    argv[i]);
+            char shown[SN_CLI_SHOWN_SIZE];
+            fprintf(stderr, "shiftnas inspect: unexpected argument '%s' (%s; try 'shiftnas "
+                            "inspect --help')\n",
+                    sn_cli_shown(shown, sizeof shown, argv[i]),
+                    argv[i][0] == '-' ? "not an option of inspect" : "one file or run directory only");
             return SN_EXIT_USAGE;
         } else {
             target = argv[i];
@@ -457,7 +584,9 @@ int sn_command_inspect(int argc, char **argv)
     }
     struct stat st;
     if (stat(target, &st) != 0) {
-        fprintf(stderr, "shiftnas inspect: %s: %s\n", target, strerror(errno));
+        char shown[SN_CLI_SHOWN_SIZE];
+        fprintf(stderr, "shiftnas inspect: %s: %s\n", sn_cli_shown(shown, sizeof shown, target),
+                strerror(errno));
         return SN_EXIT_FAILURE;
     }
     sn_json_writer writer, *json = NULL;

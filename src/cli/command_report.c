@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "gnuplot.h"
+#include "option_values.h"
 #include "shiftnas/error.h"
 #include "shiftnas/report.h"
 
@@ -96,14 +97,17 @@ int sn_command_report(int argc, char **argv)
         fprintf(stderr, "shiftnas report: out of memory\n");
         return SN_EXIT_FAILURE;
     }
+    static const sn_cli_valued_option report_valued[] = {
+        {"--out", "a DIR"}, {"--targets", "a list of MACs targets like 2.5M,5M,8M"}, {NULL, NULL}};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
+        char problem[512], shown[SN_CLI_SHOWN_SIZE];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             fputs(report_usage, stdout);
             free(dirs);
             return SN_EXIT_OK;
-        } else if ((strcmp(arg, "--out") == 0 || strcmp(arg, "--targets") == 0) && i + 1 >= argc) {
-            fprintf(stderr, "shiftnas report: %s needs a value\n", arg);
+        } else if (sn_cli_bad_value(report_valued, argc, argv, i, problem, sizeof problem)) {
+            fprintf(stderr, "shiftnas report: %s\n", problem);
             free(dirs);
             return SN_EXIT_USAGE;
         } else if (strcmp(arg, "--out") == 0) {
@@ -118,7 +122,7 @@ int sn_command_report(int argc, char **argv)
             dirs[dir_count++] = arg;
         } else {
             fprintf(stderr, "shiftnas report: unknown argument '%s' (try 'shiftnas report --help')\n",
-                    arg);
+                    sn_cli_shown(shown, sizeof shown, arg));
             free(dirs);
             return SN_EXIT_USAGE;
         }

@@ -17,6 +17,7 @@
 
 #include "commands.h"
 #include "json_writer.h"
+#include "option_values.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/evolution.h"
@@ -34,7 +35,11 @@ static const char search_usage[] =
     "best validation accuracy among those within the target, with inherited weights.\n"
     "\n"
     "  --targets LIST  comma-separated MACs targets with optional k/M/G suffix, e.g. 2.5M,5M,8M\n"
+    "                  (at most 1023 characters and 64 targets, each above 0 and at most\n"
+    "                  1000000G)\n"
     "  --set S.K=V     override a key of RUN_DIR/config.ini, e.g. --set search.evolution_evaluations=32\n"
+    "                  (not the trained supernet's: [model], [space], search.strategy and\n"
+    "                  the generator's size are fixed by training)\n"
     "  --csv FILE      append the results here (default RUN_DIR/search.csv)\n"
     "  --json          print one JSON document instead of the table, when the search is\n"
     "                  done (progress lines go to stderr): run, strategy, steps, evolution,\n"
@@ -54,6 +59,8 @@ static const char eval_usage[] =
     "Accuracy, MACs and parameters of one subnet of the trained supernet in RUN_DIR,\n"
     "with inherited weights (batch norm recalibrated for CNN subnets).\n"
     "  --arch STRING   e.g. 'cnn:d=2,3,3;w=...' as `shiftnas space --samples` prints\n"
+    "                  (at most 8192 characters)\n"
+    "  --set S.K=V     override a key of RUN_DIR/config.ini, as for search\n"
     "  --csv FILE      also append the result to FILE, in search's table format (method\n"
     "                  'eval', no target; e.g. RUN_DIR/search.csv, which `shiftnas report` reads)\n"
     "  --logits FILE   also write the test set's logits (float32 [images, classes], the numbers\n"
@@ -62,25 +69,12 @@ static const char eval_usage[] =
     "                  parameters, val_accuracy, test_accuracy, validation_images, test_images\n";
 
 
-enum { TARGETS_MAX = 64 };
+enum { TARGETS_MAX = SN_MACS_LIST_MAX };
 
 static int parse_targets(const char *list, double *targets, int *count)
 {
-    char buffer[1024];
-    if (snprintf(buffer, sizeof buffer, "%s", list) >= (int)sizeof buffer)
-        return -1;
-    *count = 0;
-    for (char *save = NULL, *item = strtok_r(buffer, ",", &save); item;
-         item = strtok_r(NULL, ",", &save)) {
-        if (*count == TARGETS_MAX || sn_macs_parse(item, &targets[*count]) != SN_OK) {
-            fprintf(stderr, "shiftnas search: --targets: '%s' is not a MACs count like 2.5M "
-                            "(at most %d targets)\n", item, TARGETS_MAX);
-            return -1;
-        }
-        (*count)++;
-    }
-    if (*count == 0) {
-        fprintf(stderr, "shiftnas search: --targets needs at least one value\n");
+    if (sn_macs_parse_list(list, targets, TARGETS_MAX, count) != SN_OK) {
+        fprintf(stderr, "shiftnas search: --targets: %s\n", sn_error_message());
         return -1;
     }
     return 0;
@@ -103,16 +97,26 @@ static int parse_options(int argc, char **argv, const char *name, const char *us
         fprintf(stderr, "shiftnas %s: out of memory\n", name);
         return SN_EXIT_FAILURE;
     }
+    static const sn_cli_valued_option search_valued[] = {
+        {"--targets", "a list of MACs targets like 2.5M,5M,8M"},
+        {"--set", "SECTION.KEY=VALUE"},
+        {"--csv", "a FILE"},
+        {NULL, NULL}};
+    static const sn_cli_valued_option eval_valued[] = {
+        {"--arch", "an architecture text like cnn:d=1,2,3;w=...;k=...;e=..."},
+        {"--set", "SECTION.KEY=VALUE"},
+        {"--csv", "a FILE"},
+        {"--logits", "a FILE.h5"},
+        {NULL, NULL}};
+    const sn_cli_valued_option *valued = strcmp(name, "search") == 0 ? search_valued : eval_valued;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        int takes_value = strcmp(arg, "--targets") == 0 || strcmp(arg, "--arch") == 0 ||
-                          strcmp(arg, "--set") == 0 || strcmp(arg, "--csv") == 0 ||
-                          strcmp(arg, "--logits") == 0;
+        char problem[512], shown[SN_CLI_SHOWN_SIZE];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             fputs(usage, stdout);
             return -1;
-        } else if (takes_value && i + 1 >= argc) {
-            fprintf(stderr, "shiftnas %s: %s needs a value\n", name, arg);
+        } else if (sn_cli_bad_value(valued, argc, argv, i, problem, sizeof problem)) {
+            fprintf(stderr, "shiftnas %s: %s\n", name, problem);
             return SN_EXIT_USAGE;
         } else if (strcmp(arg, "--targets") == 0 && strcmp(name, "search") == 0) {
             o->targets = argv[++i];
@@ -128,9 +132,14 @@ static int parse_options(int argc, char **argv, const char *name, const char *us
             o->json = 1;
         } else if (arg[0] != '-' && !o->run_dir) {
             o->run_dir = arg;
+        } else if (arg[0] != '-') {
+            fprintf(stderr, "shiftnas %s: '%s': one RUN_DIR only, and it was given before "
+                            "(try 'shiftnas %s --help')\n",
+                    name, sn_cli_shown(shown, sizeof shown, arg), name);
+            return SN_EXIT_USAGE;
         } else {
             fprintf(stderr, "shiftnas %s: unknown argument '%s' (try 'shiftnas %s --help')\n",
-                    name, arg, name);
+                    name, sn_cli_shown(shown, sizeof shown, arg), name);
             return SN_EXIT_USAGE;
         }
     }

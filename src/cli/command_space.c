@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "histogram_plot.h"
 #include "json_writer.h"
+#include "option_values.h"
 #include "shiftnas/config.h"
 #include "shiftnas/error.h"
 #include "shiftnas/format.h"
@@ -63,22 +64,6 @@ typedef struct {
     int have_seed;
     int json;
 } space_options;
-
-/* Parses a whole-number option value in [lo, hi]. */
-static int parse_count(const char *option, const char *text, long long lo, long long hi,
-                       long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
-        fprintf(stderr, "shiftnas space: %s '%s' is not an integer in %lld..%lld\n", option, text,
-                lo, hi);
-        return SN_EXIT_USAGE;
-    }
-    *out = v;
-    return SN_EXIT_OK;
-}
 
 /* By sn_dimension_kind. */
 static const char *const dimension_names[] = {"depth", "width", "kernel",   "expand ratio",
@@ -433,19 +418,21 @@ int sn_command_space(int argc, char **argv)
         return SN_EXIT_FAILURE;
     }
     int override_count = 0, have_buckets = 0, exit_code = SN_EXIT_OK;
-    static const char *const valued[] = {"--config", "--set",  "--samples", "--buckets",
-                                         "--bucket-step", "--plot", "--seed", "--arch"};
+    static const sn_cli_valued_option valued[] = {
+        {"--config", "a FILE"},         {"--set", "SECTION.KEY=VALUE"},
+        {"--samples", "a count N"},     {"--buckets", "a count K"},
+        {"--bucket-step", "MACS"},      {"--plot", "a FILE.png"},
+        {"--seed", "a seed S"},         {"--arch", "an architecture text like cnn:d=1,2,3;..."},
+        {NULL, NULL}};
     for (int i = 1; exit_code == SN_EXIT_OK && i < argc; i++) {
         const char *arg = argv[i];
-        int needs_value = 0;
-        for (size_t v = 0; v < sizeof valued / sizeof valued[0]; v++)
-            needs_value |= strcmp(arg, valued[v]) == 0;
+        char problem[512], shown[SN_CLI_SHOWN_SIZE];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             fputs(space_usage, stdout);
             free(overrides);
             return SN_EXIT_OK;
-        } else if (needs_value && i + 1 >= argc) {
-            fprintf(stderr, "shiftnas space: %s needs a value\n", arg);
+        } else if (sn_cli_bad_value(valued, argc, argv, i, problem, sizeof problem)) {
+            fprintf(stderr, "shiftnas space: %s\n", problem);
             exit_code = SN_EXIT_USAGE;
         } else if (strcmp(arg, "--config") == 0) {
             options.config_path = argv[++i];
@@ -458,12 +445,18 @@ int sn_command_space(int argc, char **argv)
         } else if (strcmp(arg, "--json") == 0) {
             options.json = 1;
         } else if (strcmp(arg, "--samples") == 0) {
-            exit_code = parse_count(arg, argv[++i], 1, 100000000, &options.samples);
+            exit_code = sn_cli_parse_count("space", arg, argv[++i], 1, 100000000, &options.samples) == 0
+                            ? SN_EXIT_OK
+                            : SN_EXIT_USAGE;
         } else if (strcmp(arg, "--buckets") == 0) {
-            exit_code = parse_count(arg, argv[++i], 1, MAX_BUCKETS, &options.buckets);
+            exit_code = sn_cli_parse_count("space", arg, argv[++i], 1, MAX_BUCKETS, &options.buckets) == 0
+                            ? SN_EXIT_OK
+                            : SN_EXIT_USAGE;
             have_buckets = 1;
         } else if (strcmp(arg, "--seed") == 0) {
-            exit_code = parse_count(arg, argv[++i], 0, 281474976710655LL, &options.seed);
+            exit_code = sn_cli_parse_count("space", arg, argv[++i], 0, 281474976710655LL, &options.seed) == 0
+                            ? SN_EXIT_OK
+                            : SN_EXIT_USAGE;
             options.have_seed = 1;
         } else if (strcmp(arg, "--bucket-step") == 0) {
             char *end;
@@ -471,12 +464,13 @@ int sn_command_space(int argc, char **argv)
             options.bucket_step = strtod(text, &end);
             if (end == text || *end != '\0' || !(options.bucket_step >= 1) ||
                 !isfinite(options.bucket_step)) {
-                fprintf(stderr, "shiftnas space: --bucket-step '%s' is not a number >= 1\n", text);
+                fprintf(stderr, "shiftnas space: --bucket-step '%s' is not a number >= 1\n",
+                        sn_cli_shown(shown, sizeof shown, text));
                 exit_code = SN_EXIT_USAGE;
             }
         } else {
             fprintf(stderr, "shiftnas space: unknown argument '%s' (try 'shiftnas space --help')\n",
-                    arg);
+                    sn_cli_shown(shown, sizeof shown, arg));
             exit_code = SN_EXIT_USAGE;
         }
     }

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "config_resolve.h"
+#include "option_values.h"
 #include "shiftnas/config.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
@@ -48,6 +49,12 @@ void sn_cli_report_error(const char *context)
 
 static int train_failure(const sn_dist *dist, int status);
 
+static const sn_cli_valued_option train_valued[] = {{"--config", "a FILE"},
+                                                    {"--set", "SECTION.KEY=VALUE"},
+                                                    {"--out", "a RUN_DIR"},
+                                                    {"--resume", "a RUN_DIR"},
+                                                    {NULL, NULL}};
+
 /* The command on every rank: the same arguments and configuration on each
  * (a usage error is printed once, by rank 0), the run directory chosen by
  * rank 0. */
@@ -67,15 +74,15 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
     int exit_code = SN_EXIT_OK;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
+        char problem[512];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             if (speaker)
                 fputs(train_usage, stdout);
             free(overrides);
             return SN_EXIT_OK;
-        } else if ((strcmp(arg, "--config") == 0 || strcmp(arg, "--set") == 0 ||
-                    strcmp(arg, "--out") == 0 || strcmp(arg, "--resume") == 0) && i + 1 >= argc) {
+        } else if (sn_cli_bad_value(train_valued, argc, argv, i, problem, sizeof problem)) {
             if (speaker)
-                fprintf(stderr, "shiftnas train: %s needs a value\n", arg);
+                fprintf(stderr, "shiftnas train: %s\n", problem);
             exit_code = SN_EXIT_USAGE;
             break;
         } else if (strcmp(arg, "--config") == 0) {
@@ -87,8 +94,10 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
         } else if (strcmp(arg, "--resume") == 0) {
             resume_dir = argv[++i];
         } else {
+            char shown[SN_CLI_SHOWN_SIZE];
             if (speaker)
-                fprintf(stderr, "shiftnas train: unknown argument '%s' (try 'shiftnas train --help')\n", arg);
+                fprintf(stderr, "shiftnas train: unknown argument '%s' (try 'shiftnas train --help')\n",
+                        sn_cli_shown(shown, sizeof shown, arg));
             exit_code = SN_EXIT_USAGE;
             break;
         }

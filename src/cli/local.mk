@@ -10,6 +10,8 @@ shiftnas_SOURCES += \
 	src/cli/config_resolve.h \
 	src/cli/json_writer.c \
 	src/cli/json_writer.h \
+	src/cli/option_values.c \
+	src/cli/option_values.h \
 	src/cli/command_train.c \
 	src/cli/command_data.c \
 	src/cli/command_config.c \

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "option_values.h"
 
 static const char usage_text[] =
     "usage: shiftnas COMMAND [ARGS...]\n"
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
         return sn_command_inspect(argc - 1, argv + 1);
     if (strcmp(command, "report") == 0)
         return sn_command_report(argc - 1, argv + 1);
-    fprintf(stderr, "shiftnas: unknown command '%s' (try 'shiftnas --help')\n", command);
+    char shown[SN_CLI_SHOWN_SIZE];
+    fprintf(stderr, "shiftnas: unknown command '%s' (try 'shiftnas --help')\n",
+            sn_cli_shown(shown, sizeof shown, command));
     return SN_EXIT_USAGE;
 }

@@ -515,6 +515,82 @@ static int sn_model_file_read_config_unlocked(const char *path, char **config_te
     return status;
 }
 
+/* ---- describing a model file (shiftnas inspect) ----------------------- */
+
+/* Datasets and values of one group; links are listed by index, as in
+ * check_no_foreign_entry. */
+static int describe_group(const char *path, hid_t group, const char *name, int64_t *arrays,
+                          int64_t *values)
+{
+    H5G_info_t info;
+    if (H5Gget_info(group, &info) < 0)
+        return sn_error_set(SN_ERR_FORMAT, "%s: group %s: cannot list it (corrupt group)", path,
+                            name);
+    for (hsize_t i = 0; i < info.nlinks; i++) {
+        char entry[SN_MAX_NAME + 1];
+        if (H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, entry, sizeof entry,
+                               H5P_DEFAULT) < 0)
+            return sn_error_set(SN_ERR_FORMAT, "%s: group %s: cannot list it (corrupt group)",
+                                path, name);
+        hid_t dataset = H5Dopen2(group, entry, H5P_DEFAULT);
+        hid_t space = dataset >= 0 ? H5Dget_space(dataset) : -1;
+        hssize_t points = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+        if (space >= 0)
+            H5Sclose(space);
+        if (dataset >= 0)
+            H5Dclose(dataset);
+        if (points < 0)
+            return sn_error_set(SN_ERR_FORMAT, "%s: %s/%s: not a readable dataset", path, name,
+                                entry);
+        (*arrays)++;
+        *values += (int64_t)points;
+    }
+    return SN_OK;
+}
+
+/* Every top-level group: its datasets and values (the first
+ * SN_MODEL_FILE_PARTS_MAX groups). */
+static int describe_parts(const char *path, hid_t file, sn_model_file_info *info)
+{
+    H5G_info_t root;
+    if (H5Gget_info(file, &root) < 0)
+        return sn_error_set(SN_ERR_FORMAT, "%s: cannot list its groups (damaged?)", path);
+    for (hsize_t i = 0; i < root.nlinks && info->part_count < SN_MODEL_FILE_PARTS_MAX; i++) {
+        char *name = info->parts[info->part_count].group;
+        size_t size = sizeof info->parts[0].group;
+        ssize_t length = H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, size,
+                                            H5P_DEFAULT);
+        if (length < 0 || (size_t)length >= size)
+            return sn_error_set(SN_ERR_FORMAT, "%s: cannot list its groups (damaged?)", path);
+        hid_t group = H5Oopen(file, name, H5P_DEFAULT);
+        if (group < 0)
+            return sn_error_set(SN_ERR_FORMAT, "%s: %s: cannot open it", path, name);
+        int status = H5Iget_type(group) != H5I_GROUP
+                         ? sn_error_set(SN_ERR_FORMAT, "%s: %s: not a group", path, name)
+                         : describe_group(path, group, name,
+                                          &info->parts[info->part_count].arrays,
+                                          &info->parts[info->part_count].values);
+        H5Oclose(group);
+        SN_TRY(status);
+        info->part_count++;
+    }
+    return SN_OK;
+}
+
+static int sn_model_file_describe_unlocked(const char *path, sn_model_file_info *info)
+{
+    memset(info, 0, sizeof *info);
+    hid_t file;
+    SN_TRY(open_model_file(path, &file));
+    int status = check_identity(path, file);
+    if (status == SN_OK)
+        status = read_integer_attribute(path, file, "step", &info->step);
+    if (status == SN_OK)
+        status = describe_parts(path, file, info);
+    H5Fclose(file);
+    return status;
+}
+
 /* ---- the public entries hold the HDF5 lock (src/io/hdf5_lock.h) ---- */
 
 int sn_model_file_write(const char *path, const char *config_text, int64_t step,
@@ -538,6 +614,14 @@ int sn_model_file_read_config(const char *path, char **config_text)
 {
     sn_hdf5_lock();
     int status = sn_model_file_read_config_unlocked(path, config_text);
+    sn_hdf5_unlock();
+    return status;
+}
+
+int sn_model_file_describe(const char *path, sn_model_file_info *info)
+{
+    sn_hdf5_lock();
+    int status = sn_model_file_describe_unlocked(path, info);
     sn_hdf5_unlock();
     return status;
 }

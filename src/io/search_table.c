@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "shiftnas/error.h"
+#include "shiftnas/space.h"
 
 static const char search_header[] =
     "method,strategy,target_flops,arch,flops,params,val_accuracy,test_accuracy,evaluations,"
@@ -60,6 +61,11 @@ int sn_search_table_append(const char *path, const sn_search_row *rows, int coun
             return sn_error_set(SN_ERR_ARGUMENT, "%s: row %d: a method, strategy or arch that "
                                                  "the table cannot hold",
                                 path, i);
+    for (int i = 0; i < count; i++)
+        if (!(rows[i].target >= 0 && rows[i].target <= SN_MACS_MAX))
+            return sn_error_set(SN_ERR_ARGUMENT, "%s: row %d: target %g MACs is out of range "
+                                                 "(at most 1000000G)",
+                                path, i, rows[i].target);
     FILE *f = NULL;
     SN_TRY(open_for_append(path, &f));
     for (int i = 0; i < count; i++)
@@ -123,6 +129,9 @@ static const char *parse_row(char *line, sn_search_row *row)
     row->target = 0;
     if (*target && (parse_double(target, &row->target) != 0 || !(row->target >= 0)))
         return "target_flops is not a number";
+    /* an older search took 1e308G and wrote inf: no target to report */
+    if (!isfinite(row->target) || row->target > SN_MACS_MAX)
+        return "target_flops is out of range (a target is at most 1000000G MACs)";
     /* the arch is quoted (it holds commas) */
     if (*cursor != '"')
         return "arch is not double-quoted";

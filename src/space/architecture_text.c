@@ -30,8 +30,17 @@
  * integers and ratios such as 3.5; 1e-9 absorbs only decimal round-off). */
 static const double MATCH_TOLERANCE = 1e-9;
 
-/* Longest architecture text parse accepts, blanks removed. */
-enum { PARSE_TEXT_MAX = 4 * SN_ARCH_TEXT_MAX };
+/* Longest architecture text parse accepts, blanks included: checked before
+ * anything is read, so a runaway argument or file field costs nothing. */
+enum { PARSE_TEXT_MAX = SN_ARCH_TEXT_INPUT_MAX };
+
+/* User text quoted in a message: at most 40 bytes of it, escaped, so that
+ * the message stays one printable line. */
+enum { SHOWN_BYTES = 40, SHOWN_SIZE = 4 * SHOWN_BYTES + 4 };
+static const char *shown(char *out, const char *text)
+{
+    return sn_format_user_text(out, SHOWN_SIZE, text, SHOWN_BYTES);
+}
 
 /* The most values one section can hold: a block list of the largest space. */
 enum { LIST_MAX = SN_SPACE_MAX_STAGES * SN_SPACE_MAX_BLOCKS };
@@ -166,11 +175,12 @@ static int parse_list(section *s, char *list)
         if (*p == '\0')
             return sn_error_set(SN_ERR_ARGUMENT, "architecture section '%s' has an empty value",
                                 s->name);
-        char *end;
+        char *end, text[SHOWN_SIZE];
         double x = strtod(p, &end);
         if (*end != '\0' || !isfinite(x))
             return sn_error_set(SN_ERR_ARGUMENT,
-                                "architecture section '%s': '%.40s' is not a number", s->name, p);
+                                "architecture section '%s': '%s' is not a number", s->name,
+                                shown(text, p));
         if (s->count < LIST_MAX)
             s->values[s->count] = x;
         s->count++;
@@ -203,19 +213,20 @@ static int split_sections(char *body, section *sections, int section_count, cons
         char *semicolon = strchr(p, ';');
         if (semicolon)
             *semicolon = '\0';
-        char *equals = strchr(p, '=');
+        char *equals = strchr(p, '='), text[SHOWN_SIZE];
         if (*p == '\0')
             return sn_error_set(SN_ERR_ARGUMENT, "architecture text has an empty section");
         if (!equals)
-            return sn_error_set(SN_ERR_ARGUMENT, "architecture section '%.40s' lacks '='", p);
+            return sn_error_set(SN_ERR_ARGUMENT, "architecture section '%s' lacks '='",
+                                shown(text, p));
         *equals = '\0';
         section *s = NULL;
         for (int i = 0; i < section_count; i++)
             if (strcmp(sections[i].name, p) == 0)
                 s = &sections[i];
         if (!s)
-            return sn_error_set(SN_ERR_ARGUMENT, "unknown section '%.40s' (%s sections: %s)", p,
-                                type, known);
+            return sn_error_set(SN_ERR_ARGUMENT, "unknown section '%s' (%s sections: %s)",
+                                shown(text, p), type, known);
         if (s->given)
             return sn_error_set(SN_ERR_ARGUMENT, "section '%s' is given twice", s->name);
         s->given = 1;
@@ -307,32 +318,31 @@ static int parse_vit(const sn_space *space, char *body, sn_arch *arch)
 
 int sn_arch_parse(const sn_space *space, const char *text, sn_arch *arch)
 {
+    if (strnlen(text, PARSE_TEXT_MAX + 1) > PARSE_TEXT_MAX)
+        return sn_error_set(SN_ERR_ARGUMENT,
+                            "architecture text longer than %d characters (every space's "
+                            "canonical texts fit in %d)",
+                            PARSE_TEXT_MAX, SN_ARCH_TEXT_MAX);
     /* the text without blanks */
     char *body = malloc(PARSE_TEXT_MAX + 1);
     if (!body)
         return sn_error_set(SN_ERR_NOMEM, "architecture text: out of memory");
     size_t n = 0;
-    for (const char *p = text; *p; p++) {
-        if (isspace((unsigned char)*p))
-            continue;
-        if (n == PARSE_TEXT_MAX) {
-            free(body);
-            return sn_error_set(SN_ERR_ARGUMENT, "architecture text longer than %d characters",
-                                PARSE_TEXT_MAX);
-        }
-        body[n++] = *p;
-    }
+    for (const char *p = text; *p; p++)
+        if (!isspace((unsigned char)*p))
+            body[n++] = *p;
     body[n] = '\0';
 
     const char *type = space->type == SN_SPACE_CNN ? "cnn" : "vit";
     int status;
     sn_arch parsed;
     memset(&parsed, 0, sizeof parsed); /* inactive dimensions: choice 0 */
+    char start[4 * 20 + 4];
     if (strncmp(body, type, 3) != 0 || body[3] != ':')
         status = sn_error_set(SN_ERR_ARGUMENT,
-                              "architecture text '%.20s%s' does not start with '%s:' (the "
-                              "space is a %s space)",
-                              body, n > 20 ? "..." : "", type, type);
+                              "architecture text '%s' does not start with '%s:' (the space is "
+                              "a %s space)",
+                              sn_format_user_text(start, sizeof start, body, 20), type, type);
     else if (space->type == SN_SPACE_CNN)
         status = parse_cnn(space, body + 4, &parsed);
     else

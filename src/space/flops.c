@@ -23,7 +23,6 @@
 #include "shiftnas/space.h"
 #include "shiftnas/error.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stddef.h>
@@ -297,24 +296,4 @@ sn_cost sn_space_cost(const sn_space *space, const sn_arch *arch)
     cost.parameters = space->type == SN_SPACE_CNN ? cnn_parameters(space, arch)
                                                   : vit_parameters(space, arch);
     return cost;
-}
-
-int sn_macs_parse(const char *text, double *macs)
-{
-    char *end = NULL;
-    errno = 0;
-    double value = strtod(text, &end);
-    if (end == text || errno != 0 || !isfinite(value))
-        return SN_ERR_ARGUMENT;
-    double scale = 1;
-    if (*end == 'k' || *end == 'K')
-        scale = 1e3, end++;
-    else if (*end == 'M' || *end == 'm')
-        scale = 1e6, end++;
-    else if (*end == 'G' || *end == 'g')
-        scale = 1e9, end++;
-    if (*end != '\0' || value <= 0)
-        return SN_ERR_ARGUMENT;
-    *macs = value * scale;
-    return SN_OK;
 }

@@ -2,6 +2,7 @@
 libshiftnas_internal_la_SOURCES += \
 	src/space/space.c \
 	src/space/architecture_text.c \
-	src/space/flops.c
+	src/space/flops.c \
+	src/space/macs_text.c
 shiftnasinclude_HEADERS += \
 	include/shiftnas/space.h

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
 #include "shiftnas/network.h"
 #include "shiftnas/runfiles.h"
 
@@ -29,6 +30,59 @@ void sn_trained_run_close(sn_trained_run *run)
     memset(run, 0, sizeof *run);
 }
 
+/* RUN_DIR must be the directory `shiftnas train` wrote; a file given in its
+ * place (its model.h5, a checkpoint) is named as such, not as missing. */
+static int check_run_directory(const char *run_dir)
+{
+    struct stat st;
+    if (stat(run_dir, &st) != 0)
+        return sn_error_set(SN_ERR_IO, "%s: not a run directory (%s)", run_dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return sn_error_set(SN_ERR_IO,
+                            "%s: is a file, not a run directory: give the directory that "
+                            "`shiftnas train --out` wrote (it holds config.ini and model.h5)",
+                            run_dir);
+    return SN_OK;
+}
+
+/* The keys that make the trained files what they are: the network's family
+ * and search space (the shapes in model.h5), the strategy and the
+ * generator's size (whether and how the generator is stored). */
+static int defines_trained_model(const sn_config_key *key)
+{
+    return strcmp(key->section, "model") == 0 || strcmp(key->section, "space") == 0 ||
+           (strcmp(key->section, "search") == 0 &&
+            (strcmp(key->name, "strategy") == 0 || strcmp(key->name, "generator_hidden") == 0 ||
+             strcmp(key->name, "generator_embedding") == 0));
+}
+
+/* An override may change how the trained supernet is searched or evaluated,
+ * never what was trained: model.h5 would not fit, and its error would blame
+ * the file instead of the override. */
+static int check_override(const sn_config *trained, const sn_config *now, const char *assignment,
+                          const char *config_path)
+{
+    int count;
+    const sn_config_key *keys = sn_config_keys(&count);
+    for (int k = 0; k < count; k++) {
+        char was[1024], is[1024];
+        if (!defines_trained_model(&keys[k]) ||
+            sn_config_format_value(trained, &keys[k], was, sizeof was) != SN_OK ||
+            sn_config_format_value(now, &keys[k], is, sizeof is) != SN_OK || strcmp(was, is) == 0)
+            continue;
+        char shown_assignment[4 * 60 + 4], shown_was[4 * 60 + 4];
+        return sn_error_set(SN_ERR_CONFIG,
+                            "--set '%s': [%s] %s is fixed by training (%s has %s = %s, the "
+                            "supernet in model.h5 was trained with it); search, eval and "
+                            "export cannot change it",
+                            sn_format_user_text(shown_assignment, sizeof shown_assignment,
+                                                assignment, 60),
+                            keys[k].section, keys[k].name, config_path, keys[k].name,
+                            sn_format_user_text(shown_was, sizeof shown_was, was, 60));
+    }
+    return SN_OK;
+}
+
 static int open_files(sn_trained_run *run, const char *run_dir, const char *const *overrides,
                       int override_count, char *model_path, size_t model_size)
 {
@@ -36,16 +90,17 @@ static int open_files(sn_trained_run *run, const char *run_dir, const char *cons
     struct stat st;
     snprintf(config_path, sizeof config_path, "%s/config.ini", run_dir);
     snprintf(model_path, model_size, "%s/model.h5", run_dir);
-    if (stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return sn_error_set(SN_ERR_IO, "%s: not a run directory (%s)", run_dir,
-                            errno ? strerror(errno) : "not a directory");
+    SN_TRY(check_run_directory(run_dir));
     if (stat(model_path, &st) != 0)
         return sn_error_set(SN_ERR_IO, "%s: no trained model (%s); train a supernet into %s first",
                             model_path, strerror(errno), run_dir);
     sn_config_defaults(&run->config);
     SN_TRY(sn_config_load_file(&run->config, config_path));
-    for (int i = 0; i < override_count; i++)
+    sn_config trained = run->config;
+    for (int i = 0; i < override_count; i++) {
         SN_TRY(sn_config_set(&run->config, overrides[i]));
+        SN_TRY(check_override(&trained, &run->config, overrides[i], config_path));
+    }
     SN_TRY(sn_config_validate(&run->config));
     if (strcmp(run->config.model_type, "supernet") != 0)
         return sn_error_set(SN_ERR_CONFIG,

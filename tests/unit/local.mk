@@ -24,6 +24,10 @@ EXTRA_DIST += tests/cli/test_search.sh tests/cli/common.sh
 # --json of search, eval, inspect, space; config show; space --plot's axes.
 TESTS += tests/cli/test_json.sh
 EXTRA_DIST += tests/cli/test_json.sh
+# Every message of the command line one clear line (options' values, --targets,
+# architecture texts, a file for a run directory, inspect of model.h5).
+TESTS += tests/cli/test_messages.sh
+EXTRA_DIST += tests/cli/test_messages.sh
 check_PROGRAMS += tests/unit/test_nn_transformer
 TESTS += tests/unit/test_nn_transformer
 tests_unit_test_nn_transformer_SOURCES = tests/unit/test_nn_transformer.c $(gradcheck_sources)
