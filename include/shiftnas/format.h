@@ -8,6 +8,9 @@
  *     sn_format_macs(text, sizeof text, 2384512);   // "2.385M", as --targets takes it
  *
  * Both truncate safely to size (NUL-terminated); 32 bytes hold any value.
+ *
+ * Text that came from a user or a file goes into a message through
+ * sn_format_user_text, so that the message stays one printable line.
  */
 #ifndef SHIFTNAS_FORMAT_H
 #define SHIFTNAS_FORMAT_H
@@ -29,6 +32,16 @@ SN_API void sn_format_number(char *out, size_t size, double x);
  * "2.385M", "1.2G"; below 1000 plain digits), the form sn_macs_parse
  * (shiftnas/space.h) reads. report.md and the search's table use it. */
 SN_API void sn_format_macs(char *out, size_t size, double macs);
+
+/* Text from a user or a file (a value, a line, an option) as one printable
+ * line: control characters (newlines too), DEL, C1 controls and bytes that
+ * are not UTF-8 become \xNN; valid UTF-8 stays as it is. Only the first
+ * max_bytes bytes of text are shown, then "..." (a long value stays one
+ * short line). Truncates safely to size; 4 * max_bytes + 4 bytes hold any
+ * result. Returns out, for use as a printf argument:
+ *     sn_format_user_text(shown, sizeof shown, "a\nb\x1b", 60)   // "a\x0ab\x1b" */
+SN_API const char *sn_format_user_text(char *out, size_t size, const char *text,
+                                       size_t max_bytes);
 
 #ifdef __cplusplus
 }
