@@ -285,8 +285,8 @@ static int check_hdf5(const char *path, sn_image_source *sources[2], sn_image_se
     if (train->channels != test->channels || train->height != test->height ||
         train->width != test->width)
         return sn_error_set(SN_ERR_FORMAT,
-                            "%s: training images (%dx%dx%d) and test images (%dx%dx%d) differ in "
-                            "shape",
+                            "%s: /train/images are %dx%dx%d but /test/images are %dx%dx%d "
+                            "(channels x height x width): both splits need one shape",
                             path, train->channels, train->height, train->width, test->channels,
                             test->height, test->width);
     train->classes = test->classes = train->classes > test->classes ? train->classes : test->classes;
