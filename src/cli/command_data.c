@@ -11,6 +11,7 @@
 #include "shiftnas/input.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
 #include "shiftnas/image_folder.h"
 #include "shiftnas/train.h"
 
@@ -124,6 +125,16 @@ static int is_image_folder(const char *path)
     return stat(train, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* A command-line argument in a message: escaped, one printable line (a
+ * compound literal: each use has its own buffer). */
+#define SHOWN(text) sn_format_user_text((char[4 * 300 + 8]){0}, 4 * 300 + 8, (text), 300)
+
+static int is_directory(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int convert_failure(const sn_dist *dist, int status)
 {
     fflush(stdout);
@@ -232,9 +243,12 @@ static void print_class_names(const char *path)
     if (sn_image_folder_read_class_names(path, &names, &count) != SN_OK)
         return; /* the split checks passed: a listing of names is extra */
     if (count > 0) {
+        /* folder names, as the converter found them: shown escaped */
         printf("class names:");
-        for (int c = 0; c < count; c++)
-            printf(" %s", names[c]);
+        for (int c = 0; c < count; c++) {
+            char shown[4 * 256 + 8];
+            printf(" %s", sn_format_user_text(shown, sizeof shown, names[c], 256));
+        }
         printf("\n");
     }
     sn_image_folder_free_class_names(names, count);
@@ -299,6 +313,11 @@ static int info(const char *path)
     sn_image_source *sources[2] = {NULL, NULL};
     struct stat st;
     int directory = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (directory && is_image_folder(path))
+        return sn_error_set(SN_ERR_FORMAT,
+                            "%s: an image folder: convert it first (shiftnas data convert %s "
+                            "OUT.h5 --size S), then ask about OUT.h5",
+                            SHOWN(path), SHOWN(path));
     int status = directory ? sn_idx_load_directory(path, &train, &test)
                            : check_hdf5(path, sources, &train, &test);
     if (status == SN_OK) {
@@ -327,10 +346,20 @@ int sn_command_data(int argc, char **argv)
     int status;
     if (argc >= 4 && strcmp(argv[1], "convert") == 0 && is_image_folder(argv[2])) {
         return convert_folder(argc - 1, argv + 1);
+    } else if (argc >= 4 && strcmp(argv[1], "convert") == 0 && !is_directory(argv[2])) {
+        fprintf(stderr, "shiftnas data: %s: not a directory (convert reads an IDX directory or an "
+                        "image folder)\n", SHOWN(argv[2]));
+        return SN_EXIT_FAILURE;
+    } else if (argc > 4 && strcmp(argv[1], "convert") == 0) {
+        fprintf(stderr, "shiftnas data: %s: no train/ folder, so not an image folder; %s and the "
+                        "other options are for image folders (an IDX directory takes none)\n",
+                        SHOWN(argv[2]), SHOWN(argv[4]));
+        return SN_EXIT_USAGE;
     } else if (argc == 4 && strcmp(argv[1], "convert") == 0) {
         struct stat st;
         if (stat(argv[3], &st) == 0) {
-            fprintf(stderr, "shiftnas data: %s: already exists; not overwriting it\n", argv[3]);
+            fprintf(stderr, "shiftnas data: %s: already exists; not overwriting it\n",
+                    SHOWN(argv[3]));
             return SN_EXIT_FAILURE;
         }
         status = sn_idx_load_directory(argv[2], &train, &test);
