@@ -8,6 +8,7 @@
 #include "json_writer.h"
 #include "shiftnas/config.h"
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
 
 static const char config_usage[] =
     "usage: shiftnas config defaults     print every key with its default (a loadable INI file)\n"
@@ -97,6 +98,11 @@ static int show_config(int argc, char **argv)
         } else if (takes_value && i + 1 >= argc) {
             fprintf(stderr, "shiftnas config: %s needs a value\n", arg);
             exit_code = SN_EXIT_USAGE;
+        } else if (takes_value && strncmp(argv[i + 1], "--", 2) == 0) {
+            /* "--set --set x=y": the option, not a value, follows */
+            fprintf(stderr, "shiftnas config: %s needs a value, not the option '%s'\n", arg,
+                    sn_format_user_text((char[4 * 60 + 8]){0}, 4 * 60 + 8, argv[i + 1], 60));
+            exit_code = SN_EXIT_USAGE;
         } else if (strcmp(arg, "--config") == 0) {
             config_path = argv[++i];
         } else if (strcmp(arg, "--resume") == 0) {
@@ -107,7 +113,8 @@ static int show_config(int argc, char **argv)
             json = 1;
         } else {
             fprintf(stderr, "shiftnas config: unknown argument '%s' (try 'shiftnas config "
-                            "--help')\n", arg);
+                            "--help')\n",
+                    sn_format_user_text((char[4 * 60 + 8]){0}, 4 * 60 + 8, arg, 60));
             exit_code = SN_EXIT_USAGE;
         }
     }

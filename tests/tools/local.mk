@@ -11,6 +11,10 @@ check_PROGRAMS += tests/tools/make_bad_inputs
 tests_tools_make_bad_inputs_SOURCES = tests/tools/make_bad_inputs.c
 tests_tools_make_bad_inputs_CFLAGS = $(AM_CFLAGS)
 tests_tools_make_bad_inputs_LDADD = $(SHIFTNAS_DEPENDENCY_LIBS)
+# Hostile inputs of every class, one clear line each (uses make_bad_inputs
+# and tests/cli/image_fixtures).
+TESTS += tests/cli/test_inputs.sh
+EXTRA_DIST += tests/cli/test_inputs.sh
 
 # Multi-channel and larger images end to end (uses make_image_set).
 TESTS += tests/cli/test_channels.sh
