@@ -129,6 +129,16 @@ static int is_image_folder(const char *path)
  * compound literal: each use has its own buffer). */
 #define SHOWN(text) sn_format_user_text((char[4 * 300 + 8]){0}, 4 * 300 + 8, (text), 300)
 
+/* The failure's message, which names paths from the command line or a
+ * folder (anyone's bytes), reported escaped: one printable line. */
+static void report_data_error(const char *context)
+{
+    char escaped[4 * 1024 + 8];
+    sn_format_user_text(escaped, sizeof escaped, sn_error_message(), 1023);
+    sn_error_set(SN_ERR_FORMAT, "%s", escaped);
+    sn_cli_report_error(context);
+}
+
 static int is_directory(const char *path)
 {
     struct stat st;
@@ -144,7 +154,7 @@ static int convert_failure(const sn_dist *dist, int status)
             snprintf(context, sizeof context, "data: rank %d", sn_dist_rank(dist));
         else
             snprintf(context, sizeof context, "data");
-        sn_cli_report_error(context);
+        report_data_error(context);
     }
     if (!sn_dist_failure_agreed())
         sn_dist_abort(dist, SN_EXIT_FAILURE);
@@ -201,7 +211,7 @@ static int convert_folder(int argc, char **argv)
     int status = sn_dist_init(&dist, &argc, &argv);
     if (status != SN_OK) {
         if (status != SN_ERR_PEER)
-            sn_cli_report_error("data");
+            report_data_error("data");
         return SN_EXIT_FAILURE;
     }
     /* mpirun hands its ranks a pseudo-terminal even when its own output
@@ -379,7 +389,7 @@ int sn_command_data(int argc, char **argv)
     sn_image_set_free(&train);
     sn_image_set_free(&test);
     if (status != SN_OK) {
-        sn_cli_report_error("data");
+        report_data_error("data");
         return SN_EXIT_FAILURE;
     }
     return SN_EXIT_OK;

@@ -199,6 +199,8 @@ expect_error "HDF5: a text file" 1 "tiny.ini: HDF5 cannot open it: not an HDF5 f
 head -c 1500 good.h5 >cut.h5
 expect_error "HDF5: a truncated file" 1 "cut.h5" $sn data info cut.h5
 expect_error "HDF5: /dev/zero" 1 "/dev/zero: cannot open: not a regular file" h5 /dev/zero --out run-dev
+expect_error "HDF5: a path with a newline and ESC, escaped" 1 "a\\\\x0ab\\\\x1b: cannot open" \
+    $sn data info "$(printf 'a\nb\033')"
 if h5 good.h5 --set data.classes=7 --set data.stream=on --out run-7 >run-7.log 2>&1 &&
    h5dump -H -d /network/classifier.bias run-7/model.h5 2>/dev/null | grep -q '( 7 )'; then
     pass "HDF5: [data] classes = 7 wins over the attribute's 3 (a 7-class classifier)"
