@@ -29,6 +29,17 @@ extern "C" {
 
 enum { SN_CONFIG_LIST_MAX = 16, SN_CONFIG_TEXT_MAX = 512 };
 
+/* Input caps, checked before anything is read or copied: a configuration
+ * file of at most SN_CONFIG_FILE_MAX bytes (checked on its size when it is
+ * a regular file, while reading otherwise, e.g. a pipe), lines and --set
+ * items of at most SN_CONFIG_LINE_MAX characters, at most SN_CONFIG_SET_MAX
+ * --set items on one command line. */
+enum {
+    SN_CONFIG_FILE_MAX = 1 << 20,
+    SN_CONFIG_LINE_MAX = 2 * SN_CONFIG_TEXT_MAX,
+    SN_CONFIG_SET_MAX = 256
+};
+
 typedef struct {
     int count;
     int64_t values[SN_CONFIG_LIST_MAX];
@@ -49,6 +60,7 @@ typedef struct {
     /* [data] */
     char dataset[SN_CONFIG_TEXT_MAX];   /* "fashion-mnist" (IDX directory) or "hdf5" */
     char path[SN_CONFIG_TEXT_MAX];      /* IDX directory or HDF5 file */
+    int64_t data_classes;         /* classes the labels are checked against (0 = the set's) */
     int64_t validation_size;      /* held out from the training set */
     int64_t train_limit;          /* use only the first N training images (0 = all) */
     int64_t test_limit;           /* evaluate only the first N test images (0 = all) */
@@ -185,10 +197,14 @@ SN_API const sn_config_key *sn_config_keys(int *count);
 SN_API void sn_config_defaults(sn_config *config);
 /* Reads an INI file over the current values (defaults first, then the file).
  * A key given twice takes its last value. On failure (SN_ERR_IO: cannot
- * open; SN_ERR_CONFIG: anything in the file) the configuration is unchanged. */
+ * open or read; SN_ERR_CONFIG: a directory, a file over SN_CONFIG_FILE_MAX
+ * bytes, a line over SN_CONFIG_LINE_MAX characters, a NUL byte, anything
+ * else in the file) the configuration is unchanged. Messages show the
+ * file's text escaped (sn_format_user_text): one line each. */
 SN_API int sn_config_load_file(sn_config *config, const char *path);
 /* Applies one "section.key=value" override (blanks around each part are
- * ignored); on failure the configuration is unchanged. */
+ * ignored; at most SN_CONFIG_LINE_MAX characters); on failure the
+ * configuration is unchanged. */
 SN_API int sn_config_set(sn_config *config, const char *assignment);
 /* Checks every field against its key's range, then relations between keys
  * (list lengths agree, min_learning_rate <= learning_rate, ...; [cnn],

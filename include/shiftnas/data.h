@@ -15,7 +15,7 @@
  *   /train/labels   any integer type, N, values in [0, classes)
  *   /test/images, /test/labels   the same for the test split
  *   attribute "classes" on the root group (integer, optional; default:
- *   largest label + 1 over both splits)
+ *   largest label + 1 over both splits); every label must be below it
  *   /class_names    optional: fixed-length strings, one per label (written
  *                   by `data convert FOLDER`; readers here ignore it)
  * Any storage layout HDF5 reads plainly is accepted: contiguous, or chunked
@@ -67,8 +67,17 @@ SN_API int sn_read_file_maybe_gzip(const char *path, size_t max_bytes, uint8_t *
 SN_API int sn_idx_load_image_set(const char *images_path, const char *labels_path,
                                  sn_image_set *set);
 /* Fashion-MNIST (or MNIST) from a directory holding
- * {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]. */
+ * {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]: SN_IDX_CLASSES
+ * classes; a label at or beyond it is SN_ERR_FORMAT naming the labels file
+ * and the label's index. The training and test images must be of one size. */
+enum { SN_IDX_CLASSES = 10 };
 SN_API int sn_idx_load_directory(const char *directory, sn_image_set *train, sn_image_set *test);
+/* The same with another class count (an IDX set such as EMNIST's; [data]
+ * classes): classes > 0 replaces SN_IDX_CLASSES, and declared_by says where
+ * it comes from in messages ("[data] classes"). */
+SN_API int sn_idx_load_directory_classes(const char *directory, int classes,
+                                         const char *declared_by, sn_image_set *train,
+                                         sn_image_set *test);
 
 /* ---- HDF5 image sets (layout above) ------------------------------------ */
 
@@ -83,8 +92,15 @@ SN_API int sn_hdf5_image_set_write(const char *path, const sn_image_set *train,
 /* Loads the training and test sets [data] names (an IDX directory or an
  * HDF5 file) whole, with [data] train_limit and test_limit applied; the two
  * must have one image shape (SN_ERR_FORMAT naming both otherwise) and get
- * the larger class count. */
+ * one class count: [data] classes when it is > 0 (every label of the images
+ * used must be below it: SN_ERR_FORMAT naming the file and the index
+ * otherwise), else the data set's (10 for an IDX directory, an HDF5 set's
+ * "classes" attribute, else the largest label + 1 over both splits). */
 SN_API int sn_load_datasets(const sn_config *config, sn_image_set *train, sn_image_set *test);
+/* Every label in [0, classes), or SN_ERR_FORMAT "NAME: label L at index I
+ * is not below the C classes of DECLARED_BY". */
+SN_API int sn_labels_check(const int32_t *labels, int64_t count, int classes, const char *name,
+                           const char *declared_by);
 
 /* ---- split, order, normalisation, augmentation, batches ---------------- */
 

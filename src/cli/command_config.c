@@ -9,6 +9,7 @@
 #include "option_values.h"
 #include "shiftnas/config.h"
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
 
 static const char config_usage[] =
     "usage: shiftnas config defaults     print every key with its default (a loadable INI file)\n"

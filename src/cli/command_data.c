@@ -11,6 +11,7 @@
 #include "shiftnas/input.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
 #include "shiftnas/image_folder.h"
 #include "shiftnas/train.h"
 
@@ -124,6 +125,26 @@ static int is_image_folder(const char *path)
     return stat(train, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* A command-line argument in a message: escaped, one printable line (a
+ * compound literal: each use has its own buffer). */
+#define SHOWN(text) sn_format_user_text((char[4 * 300 + 8]){0}, 4 * 300 + 8, (text), 300)
+
+/* The failure's message, which names paths from the command line or a
+ * folder (anyone's bytes), reported escaped: one printable line. */
+static void report_data_error(const char *context)
+{
+    char escaped[4 * 1024 + 8];
+    sn_format_user_text(escaped, sizeof escaped, sn_error_message(), 1023);
+    sn_error_set(SN_ERR_FORMAT, "%s", escaped);
+    sn_cli_report_error(context);
+}
+
+static int is_directory(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int convert_failure(const sn_dist *dist, int status)
 {
     fflush(stdout);
@@ -133,7 +154,7 @@ static int convert_failure(const sn_dist *dist, int status)
             snprintf(context, sizeof context, "data: rank %d", sn_dist_rank(dist));
         else
             snprintf(context, sizeof context, "data");
-        sn_cli_report_error(context);
+        report_data_error(context);
     }
     if (!sn_dist_failure_agreed())
         sn_dist_abort(dist, SN_EXIT_FAILURE);
@@ -190,7 +211,7 @@ static int convert_folder(int argc, char **argv)
     int status = sn_dist_init(&dist, &argc, &argv);
     if (status != SN_OK) {
         if (status != SN_ERR_PEER)
-            sn_cli_report_error("data");
+            report_data_error("data");
         return SN_EXIT_FAILURE;
     }
     /* mpirun hands its ranks a pseudo-terminal even when its own output
@@ -232,9 +253,12 @@ static void print_class_names(const char *path)
     if (sn_image_folder_read_class_names(path, &names, &count) != SN_OK)
         return; /* the split checks passed: a listing of names is extra */
     if (count > 0) {
+        /* folder names, as the converter found them: shown escaped */
         printf("class names:");
-        for (int c = 0; c < count; c++)
-            printf(" %s", names[c]);
+        for (int c = 0; c < count; c++) {
+            char shown[4 * 256 + 8];
+            printf(" %s", sn_format_user_text(shown, sizeof shown, names[c], 256));
+        }
         printf("\n");
     }
     sn_image_folder_free_class_names(names, count);
@@ -285,8 +309,8 @@ static int check_hdf5(const char *path, sn_image_source *sources[2], sn_image_se
     if (train->channels != test->channels || train->height != test->height ||
         train->width != test->width)
         return sn_error_set(SN_ERR_FORMAT,
-                            "%s: training images (%dx%dx%d) and test images (%dx%dx%d) differ in "
-                            "shape",
+                            "%s: /train/images are %dx%dx%d but /test/images are %dx%dx%d "
+                            "(channels x height x width): both splits need one shape",
                             path, train->channels, train->height, train->width, test->channels,
                             test->height, test->width);
     train->classes = test->classes = train->classes > test->classes ? train->classes : test->classes;
@@ -299,6 +323,11 @@ static int info(const char *path)
     sn_image_source *sources[2] = {NULL, NULL};
     struct stat st;
     int directory = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (directory && is_image_folder(path))
+        return sn_error_set(SN_ERR_FORMAT,
+                            "%s: an image folder: convert it first (shiftnas data convert %s "
+                            "OUT.h5 --size S), then ask about OUT.h5",
+                            SHOWN(path), SHOWN(path));
     int status = directory ? sn_idx_load_directory(path, &train, &test)
                            : check_hdf5(path, sources, &train, &test);
     if (status == SN_OK) {
@@ -327,10 +356,20 @@ int sn_command_data(int argc, char **argv)
     int status;
     if (argc >= 4 && strcmp(argv[1], "convert") == 0 && is_image_folder(argv[2])) {
         return convert_folder(argc - 1, argv + 1);
+    } else if (argc >= 4 && strcmp(argv[1], "convert") == 0 && !is_directory(argv[2])) {
+        fprintf(stderr, "shiftnas data: %s: not a directory (convert reads an IDX directory or an "
+                        "image folder)\n", SHOWN(argv[2]));
+        return SN_EXIT_FAILURE;
+    } else if (argc > 4 && strcmp(argv[1], "convert") == 0) {
+        fprintf(stderr, "shiftnas data: %s: no train/ folder, so not an image folder; %s and the "
+                        "other options are for image folders (an IDX directory takes none)\n",
+                        SHOWN(argv[2]), SHOWN(argv[4]));
+        return SN_EXIT_USAGE;
     } else if (argc == 4 && strcmp(argv[1], "convert") == 0) {
         struct stat st;
         if (stat(argv[3], &st) == 0) {
-            fprintf(stderr, "shiftnas data: %s: already exists; not overwriting it\n", argv[3]);
+            fprintf(stderr, "shiftnas data: %s: already exists; not overwriting it\n",
+                    SHOWN(argv[3]));
             return SN_EXIT_FAILURE;
         }
         status = sn_idx_load_directory(argv[2], &train, &test);
@@ -350,7 +389,7 @@ int sn_command_data(int argc, char **argv)
     sn_image_set_free(&train);
     sn_image_set_free(&test);
     if (status != SN_OK) {
-        sn_cli_report_error("data");
+        report_data_error("data");
         return SN_EXIT_FAILURE;
     }
     return SN_EXIT_OK;

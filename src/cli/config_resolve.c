@@ -7,6 +7,10 @@
 #include <sys/stat.h>
 
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
+
+/* Command-line text shown in a message: this many bytes of it, escaped. */
+enum { SHOWN_BYTES = 60, PATH_SHOWN_BYTES = 300 };
 
 /* --set on --resume: only keys that cannot change a trained bit. */
 static int check_resume_override(const char *assignment)
@@ -25,11 +29,14 @@ static int check_resume_override(const char *assignment)
             n++;
         if (strncmp(s, keys[k].section, section) == 0 && s + section == dot &&
             strncmp(n, keys[k].name, name) == 0 &&
-            (n[name] == '=' || n[name] == ' ') && !sn_config_key_result_neutral(&keys[k]))
+            (n[name] == '=' || n[name] == ' ') && !sn_config_key_result_neutral(&keys[k])) {
+            char shown[4 * SHOWN_BYTES + 8];
             return sn_error_set(SN_ERR_CONFIG,
                                 "--set '%s': [%s] %s cannot change on --resume (it would change "
                                 "the trained bits; start a new run with --config instead)",
-                                assignment, keys[k].section, keys[k].name);
+                                sn_format_user_text(shown, sizeof shown, assignment, SHOWN_BYTES),
+                                keys[k].section, keys[k].name);
+        }
     }
     return SN_OK;
 }
@@ -38,14 +45,22 @@ int sn_cli_config_resolve(sn_config *config, const char *config_path, const char
                           const char **overrides, int override_count)
 {
     sn_config_defaults(config);
-    char resume_config[1100];
+    /* every count and size is capped before anything is read */
+    if (override_count > SN_CONFIG_SET_MAX)
+        return sn_error_set(SN_ERR_CONFIG, "--set given %d times (at most %d)", override_count,
+                            SN_CONFIG_SET_MAX);
+    char resume_config[4200];
     if (resume_dir) {
-        snprintf(resume_config, sizeof resume_config, "%s/config.ini", resume_dir);
+        char shown[4 * PATH_SHOWN_BYTES + 8];
+        sn_format_user_text(shown, sizeof shown, resume_dir, PATH_SHOWN_BYTES);
+        if ((size_t)snprintf(resume_config, sizeof resume_config, "%s/config.ini", resume_dir) >=
+            sizeof resume_config)
+            return sn_error_set(SN_ERR_IO, "%s: path too long", shown);
         config_path = resume_config;
         struct stat st;
         if (stat(resume_config, &st) != 0)
-            return sn_error_set(SN_ERR_IO, "%s: not a run directory (no config.ini): %s",
-                                resume_dir, strerror(errno));
+            return sn_error_set(SN_ERR_IO, "%s: not a run directory (no config.ini): %s", shown,
+                                strerror(errno));
     }
     SN_TRY(sn_config_load_file(config, config_path));
     for (int i = 0; i < override_count; i++) {

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define FIELD(name) offsetof(sn_config, name)
@@ -48,6 +49,9 @@ static const sn_config_key config_keys[] = {
      "Data set format: an IDX directory (Fashion-MNIST layout) or one HDF5 file."},
     {"data", "path", SN_CONFIG_TEXT, FIELD(path), "/usr/share/datasets/fashion-mnist", 0, 0, NULL,
      "The IDX directory or the HDF5 file."},
+    {"data", "classes", SN_CONFIG_INT, FIELD(data_classes), "0", 0, 16777216, NULL,
+     "Classes of the classifier; every label must be below it (0 = the data set's: 10 for an "
+     "IDX directory, an HDF5 set's classes attribute, else its largest label + 1)."},
     {"data", "validation_size", SN_CONFIG_INT, FIELD(validation_size), "5000", 0, 1e7, NULL,
      "Training images held out as the validation set."},
     {"data", "train_limit", SN_CONFIG_INT, FIELD(train_limit), "0", 0, 1e9, NULL,
@@ -313,7 +317,9 @@ enum { SECTION_COUNT = (int)(sizeof config_sections / sizeof config_sections[0])
 
 /* Lines in a configuration file may be this long (a text value of
  * SN_CONFIG_TEXT_MAX - 1 characters plus its key fits). */
-enum { LINE_MAX_CHARS = 2 * SN_CONFIG_TEXT_MAX };
+enum { LINE_MAX_CHARS = SN_CONFIG_LINE_MAX };
+/* User text shown in a message: this many bytes of it, escaped. */
+enum { SHOWN_BYTES = 60, VALUE_SHOWN_BYTES = 100, PATH_SHOWN_BYTES = 300 };
 
 const sn_config_key *sn_config_keys(int *count)
 {
@@ -588,13 +594,12 @@ static int set_key(const sn_config_key *key, const char *value, sn_config *confi
     const char *why = parse_value(key, value, config);
     if (!why)
         return SN_OK;
-    char allowed[160];
+    char allowed[160], value_shown[4 * VALUE_SHOWN_BYTES + 8];
     format_allowed(allowed, sizeof allowed, key);
-    /* a long bad value is shown by its start: the message stays one line */
-    int shown = strlen(value) > 100 ? 100 : (int)strlen(value);
-    return sn_error_set(SN_ERR_CONFIG, "%s: [%s] %s = '%.*s%s': %s (allowed: %s)", where,
-                        key->section, key->name, shown, value,
-                        shown < (int)strlen(value) ? "..." : "", why, allowed);
+    /* a long bad value is shown by its start, escaped: the message stays one line */
+    sn_format_user_text(value_shown, sizeof value_shown, value, VALUE_SHOWN_BYTES);
+    return sn_error_set(SN_ERR_CONFIG, "%s: [%s] %s = '%s': %s (allowed: %s)", where,
+                        key->section, key->name, value_shown, why, allowed);
 }
 
 void sn_config_defaults(sn_config *config)
@@ -620,13 +625,102 @@ void sn_config_defaults(sn_config *config)
 
 typedef struct {
     sn_config *config;  /* the working copy */
-    const char *path;
+    char path[4 * PATH_SHOWN_BYTES + 8]; /* the file's name as messages show it */
     FILE *file;
     int line;           /* number of the line libinih is parsing */
     int status;         /* first failure, stops the parse */
-    char *buffer;       /* getline's */
-    size_t capacity;
+    size_t bytes;       /* read so far */
+    char buffer[LINE_MAX_CHARS + 3]; /* the line, its "\r\n" and a NUL */
 } load_context;
+
+/* Reads the next line, with its end, into c->buffer: at most LINE_MAX_CHARS
+ * characters besides "\r\n", and SN_CONFIG_FILE_MAX bytes in all, are read
+ * before giving up, so that /dev/zero or a binary file fails at once.
+ * Returns its length (0 at the end of the file), or -1 with c->status set. */
+static long next_line(load_context *c)
+{
+    size_t n = 0;
+    int ch = 0;
+    c->line++;
+    while (n < LINE_MAX_CHARS + 2 && (ch = getc(c->file)) != EOF) {
+        if (++c->bytes > SN_CONFIG_FILE_MAX) {
+            c->status = sn_error_set(SN_ERR_CONFIG,
+                                     "%s: more than %d bytes: too large for a configuration file",
+                                     c->path, SN_CONFIG_FILE_MAX);
+            return -1;
+        }
+        if (ch == '\0') {
+            c->status = sn_error_set(SN_ERR_CONFIG,
+                                     "%s:%d: a NUL byte at column %zu (binary data is not a "
+                                     "configuration file)",
+                                     c->path, c->line, n + 1);
+            return -1;
+        }
+        c->buffer[n++] = (char)ch;
+        if (ch == '\n')
+            break;
+    }
+    if (ch == EOF && ferror(c->file)) {
+        c->status = sn_error_set(SN_ERR_IO, "%s:%d: cannot read it: %s", c->path, c->line,
+                                 strerror(errno ? errno : EIO));
+        return -1;
+    }
+    c->buffer[n] = '\0';
+    size_t content = n;
+    while (content > 0 && (c->buffer[content - 1] == '\n' || c->buffer[content - 1] == '\r'))
+        content--;
+    int cut = n == LINE_MAX_CHARS + 2 && c->buffer[n - 1] != '\n' && ch != EOF;
+    if (content > LINE_MAX_CHARS || (cut && getc(c->file) != EOF)) {
+        c->status = sn_error_set(SN_ERR_CONFIG, "%s:%d: line longer than %d characters",
+                                 c->path, c->line, LINE_MAX_CHARS);
+        return -1;
+    }
+    return (long)n;
+}
+
+/* What libinih would misread on a line it is about to see (leading blanks
+ * removed), or SN_OK: a section header without its ']' (libinih would
+ * blame the next key), an unknown section (a section with no keys never
+ * reaches the handler), a line that is no key = value. */
+static int check_line(load_context *c, const char *start)
+{
+    char shown[4 * SHOWN_BYTES + 8];
+    size_t content = strcspn(start, "\r\n");
+    if (content == 0 || *start == ';' || *start == '#')
+        return SN_OK;
+    if (*start == '[') {
+        const char *close = memchr(start, ']', content);
+        if (!close) {
+            char header[LINE_MAX_CHARS + 1];
+            memcpy(header, start, content);
+            header[content] = '\0';
+            return sn_error_set(SN_ERR_CONFIG, "%s:%d: section header '%s' has no closing ']'",
+                                c->path, c->line,
+                                sn_format_user_text(shown, sizeof shown, header, SHOWN_BYTES));
+        }
+        char name[LINE_MAX_CHARS + 1];
+        size_t name_len = (size_t)(close - start - 1);
+        memcpy(name, start + 1, name_len);
+        name[name_len] = '\0';
+        if (!section_known(name))
+            return sn_error_set(SN_ERR_CONFIG,
+                                "%s:%d: unknown section [%s] (sections: run, data, model, cnn, "
+                                "vit, space, train, search, distributed, checkpoint)",
+                                c->path, c->line,
+                                sn_format_user_text(shown, sizeof shown, name, SHOWN_BYTES));
+        return SN_OK;
+    }
+    if (strcspn(start, "=:") >= content) {
+        char text[LINE_MAX_CHARS + 1];
+        memcpy(text, start, content);
+        text[content] = '\0';
+        return sn_error_set(SN_ERR_CONFIG,
+                            "%s:%d: '%s' is not a [section], a key = value or a comment",
+                            c->path, c->line,
+                            sn_format_user_text(shown, sizeof shown, text, SHOWN_BYTES));
+    }
+    return SN_OK;
+}
 
 /* libinih's reader: hands over one line at a time, so we know its number,
  * and rejects what libinih would silently truncate or misread. */
@@ -635,42 +729,16 @@ static char *read_line(char *out, int size, void *user)
     load_context *c = user;
     if (c->status < 0)
         return NULL;
-    ssize_t n = getline(&c->buffer, &c->capacity, c->file);
-    if (n < 0) {
-        if (ferror(c->file))
-            c->status = sn_error_set(SN_ERR_IO, "%s: read error after line %d", c->path, c->line);
+    long n = next_line(c);
+    if (n <= 0)
         return NULL;
-    }
-    c->line++;
-    if ((size_t)n != strlen(c->buffer)) {
-        c->status = sn_error_set(SN_ERR_CONFIG, "%s:%d: the line contains a NUL byte", c->path,
-                                 c->line);
-        return NULL;
-    }
     char *start = c->buffer;
     if (c->line == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
         start += 3; /* UTF-8 byte order mark */
     while (*start == ' ' || *start == '\t')
         start++;
-    /* A section with no keys never reaches the handler: check it here. */
-    if (*start == '[') {
-        const char *close = strchr(start, ']');
-        size_t name_len = close ? (size_t)(close - start - 1) : 0;
-        char name[64] = "";
-        if (close && name_len < sizeof name) {
-            memcpy(name, start + 1, name_len);
-            name[name_len] = '\0';
-        }
-        if (close && !section_known(name)) {
-            c->status = sn_error_set(SN_ERR_CONFIG,
-                                     "%s:%d: unknown section [%.*s] (sections: run, data, "
-                                     "model, cnn, vit, space, train, search, distributed, "
-                                     "checkpoint)",
-                                     c->path, c->line, (int)(name_len > 60 ? 60 : name_len),
-                                     start + 1);
-            return NULL;
-        }
-    }
+    if ((c->status = check_line(c, start)) != SN_OK)
+        return NULL;
     /* libinih needs room for the text, "\r\n" and the terminating NUL */
     size_t len = strlen(start), content = len;
     while (content > 0 && (start[content - 1] == '\n' || start[content - 1] == '\r'))
@@ -687,22 +755,25 @@ static char *read_line(char *out, int size, void *user)
 static int handle_pair(void *user, const char *section, const char *name, const char *value)
 {
     load_context *c = user;
-    char where[SN_CONFIG_TEXT_MAX + 32];
+    char where[sizeof c->path + 16], section_shown[4 * SHOWN_BYTES + 8],
+        name_shown[4 * SHOWN_BYTES + 8];
     snprintf(where, sizeof where, "%s:%d", c->path, c->line);
+    sn_format_user_text(section_shown, sizeof section_shown, section, SHOWN_BYTES);
+    sn_format_user_text(name_shown, sizeof name_shown, name, SHOWN_BYTES);
     if (section[0] == '\0') {
         c->status = sn_error_set(SN_ERR_CONFIG, "%s: key '%s' is outside any [section]", where,
-                                 name);
+                                 name_shown);
         return 0;
     }
     if (!section_known(section)) {
         c->status = sn_error_set(SN_ERR_CONFIG, "%s: unknown section [%s] (key '%s')", where,
-                                 section, name);
+                                 section_shown, name_shown);
         return 0;
     }
     const sn_config_key *key = find_key(section, name);
     if (!key) {
-        c->status = sn_error_set(SN_ERR_CONFIG, "%s: unknown key '%s' in [%s]", where, name,
-                                 section);
+        c->status = sn_error_set(SN_ERR_CONFIG, "%s: unknown key '%s' in [%s]", where,
+                                 name_shown, section_shown);
         return 0;
     }
     c->status = set_key(key, value, c->config, where);
@@ -714,8 +785,15 @@ static int load_stream(sn_config *config, FILE *file, const char *path)
 {
     sn_config work;
     memcpy(&work, config, sizeof work);
-    load_context c = {&work, path, NULL, 0, SN_OK, NULL, 0};
-    c.file = file;
+    load_context *c = calloc(1, sizeof *c);
+    if (!c) {
+        fclose(file);
+        return sn_error_set(SN_ERR_NOMEM, "out of memory reading a configuration");
+    }
+    c->config = &work;
+    c->file = file;
+    c->status = SN_OK;
+    sn_format_user_text(c->path, sizeof c->path, path, PATH_SHOWN_BYTES);
 
     int have_knobs = &ini_use_stack && &ini_allow_realloc && &ini_initial_alloc && &ini_max_line;
     bool saved_stack = false, saved_realloc = false;
@@ -730,34 +808,57 @@ static int load_stream(sn_config *config, FILE *file, const char *path)
         ini_allow_realloc = false;
         ini_initial_alloc = ini_max_line = LINE_MAX_CHARS + 3;
     }
-    int result = ini_parse_stream(read_line, &c, handle_pair, &c);
+    int result = ini_parse_stream(read_line, c, handle_pair, c);
     if (have_knobs) {
         ini_use_stack = saved_stack;
         ini_allow_realloc = saved_realloc;
         ini_initial_alloc = saved_initial;
         ini_max_line = saved_max;
     }
-    free(c.buffer);
-    fclose(c.file);
+    fclose(c->file);
+    int status = c->status;
+    char shown_path[sizeof c->path];
+    memcpy(shown_path, c->path, sizeof shown_path);
+    free(c);
 
-    if (c.status < 0)
-        return c.status;
+    if (status < 0)
+        return status;
     if (result == -2)
-        return sn_error_set(SN_ERR_NOMEM, "%s: out of memory while parsing", path);
+        return sn_error_set(SN_ERR_NOMEM, "%s: out of memory while parsing", shown_path);
     if (result != 0)
         return sn_error_set(SN_ERR_CONFIG,
                             "%s:%d: syntax error (expected [section], key = value or a comment)",
-                            path, result);
+                            shown_path, result);
     memcpy(config, &work, sizeof work);
     return SN_OK;
 }
 
 int sn_config_load_file(sn_config *config, const char *path)
 {
+    char shown[4 * PATH_SHOWN_BYTES + 8];
+    sn_format_user_text(shown, sizeof shown, path, PATH_SHOWN_BYTES);
     FILE *file = fopen(path, "r");
     if (!file)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open the configuration: %s", path,
+        return sn_error_set(SN_ERR_IO, "%s: cannot open the configuration: %s", shown,
                             strerror(errno));
+    /* What a path names is checked before a byte is read: a directory
+     * reads as an error, a huge file would be read to its end. Other
+     * kinds (a pipe, /dev/stdin) are capped while reading. */
+    struct stat info;
+    if (fstat(fileno(file), &info) == 0) {
+        const char *why = NULL;
+        if (S_ISDIR(info.st_mode))
+            why = "is a directory, not a configuration file";
+        else if (S_ISREG(info.st_mode) && info.st_size > SN_CONFIG_FILE_MAX)
+            why = "too large for a configuration file";
+        if (why) {
+            fclose(file);
+            if (S_ISDIR(info.st_mode))
+                return sn_error_set(SN_ERR_CONFIG, "%s: %s", shown, why);
+            return sn_error_set(SN_ERR_CONFIG, "%s: %lld bytes: %s (at most %d)", shown,
+                                (long long)info.st_size, why, SN_CONFIG_FILE_MAX);
+        }
+    }
     return load_stream(config, file, path);
 }
 
@@ -787,9 +888,13 @@ static char *trim(char *text)
 
 int sn_config_set(sn_config *config, const char *assignment)
 {
-    char where[96];
-    snprintf(where, sizeof where, "--set '%.60s%s'", assignment,
-             strlen(assignment) > 60 ? "..." : "");
+    char shown[4 * SHOWN_BYTES + 8], where[sizeof shown + 16];
+    snprintf(where, sizeof where, "--set '%s'",
+             sn_format_user_text(shown, sizeof shown, assignment, SHOWN_BYTES));
+    /* measured no further than the cap: the text is not copied before */
+    if (strnlen(assignment, LINE_MAX_CHARS + 1) > LINE_MAX_CHARS)
+        return sn_error_set(SN_ERR_CONFIG, "%s: longer than %d characters", where,
+                            LINE_MAX_CHARS);
     char *copy = strdup(assignment);
     if (!copy)
         return sn_error_set(SN_ERR_NOMEM, "%s: out of memory", where);
@@ -802,14 +907,17 @@ int sn_config_set(sn_config *config, const char *assignment)
         *dot = *equals = '\0';
         const char *section = trim(copy), *name = trim(dot + 1), *value = trim(equals + 1);
         const sn_config_key *key = find_key(section, name);
+        char section_shown[4 * SHOWN_BYTES + 8], name_shown[4 * SHOWN_BYTES + 8];
+        sn_format_user_text(section_shown, sizeof section_shown, section, SHOWN_BYTES);
+        sn_format_user_text(name_shown, sizeof name_shown, name, SHOWN_BYTES);
         if (!section_known(section))
             status = sn_error_set(SN_ERR_CONFIG,
                                   "%s: unknown section [%s] (sections: run, data, model, cnn, "
                                   "vit, space, train, search, distributed, checkpoint)",
-                                  where, section);
+                                  where, section_shown);
         else if (!key)
-            status = sn_error_set(SN_ERR_CONFIG, "%s: unknown key '%s' in [%s]", where, name,
-                                  section);
+            status = sn_error_set(SN_ERR_CONFIG, "%s: unknown key '%s' in [%s]", where,
+                                  name_shown, section_shown);
         else
             status = set_key(key, value, config, where);
     }

@@ -70,10 +70,23 @@ typedef struct {
     uint64_t elements;
 } h5_shape;
 
+/* "60000x28x28" for messages. */
+static void format_shape(char *out, size_t size, int rank, const hsize_t *dims)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < rank && used < size; i++) {
+        int n = snprintf(out + used, size - used, i ? "x%llu" : "%llu", (unsigned long long)dims[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
 /* A simple dataspace of rank in [min_rank, max_rank] with nonzero dims whose
- * product stays within MAX_ELEMENTS. */
+ * product stays within MAX_ELEMENTS; `layout` names the expected axes. */
 static int read_shape(const h5_reader *r, hid_t dataset, const char *full, int min_rank,
-                      int max_rank, uint64_t max_elements, h5_shape *shape)
+                      int max_rank, const char *layout, uint64_t max_elements, h5_shape *shape)
 {
     memset(shape, 0, sizeof *shape);
     hid_t space = H5Dget_space(dataset);
@@ -86,11 +99,20 @@ static int read_shape(const h5_reader *r, hid_t dataset, const char *full, int m
     } else {
         shape->rank = H5Sget_simple_extent_ndims(space);
         if (shape->rank < min_rank || shape->rank > max_rank) {
+            hsize_t dims[H5S_MAX_RANK];
+            char stored[160] = "?";
+            if (shape->rank >= 0 && shape->rank <= H5S_MAX_RANK &&
+                H5Sget_simple_extent_dims(space, dims, NULL) == shape->rank)
+                format_shape(stored, sizeof stored, shape->rank, dims);
             status = min_rank == max_rank
-                         ? sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: wrong rank %d, expected %d",
-                                        r->path, full, shape->rank, min_rank)
-                         : sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: wrong rank %d, expected %d or %d",
-                                        r->path, full, shape->rank, min_rank, max_rank);
+                         ? sn_error_set(SN_ERR_FORMAT,
+                                        "%s: dataset %s: wrong rank %d (shape %s), expected %d (%s)",
+                                        r->path, full, shape->rank, stored, min_rank, layout)
+                         : sn_error_set(SN_ERR_FORMAT,
+                                        "%s: dataset %s: wrong rank %d (shape %s), expected %d or %d "
+                                        "(%s)",
+                                        r->path, full, shape->rank, stored, min_rank, max_rank,
+                                        layout);
         } else if (H5Sget_simple_extent_dims(space, shape->dims, shape->maxdims) != shape->rank) {
             status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: cannot read its dimensions", r->path,
                                   full);
@@ -190,6 +212,63 @@ static int check_storage(const h5_reader *r, hid_t dataset, const char *full, co
     return SN_OK;
 }
 
+/* "4-byte floating point", "2-byte unsigned integer", "string": what a
+ * dataset of the wrong type holds, in words. */
+static void describe_type(char *out, size_t size, hid_t type)
+{
+    size_t bytes = H5Tget_size(type);
+    switch (H5Tget_class(type)) {
+    case H5T_INTEGER:
+        snprintf(out, size, "%zu-byte %s integers", bytes,
+                 H5Tget_sign(type) == H5T_SGN_NONE ? "unsigned" : "signed");
+        break;
+    case H5T_FLOAT: snprintf(out, size, "%zu-byte floating point numbers", bytes); break;
+    case H5T_STRING: snprintf(out, size, "strings"); break;
+    case H5T_ENUM: snprintf(out, size, "%zu-byte enumeration values", bytes); break;
+    case H5T_COMPOUND: snprintf(out, size, "compound records of %zu bytes", bytes); break;
+    case H5T_ARRAY: snprintf(out, size, "arrays of %zu bytes", bytes); break;
+    case H5T_BITFIELD: snprintf(out, size, "%zu-byte bit fields", bytes); break;
+    case H5T_OPAQUE: snprintf(out, size, "opaque %zu-byte values", bytes); break;
+    default: snprintf(out, size, "values of HDF5 type class %d", (int)H5Tget_class(type)); break;
+    }
+}
+
+/* Why /split/images of this type cannot be read, and what to do. */
+static int wrong_image_type(const h5_reader *r, const char *full, hid_t type)
+{
+    char found[64];
+    describe_type(found, sizeof found, type);
+    if (H5Tget_class(type) == H5T_FLOAT)
+        return sn_error_set(SN_ERR_FORMAT,
+                            "%s: dataset %s: holds %s; shiftnas reads 8-bit unsigned images "
+                            "(uint8, 0 to 255): convert them, e.g. numpy's "
+                            "(x * 255).round().clip(0, 255).astype('uint8') for values in 0 to 1",
+                            r->path, full, found);
+    return sn_error_set(SN_ERR_FORMAT,
+                        "%s: dataset %s: holds %s; shiftnas reads 8-bit unsigned images (uint8, "
+                        "0 to 255): convert them, e.g. numpy's x.astype('uint8') after scaling to "
+                        "0 to 255",
+                        r->path, full, found);
+}
+
+/* Rank-4 images whose last axis is no channel count: channels first
+ * (N x C x H x W, PyTorch's layout) is the likely cause. */
+static int wrong_channels(const h5_reader *r, const char *full, const hsize_t *dims)
+{
+    char stored[96];
+    format_shape(stored, sizeof stored, 4, dims);
+    if (dims[1] >= 1 && dims[1] <= SN_MAX_CHANNELS)
+        return sn_error_set(SN_ERR_FORMAT,
+                            "%s: dataset %s: shape %s looks channels-first (N x C x H x W); "
+                            "shiftnas reads N x H x W x C, channels last (1 to %d): transpose it, "
+                            "e.g. numpy's x.transpose(0, 2, 3, 1)",
+                            r->path, full, stored, SN_MAX_CHANNELS);
+    return sn_error_set(SN_ERR_FORMAT,
+                        "%s: dataset %s: shape %s has %llu channels in its last axis; images are "
+                        "N x H x W x C with 1 to %d channels last",
+                        r->path, full, stored, (unsigned long long)dims[3], SN_MAX_CHANNELS);
+}
+
 int sn_h5_open_images(const h5_reader *r, const char *split, hid_t access, uint64_t max_elements,
                       hid_t *images, sn_h5_image_shape *image_shape)
 {
@@ -203,18 +282,16 @@ int sn_h5_open_images(const h5_reader *r, const char *split, hid_t access, uint6
         status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: cannot read its type", r->path, full);
     } else if (H5Tget_class(type) != H5T_INTEGER || H5Tget_size(type) != 1 ||
                H5Tget_sign(type) != H5T_SGN_NONE) {
-        status = sn_error_set(SN_ERR_FORMAT,
-                              "%s: dataset %s: wrong type: expected uint8 (unsigned 1-byte integer), found class %d of %zu bytes",
-                              r->path, full, (int)H5Tget_class(type), H5Tget_size(type));
+        status = wrong_image_type(r, full, type);
     }
     h5_shape shape = {0};
     if (status == SN_OK)
-        status = read_shape(r, dataset, full, 3, 4, max_elements, &shape);
+        status = read_shape(r, dataset, full, 3, 4, "N x H x W, or N x H x W x C with channels last",
+                            max_elements, &shape);
     const int rank = shape.rank;
     const hsize_t *dims = shape.dims;
     if (status == SN_OK && rank == 4 && dims[3] > SN_MAX_CHANNELS)
-        status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: %llu channels, expected 1 to %d", r->path,
-                              full, (unsigned long long)dims[3], SN_MAX_CHANNELS);
+        status = wrong_channels(r, full, dims);
     if (status == SN_OK && (dims[1] > SN_H5_MAX_SIDE || dims[2] > SN_H5_MAX_SIDE))
         status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: image size %llux%llu too large (at most %d a side)",
                               r->path, full, (unsigned long long)dims[1], (unsigned long long)dims[2],
@@ -294,11 +371,83 @@ static int read_images(const h5_reader *r, const char *split, sn_image_set *set)
     return SN_OK;
 }
 
-/* Reads /split/labels (any integer type, converted to int32) into *labels;
- * checks that it holds `expected` entries (or any count if expected < 0),
- * that none is negative, and reports the largest. */
-int sn_h5_read_labels(const h5_reader *r, const char *split, int64_t expected, int32_t **labels,
-                      int64_t *count, int32_t *largest)
+/* Labels are read this many at a time, as 64-bit integers, so that a label
+ * of any integer type is checked at its true value. */
+enum { LABEL_BLOCK = 1 << 16 };
+
+/* Checks one block of labels read as 64-bit integers (unsigned when the
+ * stored type is) and stores them; first is the block's index. */
+static int check_label_block(const h5_reader *r, const char *full, const uint64_t *block,
+                             size_t n, int is_unsigned, uint64_t first, int declared,
+                             int32_t *values, int32_t *largest)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned long long index = (unsigned long long)(first + i);
+        int negative = !is_unsigned && (int64_t)block[i] < 0;
+        if (negative)
+            return sn_error_set(SN_ERR_FORMAT,
+                                "%s: dataset %s: label %lld at index %llu is out of range "
+                                "(negative)",
+                                r->path, full, (long long)(int64_t)block[i], index);
+        if (declared > 0 && block[i] >= (uint64_t)declared)
+            return sn_error_set(SN_ERR_FORMAT,
+                                "%s: dataset %s: label %llu at index %llu is not below the %d "
+                                "classes of the attribute /classes",
+                                r->path, full, (unsigned long long)block[i], index, declared);
+        if (block[i] >= MAX_CLASSES)
+            return sn_error_set(SN_ERR_FORMAT,
+                                "%s: dataset %s: label %llu at index %llu is out of range (at "
+                                "most %d classes)",
+                                r->path, full, (unsigned long long)block[i], index, MAX_CLASSES);
+        values[first + i] = (int32_t)block[i];
+        if (values[first + i] > *largest)
+            *largest = values[first + i];
+    }
+    return SN_OK;
+}
+
+/* Reads the whole of a checked labels dataset, a block at a time. */
+static int read_label_values(const h5_reader *r, hid_t dataset, const char *full, int is_unsigned,
+                             uint64_t elements, int declared, int32_t *values, int32_t *largest)
+{
+    uint64_t *block = malloc(sizeof *block * LABEL_BLOCK);
+    hid_t file_space = H5Dget_space(dataset);
+    hsize_t block_dims[1] = {LABEL_BLOCK};
+    hid_t memory_space = H5Screate_simple(1, block_dims, NULL);
+    int status = SN_OK;
+    if (!block || file_space < 0 || memory_space < 0)
+        status = sn_error_set(SN_ERR_NOMEM, "%s: dataset %s: out of memory reading it", r->path,
+                              full);
+    hid_t memory_type = is_unsigned ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64;
+    for (uint64_t first = 0; status == SN_OK && first < elements; first += LABEL_BLOCK) {
+        hsize_t start[1] = {first}, count[1] = {elements - first < LABEL_BLOCK ? elements - first
+                                                                              : LABEL_BLOCK};
+        hsize_t memory_start[1] = {0};
+        if (H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Sselect_hyperslab(memory_space, H5S_SELECT_SET, memory_start, NULL, count, NULL) <
+                0 ||
+            H5Dread(dataset, memory_type, memory_space, file_space, H5P_DEFAULT, block) < 0)
+            status = sn_error_set(SN_ERR_FORMAT,
+                                  "%s: dataset %s: read failed (corrupt or truncated data)",
+                                  r->path, full);
+        else
+            status = check_label_block(r, full, block, (size_t)count[0], is_unsigned, first,
+                                       declared, values, largest);
+    }
+    if (memory_space >= 0)
+        H5Sclose(memory_space);
+    if (file_space >= 0)
+        H5Sclose(file_space);
+    free(block);
+    return status;
+}
+
+/* Reads /split/labels (any integer type, checked at its true value, stored
+ * as int32) into *labels; checks that it holds `expected` entries (or any
+ * count if expected < 0), that none is negative or (declared > 0) at or
+ * beyond the attribute /classes, and reports the largest. */
+int sn_h5_read_labels(const h5_reader *r, const char *split, int64_t expected, int declared,
+                      int32_t **labels, int64_t *count, int32_t *largest)
 {
     char full[64];
     snprintf(full, sizeof full, "/%s/labels", split);
@@ -308,15 +457,20 @@ int sn_h5_read_labels(const h5_reader *r, const char *split, int64_t expected, i
     int status = SN_OK;
     type = H5Dget_type(dataset);
     size_t type_size = type >= 0 ? H5Tget_size(type) : 0;
-    if (type < 0)
+    if (type < 0) {
         status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: cannot read its type", r->path, full);
-    else if (H5Tget_class(type) != H5T_INTEGER || type_size == 0 || type_size > 8)
+    } else if (H5Tget_class(type) != H5T_INTEGER || type_size == 0 || type_size > 8) {
+        char found[64];
+        describe_type(found, sizeof found, type);
         status = sn_error_set(SN_ERR_FORMAT,
-                              "%s: dataset %s: wrong type: expected an integer type, found class %d of %zu bytes",
-                              r->path, full, (int)H5Tget_class(type), type_size);
+                              "%s: dataset %s: holds %s; labels are integers (class indices 0, "
+                              "1, ...)",
+                              r->path, full, found);
+    }
+    int is_unsigned = status == SN_OK && H5Tget_sign(type) == H5T_SGN_NONE;
     h5_shape shape = {0};
     if (status == SN_OK)
-        status = read_shape(r, dataset, full, 1, 1, MAX_ELEMENTS, &shape);
+        status = read_shape(r, dataset, full, 1, 1, "N, one label per image", MAX_ELEMENTS, &shape);
     const hsize_t *dims = shape.dims;
     const uint64_t elements = shape.elements;
     if (status == SN_OK && expected >= 0 && (int64_t)dims[0] != expected)
@@ -331,23 +485,10 @@ int sn_h5_read_labels(const h5_reader *r, const char *split, int64_t expected, i
             status = sn_error_set(SN_ERR_NOMEM, "%s: dataset %s: cannot allocate %llu labels", r->path,
                                   full, (unsigned long long)elements);
     }
-    /* HDF5 converts any integer type to int32, clamping values outside it;
-     * a clamped value still fails the range checks below. */
-    if (status == SN_OK && H5Dread(dataset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0)
-        status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: read failed (corrupt or truncated data)",
-                              r->path, full);
     int32_t max_label = 0;
-    for (uint64_t i = 0; status == SN_OK && i < elements; i++) {
-        if (values[i] < 0)
-            status = sn_error_set(SN_ERR_FORMAT, "%s: dataset %s: label %d at index %llu is out of range (negative)",
-                                  r->path, full, values[i], (unsigned long long)i);
-        else if (values[i] >= MAX_CLASSES)
-            status = sn_error_set(SN_ERR_FORMAT,
-                                  "%s: dataset %s: label %d at index %llu is out of range (at most %d classes)",
-                                  r->path, full, values[i], (unsigned long long)i, MAX_CLASSES);
-        else if (values[i] > max_label)
-            max_label = values[i];
-    }
+    if (status == SN_OK)
+        status = read_label_values(r, dataset, full, is_unsigned, elements, declared, values,
+                                   &max_label);
     close_dataset(dataset, type);
     if (status != SN_OK) {
         free(values);
@@ -360,7 +501,8 @@ int sn_h5_read_labels(const h5_reader *r, const char *split, int64_t expected, i
 }
 
 /* The root attribute "classes": 0 if absent, else its value after checks. */
-static int read_classes_attribute(const h5_reader *r, int *classes)
+int sn_h5_read_classes_attribute(const h5_reader *r, int *classes)
+
 {
     *classes = 0;
     hid_t root = H5Gopen2(r->file, "/", H5P_DEFAULT);
@@ -402,14 +544,12 @@ static int read_classes_attribute(const h5_reader *r, int *classes)
     return status;
 }
 
-int sn_h5_resolve_classes(const h5_reader *r, const char *split, int32_t largest, int *classes)
+int sn_h5_resolve_classes(const h5_reader *r, const char *split, int declared, int32_t largest,
+                          int *classes)
 {
-    SN_TRY(read_classes_attribute(r, classes));
-    if (*classes > 0 && *classes <= largest)
-        return sn_error_set(SN_ERR_FORMAT,
-                            "%s: attribute /classes: %d is too small: /%s/labels holds label %d",
-                            r->path, *classes, split, largest);
-    if (*classes > 0)
+    /* the labels were read against the attribute: it stands */
+    *classes = declared;
+    if (declared > 0)
         return SN_OK;
     /* Without the attribute the count is the largest label + 1 over both
      * splits, so that train and test agree on the classifier's size. */
@@ -421,7 +561,8 @@ int sn_h5_resolve_classes(const h5_reader *r, const char *split, int32_t largest
         H5Lexists(r->file, other_labels_path, H5P_DEFAULT) > 0) {
         int32_t *other_labels = NULL, other_largest = 0;
         int64_t other_count = 0;
-        int status = sn_h5_read_labels(r, other, -1, &other_labels, &other_count, &other_largest);
+        int status = sn_h5_read_labels(r, other, -1, 0, &other_labels, &other_count,
+                                       &other_largest);
         free(other_labels);
         SN_TRY(status);
         if (other_largest > largest)
@@ -436,10 +577,12 @@ static int read_split(h5_reader *r, const char *split, sn_image_set *set)
     SN_TRY(read_images(r, split, set));
     int64_t count = 0;
     int32_t largest = 0;
-    int classes = 0;
-    int status = sn_h5_read_labels(r, split, set->count, &set->labels, &count, &largest);
+    int declared = 0, classes = 0;
+    int status = sn_h5_read_classes_attribute(r, &declared);
     if (status == SN_OK)
-        status = sn_h5_resolve_classes(r, split, largest, &classes);
+        status = sn_h5_read_labels(r, split, set->count, declared, &set->labels, &count, &largest);
+    if (status == SN_OK)
+        status = sn_h5_resolve_classes(r, split, declared, largest, &classes);
     if (status != SN_OK) {
         sn_image_set_free(set);
         return status;

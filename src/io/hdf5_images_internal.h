@@ -34,12 +34,17 @@ void sn_h5_reader_close(h5_reader *reader);
  * storage against the file; at most max_elements pixels in all. */
 int sn_h5_open_images(const h5_reader *reader, const char *split, hid_t access,
                       uint64_t max_elements, hid_t *images, sn_h5_image_shape *shape);
-/* Reads and checks /split/labels (`expected` entries, or any count if < 0). */
-int sn_h5_read_labels(const h5_reader *reader, const char *split, int64_t expected,
+/* The root attribute "classes" (checked: one integer, 1 to 2^24), or 0
+ * when the file has none. */
+int sn_h5_read_classes_attribute(const h5_reader *reader, int *classes);
+/* Reads and checks /split/labels (`expected` entries, or any count if < 0;
+ * each label at its true value, below `declared` when it is > 0, the
+ * attribute's count). */
+int sn_h5_read_labels(const h5_reader *reader, const char *split, int64_t expected, int declared,
                       int32_t **labels, int64_t *count, int32_t *largest);
-/* The classifier size: the root attribute "classes", or the largest label
- * over both splits + 1. */
-int sn_h5_resolve_classes(const h5_reader *reader, const char *split, int32_t largest,
-                          int *classes);
+/* The classifier size: `declared` (the attribute) when > 0, else the
+ * largest label over both splits + 1. */
+int sn_h5_resolve_classes(const h5_reader *reader, const char *split, int declared,
+                          int32_t largest, int *classes);
 
 #endif

@@ -65,8 +65,11 @@ static int open_images(sn_h5_stream *s, int64_t limit)
     s->image_bytes = (size_t)shape.channels * (size_t)shape.height * (size_t)shape.width;
     int32_t largest = 0;
     int64_t labels = 0;
-    SN_TRY(sn_h5_read_labels(&s->reader, s->split, shape.count, &s->labels, &labels, &largest));
-    SN_TRY(sn_h5_resolve_classes(&s->reader, s->split, largest, &s->classes));
+    int declared = 0;
+    SN_TRY(sn_h5_read_classes_attribute(&s->reader, &declared));
+    SN_TRY(sn_h5_read_labels(&s->reader, s->split, shape.count, declared, &s->labels, &labels,
+                             &largest));
+    SN_TRY(sn_h5_resolve_classes(&s->reader, s->split, declared, largest, &s->classes));
     hsize_t dims[4] = {(hsize_t)s->capacity, (hsize_t)s->height, (hsize_t)s->width,
                        (hsize_t)s->channels};
     s->file_space = H5Dget_space(s->images);

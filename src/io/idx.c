@@ -299,7 +299,36 @@ static int load_idx_file(const char *path, sn_idx_array *array)
     return status;
 }
 
-int sn_idx_load_image_set(const char *images_path, const char *labels_path, sn_image_set *set)
+/* The pair's labels into set->labels, each checked against `classes`
+ * (declared by `declared_by`, for the message) when it is > 0; else the
+ * count is the largest label + 1. */
+static int take_labels(const char *labels_path, const sn_idx_array *labels, int classes,
+                       const char *declared_by, sn_image_set *set)
+{
+    int32_t *values = malloc((size_t)labels->dims[0] * sizeof *values);
+    if (!values)
+        return sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate %lld labels", labels_path,
+                            (long long)labels->dims[0]);
+    int largest = 0;
+    for (int64_t i = 0; i < labels->dims[0]; i++) {
+        values[i] = labels->data[i];
+        if (classes > 0 && values[i] >= classes) {
+            free(values);
+            return sn_error_set(SN_ERR_FORMAT,
+                                "%s: label %d at index %lld is not below the %d classes of %s",
+                                labels_path, labels->data[i], (long long)i, classes, declared_by);
+        }
+        if (values[i] > largest)
+            largest = values[i];
+    }
+    set->labels = values;
+    set->classes = classes > 0 ? classes : largest + 1;
+    return SN_OK;
+}
+
+/* sn_idx_load_image_set with the labels checked against a declared count. */
+static int load_pair(const char *images_path, const char *labels_path, int classes,
+                     const char *declared_by, sn_image_set *set)
 {
     memset(set, 0, sizeof *set);
     sn_idx_array images, labels;
@@ -319,33 +348,24 @@ int sn_idx_load_image_set(const char *images_path, const char *labels_path, sn_i
         status = sn_error_set(SN_ERR_FORMAT, "%s: count mismatch: %lld labels, but %s holds %lld images",
                               labels_path, (long long)labels.dims[0], images_path,
                               (long long)images.dims[0]);
-    int32_t *label_values = NULL;
-    if (status == SN_OK) {
-        label_values = malloc((size_t)labels.dims[0] * sizeof *label_values);
-        if (!label_values)
-            status = sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate %lld labels", labels_path,
-                                  (long long)labels.dims[0]);
-    }
+    if (status == SN_OK)
+        status = take_labels(labels_path, &labels, classes, declared_by, set);
+    sn_idx_array_free(&labels);
     if (status < 0) {
         sn_idx_array_free(&images);
-        sn_idx_array_free(&labels);
         return status;
-    }
-    int largest = 0;
-    for (int64_t i = 0; i < labels.dims[0]; i++) {
-        label_values[i] = labels.data[i];
-        if (labels.data[i] > largest)
-            largest = labels.data[i];
     }
     set->count = images.dims[0];
     set->channels = 1;
     set->height = (int)images.dims[1];
     set->width = (int)images.dims[2];
-    set->classes = largest + 1;
     set->pixels = images.data; /* [N, H, W] is [N, 1, H, W] */
-    set->labels = label_values;
-    sn_idx_array_free(&labels);
     return SN_OK;
+}
+
+int sn_idx_load_image_set(const char *images_path, const char *labels_path, sn_image_set *set)
+{
+    return load_pair(images_path, labels_path, 0, NULL, set);
 }
 
 /* The raw name if it exists, else name.gz; an error naming both otherwise. */
@@ -365,25 +385,37 @@ static int find_idx_file(const char *directory, const char *name, char *path, si
     return sn_error_set(SN_ERR_IO, "%s: cannot open (nor %s.gz): %s", path, path, strerror(saved));
 }
 
-int sn_idx_load_directory(const char *directory, sn_image_set *train, sn_image_set *test)
+int sn_idx_load_directory_classes(const char *directory, int classes, const char *declared_by,
+                                  sn_image_set *train, sn_image_set *test)
 {
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
-    char images[4096], labels[4096];
-    SN_TRY(find_idx_file(directory, "train-images-idx3-ubyte", images, sizeof images));
+    if (classes <= 0) {
+        classes = SN_IDX_CLASSES;
+        declared_by = "an IDX directory (Fashion-MNIST, MNIST; [data] classes sets another count)";
+    }
+    char train_images[4096], images[4096], labels[4096];
+    SN_TRY(find_idx_file(directory, "train-images-idx3-ubyte", train_images, sizeof train_images));
     SN_TRY(find_idx_file(directory, "train-labels-idx1-ubyte", labels, sizeof labels));
-    SN_TRY(sn_idx_load_image_set(images, labels, train));
+    SN_TRY(load_pair(train_images, labels, classes, declared_by, train));
     int status = find_idx_file(directory, "t10k-images-idx3-ubyte", images, sizeof images);
     if (status == SN_OK)
         status = find_idx_file(directory, "t10k-labels-idx1-ubyte", labels, sizeof labels);
     if (status == SN_OK)
-        status = sn_idx_load_image_set(images, labels, test);
+        status = load_pair(images, labels, classes, declared_by, test);
     if (status == SN_OK && (test->height != train->height || test->width != train->width))
-        status = sn_error_set(SN_ERR_FORMAT, "%s: test images are %dx%d, training images %dx%d",
-                              images, test->height, test->width, train->height, train->width);
+        status = sn_error_set(SN_ERR_FORMAT,
+                              "%s: test images are %dx%d, but the training images of %s are %dx%d",
+                              images, test->height, test->width, train_images, train->height,
+                              train->width);
     if (status < 0) {
         sn_image_set_free(train);
         sn_image_set_free(test);
     }
     return status;
+}
+
+int sn_idx_load_directory(const char *directory, sn_image_set *train, sn_image_set *test)
+{
+    return sn_idx_load_directory_classes(directory, 0, NULL, train, test);
 }

@@ -20,6 +20,7 @@
 #include "hdf5_lock.h"
 #include "shiftnas/image_folder.h"
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
 #include "dist/dist_internal.h"
 
 #include <dirent.h>
@@ -38,6 +39,18 @@
 #define LABEL_CHUNK 4096
 
 /* ---- listing ------------------------------------------------------------ */
+
+/* File and folder names are anyone's bytes: a failure's message, which
+ * names them, is escaped whole (control bytes and non-UTF-8 as \xNN), so
+ * that it stays one printable line. Returns status. */
+static int escape_message(int status)
+{
+    char escaped[4 * 1024 + 8];
+    if (status != SN_OK)
+        sn_error_set(status, "%s",
+                     sn_format_user_text(escaped, sizeof escaped, sn_error_message(), 1023));
+    return status;
+}
 
 static int compare_strings(const void *a, const void *b)
 {
@@ -212,7 +225,7 @@ static int is_directory(const char *folder, const char *name)
     return stat(path, &info) == 0 && S_ISDIR(info.st_mode);
 }
 
-int sn_image_folder_list(const char *folder, const char *test_split, sn_image_folder *list)
+static int list_folder(const char *folder, const char *test_split, sn_image_folder *list)
 {
     memset(list, 0, sizeof *list);
     if (!is_directory(folder, "train"))
@@ -253,6 +266,11 @@ int sn_image_folder_list(const char *folder, const char *test_split, sn_image_fo
     if (status != SN_OK)
         sn_image_folder_free(list);
     return status;
+}
+
+int sn_image_folder_list(const char *folder, const char *test_split, sn_image_folder *list)
+{
+    return escape_message(list_folder(folder, test_split, list));
 }
 
 /* ---- the same listing on every rank ----------------------------------- */
@@ -456,6 +474,7 @@ static int decode_block(converter *cv, const sn_file_list *files, int64_t first,
             status = sn_image_resize_crop(cv->decoded.pixels, cv->decoded.width, cv->decoded.height,
                                           channels, size, cv->images + (size_t)*good * image_bytes,
                                           &cv->scratch);
+        escape_message(status);
         if (status == SN_ERR_FORMAT && cv->options->on_error == SN_ON_ERROR_SKIP) {
             cv->skipped_total++;
             if (cv->options->skipped)

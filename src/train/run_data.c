@@ -103,6 +103,24 @@ static int make_pipeline(sn_run_data *data, const sn_config *config, sn_image_so
     return SN_OK;
 }
 
+/* [data] classes over a streamed split: the whole-set loader checks it
+ * itself (sn_load_datasets). */
+static int check_streamed_classes(const sn_run_data *data, const sn_config *config)
+{
+    if (!data->streamed || config->data_classes <= 0)
+        return SN_OK;
+    const sn_image_source *sources[2] = {data->train, data->test};
+    const char *splits[2] = {"train", "test"};
+    for (int i = 0; i < 2; i++) {
+        char name[SN_CONFIG_TEXT_MAX + 64];
+        snprintf(name, sizeof name, "%s: dataset /%s/labels", config->path, splits[i]);
+        SN_TRY(sn_labels_check(sn_image_source_labels(sources[i]),
+                               sn_image_source_shape_of(sources[i]).count,
+                               (int)config->data_classes, name, "[data] classes"));
+    }
+    return SN_OK;
+}
+
 int sn_run_data_open(sn_run_data *data, const sn_config *config)
 {
     memset(data, 0, sizeof *data);
@@ -114,14 +132,18 @@ int sn_run_data_open(sn_run_data *data, const sn_config *config)
         if (train.channels != test.channels || train.height != test.height ||
             train.width != test.width)
             status = sn_error_set(SN_ERR_FORMAT,
-                                  "%s: training images (%dx%dx%d) and test images (%dx%dx%d) "
-                                  "differ in shape",
+                                  "%s: /train/images are %dx%dx%d but /test/images are %dx%dx%d "
+                                  "(channels x height x width): both splits need one shape",
                                   config->path, train.channels, train.height, train.width,
                                   test.channels, test.height, test.width);
     }
+    if (status == SN_OK)
+        status = check_streamed_classes(data, config);
     if (status == SN_OK) {
-        /* Both splits agree on the classifier's size. */
+        /* Both splits agree on the classifier's size; [data] classes wins. */
         train.classes = test.classes = train.classes > test.classes ? train.classes : test.classes;
+        if (config->data_classes > 0)
+            train.classes = (int)config->data_classes;
         sn_image_source_set_classes(data->train, train.classes);
         sn_image_source_set_classes(data->train_main, train.classes);
         sn_image_source_set_classes(data->test, train.classes);

@@ -13,6 +13,8 @@ fuzz_reader_sources = \
 	src/core/rng.c \
 	src/io/idx.c \
 	src/io/hdf5_images.c \
+	src/io/hdf5_file.c \
+	src/io/hdf5_lock.c \
 	src/io/dataset.c
 
 check_PROGRAMS += tests/fuzz/fuzz_idx tests/fuzz/fuzz_hdf5

@@ -5,6 +5,16 @@ check_PROGRAMS += tests/tools/make_image_set
 tests_tools_make_image_set_SOURCES = tests/tools/make_image_set.c
 tests_tools_make_image_set_CFLAGS = $(TEST_CFLAGS)
 tests_tools_make_image_set_LDADD = $(TEST_LIBS)
+# make_bad_inputs: small HDF5 sets and IDX directories, each wrong in one
+# way, for tests/cli/test_inputs.sh.
+check_PROGRAMS += tests/tools/make_bad_inputs
+tests_tools_make_bad_inputs_SOURCES = tests/tools/make_bad_inputs.c
+tests_tools_make_bad_inputs_CFLAGS = $(AM_CFLAGS)
+tests_tools_make_bad_inputs_LDADD = $(SHIFTNAS_DEPENDENCY_LIBS)
+# Hostile inputs of every class, one clear line each (uses make_bad_inputs
+# and tests/cli/image_fixtures).
+TESTS += tests/cli/test_inputs.sh
+EXTRA_DIST += tests/cli/test_inputs.sh
 
 # Multi-channel and larger images end to end (uses make_image_set).
 TESTS += tests/cli/test_channels.sh

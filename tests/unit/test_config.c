@@ -117,7 +117,7 @@ START_TEST(key_table_is_consistent)
 {
     int count = 0;
     const sn_config_key *keys = sn_config_keys(&count);
-    ck_assert_int_eq(count, 108);
+    ck_assert_int_eq(count, 109);
     for (int i = 0; i < count; i++) {
         ck_assert_msg(keys[i].description && strlen(keys[i].description) > 10,
                       "%s has no description", keys[i].name);
@@ -228,7 +228,15 @@ START_TEST(load_errors_name_file_line_and_key)
         {"[cnn]\nstrides = 1;2\n", {"[cnn] strides", "'1;2'", "comma-separated"}},
         {long_path, {"cfg.ini:2:", "[data] path", "too long", "511"}},
         {long_line, {"cfg.ini:2:", "line longer than"}},
-        {"[train]\nepochs\n", {"cfg.ini:2:", "syntax error"}},
+        {"[train]\nepochs\n", {"cfg.ini:2:", "'epochs' is not a [section]"}},
+        /* its own line is blamed, not the next key's */
+        {"[train\nepochs = 3\n", {"cfg.ini:1:", "'[train' has no closing ']'"}},
+        /* bytes from the file are escaped: the message stays one printable line */
+        {"[train]\nepochs = \x01\xff\x1b[31m\n", {"cfg.ini:2:", "'\\x01\\xff\\x1b[31m'",
+                                                   "not an integer"}},
+        {"[tr\x1b" "ain]\n", {"cfg.ini:1:", "unknown section [tr\\x1bain]"}},
+        {"[data]\n\x7f = 1\n", {"cfg.ini:2:", "unknown key '\\x7f'"}},
+        {"[data]\nclasses = -1\n", {"cfg.ini:2:", "[data] classes", "0..16777216"}},
     };
     make_temp_dir();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -253,6 +261,56 @@ START_TEST(load_errors_name_file_line_and_key)
 }
 END_TEST
 
+/* Sizes are capped before they are read: a directory, a file over the cap,
+ * an endless line (a character device), a NUL byte. */
+START_TEST(load_caps_sizes_before_reading)
+{
+    sn_config c, before;
+    sn_config_defaults(&c);
+    memcpy(&before, &c, sizeof before);
+    make_temp_dir();
+    ck_assert_int_eq(sn_config_load_file(&c, temp_dir), SN_ERR_CONFIG);
+    assert_message_has("is a directory");
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/cfg.ini", temp_dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("[train]\n", f);
+    for (int i = 0; i < SN_CONFIG_FILE_MAX / 16 + 1; i++)
+        fputs("; padding......\n", f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(sn_config_load_file(&c, path), SN_ERR_CONFIG);
+    assert_message_has("too large for a configuration file");
+
+    /* a NUL byte: the line is not searched past it */
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fwrite("[train]\nepochs = 3\0\n", 1, 20, f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(sn_config_load_file(&c, path), SN_ERR_CONFIG);
+    assert_message_has("cfg.ini:2: a NUL byte at column 11");
+    remove_temp_dir();
+
+    /* endless input that is not a regular file: stopped at once */
+    ck_assert_int_eq(sn_config_load_file(&c, "/dev/zero"), SN_ERR_CONFIG);
+    assert_message_has("/dev/zero:1: a NUL byte");
+    char *endless = malloc(SN_CONFIG_FILE_MAX + 2);
+    memset(endless, 'x', SN_CONFIG_FILE_MAX + 1);
+    endless[SN_CONFIG_FILE_MAX + 1] = '\0';
+    ck_assert_int_eq(sn_config_load_text(&c, endless, "stored"), SN_ERR_CONFIG);
+    assert_message_has("stored:1: line longer than");
+    for (size_t i = 0; i + 1 < SN_CONFIG_FILE_MAX + 1; i += 64) {
+        endless[i] = '\n';
+        endless[i + 1] = ';';
+    }
+    ck_assert_int_eq(sn_config_load_text(&c, endless, "stored"), SN_ERR_CONFIG);
+    assert_message_has("stored: more than 1048576 bytes");
+    free(endless);
+    ck_assert_mem_eq(&c, &before, sizeof c);
+}
+END_TEST
+
 START_TEST(set_overrides_and_reports)
 {
     sn_config c;
@@ -271,7 +329,7 @@ START_TEST(set_overrides_and_reports)
     ck_assert_double_eq(c.clip_norm, 1.5);
 
     static const struct {
-        const char *assignment, *needle;
+        const char *assignment, *needle, *shown; /* shown: as the message has it */
     } bad[] = {
         {"train.epochs=abc", "[train] epochs = 'abc'"},
         {"train.epoch=3", "unknown key 'epoch'"},
@@ -280,17 +338,29 @@ START_TEST(set_overrides_and_reports)
         {"train.epochs", "expected section.key=value"},
         {"model.type=resnet", "cnn|vit"},
         {"data.path=a ;b", "comment"},
-        {"data.path=a\tb", "control character"},
+        {"data.path=a\tb", "control character", "data.path=a\\x09b"},
+        {"train.epochs=1\n2\n3", "'1\\x0a2\\x0a3'", "train.epochs=1\\x0a2\\x0a3"},
+        {"tr\x01" "ain.epochs=1", "unknown section [tr\\x01ain]", "tr\\x01ain.epochs=1"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sn_config before;
         memcpy(&before, &c, sizeof before);
         ck_assert_int_eq(sn_config_set(&c, bad[i].assignment), SN_ERR_CONFIG);
         assert_message_has("--set");
-        assert_message_has(bad[i].assignment);
+        assert_message_has(bad[i].shown ? bad[i].shown : bad[i].assignment);
         assert_message_has(bad[i].needle);
+        ck_assert_ptr_null(strchr(sn_error_message(), '\n'));
         ck_assert_mem_eq(&c, &before, sizeof c);
     }
+    /* an item over the cap is refused before it is copied, shown by its start */
+    char *long_item = malloc(SN_CONFIG_LINE_MAX + 100);
+    strcpy(long_item, "data.path=/");
+    memset(long_item + 11, 'p', SN_CONFIG_LINE_MAX + 80);
+    long_item[SN_CONFIG_LINE_MAX + 91] = '\0';
+    ck_assert_int_eq(sn_config_set(&c, long_item), SN_ERR_CONFIG);
+    assert_message_has("longer than 1024 characters");
+    assert_message_has("pppp...'");
+    free(long_item);
 }
 END_TEST
 
@@ -348,7 +418,8 @@ START_TEST(write_then_load_is_identity)
     static const char *const sets[] = {
         "run.seed=123456789012", "run.threads=7", "run.progress_seconds=0.30000000000000004",
         "run.metrics_interval_steps=25",
-        "data.dataset=hdf5", "data.path=/data/with space/f.h5", "data.validation_size=1234",
+        "data.dataset=hdf5", "data.path=/data/with space/f.h5", "data.classes=100",
+        "data.validation_size=1234",
         "data.train_limit=50000", "data.test_limit=999", "data.crop_padding=4",
         "data.horizontal_flip=on", "data.stream=on", "data.prefetch=off", "data.input_size=24",
         "data.train_crop=random-resized", "data.crop_scale=0.25,0.9", "data.crop_ratio=0.5,2",
@@ -595,6 +666,7 @@ int main(void)
     TCase *parsing = tcase_create("parsing");
     tcase_add_test(parsing, load_reads_every_type);
     tcase_add_test(parsing, load_errors_name_file_line_and_key);
+    tcase_add_test(parsing, load_caps_sizes_before_reading);
     tcase_add_test(parsing, set_overrides_and_reports);
     tcase_add_test(parsing, validate_checks_relations);
     tcase_add_test(parsing, text_round_trip_and_differences);

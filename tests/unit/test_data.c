@@ -122,13 +122,13 @@ static size_t make_pair_labels(uint8_t *out)
     return make_idx(out, 0x08, 1, dims, pair_labels, sizeof pair_labels);
 }
 
-static void check_pair_set(const sn_image_set *set)
+static void check_pair_set(const sn_image_set *set, int classes)
 {
     ck_assert_int_eq(set->count, PAIR_N);
     ck_assert_int_eq(set->channels, 1);
     ck_assert_int_eq(set->height, PAIR_H);
     ck_assert_int_eq(set->width, PAIR_W);
-    ck_assert_int_eq(set->classes, 5); /* largest label 4 */
+    ck_assert_int_eq(set->classes, classes);
     ck_assert_mem_eq(set->pixels, pair_pixels, sizeof pair_pixels);
     for (int i = 0; i < PAIR_N; i++)
         ck_assert_int_eq(set->labels[i], pair_labels[i]);
@@ -172,9 +172,9 @@ START_TEST(idx_decodes_raw_and_gzip_files)
 
     sn_image_set raw, gz;
     ck_assert_int_eq(sn_idx_load_image_set(ip, lp, &raw), SN_OK);
-    check_pair_set(&raw);
+    check_pair_set(&raw, 5); /* a pair alone: the largest label + 1 */
     ck_assert_int_eq(sn_idx_load_image_set(igz, lgz, &gz), SN_OK);
-    check_pair_set(&gz);
+    check_pair_set(&gz, 5);
     sn_image_set_free(&raw);
     sn_image_set_free(&gz);
     ck_assert_ptr_null(raw.pixels);
@@ -437,8 +437,8 @@ START_TEST(idx_directory_accepts_raw_and_gz_names)
     write_gzip(temp_path(p, sizeof p, "t10k-labels-idx1-ubyte.gz"), labels, ls);
     sn_image_set train, test;
     ck_assert_int_eq(sn_idx_load_directory(temp_dir, &train, &test), SN_OK);
-    check_pair_set(&train);
-    check_pair_set(&test);
+    check_pair_set(&train, SN_IDX_CLASSES); /* a directory: Fashion-MNIST's 10 */
+    check_pair_set(&test, SN_IDX_CLASSES);
     sn_image_set_free(&train);
     sn_image_set_free(&test);
     /* A broken test split frees the training set and reports the test file. */
@@ -446,6 +446,52 @@ START_TEST(idx_directory_accepts_raw_and_gz_names)
     ck_assert_int_eq(sn_idx_load_directory(temp_dir, &train, &test), SN_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(sn_error_message(), "t10k-images-idx3-ubyte: truncated"));
     ck_assert_ptr_null(train.pixels);
+    remove_temp_dir();
+}
+END_TEST
+
+/* An IDX directory declares 10 classes: a label at or beyond them is an
+ * error naming the labels file and the index, unless another count is
+ * declared; a test set of another size names both files. */
+START_TEST(idx_directory_labels_against_declared_classes)
+{
+    make_temp_dir();
+    uint8_t images[256], labels[64];
+    size_t is = make_pair_images(images), ls = make_pair_labels(labels);
+    char p[512], test_images[512];
+    write_file(temp_path(p, sizeof p, "train-images-idx3-ubyte"), images, is);
+    labels[8 + 1] = 200; /* the label at index 1 */
+    write_file(temp_path(p, sizeof p, "train-labels-idx1-ubyte"), labels, ls);
+    write_file(temp_path(test_images, sizeof test_images, "t10k-images-idx3-ubyte"), images, is);
+    labels[8 + 1] = 0;
+    write_file(temp_path(p, sizeof p, "t10k-labels-idx1-ubyte"), labels, ls);
+    sn_image_set train, test;
+    ck_assert_int_eq(sn_idx_load_directory(temp_dir, &train, &test), SN_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "train-labels-idx1-ubyte: label 200 at index 1 "
+                                                     "is not below the 10 classes of an IDX"));
+    ck_assert_ptr_null(train.labels);
+    ck_assert_int_eq(sn_idx_load_directory_classes(temp_dir, 100, "[data] classes", &train, &test),
+                     SN_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "label 200 at index 1 is not below the 100 "
+                                                     "classes of [data] classes"));
+    ck_assert_int_eq(sn_idx_load_directory_classes(temp_dir, 201, "[data] classes", &train, &test),
+                     SN_OK);
+    ck_assert_int_eq(train.classes, 201);
+    ck_assert_int_eq(test.classes, 201);
+    ck_assert_int_eq(train.labels[1], 200);
+    sn_image_set_free(&train);
+    sn_image_set_free(&test);
+
+    /* another size in the test split: both files and both sizes named */
+    const uint32_t dims[3] = {PAIR_N, PAIR_H + 1, PAIR_W};
+    uint8_t bigger[PAIR_N * (PAIR_H + 1) * PAIR_W] = {0};
+    is = make_idx(images, 0x08, 3, dims, bigger, sizeof bigger);
+    write_file(test_images, images, is);
+    ck_assert_int_eq(sn_idx_load_directory_classes(temp_dir, 201, "[data] classes", &train, &test),
+                     SN_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "t10k-images-idx3-ubyte: test images are 3x4, "
+                                                     "but the training images of"));
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "train-images-idx3-ubyte are 2x4"));
     remove_temp_dir();
 }
 END_TEST
@@ -714,14 +760,16 @@ END_TEST
 
 START_TEST(hdf5_images_wrong_type)
 {
-    expect_hdf5_error(H5_FLOAT_IMAGES, SN_ERR_FORMAT, "/train/images: wrong type");
+    expect_hdf5_error(H5_FLOAT_IMAGES, SN_ERR_FORMAT,
+                      "/train/images: holds 4-byte floating point numbers; shiftnas reads 8-bit "
+                      "unsigned images");
 }
 END_TEST
 
 START_TEST(hdf5_images_wrong_rank_or_channels)
 {
     expect_hdf5_error(H5_RANK_2_IMAGES, SN_ERR_FORMAT, "wrong rank 2");
-    expect_hdf5_error(H5_FIVE_CHANNELS, SN_ERR_FORMAT, "5 channels");
+    expect_hdf5_error(H5_FIVE_CHANNELS, SN_ERR_FORMAT, "4x3x2x5 looks channels-first");
 }
 END_TEST
 
@@ -739,7 +787,9 @@ END_TEST
 
 START_TEST(hdf5_classes_attribute_too_small)
 {
-    expect_hdf5_error(H5_SMALL_CLASSES, SN_ERR_FORMAT, "/classes: 2 is too small");
+    expect_hdf5_error(H5_SMALL_CLASSES, SN_ERR_FORMAT,
+                      "/train/labels: label 2 at index 2 is not below the 2 classes of the "
+                      "attribute /classes");
 }
 END_TEST
 
@@ -777,6 +827,72 @@ START_TEST(hdf5_default_classes_over_both_splits)
     ck_assert_int_eq(set.classes, 6);
     ck_assert_int_eq(set.labels[0], 5);
     sn_image_set_free(&set);
+    remove_temp_dir();
+}
+END_TEST
+
+/* Labels are checked at their true value whatever their type: 2^40 is
+ * not reported as 2147483647. */
+START_TEST(hdf5_labels_at_their_true_value)
+{
+    make_temp_dir();
+    char path[512];
+    temp_path(path, sizeof path, "wide.h5");
+    hid_t file = h5_create(path);
+    hsize_t dims3[3] = {4, 3, 2}, label_dims[1] = {4};
+    const int64_t labels[4] = {0, 1, (int64_t)1 << 40, 1};
+    h5_dataset(file, "/train/images", H5T_NATIVE_UINT8, 3, dims3, h5_pixels);
+    h5_dataset(file, "/train/labels", H5T_NATIVE_INT64, 1, label_dims, labels);
+    H5Fclose(file);
+    sn_image_set set;
+    ck_assert_int_eq(sn_hdf5_image_set_read(path, "train", &set), SN_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "label 1099511627776 at index 2 is out of range"));
+    remove_temp_dir();
+}
+END_TEST
+
+/* sn_load_datasets: [data] classes wins over the set's count, and the labels
+ * of the images used must be below it; a test split of another shape names
+ * both shapes. */
+START_TEST(load_datasets_declared_classes_and_shapes)
+{
+    make_temp_dir();
+    sn_config config;
+    sn_config_defaults(&config);
+    snprintf(config.dataset, sizeof config.dataset, "hdf5");
+    temp_path(config.path, sizeof config.path, "set.h5");
+    sn_image_set train = make_set(20, 1, 8, 8, 3, 1), test = make_set(10, 1, 8, 8, 3, 2);
+    ck_assert_int_eq(sn_hdf5_image_set_write(config.path, &train, &test), SN_OK);
+    sn_image_set_free(&train);
+    sn_image_set_free(&test);
+    ck_assert_int_eq(sn_load_datasets(&config, &train, &test), SN_OK);
+    ck_assert_int_eq(train.classes, 3); /* the attribute */
+    sn_image_set_free(&train);
+    sn_image_set_free(&test);
+    config.data_classes = 7;
+    ck_assert_int_eq(sn_load_datasets(&config, &train, &test), SN_OK);
+    ck_assert_int_eq(train.classes, 7);
+    ck_assert_int_eq(test.classes, 7);
+    sn_image_set_free(&train);
+    sn_image_set_free(&test);
+    config.data_classes = 1; /* make_set's labels: 1 in the training split, 2 in the test split */
+    ck_assert_int_eq(sn_load_datasets(&config, &train, &test), SN_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "/train/labels: label 1 at index 0"));
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "not below the 1 classes of [data] classes"));
+    ck_assert_ptr_null(train.labels);
+    config.data_classes = 0;
+
+    hid_t file = h5_create(config.path);
+    hsize_t dims3[3] = {4, 3, 2}, wider[3] = {4, 3, 3}, label_dims[1] = {4};
+    h5_dataset(file, "/train/images", H5T_NATIVE_UINT8, 3, dims3, h5_pixels);
+    h5_dataset(file, "/train/labels", H5T_NATIVE_INT32, 1, label_dims, h5_labels);
+    h5_dataset(file, "/test/images", H5T_NATIVE_UINT8, 3, wider, h5_pixels);
+    h5_dataset(file, "/test/labels", H5T_NATIVE_INT32, 1, label_dims, h5_labels);
+    H5Fclose(file);
+    ck_assert_int_eq(sn_load_datasets(&config, &train, &test), SN_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(sn_error_message(), "set.h5: /train/images are 1x3x2 but "
+                                                     "/test/images are 1x3x3"));
+    ck_assert_ptr_null(train.pixels);
     remove_temp_dir();
 }
 END_TEST
@@ -1285,6 +1401,7 @@ int main(void)
     tcase_add_test(idx, idx_label_count_mismatch);
     tcase_add_test(idx, idx_missing_file);
     tcase_add_test(idx, idx_directory_accepts_raw_and_gz_names);
+    tcase_add_test(idx, idx_directory_labels_against_declared_classes);
     suite_add_tcase(suite, idx);
     TCase *real = tcase_create("fashion_mnist");
     tcase_set_timeout(real, 60); /* 30 MB of gzip; slower under sanitizers */
@@ -1304,6 +1421,8 @@ int main(void)
     tcase_add_test(hdf5, hdf5_forged_sizes_refused);
     tcase_add_test(hdf5, hdf5_default_classes_over_both_splits);
     tcase_add_test(hdf5, hdf5_not_hdf5_truncated_and_missing);
+    tcase_add_test(hdf5, hdf5_labels_at_their_true_value);
+    tcase_add_test(hdf5, load_datasets_declared_classes_and_shapes);
     suite_add_tcase(suite, hdf5);
     TCase *order = tcase_create("split_order");
     tcase_add_test(order, split_partitions_sorted_and_keyed);
