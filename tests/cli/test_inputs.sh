@@ -84,7 +84,7 @@ expect_error "--set: 300 of them" 1 "given 300 times (at most 256)" \
     $sn config show --config defaults.ini $(awk 'BEGIN { for (i = 0; i < 300; i++) printf "--set train.epochs=2 " }')
 expect_error "--set: a control byte in the section" 1 "unknown section \[tr\\\\x01ain\]" \
     $sn config show --config defaults.ini --set "$(printf 'tr\001ain.epochs=1')"
-expect_error "--set --set x=y" 2 "--set needs a value, not the option '--set'" \
+expect_error "--set --set x=y" 2 "--set needs SECTION.KEY=VALUE and got '--set', another option" \
     $sn config show --config defaults.ini --set --set x=y
 expect_error "--resume: a directory name with a newline" 1 "no\\\\x0arun: not a run directory" \
     $sn config show --resume "$(printf 'no\nrun')"
