@@ -26,9 +26,14 @@ int sn_run_directory_prepare(const char *run_dir);
 int sn_run_directory_write_config(const sn_config *config, const char *run_dir);
 
 /* A resumed run: removes what a killed writer left and finds the
- * checkpoint `latest` names (path empty and *found = 0 when there is none
- * yet). */
-int sn_run_directory_find_checkpoint(const char *run_dir, char *path, size_t size, int *found);
+ * checkpoint to start from (path empty and *found = 0 when there is none
+ * yet): the one `latest` names, checked (header, size, CRC). When `latest`
+ * is malformed or names a missing or damaged file, the newest intact
+ * checkpoint instead, and `note` says so in one line ("" otherwise);
+ * strict refuses with the damage instead, as does a run with no intact
+ * checkpoint left. */
+int sn_run_directory_find_checkpoint(const char *run_dir, int strict, char *path, size_t size,
+                                     int *found, char *note, size_t note_size);
 
 /* metrics.csv and, for a supernet (training not NULL), log.h5 for the
  * steps to come. A resumed run gets them back as they were at its

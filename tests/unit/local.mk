@@ -145,6 +145,13 @@ tests_unit_test_runfiles_SOURCES = tests/unit/test_runfiles.c
 tests_unit_test_runfiles_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_runfiles_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_runfiles
+# One writer per directory: the lock, its record, a killed holder, odd lock files.
+check_PROGRAMS += tests/unit/test_run_lock
+TESTS += tests/unit/test_run_lock
+tests_unit_test_run_lock_SOURCES = tests/unit/test_run_lock.c
+tests_unit_test_run_lock_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_run_lock_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_run_lock
 
 # The supernet training step of every sampling strategy (internal functions:
 # it links the convenience library).
