@@ -180,6 +180,11 @@ EXTRA_DIST += tests/cli/test_distributed.sh
 # random moments, a torn checkpoint write, a change of rank count; refusals.
 TESTS += tests/cli/test_resume.sh
 EXTRA_DIST += tests/cli/test_resume.sh
+# One writer per run directory: two resumes at once, two new runs on one
+# --out, search/eval --csv/report while a writer holds the directory, kill -9
+# of the holder; on 1 and 2 ranks, the run's bits checked afterwards.
+TESTS += tests/cli/test_writers.sh
+EXTRA_DIST += tests/cli/test_writers.sh
 
 # Checkpoint files: round trips, the header's refusals, mutations (truncation,
 # flipped bytes, wrong layouts, HDF5 damage behind a forged header), atomic
