@@ -390,6 +390,8 @@ expect_error "a non-neutral --set on resume" 1 "\[train\] epochs cannot change o
     "$bin" train --resume "$work/usr1-shift" --set train.epochs=3
 expect_error "--resume with --config" 2 "drop --config" \
     "$bin" train --resume "$work/usr1-shift" --config "$src/jobs/configs/cnn-space.ini"
+expect_error "--resume-strict without --resume" 2 "goes with --resume" \
+    "$bin" train --config "$src/jobs/configs/cnn-space.ini" --resume-strict
 "$bin" train --resume "$work/ref-uniform" >"$work/out" 2>&1
 if [ $? -eq 0 ] && grep -q "already finished" "$work/out"; then
     pass "resuming a finished run: nothing to do, exit 0"
@@ -415,8 +417,6 @@ expect_error "a flipped byte, --resume-strict" 1 "$(basename "$latest").*checksu
 cp "$work/ref-uniform/model.h5" "$latest"
 expect_error "a foreign file (model.h5) as the checkpoint, --resume-strict" 1 "not a shiftnas checkpoint" \
     "$bin" train --resume "$work/damaged" --resume-strict
-expect_error "--resume-strict without --resume" 2 "goes with --resume" \
-    "$bin" train --config "$src/jobs/configs/cnn-space.ini" --resume-strict
 cp "$work/intact.h5" "$latest"
 if cmp -s "$work/latest-before" "$work/damaged/checkpoints/latest" &&
    "$bin" inspect "$latest" >/dev/null 2>&1; then

@@ -313,5 +313,70 @@ else
     fail "the first report: exit $status"; cat "$work/report.err"
 fi
 
+# --- a file system without locks ------------------------------------------------------
+# Simulated with an LD_PRELOAD shim whose fcntl(F_OFD_SETLK) and flock()
+# fail with ENOLCK (what an NFS mount without a lock manager returns): a
+# warning line and the run proceeds; SHIFTNAS_REQUIRE_LOCK=1 refuses.
+cat >"$work/nolock.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+static int refused(int fd, int cmd, void *arg, const char *name)
+{
+    if (cmd == F_OFD_SETLK || cmd == F_SETLK) {
+        errno = ENOLCK;
+        return -1;
+    }
+    int (*real)(int, int, ...) = (int (*)(int, int, ...))dlsym(RTLD_NEXT, name);
+    return real(fd, cmd, arg);
+}
+int fcntl(int fd, int cmd, ...)
+{
+    va_list list;
+    va_start(list, cmd);
+    void *arg = va_arg(list, void *);
+    va_end(list);
+    return refused(fd, cmd, arg, "fcntl");
+}
+int fcntl64(int fd, int cmd, ...)
+{
+    va_list list;
+    va_start(list, cmd);
+    void *arg = va_arg(list, void *);
+    va_end(list);
+    return refused(fd, cmd, arg, "fcntl64");
+}
+int flock(int fd, int operation)
+{
+    (void)fd;
+    (void)operation;
+    errno = ENOLCK;
+    return -1;
+}
+EOF
+if ! ${CC:-cc} -shared -fPIC -o "$work/nolock.so" "$work/nolock.c" -ldl 2>"$work/cc.err"; then
+    echo "note: no C compiler for the no-lock shim; a file system without locks is not checked"
+elif LD_PRELOAD=$work/nolock.so "$bin" --version 2>&1 | grep -q 'runtime does not come first'; then
+    echo "note: a sanitizer build cannot take an LD_PRELOAD shim; a file system without locks is not checked"
+else
+    stopped 1 nolock
+    LD_PRELOAD=$work/nolock.so "$bin" train --resume "$work/nolock" >"$work/out" 2>"$work/err"
+    status=$?
+    if [ "$status" -eq 0 ] && [ "$(wc -l <"$work/err")" -eq 1 ] &&
+       grep -q "^shiftnas train: warning: $work/nolock/.shiftnas.lock: the file system does not support locks (No locks available): nothing keeps a second writer out of $work/nolock (SHIFTNAS_REQUIRE_LOCK=1 refuses instead)$" "$work/err"; then
+        pass "no locks on the file system: one warning line, the run proceeds"
+        reliability clear "no locks on the file system: a warning"
+    else
+        fail "no locks on the file system: exit $status"; cat "$work/err"
+        reliability unclear "no locks on the file system: a warning"
+    fi
+    stopped 1 nolock-required
+    expect_error "no locks on the file system, SHIFTNAS_REQUIRE_LOCK=1: refused" 1 \
+        "^shiftnas train: $work/nolock-required/.shiftnas.lock: the file system does not support locks (No locks available), and SHIFTNAS_REQUIRE_LOCK=1 refuses" \
+        env LD_PRELOAD="$work/nolock.so" SHIFTNAS_REQUIRE_LOCK=1 "$bin" train --resume "$work/nolock-required"
+fi
+
 echo "$passes passed, $failures failed in $(($(date +%s) - started)) s"
 [ "$failures" -eq 0 ]
