@@ -18,7 +18,9 @@
 #include "supernet_training.h"
 
 /* Creates the run directory (and its parents); refuses one that already
- * holds a run, so that nothing a user has is overwritten. */
+ * holds a run, so that nothing a user has is overwritten. The caller holds
+ * the directory's lock (shiftnas/run_lock.h): no second writer can slip in
+ * between this check and the run's first file. */
 int sn_run_directory_prepare(const char *run_dir);
 
 /* RUN_DIR/config.ini through a temporary and a rename: a resume reads it,
