@@ -174,6 +174,12 @@ SN_API int sn_checkpoint_publish(const char *run_dir, int64_t step, int keep);
  * names a file that does not exist. Does not open the checkpoint. */
 SN_API int sn_checkpoint_latest(const char *run_dir, char *path, size_t size, int *found);
 
+/* The newest complete checkpoint in RUN_DIR/checkpoints whose header check
+ * passes (sn_checkpoint_verify), whatever `latest` says: *found = 1 and
+ * path filled, or *found = 0 when none is intact. For a resume whose
+ * `latest` is damaged. */
+SN_API int sn_checkpoint_newest_intact(const char *run_dir, char *path, size_t size, int *found);
+
 /* Removes leftover temporaries (.step-*.h5.tmp, latest.tmp) of a killed
  * writer; called when a run resumes. */
 SN_API int sn_checkpoint_remove_temporaries(const char *run_dir);

@@ -91,12 +91,23 @@ SN_API void sn_run_data_close(sn_run_data *data);
  * `progress` (stdout in the program). run_dir must not already hold a run. */
 SN_API int sn_train(const sn_config *config, const char *run_dir, FILE *progress,
                     sn_train_result *result);
+/* How sn_train_on_ranks starts (its `resume`). */
+enum {
+    SN_TRAIN_NEW = 0,          /* a new run: RUN_DIR must not hold one */
+    SN_TRAIN_RESUME = 1,       /* continue RUN_DIR's run (below) */
+    SN_TRAIN_RESUME_STRICT = 2 /* the same, refusing a damaged `latest` or checkpoint */
+};
 /* The same on the ranks of `dist` (shiftnas/dist.h): every rank calls it;
  * rank 0 prints (the other ranks' `progress` is ignored) and writes RUN_DIR.
  * The trained state is the same bits at any rank count (doc/distributed.md).
- * resume = 1 continues the run in RUN_DIR from the checkpoint its
- * checkpoints/latest names (doc/checkpoint.md), or from step 0 if it has
- * none yet; config must be the run's (result-neutral keys may differ).
+ * resume = SN_TRAIN_RESUME continues the run in RUN_DIR from the checkpoint
+ * its checkpoints/latest names (doc/checkpoint.md), or from step 0 if it has
+ * none yet; config must be the run's (result-neutral keys may differ). When
+ * `latest` is malformed or names a missing, truncated or damaged file, the
+ * run goes on from the newest intact checkpoint and says so on `progress`;
+ * SN_TRAIN_RESUME_STRICT refuses instead (SN_ERR_FORMAT naming the file).
+ * One writer per RUN_DIR: the program holds its lock (shiftnas/run_lock.h)
+ * around this call, and so should any other caller.
  * Checkpoints go to RUN_DIR/checkpoints as [checkpoint] says; SIGUSR1 and
  * SIGTERM (and [checkpoint] stop_after_seconds) end the run after the
  * current step with a checkpoint and result->stopped = 1.

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "directory_lock.h"
 #include "gnuplot.h"
 #include "option_values.h"
 #include "shiftnas/error.h"
@@ -32,6 +33,8 @@ static const char report_usage[] =
     "Unusable runs (unfinished, no search.csv, another search space, a duplicate seed)\n"
     "are skipped with one line each on stderr and listed in report.md. Plots need\n"
     "gnuplot (gnuplot-nox) on PATH or $SHIFTNAS_GNUPLOT.\n"
+    "One report at a time into DIR: a second one is refused with a line naming the\n"
+    "first (its lock is DIR/.shiftnas.lock).\n"
     "Exit status: 0 written, 1 failed (or a skip under --strict), 2 usage.\n";
 
 enum { TARGETS_MAX = 64 };
@@ -178,6 +181,11 @@ int sn_command_report(int argc, char **argv)
     snprintf(path, sizeof path, "%s/report.md", out);
     if (status == SN_OK)
         status = make_directory(out);
+    /* one report at a time into DIR (the lock line is printed where taken) */
+    sn_run_lock *lock = NULL;
+    int lock_refused = 0;
+    if (status == SN_OK)
+        lock_refused = (status = sn_cli_lock_directory(&lock, "report", out, "shiftnas report", 0)) != SN_OK;
     if (status == SN_OK)
         status = sn_report_write_plot_data(&runs, &options, out);
     if (status == SN_OK)
@@ -193,10 +201,10 @@ int sn_command_report(int argc, char **argv)
                path, runs.count, runs.skip_count, out);
     free(command_line);
     sn_report_runs_free(&runs);
-    if (status != SN_OK) {
+    sn_run_lock_release(lock);
+    if (status != SN_OK && !lock_refused) {
         fflush(stdout);
         report_error();
-        return SN_EXIT_FAILURE;
     }
-    return SN_EXIT_OK;
+    return status == SN_OK ? SN_EXIT_OK : SN_EXIT_FAILURE;
 }

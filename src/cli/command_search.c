@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "directory_lock.h"
 #include "json_writer.h"
 #include "option_values.h"
 #include "shiftnas/dist.h"
@@ -431,6 +432,12 @@ int sn_command_search(int argc, char **argv)
         snprintf(csv_path, sizeof csv_path, "%s", o.csv);
     else
         snprintf(csv_path, sizeof csv_path, "%s/search.csv", o.run_dir);
+    /* one writer per run directory: search.csv is appended to */
+    sn_run_lock *lock = NULL;
+    if (sn_cli_lock_csv_directory(&lock, "search", csv_path, "shiftnas search") != SN_OK) {
+        free(o.overrides);
+        return SN_EXIT_FAILURE;
+    }
     sn_trained_run run;
     int status = sn_trained_run_open(&run, o.run_dir, o.overrides, o.override_count);
     free(o.overrides);
@@ -453,9 +460,9 @@ int sn_command_search(int argc, char **argv)
     if (status != SN_OK) {
         fflush(stdout);
         sn_cli_report_error("search");
-        return SN_EXIT_FAILURE;
     }
-    return SN_EXIT_OK;
+    sn_run_lock_release(lock);
+    return status == SN_OK ? SN_EXIT_OK : SN_EXIT_FAILURE;
 }
 
 static int print_eval_json(const char *run_dir, const sn_trained_run *run, const char *arch,
@@ -547,6 +554,11 @@ int sn_command_eval(int argc, char **argv)
         return code < 0 ? SN_EXIT_OK : code;
     }
     double start = sn_now();
+    sn_run_lock *lock = NULL;
+    if (o.csv && sn_cli_lock_csv_directory(&lock, "eval", o.csv, "shiftnas eval --csv") != SN_OK) {
+        free(o.overrides);
+        return SN_EXIT_FAILURE;
+    }
     sn_trained_run run;
     int status = o.logits ? sn_export_path_check(o.logits) : SN_OK;
     if (status == SN_OK)
@@ -559,7 +571,7 @@ int sn_command_eval(int argc, char **argv)
     if (status != SN_OK) {
         fflush(stdout);
         sn_cli_report_error("eval");
-        return SN_EXIT_FAILURE;
     }
-    return SN_EXIT_OK;
+    sn_run_lock_release(lock);
+    return status == SN_OK ? SN_EXIT_OK : SN_EXIT_FAILURE;
 }

@@ -1,5 +1,5 @@
 /* shiftnas train --config FILE [--set section.key=value ...] [--out RUN_DIR]
- * shiftnas train --resume RUN_DIR [--set section.key=value ...] */
+ * shiftnas train --resume RUN_DIR [--resume-strict] [--set section.key=value ...] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "config_resolve.h"
+#include "directory_lock.h"
 #include "option_values.h"
 #include "shiftnas/config.h"
 #include "shiftnas/dist.h"
@@ -15,7 +16,7 @@
 
 static const char train_usage[] =
     "usage: shiftnas train --config FILE [--set SECTION.KEY=VALUE ...] [--out RUN_DIR]\n"
-    "       shiftnas train --resume RUN_DIR [--set SECTION.KEY=VALUE ...]\n"
+    "       shiftnas train --resume RUN_DIR [--resume-strict] [--set SECTION.KEY=VALUE ...]\n"
     "\n"
     "Trains the network the configuration describes and evaluates it after every epoch.\n"
     "\n"
@@ -29,11 +30,16 @@ static const char train_usage[] =
     "                   if it has none yet), with the same bits as a run that never stopped;\n"
     "                   --set may change only result-neutral keys ([checkpoint] *, data.path,\n"
     "                   run.progress_seconds/metrics_interval_steps,\n"
-    "                   distributed.reduce/bucket_entries/check_interval)\n"
+    "                   distributed.reduce/bucket_entries/check_interval). When `latest`\n"
+    "                   is damaged or its checkpoint fails its CRC, it says so and resumes\n"
+    "                   from the newest intact checkpoint\n"
+    "  --resume-strict  with --resume: refuse a damaged `latest` or checkpoint instead\n"
     "  -h, --help       this text\n"
     "\n"
     "Progress goes to stdout: a live line on a terminal, one line every\n"
     "[run] progress_seconds in a log file. Errors go to stderr.\n"
+    "One writer per run directory: a second train or search on RUN_DIR while one\n"
+    "runs is refused with a line naming it (host, pid); the lock is RUN_DIR/.shiftnas.lock.\n"
     "SIGUSR1 or SIGTERM: finish the step, write a checkpoint, exit 75 (resume later).\n"
     "Exit status: 0 done, 1 failed, 2 usage, 75 stopped with a checkpoint (requeue and\n"
     "--resume).\n";
@@ -61,6 +67,7 @@ static const sn_cli_valued_option train_valued[] = {{"--config", "a FILE"},
 static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
 {
     const char *config_path = NULL, *run_dir = NULL, *resume_dir = NULL;
+    int strict = 0;
     int speaker = sn_dist_rank(dist) == 0;
     sn_config config;
     /* Overrides are applied after the file, whatever their position. */
@@ -93,6 +100,8 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
             run_dir = argv[++i];
         } else if (strcmp(arg, "--resume") == 0) {
             resume_dir = argv[++i];
+        } else if (strcmp(arg, "--resume-strict") == 0) {
+            strict = 1;
         } else {
             char shown[SN_CLI_SHOWN_SIZE];
             if (speaker)
@@ -106,6 +115,11 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
         if (speaker)
             fprintf(stderr, "shiftnas train: --resume RUN_DIR takes the run's own configuration "
                             "and directory; drop --config and --out\n");
+        exit_code = SN_EXIT_USAGE;
+    }
+    if (exit_code == SN_EXIT_OK && strict && !resume_dir) {
+        if (speaker)
+            fprintf(stderr, "shiftnas train: --resume-strict goes with --resume RUN_DIR\n");
         exit_code = SN_EXIT_USAGE;
     }
     if (exit_code == SN_EXIT_OK && !config_path && !resume_dir) {
@@ -141,11 +155,27 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
     /* The clock may differ between ranks: rank 0's name is the run's. */
     if (sn_dist_broadcast(dist, chosen_dir, sizeof chosen_dir, 0) != SN_OK)
         return train_failure(dist, SN_ERR_MPI);
+    /* One writer per run directory, from before the data loads to the end:
+     * rank 0 holds the lock (and has said why it could not); every rank
+     * learns the outcome. A new run's directory is created here, and
+     * removed again if the run fails before writing anything into it. */
+    sn_run_lock *lock = NULL;
+    status = SN_OK;
+    if (speaker)
+        status = sn_cli_lock_directory(&lock, "train", chosen_dir,
+                                       resume_dir ? "shiftnas train --resume" : "shiftnas train",
+                                       resume_dir ? 0 : SN_RUN_LOCK_CREATE);
+    if (sn_dist_agree(dist, status) != SN_OK)
+        return SN_EXIT_FAILURE;
     sn_train_result result;
-    status = sn_train_on_ranks(&config, chosen_dir, dist, resume_dir != NULL,
-                               speaker ? stdout : NULL, &result);
-    if (status != SN_OK)
-        return train_failure(dist, status);
+    int mode = !resume_dir ? SN_TRAIN_NEW : strict ? SN_TRAIN_RESUME_STRICT : SN_TRAIN_RESUME;
+    status = sn_train_on_ranks(&config, chosen_dir, dist, mode, speaker ? stdout : NULL, &result);
+    if (status != SN_OK) {
+        int code = train_failure(dist, status);
+        sn_run_lock_release(lock);
+        return code;
+    }
+    sn_run_lock_release(lock);
     /* 75 (EX_TEMPFAIL): a checkpoint holds the run; requeue and resume */
     return result.stopped ? SN_EXIT_REQUEUE : SN_EXIT_OK;
 }

@@ -8,6 +8,8 @@ shiftnas_SOURCES += \
 	src/cli/canvas.h \
 	src/cli/config_resolve.c \
 	src/cli/config_resolve.h \
+	src/cli/directory_lock.c \
+	src/cli/directory_lock.h \
 	src/cli/json_writer.c \
 	src/cli/json_writer.h \
 	src/cli/option_values.c \

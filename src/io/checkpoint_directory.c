@@ -282,6 +282,71 @@ int sn_checkpoint_latest(const char *run_dir, char *path, size_t size, int *foun
     return SN_OK;
 }
 
+/* The steps of the complete checkpoints in `directory`, newest first
+ * (*steps NULL and *count 0 when the directory does not exist). */
+static int collect_steps(const char *directory, int64_t **steps, size_t *count)
+{
+    *steps = NULL;
+    *count = 0;
+    DIR *listing = opendir(directory);
+    if (!listing && errno == ENOENT)
+        return SN_OK;
+    if (!listing)
+        return sn_error_set(SN_ERR_IO, "%s: cannot list: %s", directory, strerror(errno));
+    size_t capacity = 0;
+    int status = SN_OK;
+    for (struct dirent *entry; status == SN_OK && (entry = readdir(listing)) != NULL;) {
+        int64_t step;
+        if (!parse_step_name(entry->d_name, strlen(entry->d_name), "", ".h5", &step))
+            continue;
+        if (*count == capacity) {
+            size_t grown = capacity ? 2 * capacity : 16;
+            int64_t *more = realloc(*steps, grown * sizeof **steps);
+            if (!more) {
+                status = sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the list of checkpoints", directory);
+                break;
+            }
+            *steps = more;
+            capacity = grown;
+        }
+        (*steps)[(*count)++] = step;
+    }
+    closedir(listing);
+    if (status == SN_OK && *count > 1)
+        qsort(*steps, *count, sizeof **steps, compare_descending);
+    if (status != SN_OK) {
+        free(*steps);
+        *steps = NULL;
+        *count = 0;
+    }
+    return status;
+}
+
+int sn_checkpoint_newest_intact(const char *run_dir, char *path, size_t size, int *found)
+{
+    if (!found)
+        return sn_error_set(SN_ERR_ARGUMENT, "%s: nowhere to say whether a checkpoint was found",
+                            run_dir ? run_dir : "checkpoint");
+    *found = 0;
+    char directory[PATH_BYTES];
+    SN_TRY(format_name(directory, sizeof directory, run_dir, "", "checkpoints directory"));
+    int64_t *steps;
+    size_t count;
+    SN_TRY(collect_steps(directory, &steps, &count));
+    int status = SN_OK;
+    for (size_t i = 0; i < count && status == SN_OK && !*found; i++) {
+        char candidate[PATH_BYTES];
+        status = sn_checkpoint_path(candidate, sizeof candidate, run_dir, steps[i]);
+        /* a damaged one is passed over: the caller has said what it skips */
+        if (status == SN_OK && sn_checkpoint_verify(candidate, NULL) == SN_OK) {
+            status = sn_checkpoint_path(path, size, run_dir, steps[i]);
+            *found = status == SN_OK;
+        }
+    }
+    free(steps);
+    return status;
+}
+
 int sn_checkpoint_remove_temporaries(const char *run_dir)
 {
     char directory[PATH_BYTES];

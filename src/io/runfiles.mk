@@ -10,3 +10,7 @@ shiftnasinclude_HEADERS += include/shiftnas/runfiles.h
 libshiftnas_internal_la_SOURCES += \
 	src/io/export_file.c
 shiftnasinclude_HEADERS += include/shiftnas/export.h
+# One writer per run directory: the advisory lock on DIR/.shiftnas.lock.
+libshiftnas_internal_la_SOURCES += \
+	src/io/run_lock.c
+shiftnasinclude_HEADERS += include/shiftnas/run_lock.h

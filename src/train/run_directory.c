@@ -59,13 +59,37 @@ int sn_run_directory_write_config(const sn_config *config, const char *run_dir)
     return status;
 }
 
-int sn_run_directory_find_checkpoint(const char *run_dir, char *path, size_t size, int *found)
+int sn_run_directory_find_checkpoint(const char *run_dir, int strict, char *path, size_t size,
+                                     int *found, char *note, size_t note_size)
 {
     path[0] = '\0';
+    note[0] = '\0';
     SN_TRY(sn_checkpoint_remove_temporaries(run_dir));
-    SN_TRY(sn_checkpoint_latest(run_dir, path, size, found));
+    int status = sn_checkpoint_latest(run_dir, path, size, found);
+    if (status == SN_OK && *found)
+        status = sn_checkpoint_verify(path, NULL);
+    if (status == SN_OK) {
+        if (!*found)
+            path[0] = '\0';
+        return SN_OK;
+    }
+    /* Damage (a malformed `latest`, a missing, unreadable, truncated or
+     * corrupted checkpoint) falls back to the newest intact checkpoint: its
+     * state is as good as any, the steps after it are trained again with
+     * the same bits. Other failures are not the file's. */
+    *found = 0;
+    path[0] = '\0';
+    if (strict || (status != SN_ERR_FORMAT && status != SN_ERR_IO))
+        return status;
+    char reason[1024];
+    snprintf(reason, sizeof reason, "%s", sn_error_message());
+    SN_TRY(sn_checkpoint_newest_intact(run_dir, path, size, found));
     if (!*found)
-        path[0] = '\0';
+        return sn_error_set(SN_ERR_FORMAT, "%s, and no other checkpoint in %s/checkpoints is intact "
+                                           "(remove that directory to start over from step 0)",
+                            reason, run_dir);
+    const char *name = strrchr(path, '/');
+    snprintf(note, note_size, "%s: resuming from %s instead", reason, name ? name + 1 : path);
     return SN_OK;
 }
 

@@ -18,7 +18,9 @@
 #include "supernet_training.h"
 
 /* Creates the run directory (and its parents); refuses one that already
- * holds a run, so that nothing a user has is overwritten. */
+ * holds a run, so that nothing a user has is overwritten. The caller holds
+ * the directory's lock (shiftnas/run_lock.h): no second writer can slip in
+ * between this check and the run's first file. */
 int sn_run_directory_prepare(const char *run_dir);
 
 /* RUN_DIR/config.ini through a temporary and a rename: a resume reads it,
@@ -26,9 +28,14 @@ int sn_run_directory_prepare(const char *run_dir);
 int sn_run_directory_write_config(const sn_config *config, const char *run_dir);
 
 /* A resumed run: removes what a killed writer left and finds the
- * checkpoint `latest` names (path empty and *found = 0 when there is none
- * yet). */
-int sn_run_directory_find_checkpoint(const char *run_dir, char *path, size_t size, int *found);
+ * checkpoint to start from (path empty and *found = 0 when there is none
+ * yet): the one `latest` names, checked (header, size, CRC). When `latest`
+ * is malformed or names a missing or damaged file, the newest intact
+ * checkpoint instead, and `note` says so in one line ("" otherwise);
+ * strict refuses with the damage instead, as does a run with no intact
+ * checkpoint left. */
+int sn_run_directory_find_checkpoint(const char *run_dir, int strict, char *path, size_t size,
+                                     int *found, char *note, size_t note_size);
 
 /* metrics.csv and, for a supernet (training not NULL), log.h5 for the
  * steps to come. A resumed run gets them back as they were at its

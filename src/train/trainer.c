@@ -22,7 +22,7 @@ int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_r
 {
     sn_dist local;
     sn_dist_local_init(&local);
-    return sn_train_on_ranks(config, run_dir, &local, 0, out, result);
+    return sn_train_on_ranks(config, run_dir, &local, SN_TRAIN_NEW, out, result);
 }
 
 int sn_train_on_ranks(const sn_config *config, const char *run_dir, const sn_dist *dist,

@@ -67,6 +67,7 @@ typedef struct {
     const char *run_dir;
     const sn_dist *dist;
     int resume;
+    int resume_strict;                /* a damaged latest is an error, not a fallback */
     int writer;                       /* rank 0: prints and writes RUN_DIR */
     FILE *out;                        /* rank 0's progress; NULL on the others */
     sn_train_result *result;

@@ -175,7 +175,8 @@ int sn_trainer_setup(sn_trainer *t, const sn_config *config, const char *run_dir
     t->config = config;
     t->run_dir = run_dir;
     t->dist = dist;
-    t->resume = resume;
+    t->resume = resume != SN_TRAIN_NEW;
+    t->resume_strict = resume == SN_TRAIN_RESUME_STRICT;
     t->writer = dist->rank == 0;
     t->out = t->writer ? out : NULL;
     t->result = result;

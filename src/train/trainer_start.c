@@ -33,10 +33,16 @@ static int restore_checkpoint(sn_trainer *t, int *complete)
 {
     const sn_dist *dist = t->dist;
     int status = SN_OK, found = 0;
+    char note[1536] = "";
     if (t->writer)
-        status = sn_run_directory_find_checkpoint(t->run_dir, t->checkpoint_path,
-                                                  sizeof t->checkpoint_path, &found);
+        status = sn_run_directory_find_checkpoint(t->run_dir, t->resume_strict, t->checkpoint_path,
+                                                  sizeof t->checkpoint_path, &found, note,
+                                                  sizeof note);
     SN_TRY(sn_dist_agree(dist, status));
+    if (t->out && note[0] != '\0') {
+        fprintf(t->out, "shiftnas train: warning: %s\n", note);
+        fflush(t->out);
+    }
     /* rank 0's choice is every rank's: all read the same file */
     SN_TRY(sn_dist_broadcast(dist, t->checkpoint_path, sizeof t->checkpoint_path, 0));
     if (t->checkpoint_path[0] != '\0')

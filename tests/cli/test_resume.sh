@@ -5,8 +5,10 @@
 # same bits as a run that never stopped: the supernet, the generator, both
 # optimisers, beta and its Adam state, log.h5, metrics.csv (but its seconds)
 # and the subnets `search` returns; for 1 and 2 ranks and across a change of
-# rank count. Then the refusals: a damaged, truncated, foreign or other-space
-# checkpoint, a non-neutral --set on resume, a missing run. Short runs on a
+# rank count. Then the refusals: a damaged, truncated or foreign checkpoint
+# under --resume-strict, an other-space checkpoint, a non-neutral --set on
+# resume, a missing run; and without --resume-strict the fallback of a
+# damaged `latest` to the newest intact checkpoint. Short runs on a
 # slice of Fashion-MNIST; skipped (77) without the data set, mpirun or h5diff,
 # or in a build without --enable-fault-injection (stops at chosen steps
 # come from SHIFTNAS_INJECT_FAULT).
@@ -472,6 +474,8 @@ expect_error "a non-neutral --set on resume" 1 "\[train\] epochs cannot change o
     "$bin" train --resume "$work/usr1-shift" --set train.epochs=3
 expect_error "--resume with --config" 2 "drop --config" \
     "$bin" train --resume "$work/usr1-shift" --config "$src/jobs/configs/cnn-space.ini"
+expect_error "--resume-strict without --resume" 2 "goes with --resume" \
+    "$bin" train --config "$src/jobs/configs/cnn-space.ini" --resume-strict
 "$bin" train --resume "$work/ref-uniform" >"$work/out" 2>&1
 if [ $? -eq 0 ] && grep -q "already finished" "$work/out"; then
     pass "resuming a finished run: nothing to do, exit 0"
@@ -479,22 +483,24 @@ else
     fail "resuming a finished run"; cat "$work/out"
 fi
 
-# A stopped run whose latest checkpoint is then damaged: the resume refuses
-# with the file named and changes nothing.
+# A stopped run whose latest checkpoint is then damaged: with --resume-strict
+# the resume refuses with the file named and changes nothing.
+reliability_class=storage
 SHIFTNAS_INJECT_FAULT=0:12:signal start 1 damaged uniform
 latest=$work/damaged/checkpoints/$(final_checkpoint "$work/damaged")
 cp "$latest" "$work/intact.h5"
 cp "$work/damaged/checkpoints/latest" "$work/latest-before"
 size=$(wc -c <"$latest")
 head -c "$((size / 2))" "$work/intact.h5" >"$latest"
-expect_error "truncated checkpoint" 1 "$(basename "$latest").*truncated" \
-    "$bin" train --resume "$work/damaged"
+expect_error "truncated checkpoint, --resume-strict" 1 "$(basename "$latest").*truncated" \
+    "$bin" train --resume "$work/damaged" --resume-strict
 cp "$work/intact.h5" "$latest"
 printf '\377' | dd of="$latest" bs=1 seek=$((size / 3)) conv=notrunc 2>/dev/null
-expect_error "a flipped byte" 1 "$(basename "$latest").*checksum" "$bin" train --resume "$work/damaged"
+expect_error "a flipped byte, --resume-strict" 1 "$(basename "$latest").*checksum" \
+    "$bin" train --resume "$work/damaged" --resume-strict
 cp "$work/ref-uniform/model.h5" "$latest"
-expect_error "a foreign file (model.h5) as the checkpoint" 1 "not a shiftnas checkpoint" \
-    "$bin" train --resume "$work/damaged"
+expect_error "a foreign file (model.h5) as the checkpoint, --resume-strict" 1 "not a shiftnas checkpoint" \
+    "$bin" train --resume "$work/damaged" --resume-strict
 cp "$work/intact.h5" "$latest"
 if cmp -s "$work/latest-before" "$work/damaged/checkpoints/latest" &&
    "$bin" inspect "$latest" >/dev/null 2>&1; then
@@ -502,19 +508,62 @@ if cmp -s "$work/latest-before" "$work/damaged/checkpoints/latest" &&
 else
     fail "a refused resume changed the run"
 fi
-# a checkpoint of another search space (vit-space.ini) in this run
+# a checkpoint of another search space (vit-space.ini) in this run: intact,
+# but not this run's; refused without --resume-strict too (no fallback)
 config=vit-space.ini start 1 vit shift --set train.epochs=1 --set checkpoint.interval_steps=0
 vit_latest=$work/vit/checkpoints/$(final_checkpoint "$work/vit")
 cp "$vit_latest" "$latest"
 expect_error "a checkpoint of another search space" 1 "written with \[.*\].*but this run has" \
     "$bin" train --resume "$work/damaged"
 cp "$work/intact.h5" "$latest"
-resume 1 damaged
-if [ "$status" -eq 0 ]; then
-    check_same "after the refusals the run resumes and ends as the reference" ref-uniform damaged
-else
-    fail "resume after the refusals: exit $status"; tail -n 3 "$work/damaged.err"
-fi
+
+# --- a damaged latest: the resume falls back ------------------------------------------
+# fallback RANKS RUN NAME PATTERN DAMAGE...: a uniform run stopped at step 12
+# (checkpoints of steps 5, 10, 12), damaged by the command DAMAGE (run in
+# its checkpoints directory), then resumed: one line matching PATTERN says
+# which checkpoint it falls back to, and the run ends as the reference.
+fallback() {
+    fb_ranks=$1 fb_run=$2 fb_name=$3 fb_pattern=$4
+    shift 4
+    [ -d "$work/$fb_run" ] || SHIFTNAS_INJECT_FAULT=0:12:signal start 1 "$fb_run" uniform
+    (cd "$work/$fb_run/checkpoints" && "$@") || fail "$fb_name: the damage failed"
+    : >"$work/$fb_run.out"
+    resume "$fb_ranks" "$fb_run"
+    if [ "$status" -eq 0 ] && [ "$(grep -c 'resuming from' "$work/$fb_run.out")" -eq 1 ] &&
+       grep -q "^shiftnas train: warning: .*$fb_pattern" "$work/$fb_run.out" &&
+       same_state "$work/ref-uniform" "$work/$fb_run"; then
+        pass "$fb_name: one line, then the reference's bits"
+        record_data "$fb_name" intact
+    else
+        fail "$fb_name: exit $status"; grep "resum" "$work/$fb_run.out"; tail -n 3 "$work/$fb_run.err"
+        record_data "$fb_name" lost
+    fi
+}
+flip_byte() {
+    flip_size=$(wc -c <"$1")
+    printf '\377' | dd of="$1" bs=1 seek=$((flip_size / 3)) conv=notrunc 2>/dev/null
+}
+fallback 1 damaged "latest's checkpoint fails its CRC: falls back" \
+    "step-000000012.h5: damaged: checksum .*: resuming from step-000000010.h5 instead" \
+    flip_byte step-000000012.h5
+fallback 2 truncated "latest's checkpoint truncated, 2 ranks: falls back" \
+    "step-000000012.h5: truncated.*: resuming from step-000000010.h5 instead" \
+    truncate -s 100000 step-000000012.h5
+fallback 1 garbage "latest is garbage: falls back to the newest intact checkpoint" \
+    "latest: malformed.*: resuming from step-000000012.h5 instead" \
+    sh -c 'printf "\001garbage" >latest'
+fallback 1 missing "latest names a missing file: falls back" \
+    "latest names step-000000099.h5, which does not exist: resuming from step-000000012.h5 instead" \
+    sh -c 'echo step-000000099.h5 >latest'
+# nothing intact left: refused (starting over is the user's decision)
+SHIFTNAS_INJECT_FAULT=0:12:signal start 1 ruined uniform
+for checkpoint in "$work"/ruined/checkpoints/step-*.h5; do
+    truncate -s 1000 "$checkpoint"
+done
+expect_error "no intact checkpoint to fall back to" 1 \
+    "step-000000012.h5: truncated.*and no other checkpoint in .* is intact" \
+    "$bin" train --resume "$work/ruined"
+reliability_class=CLI
 
 echo "$passes passed, $failures failed in $(($(date +%s) - started)) s"
 [ "$failures" -eq 0 ]

@@ -149,6 +149,13 @@ tests_unit_test_runfiles_SOURCES = tests/unit/test_runfiles.c
 tests_unit_test_runfiles_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_runfiles_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_runfiles
+# One writer per directory: the lock, its record, a killed holder, odd lock files.
+check_PROGRAMS += tests/unit/test_run_lock
+TESTS += tests/unit/test_run_lock
+tests_unit_test_run_lock_SOURCES = tests/unit/test_run_lock.c
+tests_unit_test_run_lock_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_run_lock_LDADD = $(TEST_LIBS)
+VALGRIND_TESTS += tests/unit/test_run_lock
 
 # The supernet training step of every sampling strategy (internal functions:
 # it links the convenience library).
@@ -183,6 +190,11 @@ check-resume-long: shiftnas$(EXEEXT)
 	@SHIFTNAS_SOURCE_DIR='$(abs_top_srcdir)' SHIFTNAS_BUILD_DIR='$(abs_top_builddir)' \
 	  SHIFTNAS_TEST_LONG=1 sh '$(top_srcdir)/tests/cli/test_resume.sh'
 .PHONY: check-resume-long
+# One writer per run directory: two resumes at once, two new runs on one
+# --out, search/eval --csv/report while a writer holds the directory, kill -9
+# of the holder; on 1 and 2 ranks, the run's bits checked afterwards.
+TESTS += tests/cli/test_writers.sh
+EXTRA_DIST += tests/cli/test_writers.sh
 
 # Checkpoint files: round trips, the header's refusals, mutations (truncation,
 # flipped bytes, wrong layouts, HDF5 damage behind a forged header), atomic

@@ -1057,6 +1057,50 @@ START_TEST(remove_temporaries_removes_only_them)
 }
 END_TEST
 
+/* The resume's fallback: the newest step file whose header check passes,
+ * whatever `latest` says; damaged and truncated ones are passed over. */
+START_TEST(newest_intact_passes_over_damage)
+{
+    make_temp_dir();
+    char path[1024], want[1024];
+    int found = 1;
+    ck_assert_int_eq(sn_checkpoint_newest_intact(temp_dir, path, sizeof path, &found), SN_OK);
+    ck_assert_int_eq(found, 0); /* no checkpoints directory */
+    ck_assert_int_eq(sn_checkpoint_directory_create(temp_dir), SN_OK);
+    ck_assert_int_eq(sn_checkpoint_newest_intact(temp_dir, path, sizeof path, &found), SN_OK);
+    ck_assert_int_eq(found, 0);
+    const int64_t steps[3] = {5, 10, 15};
+    for (int i = 0; i < 3; i++) {
+        write_small_checkpoint(temp_dir, steps[i]);
+        ck_assert_int_eq(sn_checkpoint_publish(temp_dir, steps[i], 3), SN_OK);
+    }
+    ck_assert_int_eq(sn_checkpoint_newest_intact(temp_dir, path, sizeof path, &found), SN_OK);
+    sn_checkpoint_path(want, sizeof want, temp_dir, 15);
+    ck_assert_int_eq(found, 1);
+    ck_assert_str_eq(path, want);
+    /* step 15 damaged (a flipped byte), step 10 truncated: step 5 */
+    sn_checkpoint_path(path, sizeof path, temp_dir, 15);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, SN_CHECKPOINT_HEADER_BYTES + 100, SEEK_SET);
+    int byte = fgetc(f);
+    fseek(f, SN_CHECKPOINT_HEADER_BYTES + 100, SEEK_SET);
+    fputc(byte ^ 0xff, f);
+    fclose(f);
+    sn_checkpoint_path(path, sizeof path, temp_dir, 10);
+    ck_assert_int_eq(truncate(path, SN_CHECKPOINT_HEADER_BYTES + 64), 0);
+    ck_assert_int_eq(sn_checkpoint_newest_intact(temp_dir, path, sizeof path, &found), SN_OK);
+    sn_checkpoint_path(want, sizeof want, temp_dir, 5);
+    ck_assert_int_eq(found, 1);
+    ck_assert_str_eq(path, want);
+    /* none intact */
+    ck_assert_int_eq(truncate(want, 10), 0);
+    ck_assert_int_eq(sn_checkpoint_newest_intact(temp_dir, path, sizeof path, &found), SN_OK);
+    ck_assert_int_eq(found, 0);
+    remove_temp_dir();
+}
+END_TEST
+
 START_TEST(latest_is_checked_strictly)
 {
     make_temp_dir();
@@ -1346,6 +1390,7 @@ int main(void)
     tcase_add_test(directory, publish_keeps_the_newest);
     tcase_add_test(directory, remove_temporaries_removes_only_them);
     tcase_add_test(directory, latest_is_checked_strictly);
+    tcase_add_test(directory, newest_intact_passes_over_damage);
     suite_add_tcase(suite, directory);
     TCase *shift = tcase_create("shift");
     tcase_set_timeout(shift, 30);

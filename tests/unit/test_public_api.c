@@ -26,6 +26,7 @@
 #include "shiftnas/png.h"
 #include "shiftnas/report.h"
 #include "shiftnas/rng.h"
+#include "shiftnas/run_lock.h"
 #include "shiftnas/runfiles.h"
 #include "shiftnas/sampler.h"
 #include "shiftnas/space.h"
