@@ -49,8 +49,9 @@ int sn_run_directory_write_config(const sn_config *config, const char *run_dir)
     if (!f)
         return sn_write_failed(temporary, "cannot create", errno);
     int status = sn_config_write(config, f);
+    /* A failed write is the stream's to say, with the file and the cause. */
     int finished = sn_stdio_finish(f, temporary, 1);
-    if (status == SN_OK)
+    if (finished != SN_OK)
         status = finished;
     if (status == SN_OK && rename(temporary, path) != 0)
         status = sn_write_failed(path, "cannot rename the new file into place", errno);

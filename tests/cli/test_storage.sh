@@ -306,8 +306,16 @@ elif tmpfs_case tmpfs-7M 7M; then
         while [ ! -f "$dir/checkpoints/latest" ] && [ "$waited" -lt 600 ] && kill -0 "$pid" 2>/dev/null; do
             sleep 0.1; waited=$((waited + 1))
         done
-        mount --bind "$dir" "$dir" && mount -o remount,bind,ro "$dir" ||
-            echo "note: the run directory could not be made read-only"
+        # (The remount is refused while the run has a file of the new mount
+        # open for writing: try again until it falls between two writes.)
+        made_ro=0
+        if mount --bind "$dir" "$dir"; then
+            for try in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+                mount -o remount,bind,ro "$dir" 2>/dev/null && { made_ro=1; break; }
+                sleep 0.05
+            done
+        fi
+        [ "$made_ro" = 1 ] || echo "note: the run directory could not be made read-only"
         wait "$pid"
         status=$?
         lines=$(wc -l <"$work/ro.err")
