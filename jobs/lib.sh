@@ -16,7 +16,9 @@
 # Exit codes of shiftnas train that the scripts act on:
 #   0   the run finished (or had already finished)
 #   75  stopped early with a checkpoint (SIGUSR1, SIGTERM or [checkpoint]
-#       stop_after_seconds): requeue the job; the next start resumes
+#       stop_after_seconds), or a write failed for a cause that may pass
+#       (EIO, ESTALE, ETIMEDOUT) with the previous checkpoint intact:
+#       requeue the job; the next start resumes
 #   any other code: an error; the job fails and is not requeued
 
 sn_log() {
@@ -219,7 +221,7 @@ sn_train() {
                 sn_log "ERROR: training step stopped with a checkpoint (exit 75), but the requeue limit is reached (requeued $restarts time(s), SHIFTNAS_MAX_REQUEUES=$max): not requeueing. The checkpoint is kept; resubmit the same command to continue from it"
                 exit 75
             fi
-            local why="a [checkpoint] stop_after_seconds budget"
+            local why="a [checkpoint] stop_after_seconds budget or a write that may pass (EIO, ESTALE, ETIMEDOUT)"
             [ "$SN_GOT_USR1" = 1 ] && why="SIGUSR1"
             sn_log "training step stopped with a checkpoint (exit 75, after $why): requeueing job ${SLURM_JOB_ID:-?} (requeue $((restarts + 1)) of at most $max); the next start resumes from the checkpoint"
             [ -n "${SLURM_JOB_ID:-}" ] || sn_die "not inside a Slurm job: run the same command again to resume"

@@ -75,6 +75,11 @@ SN_API int sn_dist_agree(const sn_dist *dist, int status);
  * every rank knows of it, so none needs sn_dist_abort. Stays 1 for the rest
  * of the process. */
 SN_API int sn_dist_failure_agreed(void);
+/* The status of the rank that reported the first failure agreed through
+ * sn_dist_agree (SN_OK before any), the same on every rank: a rank that got
+ * SN_ERR_PEER learns what kind of failure ended the run (e.g.
+ * SN_ERR_IO_TRANSIENT, on which train exits 75). */
+SN_API int sn_dist_failure_code(void);
 /* Flushes stdout and stderr and ends every rank (MPI_Abort) with exit code
  * `code`. Returns when there is no other rank to end (no MPI, or a run of
  * one rank): the caller then exits with its code as usual. */

@@ -27,7 +27,9 @@ enum sn_error_code {
     SN_ERR_ARGUMENT = -6, /* a caller passed a value outside the documented range */
     SN_ERR_MPI = -7,      /* an MPI call failed or the ranks disagree */
     SN_ERR_INTERNAL = -8, /* a broken invariant: a bug in shiftnas */
-    SN_ERR_PEER = -9      /* another rank failed (it reports; this rank stays quiet) */
+    SN_ERR_PEER = -9,     /* another rank failed (it reports; this rank stays quiet) */
+    SN_ERR_IO_TRANSIENT = -10 /* a write failed for a cause that often passes (EIO, ESTALE,
+                                 ETIMEDOUT, EINTR, EAGAIN): the same write may succeed later */
 };
 
 /* A short name for a code ("I/O error", "malformed file", ...). */

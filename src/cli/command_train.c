@@ -42,7 +42,8 @@ static const char train_usage[] =
     "runs is refused with a line naming it (host, pid); the lock is RUN_DIR/.shiftnas.lock.\n"
     "SIGUSR1 or SIGTERM: finish the step, write a checkpoint, exit 75 (resume later).\n"
     "Exit status: 0 done, 1 failed, 2 usage, 75 stopped with a checkpoint (requeue and\n"
-    "--resume).\n";
+    "--resume), also after a write failed for a cause that may pass (EIO, ESTALE,\n"
+    "ETIMEDOUT) with the previous checkpoint intact.\n";
 
 void sn_cli_report_error(const char *context)
 {
@@ -195,7 +196,11 @@ static int train_failure(const sn_dist *dist, int status)
     }
     if (!sn_dist_failure_agreed())
         sn_dist_abort(dist, SN_EXIT_FAILURE);
-    return SN_EXIT_FAILURE;
+    /* A write that failed for a cause that often passes (EIO, ESTALE, ...)
+     * left the previous checkpoint as it was: 75, requeue and resume. A
+     * full disk, a quota or a read-only file system needs a person: 1. */
+    int cause = status == SN_ERR_PEER ? sn_dist_failure_code() : status;
+    return cause == SN_ERR_IO_TRANSIENT ? SN_EXIT_REQUEUE : SN_EXIT_FAILURE;
 }
 
 int sn_command_train(int argc, char **argv)

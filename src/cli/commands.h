@@ -9,8 +9,10 @@ enum {
     SN_EXIT_OK = 0,
     SN_EXIT_FAILURE = 1,  /* the run failed: bad input, I/O, numerics */
     SN_EXIT_USAGE = 2,    /* the command line was wrong */
-    SN_EXIT_REQUEUE = 75  /* train stopped early with a checkpoint: requeue, then --resume
-                             (75 is sysexits' EX_TEMPFAIL: "try again later") */
+    SN_EXIT_REQUEUE = 75  /* train stopped early with a checkpoint, or a write failed for a
+                             cause that may pass (SN_ERR_IO_TRANSIENT) with the previous one
+                             intact: requeue, then --resume (sysexits' EX_TEMPFAIL: "try
+                             again later") */
 };
 
 int sn_command_train(int argc, char **argv);

@@ -22,6 +22,7 @@ const char *sn_strerror(int code)
     case SN_ERR_MPI: return "MPI error";
     case SN_ERR_INTERNAL: return "internal error";
     case SN_ERR_PEER: return "another rank failed";
+    case SN_ERR_IO_TRANSIENT: return "I/O error (may pass)";
     default: return "unknown error";
     }
 }

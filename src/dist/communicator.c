@@ -13,6 +13,7 @@
 #include "shiftnas/error.h"
 
 static int failure_agreed;
+static int failure_code; /* the reporter's status of the first agreed failure */
 
 void sn_dist_local_init(sn_dist *dist)
 {
@@ -197,6 +198,13 @@ int sn_dist_agree(const sn_dist *dist, int status)
         MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, dist->comm);
     if (first == 2 * size)
         return SN_OK;
+    /* Every rank is here: the reporter tells the others what failed. */
+    int reporter = first < size ? first : first - size;
+    int code = status;
+    if (dist->mpi && size > 1)
+        MPI_Bcast(&code, 1, MPI_INT, reporter, dist->comm);
+    if (!failure_agreed)
+        failure_code = code;
     failure_agreed = 1;
     if (first == dist->rank)
         return status;
@@ -206,6 +214,11 @@ int sn_dist_agree(const sn_dist *dist, int status)
 int sn_dist_failure_agreed(void)
 {
     return failure_agreed;
+}
+
+int sn_dist_failure_code(void)
+{
+    return failure_code;
 }
 
 void sn_dist_abort(const sn_dist *dist, int code)

@@ -18,9 +18,11 @@
  * Why the user block. HDF5 reserves the first 512 bytes of the file for its
  * user (it looks for its superblock at 0, 512, 1024, ...), so the header
  * lives inside an ordinary HDF5 file that h5py and h5dump open unchanged.
- * The header is written last, after H5Fclose, when the file's length and
- * CRC are known; until then the user block is zeros and the reader refuses
- * it as foreign, so even an unfinished file cannot pass.
+ * The file is built in memory and saved whole at the finish (hdf5_file.h
+ * says why: a failed write must not leave HDF5 with a file it cannot
+ * close); the header is written last, when the file's length and CRC are
+ * known; until then the user block is zeros and the reader refuses it as
+ * foreign, so even an unfinished file cannot pass.
  *
  * Storage, for readers other than ours: datasets are contiguous and
  * little-endian (H5T_IEEE_F32LE, _F64LE, H5T_STD_I64LE, _I32LE, _U8LE);
@@ -32,6 +34,7 @@
  * give the same bytes and two checkpoints can be compared with cmp. */
 #include "checkpoint_header.h"
 #include "hdf5_file.h"
+#include "write_failure.h"
 
 #include "shiftnas/checkpoint.h"
 #include "shiftnas/error.h"
@@ -236,7 +239,7 @@ int sn_checkpoint_writer_create(sn_checkpoint_writer **writer, const char *path)
     hid_t creation_list = H5Pcreate(H5P_FILE_CREATE);
     hid_t file = -1;
     int status = creation_list >= 0 && H5Pset_userblock(creation_list, SN_CHECKPOINT_HEADER_BYTES) >= 0
-                     ? sn_hdf5_file_create(path, H5F_ACC_TRUNC, creation_list, H5P_DEFAULT, &file)
+                     ? sn_hdf5_memory_file_create(path, creation_list, &file)
                      : sn_error_set(SN_ERR_INTERNAL, "%s: cannot make an HDF5 file creation list", path);
     if (creation_list >= 0)
         H5Pclose(creation_list);
@@ -276,6 +279,14 @@ static int64_t element_count(int rank, const int64_t *dims, size_t type_size)
     return count;
 }
 
+/* A failed write of `name`: the message with the cause HDF5 met. */
+static int dataset_failed(const sn_checkpoint_writer *writer, const char *name, const char *what, int error)
+{
+    char part[600];
+    snprintf(part, sizeof part, "dataset '%s': %s", name, what);
+    return sn_write_failed(writer->path, part, error);
+}
+
 /* Creates the groups before the last '/' of name that do not exist yet
  * (lookup has checked that those that exist are groups). */
 static int create_groups(sn_checkpoint_writer *writer, const char *name)
@@ -285,19 +296,19 @@ static int create_groups(sn_checkpoint_writer *writer, const char *name)
         return sn_error_set(SN_ERR_NOMEM, "%s: dataset '%s': cannot allocate its name", writer->path, name);
     hid_t creation_list = H5Pcreate(H5P_GROUP_CREATE);
     int ok = creation_list >= 0 && H5Pset_obj_track_times(creation_list, 0) >= 0;
+    int error = 0;
     for (char *end = prefix; ok && (end = strchr(end, '/')) != NULL; *end++ = '/') {
         *end = '\0';
         htri_t exists = H5Lexists(writer->file, prefix, H5P_DEFAULT);
         hid_t group = exists == 0 ? H5Gcreate2(writer->file, prefix, H5P_DEFAULT, creation_list, H5P_DEFAULT) : -1;
         ok = exists > 0 || (group >= 0 && H5Gclose(group) >= 0);
+        if (!ok)
+            error = sn_hdf5_errno();
     }
     if (creation_list >= 0)
         H5Pclose(creation_list);
-    int status = ok ? SN_OK
-                    : sn_error_set(SN_ERR_IO, "%s: dataset '%s': cannot create the groups of its path (disk full?)",
-                                   writer->path, name);
     free(prefix);
-    return status;
+    return ok ? SN_OK : dataset_failed(writer, name, "cannot create the groups of its path", error);
 }
 
 static int write_dataset(sn_checkpoint_writer *writer, const char *name, sn_checkpoint_type type, int rank,
@@ -317,17 +328,22 @@ static int write_dataset(sn_checkpoint_writer *writer, const char *name, sn_chec
     hid_t dataset = ok ? H5Dcreate2(writer->file, name, file_type_of(type), space, H5P_DEFAULT, creation_list,
                                     H5P_DEFAULT)
                        : -1;
+    int error = dataset < 0 ? sn_hdf5_errno() : 0;
     ok = dataset >= 0;
     /* HDF5 wants a buffer even for no elements; there is nothing to write. */
-    if (ok && count > 0)
-        ok = H5Dwrite(dataset, memory_type_of(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
-    if (dataset >= 0 && H5Dclose(dataset) < 0)
+    if (ok && count > 0 && H5Dwrite(dataset, memory_type_of(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+        error = sn_hdf5_errno();
         ok = 0;
+    }
+    if (dataset >= 0 && H5Dclose(dataset) < 0 && ok) {
+        error = sn_hdf5_errno();
+        ok = 0;
+    }
     if (creation_list >= 0)
         H5Pclose(creation_list);
     if (space >= 0)
         H5Sclose(space);
-    return ok ? SN_OK : sn_error_set(SN_ERR_IO, "%s: dataset '%s': cannot write it (disk full?)", writer->path, name);
+    return ok ? SN_OK : dataset_failed(writer, name, "cannot write it", error);
 }
 
 int sn_checkpoint_write_array(sn_checkpoint_writer *writer, const char *name, sn_checkpoint_type type, int rank,
@@ -361,7 +377,7 @@ int sn_checkpoint_write_array(sn_checkpoint_writer *writer, const char *name, sn
                               path, name);
     else
         status = write_dataset(writer, name, type, rank, dims, count, data);
-    if (status == SN_ERR_IO)
+    if (status == SN_ERR_IO || status == SN_ERR_IO_TRANSIENT)
         writer->failed = 1; /* the file may now hold a part of the dataset */
     return status;
 }
@@ -383,13 +399,18 @@ static int write_attribute(sn_checkpoint_writer *writer, const char *name, hid_t
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t attribute = space >= 0 ? H5Acreate2(writer->file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
     int ok = attribute >= 0 && H5Awrite(attribute, memory_type, value) >= 0;
-    if (attribute >= 0 && H5Aclose(attribute) < 0)
+    int error = ok ? 0 : sn_hdf5_errno();
+    if (attribute >= 0 && H5Aclose(attribute) < 0 && ok) {
+        error = sn_hdf5_errno();
         ok = 0;
+    }
     if (space >= 0)
         H5Sclose(space);
     if (!ok) {
         writer->failed = 1;
-        return sn_error_set(SN_ERR_IO, "%s: attribute '%s': cannot write it", writer->path, name);
+        char part[600];
+        snprintf(part, sizeof part, "attribute '%s': cannot write it", name);
+        return sn_write_failed(writer->path, part, error);
     }
     return SN_OK;
 }
@@ -436,8 +457,12 @@ int sn_checkpoint_writer_finish(sn_checkpoint_writer *writer)
     int status = SN_OK;
     if (writer->failed)
         status = sn_error_set(SN_ERR_ARGUMENT, "%s: not finished: an earlier write failed", path);
-    if (H5Fclose(writer->file) < 0 && status == SN_OK)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot close (flush) the HDF5 file (disk full?)", path);
+    /* The header's fsync makes the whole file durable. */
+    if (status == SN_OK)
+        status = sn_hdf5_memory_file_save(writer->file, path, 0);
+    int closed = sn_hdf5_memory_file_close(writer->file, path);
+    if (status == SN_OK)
+        status = closed;
     if (status == SN_OK)
         status = sn_checkpoint_header_write(path);
     if (status != SN_OK)
@@ -451,7 +476,7 @@ void sn_checkpoint_writer_abandon(sn_checkpoint_writer *writer)
     if (!writer)
         return;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    H5Fclose(writer->file);
+    sn_hdf5_memory_file_close(writer->file, writer->path);
     unlink(writer->path);
     writer_free(writer);
 }

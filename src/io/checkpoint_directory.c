@@ -10,6 +10,7 @@
  * never name a file outside the directory. */
 #include "shiftnas/checkpoint.h"
 #include "shiftnas/error.h"
+#include "write_failure.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -107,7 +108,7 @@ static int write_synced_file(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0)
-        return sn_error_set(SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return sn_write_failed(path, "cannot create", errno);
     size_t length = strlen(text), done = 0;
     int status = SN_OK;
     while (done < length && status == SN_OK) {
@@ -115,14 +116,14 @@ static int write_synced_file(const char *path, const char *text)
         if (put < 0 && errno == EINTR)
             continue;
         if (put <= 0)
-            status = sn_error_set(SN_ERR_IO, "%s: cannot write: %s", path, put < 0 ? strerror(errno) : "no progress");
+            status = sn_write_failed(path, "cannot write", put < 0 ? errno : 0);
         else
             done += (size_t)put;
     }
     if (status == SN_OK && fsync(fd) != 0)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot sync: %s", path, strerror(errno));
+        status = sn_write_failed(path, "cannot sync", errno);
     if (close(fd) != 0 && status == SN_OK)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot close: %s", path, strerror(errno));
+        status = sn_write_failed(path, "cannot close", errno);
     if (status != SN_OK)
         unlink(path);
     return status;
@@ -211,21 +212,23 @@ int sn_checkpoint_publish(const char *run_dir, int64_t step, int keep)
     SN_TRY(format_name(latest_temporary, sizeof latest_temporary, run_dir, LATEST_TEMPORARY_NAME, "latest"));
     if (keep < 1)
         return sn_error_set(SN_ERR_ARGUMENT, "%s: keep %d checkpoints (at least 1)", directory, keep);
-    if (rename(temporary, final) != 0)
-        return sn_error_set(SN_ERR_IO, "%s: cannot rename it to %s: %s", temporary, final, strerror(errno));
+    if (rename(temporary, final) != 0) {
+        int error = errno;
+        unlink(temporary); /* latest still names the previous checkpoint */
+        return sn_write_failed(temporary, "cannot rename it to its step name", error);
+    }
     if (sync_directory(directory) != 0)
-        return sn_error_set(SN_ERR_IO, "%s: cannot sync the directory: %s", directory, strerror(errno));
+        return sn_write_failed(directory, "cannot sync the directory", errno);
     char line[LATEST_MAX_BYTES];
     snprintf(line, sizeof line, "step-%09lld.h5\n", (long long)step);
     SN_TRY(write_synced_file(latest_temporary, line));
     if (rename(latest_temporary, latest) != 0) {
-        int status = sn_error_set(SN_ERR_IO, "%s: cannot rename it to %s: %s", latest_temporary, latest,
-                                  strerror(errno));
+        int error = errno;
         unlink(latest_temporary);
-        return status;
+        return sn_write_failed(latest_temporary, "cannot rename it to latest", error);
     }
     if (sync_directory(directory) != 0)
-        return sn_error_set(SN_ERR_IO, "%s: cannot sync the directory: %s", directory, strerror(errno));
+        return sn_write_failed(directory, "cannot sync the directory", errno);
     return prune(run_dir, directory, keep, step);
 }
 

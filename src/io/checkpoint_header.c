@@ -6,6 +6,7 @@
  * padding — so that any change to the header's 512 bytes is refused, like
  * any change to the bytes the CRC covers. */
 #include "checkpoint_header.h"
+#include "write_failure.h"
 
 #include "shiftnas/checkpoint.h"
 #include "shiftnas/error.h"
@@ -268,7 +269,7 @@ int sn_checkpoint_header_write(const char *path)
     static const unsigned char hdf5_signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        return sn_error_set(SN_ERR_IO, "%s: cannot reopen to write its header: %s", path, strerror(errno));
+        return sn_write_failed(path, "cannot reopen to write its header", errno);
     struct stat info;
     unsigned char bytes[SN_CHECKPOINT_HEADER_BYTES];
     int status = SN_OK;
@@ -290,11 +291,11 @@ int sn_checkpoint_header_write(const char *path)
         snprintf((char *)bytes, sizeof bytes, "%s%d\nsize %lld\ncrc32 0x%08x\n", HEADER_MAGIC,
                  SN_CHECKPOINT_FORMAT_VERSION, (long long)info.st_size, (unsigned)crc);
         if (write_at(fd, bytes, sizeof bytes, 0) != 0)
-            status = sn_error_set(SN_ERR_IO, "%s: cannot write its header: %s", path, strerror(errno));
+            status = sn_write_failed(path, "cannot write its header", errno);
     }
     if (status == SN_OK && fsync(fd) != 0)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot sync: %s", path, strerror(errno));
+        status = sn_write_failed(path, "cannot sync", errno);
     if (close(fd) != 0 && status == SN_OK)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot close: %s", path, strerror(errno));
+        status = sn_write_failed(path, "cannot close", errno);
     return status;
 }

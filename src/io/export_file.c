@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hdf5_file.h"
 #include "hdf5_lock.h"
+#include "write_failure.h"
 #include "shiftnas/error.h"
 
 struct sn_export_file {
@@ -124,29 +126,17 @@ static int create_unlocked(sn_export_file **out, const char *path)
     /* open(2) first: its errno says why (no such directory, read-only), HDF5's does not */
     int fd = open(f->temporary, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd < 0) {
-        int status = sn_error_set(SN_ERR_IO, "%s: cannot create %s: %s", path, f->temporary,
-                                  strerror(errno));
+        int status = sn_write_failed(f->temporary, "cannot create", errno);
         free(f->path);
         free(f->temporary);
         free(f);
         return status;
     }
     close(fd);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t access_list = H5Pcreate(H5P_FILE_ACCESS);
-    /* No HDF5 file lock: the file is private until renamed, and locks fail on
-     * file systems without flock. */
-#if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
-    if (access_list >= 0)
-        H5Pset_file_locking(access_list, 0, 1);
-#endif
-    f->file = access_list >= 0 ? H5Fcreate(f->temporary, H5F_ACC_TRUNC, H5P_DEFAULT, access_list)
-                               : -1;
-    if (access_list >= 0)
-        H5Pclose(access_list);
-    if (f->file < 0) {
-        int status = sn_error_set(SN_ERR_IO, "%s: cannot create the HDF5 file %s", path,
-                                  f->temporary);
+    /* Built in memory, saved at the close (hdf5_file.h says why). */
+    int created = sn_hdf5_memory_file_create(f->temporary, H5P_DEFAULT, &f->file);
+    if (created != SN_OK) {
+        int status = created;
         unlink(f->temporary);
         free(f->path);
         free(f->temporary);
@@ -174,32 +164,18 @@ int sn_export_file_create(sn_export_file **file, const char *path, const char *f
     return status;
 }
 
-/* fsync by name: the rename must not reach the disk before the data. */
-static int sync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return -1;
-    int result = fsync(fd);
-    close(fd);
-    return result;
-}
-
 int sn_export_file_close(sn_export_file *f, int commit)
 {
     if (!f)
         return SN_OK;
-    sn_hdf5_lock();
     int status = f->status;
-    if (H5Fclose(f->file) < 0 && status == SN_OK && commit)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot close (flush) %s", f->path, f->temporary);
-    sn_hdf5_unlock();
-    if (commit && status == SN_OK && sync_path(f->temporary) != 0)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot sync %s: %s", f->path, f->temporary,
-                              strerror(errno));
+    if (commit && status == SN_OK)
+        status = sn_hdf5_memory_file_save(f->file, f->temporary, 1);
+    int closed = sn_hdf5_memory_file_close(f->file, f->temporary);
+    if (commit && status == SN_OK)
+        status = closed;
     if (commit && status == SN_OK && rename(f->temporary, f->path) != 0)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot rename %s over it: %s", f->path,
-                              f->temporary, strerror(errno));
+        status = sn_write_failed(f->path, "cannot rename the new file over it", errno);
     if (!commit || status != SN_OK)
         unlink(f->temporary);
     free(f->path);

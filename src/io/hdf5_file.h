@@ -38,4 +38,35 @@ int sn_hdf5_file_open(const char *path, unsigned mode, hid_t *file);
 int sn_hdf5_file_create(const char *path, unsigned mode, hid_t creation_list, hid_t access_list,
                         hid_t *file);
 
+/* ---- files shiftnas writes: built in memory, saved by shiftnas ----------
+ *
+ * Why. A file HDF5 writes through its sec2 driver is lost for good when a
+ * write fails: once a metadata flush has failed, HDF5 1.10 can neither
+ * flush nor close the file again (its cache keeps the failed entries), and
+ * the half-closed file crashes the library's exit handler (H5F__close_cb,
+ * from exit or MPI_Finalize). So every file shiftnas writes — checkpoints,
+ * model.h5, log.h5, exports — is an HDF5 "core" file in memory, and its
+ * bytes (H5Fget_file_image: the same bytes sec2 would write) reach the disk
+ * through plain system calls checked here: a failure is one message with
+ * errno's cause, and the HDF5 file still closes. The cost is the file's
+ * size in memory while it is written. */
+
+/* Creates an empty HDF5 file in memory that will be saved to path
+ * (creation_list as sn_hdf5_file_create); nothing touches the disk. */
+int sn_hdf5_memory_file_create(const char *path, hid_t creation_list, hid_t *file);
+
+/* Reads the existing file at path into memory, for appending and saving
+ * back (errors as sn_hdf5_file_open's). */
+int sn_hdf5_memory_file_open(const char *path, hid_t *file);
+
+/* Writes the file's current bytes to path: created or truncated, written,
+ * fsync'd when `sync`, closed. The HDF5 file stays open. On failure the
+ * message names path and the cause (write_failure.h's codes) and path is
+ * removed. */
+int sn_hdf5_memory_file_save(hid_t file, const char *path, int sync);
+
+/* Closes a memory file: it never writes, so it cannot fail on storage.
+ * SN_ERR_INTERNAL if HDF5 refuses anyway. */
+int sn_hdf5_memory_file_close(hid_t file, const char *path);
+
 #endif

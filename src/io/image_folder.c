@@ -18,6 +18,7 @@
  * chunk, so a reader pulls any image with one chunk read. */
 #include "hdf5_file.h"
 #include "hdf5_lock.h"
+#include "write_failure.h"
 #include "shiftnas/image_folder.h"
 #include "shiftnas/error.h"
 #include "shiftnas/format.h"
@@ -430,9 +431,11 @@ static int append_rows(converter *cv, hid_t dataset, const char *name, hid_t mem
     if (rank < 1)
         return sn_error_set(SN_ERR_IO, "%s: %s: cannot read its extent", cv->temporary, name);
     dims[0] = (hsize_t)(before + total);
-    if (H5Dset_extent(dataset, dims) < 0)
-        return sn_error_set(SN_ERR_IO, "%s: %s: cannot extend it to %lld rows (disk full?)", cv->temporary,
-                            name, (long long)(before + total));
+    if (H5Dset_extent(dataset, dims) < 0) {
+        char what[300];
+        snprintf(what, sizeof what, "%s: cannot extend it to %lld rows", name, (long long)(before + total));
+        return sn_write_failed(cv->temporary, what, sn_hdf5_errno());
+    }
     hid_t file_space = H5Dget_space(dataset);
     hsize_t start[4] = {(hsize_t)(before + offset), 0, 0, 0};
     hsize_t count[4];
@@ -446,15 +449,19 @@ static int append_rows(converter *cv, hid_t dataset, const char *name, hid_t mem
         ok = H5Sselect_none(file_space) >= 0 && H5Sselect_none(memory_space) >= 0;
     }
     /* every rank calls the write, with or without rows (collective) */
-    if (ok)
-        ok = H5Dwrite(dataset, memory_type, memory_space, file_space, cv->transfer, data) >= 0;
+    int error = 0;
+    if (ok && !(ok = H5Dwrite(dataset, memory_type, memory_space, file_space, cv->transfer, data) >= 0))
+        error = sn_hdf5_errno();
     if (memory_space >= 0)
         H5Sclose(memory_space);
     if (file_space >= 0)
         H5Sclose(file_space);
-    return ok ? SN_OK
-              : sn_error_set(SN_ERR_IO, "%s: %s: cannot write rows %lld..%lld (disk full?)", cv->temporary,
-                             name, (long long)(before + offset), (long long)(before + offset + mine));
+    if (ok)
+        return SN_OK;
+    char what[300];
+    snprintf(what, sizeof what, "%s: cannot write rows %lld..%lld", name, (long long)(before + offset),
+             (long long)(before + offset + mine));
+    return sn_write_failed(cv->temporary, what, error);
 }
 
 /* Decodes files [first, last) of the list into the rank's buffer; returns
@@ -782,7 +789,7 @@ int sn_image_folder_convert(const sn_dist *dist, const char *folder, const char 
     if (status != SN_OK && dist->rank == 0 && cv.file >= 0)
         (void)truncate(temporary, 0);
     if (cv.file >= 0 && H5Fclose(cv.file) < 0 && status == SN_OK)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot close (flush) it (disk full?)", temporary);
+        status = sn_write_failed(temporary, "cannot close (flush) it", sn_hdf5_errno());
     if (cv.transfer >= 0)
         H5Pclose(cv.transfer);
     status = sn_dist_agree(dist, status);

@@ -21,6 +21,8 @@ libshiftnas_internal_la_SOURCES += \
 	src/io/hdf5_lock.h \
 	src/io/hdf5_stream.c \
 	src/io/hdf5_stream.h \
+	src/io/write_failure.c \
+	src/io/write_failure.h \
 	src/io/image_source.c \
 	src/io/prefetch.c
 shiftnasinclude_HEADERS += include/shiftnas/input.h

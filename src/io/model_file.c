@@ -7,6 +7,7 @@
  * failure becomes one message naming the file and the entry. */
 #include "hdf5_file.h"
 #include "hdf5_lock.h"
+#include "write_failure.h"
 #include "shiftnas/error.h"
 #include "shiftnas/runfiles.h"
 
@@ -124,9 +125,8 @@ static int check_parts_for_writing(const char *path, const sn_model_part *parts,
     return SN_OK;
 }
 
-/* fsync by name: H5Fclose writes but does not sync, and the rename must not
- * reach the disk before the data does. A directory is synced the same way so
- * that the rename itself is durable. */
+/* fsync of a directory by name, so that a rename in it is durable (the
+ * file itself is synced when it is saved). */
 static int sync_path(const char *path, int directory)
 {
     int fd = open(path, O_RDONLY | (directory ? O_DIRECTORY : 0));
@@ -163,9 +163,10 @@ static int sn_model_file_write_unlocked(const char *path, const char *config_tex
     memcpy(temporary, path, length);
     memcpy(temporary + length, ".tmp", 5);
 
-    /* A model file is only ever replaced by rename: no reader meets a writer. */
+    /* Built in memory (hdf5_file.h), saved to the temporary, renamed: a
+     * model file is only ever replaced whole, and no reader meets a writer. */
     hid_t file = -1;
-    int created = sn_hdf5_file_create(temporary, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT, &file);
+    int created = sn_hdf5_memory_file_create(temporary, H5P_DEFAULT, &file);
     if (created != SN_OK) {
         free(temporary);
         return created;
@@ -180,13 +181,13 @@ static int sn_model_file_write_unlocked(const char *path, const char *config_tex
         status = write_string_attribute(path, file, "config", config_text);
     for (int p = 0; p < count && status == SN_OK; p++)
         status = write_part(path, file, &parts[p]);
-    if (H5Fclose(file) < 0 && status == SN_OK)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot close (flush) the HDF5 file", temporary);
-    if (status == SN_OK && sync_path(temporary, 0) != 0)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot sync: %s", temporary, strerror(errno));
+    if (status == SN_OK)
+        status = sn_hdf5_memory_file_save(file, temporary, 1);
+    int closed = sn_hdf5_memory_file_close(file, temporary);
+    if (status == SN_OK)
+        status = closed;
     if (status == SN_OK && rename(temporary, path) != 0)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot rename %s over it: %s", path, temporary,
-                              strerror(errno));
+        status = sn_write_failed(path, "cannot rename the new file over it", errno);
     if (status != SN_OK) {
         unlink(temporary); /* no half-written file left behind */
     } else {

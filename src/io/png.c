@@ -2,6 +2,7 @@
  * from zlib's crc32(). Enough for the plots the commands write. */
 #include "shiftnas/png.h"
 #include "shiftnas/error.h"
+#include "write_failure.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -92,12 +93,9 @@ int sn_png_write(const char *path, const uint8_t *pixels, int width, int height,
     FILE *f = fopen(path, "wb");
     if (!f) {
         free(png);
-        return sn_error_set(SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return sn_write_failed(path, "cannot create", errno);
     }
-    size_t written = fwrite(png, 1, size, f);
+    fwrite(png, 1, size, f); /* a short write sets the error flag */
     free(png);
-    int closed = fclose(f);
-    if (written != size || closed != 0)
-        return sn_error_set(SN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    return SN_OK;
+    return sn_stdio_finish(f, path, 0);
 }

@@ -9,6 +9,7 @@
  * datasets agree on their lengths. */
 #include "hdf5_file.h"
 #include "hdf5_lock.h"
+#include "write_failure.h"
 #include "shiftnas/error.h"
 #include "shiftnas/runfiles.h"
 
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define LOG_FORMAT "shiftnas-log"
 #define LOG_VERSION 1
@@ -172,8 +174,8 @@ static int destroy(sn_run_log *log)
     for (int c = 0; c < UPDATE_COLUMNS; c++)
         if (log->update_sets[c] >= 0)
             H5Dclose(log->update_sets[c]);
-    if (log->file >= 0 && H5Fclose(log->file) < 0)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot close (flush) the HDF5 file", log->path);
+    if (log->file >= 0)
+        status = sn_hdf5_memory_file_close(log->file, log->path);
     free(log->path);
     free(log->step);
     free(log->slot);
@@ -222,6 +224,26 @@ static sn_run_log *allocate_log(const char *path, int buckets)
     return log;
 }
 
+/* The log as it is in memory replaces the file (hdf5_file.h says why in
+ * memory): written to PATH.tmp, synced, renamed over PATH, so a reader
+ * meets the old log or the new one, never a half-written one. */
+static int save(const sn_run_log *log)
+{
+    size_t length = strlen(log->path);
+    char *temporary = malloc(length + 5);
+    if (!temporary)
+        return sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate a path", log->path);
+    memcpy(temporary, log->path, length);
+    memcpy(temporary + length, ".tmp", 5);
+    int status = sn_hdf5_memory_file_save(log->file, temporary, 1);
+    if (status == SN_OK && rename(temporary, log->path) != 0) {
+        status = sn_write_failed(log->path, "cannot rename the new log over it", errno);
+        unlink(temporary);
+    }
+    free(temporary);
+    return status;
+}
+
 static int sn_run_log_create_unlocked(sn_run_log **out, const char *path, const char *strategy, int buckets,
                       const int64_t *bucket_edges)
 {
@@ -240,9 +262,9 @@ static int sn_run_log_create_unlocked(sn_run_log **out, const char *path, const 
     if (!log)
         return SN_ERR_NOMEM;
 
-    /* Created exclusively: there is no second writer to guard against, and
-     * h5py can open the log while the run writes it (hdf5_file.h). */
-    int status = sn_hdf5_file_create(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT, &log->file);
+    /* Built in memory and saved whole at every flush: h5py can open the
+     * log while the run writes it (hdf5_file.h). */
+    int status = sn_hdf5_memory_file_create(path, H5P_DEFAULT, &log->file);
     if (status != SN_OK) {
         destroy(log);
         return status;
@@ -250,8 +272,8 @@ static int sn_run_log_create_unlocked(sn_run_log **out, const char *path, const 
     status = write_root_attributes(log, strategy, bucket_edges);
     if (status == SN_OK)
         status = create_datasets(log);
-    if (status == SN_OK && H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot flush the HDF5 file", path);
+    if (status == SN_OK)
+        status = save(log);
     if (status != SN_OK) {
         destroy(log);
         remove(path); /* a log without its datasets would only mislead */
@@ -336,7 +358,7 @@ static int sn_run_log_open_append_unlocked(sn_run_log **out, const char *path, c
     if (!log)
         return SN_ERR_NOMEM;
 
-    int opened = sn_hdf5_file_open(path, H5F_ACC_RDWR, &log->file);
+    int opened = sn_hdf5_memory_file_open(path, &log->file);
     if (opened != SN_OK) {
         destroy(log);
         return opened;
@@ -617,9 +639,10 @@ static int sn_run_log_flush_unlocked(sn_run_log *log)
 {
     SN_TRY(check_usable(log));
     SN_TRY(write_subnet_rows(log));
-    if (H5Fflush(log->file, H5F_SCOPE_GLOBAL) < 0)
-        return sn_error_set(SN_ERR_IO, "%s: cannot flush the HDF5 file", log->path);
-    return SN_OK;
+    int status = save(log);
+    if (status != SN_OK)
+        log->broken = 1; /* the file on disk is the previous flush's */
+    return status;
 }
 
 static int sn_run_log_close_unlocked(sn_run_log *log)

@@ -11,6 +11,7 @@
 
 #include "shiftnas/error.h"
 #include "shiftnas/space.h"
+#include "write_failure.h"
 
 static const char search_header[] =
     "method,strategy,target_flops,arch,flops,params,val_accuracy,test_accuracy,evaluations,"
@@ -24,7 +25,7 @@ static int open_for_append(const char *path, FILE **out)
 {
     FILE *f = fopen(path, "a+");
     if (!f)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return sn_write_failed(path, "cannot open for appending", errno);
     char first[256] = "", header[sizeof search_header + 1];
     snprintf(header, sizeof header, "%s\n", search_header);
     rewind(f);
@@ -70,9 +71,7 @@ int sn_search_table_append(const char *path, const sn_search_row *rows, int coun
     SN_TRY(open_for_append(path, &f));
     for (int i = 0; i < count; i++)
         write_row(f, &rows[i]);
-    if (fclose(f) != 0)
-        return sn_error_set(SN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    return SN_OK;
+    return sn_stdio_finish(f, path, 0);
 }
 
 /* ---- reading ---------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "io/write_failure.h"
 #include "report_internal.h"
 #include "shiftnas/error.h"
 
@@ -34,15 +35,17 @@ static FILE *open_data(writer *w, const char *name)
     snprintf(path, sizeof path, "%s/data/%s", w->dir, name);
     FILE *f = fopen(path, "w");
     if (!f && w->status == SN_OK)
-        w->status = sn_error_set(SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        w->status = sn_write_failed(path, "cannot create", errno);
     return f;
 }
 
 static void close_data(writer *w, FILE *f, const char *name)
 {
-    if (fclose(f) != 0 && w->status == SN_OK)
-        w->status = sn_error_set(SN_ERR_IO, "%s/data/%s: write failed: %s", w->dir, name,
-                                 strerror(errno));
+    char path[SN_REPORT_PATH_MAX + 128];
+    snprintf(path, sizeof path, "%s/data/%s", w->dir, name);
+    int status = sn_stdio_finish(f, path, 0);
+    if (w->status == SN_OK)
+        w->status = status;
 }
 
 /* A label inside a single-quoted gnuplot string ('' is a quote). */
@@ -532,7 +535,7 @@ int sn_report_write_plot_data(const sn_report_runs *runs, const sn_report_option
     char path[SN_REPORT_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/data", out_dir);
     if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return sn_error_set(SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return sn_write_failed(path, "cannot create", errno);
     double *targets = NULL;
     sn_report_group *groups = NULL;
     int target_count = 0, group_count = 0;
@@ -541,7 +544,7 @@ int sn_report_write_plot_data(const sn_report_runs *runs, const sn_report_option
     snprintf(path, sizeof path, "%s/plots.gp", out_dir);
     writer w = {out_dir, NULL, status};
     if (status == SN_OK && !(w.script = fopen(path, "w")))
-        w.status = sn_error_set(SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        w.status = sn_write_failed(path, "cannot create", errno);
     if (w.status == SN_OK) {
         fprintf(w.script, "# The plots of report.md, written by `shiftnas report`. Paths are "
                           "relative:\n# restyle, then redraw with `gnuplot plots.gp` in this "
@@ -556,8 +559,11 @@ int sn_report_write_plot_data(const sn_report_runs *runs, const sn_report_option
         if (w.status == SN_OK)
             plot_bucket_loss(&w, runs);
     }
-    if (w.script && fclose(w.script) != 0 && w.status == SN_OK)
-        w.status = sn_error_set(SN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (w.script) {
+        int finished = sn_stdio_finish(w.script, path, 0);
+        if (w.status == SN_OK)
+            w.status = finished;
+    }
     free(targets);
     free(groups);
     return w.status;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/write_failure.h"
 #include "report_internal.h"
 #include "shiftnas/error.h"
 #include "shiftnas/format.h"
@@ -267,7 +268,7 @@ int sn_report_write_tables(const sn_report_runs *runs, const sn_report_options *
         status = sn_error_set(SN_ERR_NOMEM, "report: out of memory");
     FILE *out = status == SN_OK ? fopen(path, "w") : NULL;
     if (status == SN_OK && !out)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        status = sn_write_failed(path, "cannot create", errno);
     if (status == SN_OK) {
         fprintf(out, "# shiftnas report\n\n```\n%s\n```\n\nshiftnas %s (revision %s); %d run(s) "
                      "used, %d skipped.\n\n",
@@ -284,11 +285,12 @@ int sn_report_write_tables(const sn_report_runs *runs, const sn_report_options *
             fprintf(out, "None.\n");
         for (int s = 0; s < runs->skip_count; s++)
             fprintf(out, "- %s\n", runs->skips[s].reason);
-        if (ferror(out) && status == SN_OK)
-            status = sn_error_set(SN_ERR_IO, "%s: write failed", path);
     }
-    if (out && fclose(out) != 0 && status == SN_OK)
-        status = sn_error_set(SN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (out) {
+        int finished = sn_stdio_finish(out, path, 0);
+        if (status == SN_OK)
+            status = finished;
+    }
     free(values);
     free(groups);
     free(targets);

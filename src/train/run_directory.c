@@ -12,6 +12,9 @@
 #include "shiftnas/error.h"
 
 #include "checkpointing.h"
+#include "io/hdf5_file.h"
+#include "io/hdf5_lock.h"
+#include "io/write_failure.h"
 
 int sn_run_directory_prepare(const char *run_dir)
 {
@@ -44,16 +47,14 @@ int sn_run_directory_write_config(const sn_config *config, const char *run_dir)
     snprintf(temporary, sizeof temporary, "%s.tmp", path);
     FILE *f = fopen(temporary, "w");
     if (!f)
-        return sn_error_set(SN_ERR_IO, "%s: cannot create: %s", temporary, strerror(errno));
+        return sn_write_failed(temporary, "cannot create", errno);
     int status = sn_config_write(config, f);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-        status = status == SN_OK ? sn_error_set(SN_ERR_IO, "%s: write failed: %s", temporary,
-                                                strerror(errno))
-                                 : status;
-    if (fclose(f) != 0 && status == SN_OK)
-        status = sn_error_set(SN_ERR_IO, "%s: write failed: %s", temporary, strerror(errno));
+    /* A failed write is the stream's to say, with the file and the cause. */
+    int finished = sn_stdio_finish(f, temporary, 1);
+    if (finished != SN_OK)
+        status = finished;
     if (status == SN_OK && rename(temporary, path) != 0)
-        status = sn_error_set(SN_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+        status = sn_write_failed(path, "cannot rename the new file into place", errno);
     if (status != SN_OK)
         remove(temporary);
     return status;
@@ -143,4 +144,30 @@ int sn_run_directory_write_model(const sn_config *config, const char *run_dir, i
     }
     free(text);
     return status;
+}
+
+int sn_run_directory_model_is_current(const char *run_dir, int64_t steps)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/model.h5", run_dir);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0;
+    char saved[1024]; /* a model that does not open is not current: no message */
+    snprintf(saved, sizeof saved, "%s", sn_error_message());
+    int64_t stored = -1;
+    hid_t file = -1;
+    sn_hdf5_lock();
+    if (sn_hdf5_file_open(path, H5F_ACC_RDONLY, &file) == SN_OK) {
+        hid_t attribute = H5Aexists(file, "step") > 0 ? H5Aopen(file, "step", H5P_DEFAULT) : -1;
+        if (attribute >= 0) {
+            if (H5Aread(attribute, H5T_NATIVE_INT64, &stored) < 0)
+                stored = -1;
+            H5Aclose(attribute);
+        }
+        H5Fclose(file);
+    }
+    sn_hdf5_unlock();
+    sn_error_set(SN_OK, "%s", saved);
+    return stored == steps;
 }

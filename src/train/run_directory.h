@@ -53,4 +53,9 @@ int sn_run_directory_open_files(const char *run_dir, const char *checkpoint_path
 int sn_run_directory_write_model(const sn_config *config, const char *run_dir, int64_t steps,
                                  sn_network *network, const sn_supernet_training *training);
 
+/* 1 when RUN_DIR/model.h5 exists and holds the weights after `steps`
+ * steps (its step attribute): a finished run whose model.h5 failed to be
+ * written is not current. Sets no message. */
+int sn_run_directory_model_is_current(const char *run_dir, int64_t steps);
+
 #endif

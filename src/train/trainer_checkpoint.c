@@ -9,6 +9,7 @@
 #include "shiftnas/checkpoint.h"
 #include "shiftnas/error.h"
 
+#include "run_directory.h"
 #include "stop_request.h"
 
 /* A checkpoint after `steps_done` steps, collective: rank 0 writes the
@@ -120,9 +121,22 @@ int sn_trainer_checkpoint_or_stop(sn_trainer *t, int64_t step, int *stop)
     return SN_OK;
 }
 
+int sn_trainer_write_final_model(sn_trainer *t)
+{
+    int status = SN_OK;
+    if (t->writer)
+        status = sn_run_directory_write_model(t->config, t->run_dir, t->total_steps, t->network,
+                                              t->space != NULL ? &t->training : NULL);
+    return sn_dist_agree(t->dist, status);
+}
+
+/* The complete checkpoint first, then model.h5: when model.h5 cannot be
+ * written (a full disk), the trained run is safe in the checkpoint and
+ * `train --resume` writes model.h5 from it (sn_trainer_start). */
 int sn_trainer_finish(sn_trainer *t)
 {
     if (t->result->stopped)
         return SN_OK;
-    return take_checkpoint(t, t->total_steps, 1);
+    SN_TRY(take_checkpoint(t, t->total_steps, 1));
+    return sn_trainer_write_final_model(t);
 }

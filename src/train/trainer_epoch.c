@@ -48,7 +48,9 @@ static int finish_fixed_epoch(sn_trainer *t, int64_t step, int epoch, double ela
     if (t->writer && status == SN_OK)
         status = sn_metrics_append(&t->metrics, step + 1, epoch + 1, "test", r->test_loss,
                                    r->test_accuracy, r->images, elapsed);
-    if (t->writer && status == SN_OK)
+    /* After the last step model.h5 follows the final checkpoint
+     * (sn_trainer_finish), so that a failure to write it loses nothing. */
+    if (t->writer && status == SN_OK && step < t->total_steps - 1)
         status = sn_run_directory_write_model(t->config, t->run_dir, step + 1, t->network, NULL);
     return status;
 }
@@ -147,6 +149,8 @@ static int finish_supernet_epoch(sn_trainer *t, int64_t step, int epoch, double 
         return SN_OK;
     if (t->training.log)
         SN_TRY(sn_run_log_flush(t->training.log));
+    if (step == t->total_steps - 1)
+        return SN_OK; /* model.h5 follows the final checkpoint (sn_trainer_finish) */
     return sn_run_directory_write_model(t->config, t->run_dir, step + 1, t->network,
                                         &t->training);
 }

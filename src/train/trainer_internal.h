@@ -9,7 +9,7 @@
  *         sn_trainer_step              batch, forward/backward, reduction, update
  *         sn_trainer_end_epoch         evaluations and model.h5, at an epoch's end
  *         sn_trainer_checkpoint_or_stop
- *     sn_trainer_finish                the complete checkpoint
+ *     sn_trainer_finish                the complete checkpoint, then model.h5
  *     sn_trainer_summary               the closing lines and phases
  *     sn_trainer_free
  *
@@ -144,8 +144,13 @@ int sn_trainer_end_epoch(sn_trainer *t, int64_t step);
  * Collective. */
 int sn_trainer_checkpoint_or_stop(sn_trainer *t, int64_t step, int *stop);
 /* The end of training: a complete checkpoint (unless the session stopped
- * early with one), so a resume of a finished run has nothing to do. */
+ * early with one), so a resume of a finished run has nothing to train,
+ * then model.h5. Collective. */
 int sn_trainer_finish(sn_trainer *t);
+/* model.h5 of the trained weights at the last step (rank 0 writes; the
+ * ranks agree): after the complete checkpoint, and on the resume of a
+ * finished run whose model.h5 is missing or older. */
+int sn_trainer_write_final_model(sn_trainer *t);
 
 /* trainer_summary.c: the closing lines (time, throughput, probabilities,
  * checkpoints) and the phases per step; collective. */

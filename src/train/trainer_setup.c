@@ -212,6 +212,12 @@ static void free_buffers(sn_trainer_buffers *b)
 
 int sn_trainer_free(sn_trainer *t, int status)
 {
+    /* After a failure its message is the one to print: closing the run
+     * files may fail too (the same full disk) and would replace it. What
+     * they hold then does not matter: a resume restores both from the
+     * checkpoint. */
+    char failure[1024];
+    snprintf(failure, sizeof failure, "%s", status != SN_OK ? sn_error_message() : "");
     sn_prefetcher_stop(t->feed.prefetcher);
     if (t->stop_handlers)
         sn_stop_request_restore();
@@ -227,6 +233,8 @@ int sn_trainer_free(sn_trainer *t, int status)
         if (status == SN_OK)
             status = close_status;
     }
+    if (failure[0])
+        sn_error_set(status, "%s", failure);
     free_buffers(&t->buffers);
     sn_optimizer_free(&t->optimizer);
     sn_network_free(t->network);

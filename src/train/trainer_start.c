@@ -169,11 +169,16 @@ int sn_trainer_start(sn_trainer *t)
     SN_TRY(sn_dist_agree(t->dist, status));
     t->training.log = t->run_log;
     if (complete) {
+        /* Finished, but model.h5 may have failed after the complete
+         * checkpoint (sn_trainer_finish): write it from the checkpoint. */
+        int current = t->writer ? sn_run_directory_model_is_current(t->run_dir, t->total_steps) : 1;
+        SN_TRY(sn_dist_broadcast(t->dist, &current, sizeof current, 0)); /* rank 0's answer */
+        if (!current)
+            SN_TRY(sn_trainer_write_final_model(t));
         if (t->out) {
-            fprintf(t->out, "shiftnas train: %s already finished (step %lld of %lld, %s); nothing "
-                            "to do\n",
+            fprintf(t->out, "shiftnas train: %s already finished (step %lld of %lld, %s); %s\n",
                     t->run_dir, (long long)t->state.steps_done, (long long)t->total_steps,
-                    t->checkpoint_path);
+                    t->checkpoint_path, current ? "nothing to do" : "model.h5 written from it");
             fflush(t->out);
         }
         t->result->steps = t->state.steps_done;

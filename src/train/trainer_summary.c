@@ -65,13 +65,22 @@ static void print_result(const sn_trainer *t, FILE *out)
     const sn_supernet_training *training = &t->training;
     char elapsed[32];
     sn_format_duration(elapsed, sizeof elapsed, result->seconds);
-    fprintf(out, "%s: %lld steps in %s (%.0f training img/s); test accuracy %.4f%s\n",
-            result->stopped ? "stopped" : "done", (long long)result->steps, elapsed,
-            result->train_seconds > 0 ? (double)result->images / result->train_seconds : 0.0,
-            result->test_accuracy,
-            t->space == NULL                            ? ""
-            : training->strategy == SN_STRATEGY_FIXED ? " (the subnet)"
-                                                        : " (largest subnet)");
+    /* A stopped run may not have evaluated the test set yet: a supernet's
+     * ends are tested after the last step, a fixed network's at each
+     * epoch's end. Never print a figure for an evaluation that did not run. */
+    int tested = !result->stopped || (t->space == NULL && result->steps >= t->steps_per_epoch);
+    char test[96];
+    if (tested)
+        snprintf(test, sizeof test, "test accuracy %.4f%s", result->test_accuracy,
+                 t->space == NULL                            ? ""
+                 : training->strategy == SN_STRATEGY_FIXED ? " (the subnet)"
+                                                             : " (largest subnet)");
+    else
+        snprintf(test, sizeof test, "test set not evaluated yet (%s)",
+                 t->space == NULL ? "after the first epoch" : "after the last step");
+    fprintf(out, "%s: %lld steps in %s (%.0f training img/s); %s\n", result->stopped ? "stopped" : "done",
+            (long long)result->steps, elapsed,
+            result->train_seconds > 0 ? (double)result->images / result->train_seconds : 0.0, test);
     if (training->have_shift) {
         fprintf(out, "probability updates: %lld in %.1f s, %.1f%% of the training time; "
                      "final p = [",

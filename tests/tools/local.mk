@@ -33,3 +33,16 @@ EXTRA_DIST += tests/cli/test_export.sh
 # doc/reliability.md made from the test logs' "reliability:" lines.
 EXTRA_DIST += tests/tools/reference-runs.sh tests/tools/compare-runs.sh tests/tools/compare_h5.py \
 	tests/tools/reliability-table.sh
+
+# Storage faults (tests/cli/test_storage.sh): fail_writes.so, an LD_PRELOAD
+# shim that fails the N-th write-like call on chosen files with a chosen
+# errno. Built for the check only, without the sanitizers (it is preloaded
+# into an instrumented program), and never linked into shiftnas.
+check_LTLIBRARIES = tests/tools/fail_writes.la
+tests_tools_fail_writes_la_SOURCES = tests/tools/fail_writes.c
+tests_tools_fail_writes_la_CPPFLAGS =
+tests_tools_fail_writes_la_CFLAGS = -Wall -O2
+tests_tools_fail_writes_la_LDFLAGS = -module -avoid-version -shared -rpath '$(abs_builddir)/tests/tools'
+tests_tools_fail_writes_la_LIBADD = -ldl
+TESTS += tests/cli/test_storage.sh
+EXTRA_DIST += tests/cli/test_storage.sh

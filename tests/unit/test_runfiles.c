@@ -4,16 +4,20 @@
  * writer holds it). */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <check.h>
+#include <errno.h>
 #include <ftw.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "shiftnas/checkpoint.h"
 #include "shiftnas/error.h"
 #include "shiftnas/runfiles.h"
 #include "shiftnas/tensor.h"
@@ -868,6 +872,90 @@ START_TEST(log_read_refuses_foreign_files)
 }
 END_TEST
 
+/* ---- failed writes --------------------------------------------------------- */
+
+/* Files may grow to `bytes` at most: a write beyond fails with EFBIG ("File
+ * too large"), as a full disk fails with ENOSPC; 0 lifts the limit. Check
+ * writes its own records to a file too, so no ck_assert runs while it is
+ * set: the calls under the limit only keep their status. */
+static int limit_file_size(rlim_t bytes)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_FSIZE, &limit) != 0)
+        return -1;
+    limit.rlim_cur = bytes ? bytes : limit.rlim_max;
+    return setrlimit(RLIMIT_FSIZE, &limit);
+}
+
+/* The failure is one line naming the file and the system's cause, the
+ * half-written file is gone, and no HDF5 id stays open (a half-closed file
+ * used to crash HDF5's exit handler). */
+static void expect_write_failure(int status, const char *message, const char *path)
+{
+    ck_assert_int_eq(status, SN_ERR_IO);
+    ck_assert_msg(strstr(message, path) && strstr(message, strerror(EFBIG)) && !strchr(message, '\n'),
+                  "message: %s", message);
+    ck_assert(!file_exists(path));
+}
+
+START_TEST(failed_writes_close_every_hdf5_id)
+{
+    make_temp_dir();
+    signal(SIGXFSZ, SIG_IGN);
+    char path[512], temporary[520], message[3][1024];
+    int status[3];
+    static float values[4096];
+    sn_parameter_table table;
+    sn_parameter_table_init(&table);
+    const int64_t shape[1] = {4096};
+    ck_assert_int_eq(sn_parameter_table_add(&table, "w", 1, shape, 0), SN_OK);
+
+    /* a checkpoint: its writer fails at the finish, nothing published */
+    char checkpoint[512];
+    temp_path(checkpoint, sizeof checkpoint, ".step-000000001.h5.tmp");
+    sn_checkpoint_writer *w = NULL;
+    ck_assert_int_eq(sn_checkpoint_writer_create(&w, checkpoint), SN_OK);
+    ck_assert_int_eq(sn_checkpoint_write_array(w, "w", SN_CHECKPOINT_FLOAT32, 1, shape, values), SN_OK);
+    ck_assert_int_eq(limit_file_size(4096), 0);
+    status[0] = sn_checkpoint_writer_finish(w);
+    snprintf(message[0], sizeof message[0], "%s", sn_error_message());
+
+    /* model.h5: the temporary is named and removed */
+    const sn_model_part part = {"network", &table, values};
+    temp_path(path, sizeof path, "model.h5");
+    status[1] = sn_model_file_write(path, "[train]\n", 1, &part, 1);
+    snprintf(message[1], sizeof message[1], "%s", sn_error_message());
+    limit_file_size(0);
+    expect_write_failure(status[0], message[0], checkpoint);
+    snprintf(temporary, sizeof temporary, "%s.tmp", path);
+    expect_write_failure(status[1], message[1], temporary);
+    ck_assert(!file_exists(path));
+    ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+
+    /* log.h5: a flush that fails keeps the previous file and closes */
+    temp_path(path, sizeof path, "log.h5");
+    sn_run_log *log = NULL;
+    ck_assert_int_eq(sn_run_log_create(&log, path, "uniform", 0, NULL), SN_OK);
+    for (int row = 0; row < 4 * SN_RUN_LOG_BUFFER_ROWS; row++)
+        ck_assert_int_eq(sn_run_log_subnet(log, row, 0, -1, 0, 1000, 1.0), SN_OK);
+    struct stat before;
+    ck_assert_int_eq(stat(path, &before), 0);
+    ck_assert_int_eq(limit_file_size((rlim_t)before.st_size), 0);
+    status[2] = sn_run_log_flush(log);
+    snprintf(message[2], sizeof message[2], "%s", sn_error_message());
+    limit_file_size(0);
+    snprintf(temporary, sizeof temporary, "%s.tmp", path);
+    expect_write_failure(status[2], message[2], temporary);
+    ck_assert(file_exists(path));
+    sn_run_log_close(log);
+    ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+
+    signal(SIGXFSZ, SIG_DFL);
+    sn_parameter_table_free(&table);
+    remove_temp_dir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("runfiles");
@@ -896,6 +984,10 @@ int main(void)
     tcase_add_test(log, log_read_round_trip_with_writer);
     tcase_add_test(log, log_read_refuses_foreign_files);
     suite_add_tcase(suite, log);
+    TCase *failures = tcase_create("failures");
+    tcase_set_timeout(failures, 20);
+    tcase_add_test(failures, failed_writes_close_every_hdf5_id);
+    suite_add_tcase(suite, failures);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
