@@ -12,6 +12,7 @@
 #include "shiftnas/config.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
+#include "shiftnas/format.h"
 #include "shiftnas/train.h"
 
 static const char train_usage[] =
@@ -45,13 +46,19 @@ static const char train_usage[] =
     "--resume), also after a write failed for a cause that may pass (EIO, ESTALE,\n"
     "ETIMEDOUT) with the previous checkpoint intact.\n";
 
+/* The library's message names files and values as users gave them: shown
+ * escaped, so that a path with a newline or a terminal escape (or bytes
+ * that are not UTF-8) still makes one printable line. */
 void sn_cli_report_error(const char *context)
 {
+    enum { shown_bytes = 2048 };
+    static char shown[4 * shown_bytes + 8];
     const char *message = sn_error_message();
+    sn_format_user_text(shown, sizeof shown, *message ? message : "unknown error", shown_bytes);
     if (context && *context)
-        fprintf(stderr, "shiftnas %s: %s\n", context, *message ? message : "unknown error");
+        fprintf(stderr, "shiftnas %s: %s\n", context, shown);
     else
-        fprintf(stderr, "shiftnas: %s\n", *message ? message : "unknown error");
+        fprintf(stderr, "shiftnas: %s\n", shown);
 }
 
 static int train_failure(const sn_dist *dist, int status);
