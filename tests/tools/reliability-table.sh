@@ -21,6 +21,12 @@ grep -h '^reliability: ' "$@" | awk '
     }
 }
 END {
+    # the classes in the order of doc/reliability.md first, then any new one
+    preferred = "IDX HDF5 image-folder config CLI checkpoint storage signals writers ranks numeric"
+    n = split(preferred, wanted, " "); listed = 0
+    for (i = 1; i <= n; i++) if (wanted[i] in seen) { final[++listed] = wanted[i]; placed[wanted[i]] = 1 }
+    for (i = 1; i <= classes; i++) if (!(order[i] in placed)) final[++listed] = order[i]
+    for (i = 1; i <= listed; i++) order[i] = final[i]
     print "| input class | cases tried | clear error | unclear | crash | hang | data checks | data lost |"
     print "|---|---:|---:|---:|---:|---:|---:|---:|"
     for (i = 1; i <= classes; i++) {
