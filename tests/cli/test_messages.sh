@@ -182,5 +182,24 @@ expect_error "inspect log.h5" 1 "inspect: .*log.h5: neither a checkpoint nor a m
 expect_error "inspect: two files" 2 "one file or run directory only" \
     timeout 60 "$bin" inspect "$run" "$run/model.h5"
 
+# --- the summary of a stopped run ---------------------------------------------
+# A supernet's test set is evaluated after its last step: a run stopped at
+# step 3 of 6 must not print a test accuracy (it used to print 0.0000).
+if ! without_fault_injection "the summary of a stopped run"; then
+    SHIFTNAS_INJECT_FAULT=0:3:signal timeout 300 "$bin" train --config "$space" \
+        --set space.stem_channels=8 --set space.stage_channels=8,16,24 --set data.train_limit=600 \
+        --set data.validation_size=200 --set data.test_limit=100 --set train.batch_size=32 \
+        --set train.max_steps=6 --set train.eval_batch_size=100 --set search.shift_interval=2 \
+        --set search.shift_warmup=0.3 --set search.shift_validation_images=32 \
+        --out "$work/stopped" >"$work/stopped.log" 2>&1
+    status=$?
+    if [ "$status" -eq 75 ] && grep -q "^stopped: 3 steps.*; test set not evaluated yet" "$work/stopped.log" &&
+       ! grep -q "test accuracy" "$work/stopped.log"; then
+        pass "a stopped run's summary says its test set was not evaluated yet (no 0.0000)"
+    else
+        fail "the summary of a run stopped at step 3: exit $status"; grep -E "^(stopped|done)" "$work/stopped.log"
+    fi
+fi
+
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]
