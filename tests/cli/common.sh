@@ -77,6 +77,28 @@ expect_rank_error() {
 # asserted it with pass/fail.
 record_data() { reliability "$2" "$1"; }
 
+# launch RANKS ARGS...: $bin alone (RANKS = 1: the path that never calls
+# MPI) or under $mpirun with RANKS ranks, ended by `timeout -k 10 $limit`
+# (default 300 s). The environment variables named in $mpi_exports are
+# passed to every rank (-x). Open MPI's own allocations live until exit, so
+# leak checking is off for its processes (sanitizer build).
+launch() {
+    launch_ranks=$1
+    shift
+    if [ "$launch_ranks" -eq 1 ]; then
+        timeout -k 10 "${limit:-300}" "$bin" "$@"
+    else
+        launch_exports=
+        for launch_name in ${mpi_exports:-}; do
+            launch_exports="$launch_exports -x $launch_name"
+        done
+        # shellcheck disable=SC2086
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+            timeout -k 10 "${limit:-300}" "${mpirun:-mpirun}" --allow-run-as-root --oversubscribe \
+            -np "$launch_ranks" $launch_exports "$bin" "$@"
+    fi
+}
+
 # fault_injection: true when $bin was built with ./configure
 # --enable-fault-injection, so that SHIFTNAS_INJECT_FAULT is honoured
 # (`shiftnas --version` then says so); a build without it ignores the

@@ -59,19 +59,6 @@ tiny="--set data.train_limit=408 --set data.validation_size=120 --set data.test_
       --set run.progress_seconds=0.5"
 limit=300
 
-# launch RANKS ARGS...: shiftnas alone (1) or under mpirun.
-launch() {
-    launch_ranks=$1
-    shift
-    if [ "$launch_ranks" -eq 1 ]; then
-        timeout -k 10 "$limit" "$bin" "$@"
-    else
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-            timeout -k 10 "$limit" "$mpirun" --allow-run-as-root --oversubscribe \
-            -np "$launch_ranks" "$bin" "$@"
-    fi
-}
-
 # start RANKS RUN STRATEGY [ARGS...]: a new run of cnn-space.ini (tiny) into
 # $work/RUN; output appended to RUN.out/RUN.err; its status in $status.
 start() {

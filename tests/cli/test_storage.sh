@@ -53,19 +53,9 @@ tiny="--set data.train_limit=264 --set data.validation_size=120 --set data.test_
       --set run.progress_seconds=60"
 limit=120
 
-# launch RANKS ARGS...: shiftnas alone or under mpirun, bounded by the timeout.
-launch() {
-    launch_ranks=$1
-    shift
-    if [ "$launch_ranks" -eq 1 ]; then
-        timeout -k 10 "$limit" "$bin" "$@"
-    else
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-            timeout -k 10 "$limit" "$mpirun" --allow-run-as-root --oversubscribe -np "$launch_ranks" \
-            -x LD_PRELOAD -x ASAN_OPTIONS -x FAIL_WRITES_PATTERN -x FAIL_WRITES_AT -x FAIL_WRITES_CALLS \
-            -x FAIL_WRITES_ERRNO -x FAIL_WRITES_LOG "$bin" "$@"
-    fi
-}
+# launch (common.sh) passes the shim's settings to every rank
+mpi_exports="LD_PRELOAD ASAN_OPTIONS FAIL_WRITES_PATTERN FAIL_WRITES_AT FAIL_WRITES_CALLS
+             FAIL_WRITES_ERRNO FAIL_WRITES_LOG"
 
 # faulty PATTERN CALLS AT ERRNO COMMAND...: the command with the shim failing
 # the AT-th matching call (and every later one) on files matching PATTERN.

@@ -50,19 +50,6 @@ tiny="--set data.train_limit=408 --set data.validation_size=120 --set data.test_
 limit=300
 config=$src/jobs/configs/cnn-space.ini
 
-# launch RANKS ARGS...: shiftnas alone (1) or under mpirun.
-launch() {
-    launch_ranks=$1
-    shift
-    if [ "$launch_ranks" -eq 1 ]; then
-        timeout -k 10 "$limit" "$bin" "$@"
-    else
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-            timeout -k 10 "$limit" "$mpirun" --allow-run-as-root --oversubscribe \
-            -np "$launch_ranks" "$bin" "$@"
-    fi
-}
-
 # new_run RANKS RUN [ARGS...]: a new shift run (tiny) into $work/RUN; its
 # exit status in $status.
 new_run() {
