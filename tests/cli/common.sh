@@ -99,6 +99,34 @@ launch() {
     fi
 }
 
+# same_run_state A B: the runs in directories A and B ended with the same bits: model.h5's
+# supernet and generator; the final checkpoint's optimiser moments, batch-norm
+# statistics, generator Adam, probability shift (beta, Adam, the last
+# snapshot's losses, the variance ring); log.h5 whole; metrics.csv without
+# its seconds column. (The final checkpoint's timings and embedded files
+# are not compared: the files' bytes depend on when HDF5 flushed.)
+final_checkpoint() {
+    sed -n 's/^\(step-[0-9]*\.h5\)$/\1/p' "$1/checkpoints/latest"
+}
+same_run_state() {
+    a=$1 b=$2
+    h5diff "$a/model.h5" "$b/model.h5" /supernet /supernet >/dev/null 2>&1 || return 1
+    if h5ls "$a/model.h5/generator" >/dev/null 2>&1; then
+        h5diff "$a/model.h5" "$b/model.h5" /generator /generator >/dev/null 2>&1 || return 1
+    fi
+    h5diff "$a/log.h5" "$b/log.h5" >/dev/null 2>&1 || return 1
+    ca=$a/checkpoints/$(final_checkpoint "$a") cb=$b/checkpoints/$(final_checkpoint "$b")
+    [ "$(basename "$ca")" = "$(basename "$cb")" ] || return 1
+    for group in /optimizer /batchnorm /generator_optimizer /shift; do
+        if h5ls "$ca$group" >/dev/null 2>&1 || h5ls "$cb$group" >/dev/null 2>&1; then
+            h5diff "$ca" "$cb" "$group" "$group" >/dev/null 2>&1 || return 1
+        fi
+    done
+    cut -d, -f1-6 "$a/metrics.csv" >"$work/metrics-a"
+    cut -d, -f1-6 "$b/metrics.csv" >"$work/metrics-b"
+    cmp -s "$work/metrics-a" "$work/metrics-b"
+}
+
 # fault_injection: true when $bin was built with ./configure
 # --enable-fault-injection, so that SHIFTNAS_INJECT_FAULT is honoured
 # (`shiftnas --version` then says so); a build without it ignores the

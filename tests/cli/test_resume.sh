@@ -141,37 +141,11 @@ finish() {
     return 1
 }
 
-# same_state A B: the runs A and B ended with the same bits: model.h5's
-# supernet and generator; the final checkpoint's optimiser moments, batch-norm
-# statistics, generator Adam, probability shift (beta, Adam, the last
-# snapshot's losses, the variance ring); log.h5 whole; metrics.csv without
-# its seconds column. (The final checkpoint's timings and embedded files
-# are not compared: the files' bytes depend on when HDF5 flushed.)
-final_checkpoint() {
-    sed -n 's/^\(step-[0-9]*\.h5\)$/\1/p' "$1/checkpoints/latest"
-}
-same_state() {
-    a=$1 b=$2
-    h5diff "$a/model.h5" "$b/model.h5" /supernet /supernet >/dev/null 2>&1 || return 1
-    if h5ls "$a/model.h5/generator" >/dev/null 2>&1; then
-        h5diff "$a/model.h5" "$b/model.h5" /generator /generator >/dev/null 2>&1 || return 1
-    fi
-    h5diff "$a/log.h5" "$b/log.h5" >/dev/null 2>&1 || return 1
-    ca=$a/checkpoints/$(final_checkpoint "$a") cb=$b/checkpoints/$(final_checkpoint "$b")
-    [ "$(basename "$ca")" = "$(basename "$cb")" ] || return 1
-    for group in /optimizer /batchnorm /generator_optimizer /shift; do
-        if h5ls "$ca$group" >/dev/null 2>&1 || h5ls "$cb$group" >/dev/null 2>&1; then
-            h5diff "$ca" "$cb" "$group" "$group" >/dev/null 2>&1 || return 1
-        fi
-    done
-    cut -d, -f1-6 "$a/metrics.csv" >"$work/metrics-a"
-    cut -d, -f1-6 "$b/metrics.csv" >"$work/metrics-b"
-    cmp -s "$work/metrics-a" "$work/metrics-b"
-}
+# same_run_state A B (common.sh): the runs in directories A and B ended with the same bits.
 
 # check_same NAME REFERENCE RUN
 check_same() {
-    if same_state "$work/$2" "$work/$3"; then
+    if same_run_state "$work/$2" "$work/$3"; then
         pass "$1"
         record_data "$1" intact
     else
@@ -204,10 +178,10 @@ else
     fail "checkpoints of the reference run"; ls "$work/ref-shift/checkpoints"
 fi
 # the comparisons are not blind: two different strategies differ
-if ! same_state "$work/ref-shift" "$work/ref-variance"; then
-    pass "same_state tells two different runs apart"
+if ! same_run_state "$work/ref-shift" "$work/ref-variance"; then
+    pass "same_run_state tells two different runs apart"
 else
-    fail "same_state does not see the difference between two runs"
+    fail "same_run_state does not see the difference between two runs"
 fi
 
 # --- a stop request at a fixed step, every strategy ------------------------------
@@ -328,7 +302,7 @@ if [ "${SHIFTNAS_TEST_LONG:-0}" = 1 ]; then
         chain=$((chain + 1))
         chain_run=chain-$chain
         if kill_chain "$chain" "$(( (chain - 1) % 3 + 1 ))"; then
-            if same_state "$work/ref-shift" "$work/$chain_run"; then
+            if same_run_state "$work/ref-shift" "$work/$chain_run"; then
                 pass "chain $chain: killed and resumed across 1, 2 and 3 ranks, the same bits"
                 record_data "chain $chain" intact
             else
@@ -518,7 +492,7 @@ fallback() {
     resume "$fb_ranks" "$fb_run"
     if [ "$status" -eq 0 ] && [ "$(grep -c 'resuming from' "$work/$fb_run.out")" -eq 1 ] &&
        grep -q "^shiftnas train: warning: .*$fb_pattern" "$work/$fb_run.out" &&
-       same_state "$work/ref-uniform" "$work/$fb_run"; then
+       same_run_state "$work/ref-uniform" "$work/$fb_run"; then
         pass "$fb_name: one line, then the reference's bits"
         record_data "$fb_name" intact
     else

@@ -91,23 +91,7 @@ cause() {
 }
 status_for() { [ "$1" = EIO ] && echo 75 || echo 1; }
 
-# same_state A B: model.h5, the final checkpoint's optimiser, batch-norm and
-# shift state, log.h5 and metrics.csv (without seconds) hold the same bits.
-final_checkpoint() { sed -n 's/^\(step-[0-9]*\.h5\)$/\1/p' "$1/checkpoints/latest"; }
-same_state() {
-    a=$1 b=$2
-    h5diff "$a/model.h5" "$b/model.h5" /supernet /supernet >/dev/null 2>&1 || return 1
-    h5diff "$a/model.h5" "$b/model.h5" /generator /generator >/dev/null 2>&1 || return 1
-    h5diff "$a/log.h5" "$b/log.h5" >/dev/null 2>&1 || return 1
-    ca=$a/checkpoints/$(final_checkpoint "$a") cb=$b/checkpoints/$(final_checkpoint "$b")
-    [ "$(basename "$ca")" = "$(basename "$cb")" ] || return 1
-    for group in /optimizer /batchnorm /generator_optimizer /shift; do
-        h5diff "$ca" "$cb" "$group" "$group" >/dev/null 2>&1 || return 1
-    done
-    cut -d, -f1-6 "$a/metrics.csv" >"$work/metrics-a"
-    cut -d, -f1-6 "$b/metrics.csv" >"$work/metrics-b"
-    cmp -s "$work/metrics-a" "$work/metrics-b"
-}
+# same_run_state A B and final_checkpoint RUN_DIR: common.sh
 
 # after_failure NAME RUN EXPECTED_LATEST RANKS RESUME: the fault left
 # `latest` naming EXPECTED_LATEST, no temporary, a checkpoint that inspect
@@ -136,7 +120,7 @@ after_failure() {
     resumed=$?
     if [ "$resumed" -ne 0 ]; then
         fail "$name: resume exited $resumed"; cat "$work/resume.err"; record_data "$name" lost
-    elif same_state "$work/reference" "$dir"; then
+    elif same_run_state "$work/reference" "$dir"; then
         pass "$name: previous checkpoint intact, resumed to the reference's bits"; record_data "$name" intact
     else
         fail "$name: resumed run differs from the reference"; record_data "$name" lost
@@ -194,7 +178,7 @@ if [ "$quick" != 1 ]; then
 expect_error config-ENOSPC 1 "config\.ini\.tmp: .*$(cause ENOSPC)" \
     train_faulty '*/config.ini.tmp' fsync 1 ENOSPC 1 config-ENOSPC
 if [ ! -e "$work/config-ENOSPC/config.ini" ] && [ ! -e "$work/config-ENOSPC/metrics.csv" ] &&
-   train 1 config-ENOSPC >/dev/null 2>&1 && same_state "$work/reference" "$work/config-ENOSPC"; then
+   train 1 config-ENOSPC >/dev/null 2>&1 && same_run_state "$work/reference" "$work/config-ENOSPC"; then
     pass "config-ENOSPC: nothing half written; the same command trains the run"; record_data config-ENOSPC intact
 else
     fail "config-ENOSPC: the run directory is not usable again"; record_data config-ENOSPC lost
@@ -270,7 +254,7 @@ elif tmpfs_case tmpfs-7M 7M; then
     dir=$work/tmpfs-7M/run
     if [ -f "$dir/checkpoints/latest" ] && "$bin" inspect "$dir/checkpoints/$(final_checkpoint "$dir")" >/dev/null 2>&1 &&
        mount -o remount,size=64M "$work/tmpfs-7M" && train_resumed=$(launch 1 train --resume "$dir" 2>&1) &&
-       same_state "$work/reference" "$dir"; then
+       same_run_state "$work/reference" "$dir"; then
         pass "tmpfs-7M: the previous checkpoint intact; resumed with room to the reference's bits"
         record_data tmpfs-7M intact
     else

@@ -102,26 +102,9 @@ release_holder() {
     status=$?
 }
 
-# same_state A B: the runs ended with the same bits (as in test_resume.sh):
-# model.h5's supernet and generator, log.h5 whole, the final checkpoint's
-# optimiser and shift state, metrics.csv without its seconds.
-final_checkpoint() {
-    sed -n 's/^\(step-[0-9]*\.h5\)$/\1/p' "$1/checkpoints/latest"
-}
-same_state() {
-    a=$work/$1 b=$work/$2
-    h5diff "$a/model.h5" "$b/model.h5" /supernet /supernet >/dev/null 2>&1 || return 1
-    h5diff "$a/model.h5" "$b/model.h5" /generator /generator >/dev/null 2>&1 || return 1
-    h5diff "$a/log.h5" "$b/log.h5" >/dev/null 2>&1 || return 1
-    ca=$a/checkpoints/$(final_checkpoint "$a") cb=$b/checkpoints/$(final_checkpoint "$b")
-    [ "$(basename "$ca")" = "$(basename "$cb")" ] || return 1
-    for group in /optimizer /generator_optimizer /shift; do
-        h5diff "$ca" "$cb" "$group" "$group" >/dev/null 2>&1 || return 1
-    done
-    cut -d, -f1-6 "$a/metrics.csv" >"$work/metrics-a"
-    cut -d, -f1-6 "$b/metrics.csv" >"$work/metrics-b"
-    cmp -s "$work/metrics-a" "$work/metrics-b"
-}
+# same_state A B: the runs $work/A and $work/B ended with the same bits
+# (same_run_state in common.sh).
+same_state() { same_run_state "$work/$1" "$work/$2"; }
 
 # check_data NAME RUN: RUN ended as the reference did: a row of log.h5 per
 # step, the same bits; pass/fail and the tally's data line.
