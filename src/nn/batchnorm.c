@@ -36,6 +36,7 @@ static void centre_scale(float *y, const float *x, float m, float a, float b, in
     }
 }
 
+SN_WIDEST_VECTORS
 static void forward_train(float *out, float *saved_mean, float *saved_inv_std, const float *in,
                           const float *gamma, const float *beta, float *running_mean,
                           float *running_var, int64_t channels, int64_t count, float momentum,
@@ -81,6 +82,7 @@ void sn_batchnorm_relu_forward_train(float *out, float *saved_mean, float *saved
                   channels, count, momentum, eps, 1);
 }
 
+SN_WIDEST_VECTORS
 static void forward_eval(float *out, const float *in, const float *gamma, const float *beta,
                          const float *running_mean, const float *running_var, int64_t channels,
                          int64_t count, float eps, int relu)
@@ -121,6 +123,7 @@ static inline void apply_mask(sn_f32x4 *g, const float *mask, int64_t i)
 
 /* sum g and sum g*x over the masked g, in double, in one pass; the lanes are
  * summed in the same order as sn_row_sum_f64 and sn_row_dot_f64. */
+SN_WIDEST_VECTORS
 static void masked_sums(const float *g, const float *x, const float *mask, int64_t n,
                         double *sum_g, double *sum_gx)
 {
@@ -158,6 +161,7 @@ static void masked_sums(const float *g, const float *x, const float *mask, int64
  *   dbeta += sum g,  dgamma += sum g * xhat,
  *   din = gamma * inv_std * (g - mean(g) - xhat * mean(g * xhat)),
  * the last computed as din = a*g + b*(x - mean) + c, one pass. */
+SN_WIDEST_VECTORS
 static void backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                      const float *mask, const float *gamma, const float *saved_mean,
                      const float *saved_inv_std, int64_t channels, int64_t count)

@@ -1,117 +1,31 @@
 /*
  * Depthwise convolution on [C, N, H, W]: every channel has its own k x k
  * filter. There is no product to hand to BLIS (k*k multiply-adds per output),
- * so this is a direct loop arranged tap by tap: for each tap (i, j) a whole
- * output row is updated from one input row, contiguous in the output and
- * unit-stride in the input when stride is 1. The valid output range of each
- * tap is computed once, so the inner loops carry no bounds test.
+ * so this is a direct computation.
+ *
+ * The main path (depthwise_planes.c) copies each image-channel plane, zero
+ * padded, into a small scratch on the stack, laid out so that every tap is
+ * one constant offset; each block of 32 outputs then sums all k*k taps in
+ * registers and is stored once. The earlier tap-by-tap loop, which read and
+ * wrote the whole output plane once per tap, made the depthwise layers 55%
+ * of a CNN supernet step at ~6 GFLOP/s; doc/performance.md has the figures.
+ * Planes too wide for the scratch (thousands of pixels a row) take the
+ * row-by-row loops below, as do paddings wider than the kernel.
  *
  * Weights come as an sn_kernel_view so that a smaller kernel can be a centre
  * crop of a larger supernet filter (elastic kernel size) without a copy.
- *
- * Same-padded stride-1 layers (the supernets' inner blocks) take the shortcut
- * of conv_window.h: a tap is one loop over the plane, shifted. The pixels it
- * wraps round a row edge must not be touched, so their few output (or input
- * gradient) values are saved before the loop and put back after it, which
- * leaves every other value computed exactly as the row-by-row loop does. On
- * 14x14 and smaller maps the row loops were mostly loop overhead (a 4x4 map
- * has 4-float rows): the shortcut made the CNN supernet's step ~2x faster.
  */
 #include "shiftnas/nn.h"
 
 #include <string.h>
 
 #include "nn/conv_window.h"
+#include "nn/depthwise_planes.h"
 #include "nn/simd.h"
 
-/* Wrapped pixels saved per tap: (rows - 1) * (k - 1) at most. Larger
- * layers take the row-by-row path. */
-enum { WRAPPED_MAX = 1024 };
-
-
-static int can_shift(const sn_conv2d_dims *d, int64_t oh, int64_t ow)
-{
-    return sn_conv_is_same_stride1(d, oh, ow) &&
-           (d->in_height - 1) * (int64_t)(d->kernel - 1) <= WRAPPED_MAX;
-}
-
-/* saved[m] = plane[wrapped pixel m + offset], or the reverse when restoring. */
-static void save_wrapped(float *saved, const float *plane, const sn_same_tap *t, int64_t w,
-                         int64_t offset)
-{
-    const int64_t wrapped = sn_same_tap_wrapped_count(t);
-    for (int64_t r = 0, m = 0; m < wrapped; r++)
-        for (int64_t u = 0; u < t->span; u++, m++)
-            saved[m] = plane[sn_same_tap_wrapped(t, w, r, u) + offset];
-}
-
-static void restore_wrapped(float *plane, const float *saved, const sn_same_tap *t, int64_t w,
-                            int64_t offset)
-{
-    const int64_t wrapped = sn_same_tap_wrapped_count(t);
-    for (int64_t r = 0, m = 0; m < wrapped; r++)
-        for (int64_t u = 0; u < t->span; u++, m++)
-            plane[sn_same_tap_wrapped(t, w, r, u) + offset] = saved[m];
-}
-
-/* dst[q] += tap * src[q + shift] over the tap's range, wrapped pixels kept. */
 SN_WIDEST_VECTORS
-static void forward_shifted_plane(float *dst, const float *src, const float *filter,
-                                  int64_t row_stride, const sn_conv2d_dims *d)
-{
-    const int k = d->kernel;
-    const int64_t w = d->in_width;
-    float saved[WRAPPED_MAX];
-    for (int i = 0; i < k; i++) {
-        for (int j = 0; j < k; j++) {
-            const sn_same_tap t = sn_same_tap_range(d, i, j);
-            if (t.begin >= t.end)
-                continue;
-            save_wrapped(saved, dst, &t, w, 0);
-            sn_row_axpy(dst + t.begin, src + t.begin + t.shift, filter[i * row_stride + j],
-                        t.end - t.begin);
-            restore_wrapped(dst, saved, &t, w, 0);
-        }
-    }
-}
-
-/* The backward of forward_shifted_plane for one plane: adds each tap's
- * gradient to dfilter and, if dsrc != NULL, the input gradient to dsrc. */
-SN_WIDEST_VECTORS
-static void backward_shifted_plane(float *dsrc, float *dfilter, int64_t dfilter_row_stride,
-                                   const float *g, const float *src, const float *filter,
-                                   int64_t row_stride, const sn_conv2d_dims *d)
-{
-    const int k = d->kernel;
-    const int64_t w = d->in_width;
-    float saved[WRAPPED_MAX];
-    for (int i = 0; i < k; i++) {
-        for (int j = 0; j < k; j++) {
-            const sn_same_tap t = sn_same_tap_range(d, i, j);
-            if (t.begin >= t.end)
-                continue;
-            /* The contiguous dot includes the wrapped pixels' products, which
-             * are then taken out again (a float sum either way). */
-            float tap_grad = sn_row_dot(g + t.begin, src + t.begin + t.shift, t.end - t.begin);
-            for (int64_t r = 0; r < t.y_hi - 1 - t.y_lo; r++)
-                for (int64_t u = 0; u < t.span; u++) {
-                    int64_t q = sn_same_tap_wrapped(&t, w, r, u);
-                    tap_grad -= g[q] * src[q + t.shift];
-                }
-            dfilter[i * dfilter_row_stride + j] += tap_grad;
-            if (dsrc == NULL)
-                continue;
-            save_wrapped(saved, dsrc, &t, w, t.shift);
-            sn_row_axpy(dsrc + t.begin + t.shift, g + t.begin, filter[i * row_stride + j],
-                        t.end - t.begin);
-            restore_wrapped(dsrc, saved, &t, w, t.shift);
-        }
-    }
-}
-
-SN_WIDEST_VECTORS
-void sn_depthwise_conv2d_forward(float *out, const float *in, sn_kernel_view weight,
-                                 const float *bias, const sn_conv2d_dims *d)
+static void forward_rows(float *out, const float *in, sn_kernel_view weight, const float *bias,
+                         const sn_conv2d_dims *d)
 {
     const int k = d->kernel, s = d->stride, p = d->padding;
     const int64_t h = d->in_height, w = d->in_width, images = d->batch;
@@ -124,10 +38,6 @@ void sn_depthwise_conv2d_forward(float *out, const float *in, sn_kernel_view wei
             float *dst = out + (c * images + n) * oh * ow;
             for (int64_t o = 0; o < oh * ow; o++)
                 dst[o] = b;
-            if (can_shift(d, oh, ow)) {
-                forward_shifted_plane(dst, src, filter, weight.row_stride, d);
-                continue;
-            }
             for (int i = 0; i < k; i++) {
                 int64_t y_lo, y_hi;
                 sn_conv_window_range(h, oh, s, p, i, &y_lo, &y_hi);
@@ -153,9 +63,8 @@ void sn_depthwise_conv2d_forward(float *out, const float *in, sn_kernel_view wei
 }
 
 SN_WIDEST_VECTORS
-void sn_depthwise_conv2d_backward(float *din, sn_kernel_view dweight, float *dbias,
-                                  const float *dout, const float *in, sn_kernel_view weight,
-                                  const sn_conv2d_dims *d)
+static void backward_rows(float *din, sn_kernel_view dweight, const float *dout,
+                          const float *in, sn_kernel_view weight, const sn_conv2d_dims *d)
 {
     const int k = d->kernel, s = d->stride, p = d->padding;
     const int64_t h = d->in_height, w = d->in_width, images = d->batch;
@@ -163,20 +72,12 @@ void sn_depthwise_conv2d_backward(float *din, sn_kernel_view dweight, float *dbi
     for (int64_t c = 0; c < d->in_channels; c++) {
         const float *filter = weight.data + c * weight.channel_stride;
         float *dfilter = dweight.data + c * dweight.channel_stride;
-        if (dbias != NULL) {
-            dbias[c] += (float)sn_row_sum_f64(dout + c * images * oh * ow, images * oh * ow);
-        }
         for (int64_t n = 0; n < images; n++) {
             const float *src = in + (c * images + n) * h * w;
             const float *g = dout + (c * images + n) * oh * ow;
             float *dsrc = din != NULL ? din + (c * images + n) * h * w : NULL;
             if (dsrc != NULL)
                 memset(dsrc, 0, (size_t)(h * w) * sizeof(float));
-            if (can_shift(d, oh, ow)) {
-                backward_shifted_plane(dsrc, dfilter, dweight.row_stride, g, src, filter,
-                                       weight.row_stride, d);
-                continue;
-            }
             for (int i = 0; i < k; i++) {
                 int64_t y_lo, y_hi;
                 sn_conv_window_range(h, oh, s, p, i, &y_lo, &y_hi);
@@ -211,4 +112,103 @@ void sn_depthwise_conv2d_backward(float *din, sn_kernel_view dweight, float *dbi
             }
         }
     }
+}
+
+/* The forward's planes: the input padded by p, read with the layer's stride. */
+static sn_plane_geometry forward_geometry(const sn_conv2d_dims *d)
+{
+    sn_plane_geometry g = {d->in_height, d->in_width, d->kernel, d->stride, 1, d->padding,
+                           sn_conv2d_out_size(d->in_height, d->kernel, d->stride, d->padding),
+                           sn_conv2d_out_size(d->in_width, d->kernel, d->stride, d->padding)};
+    return g;
+}
+
+/* The input gradient's planes: the output gradient dilated by the stride and
+ * padded by k - 1 - p, read with stride 1 (a transposed convolution). */
+static sn_plane_geometry input_gradient_geometry(const sn_conv2d_dims *d)
+{
+    const sn_plane_geometry f = forward_geometry(d);
+    sn_plane_geometry g = {f.out_rows, f.out_cols, d->kernel, 1, d->stride,
+                           (int64_t)d->kernel - 1 - d->padding, d->in_height, d->in_width};
+    return g;
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+void sn_depthwise_conv2d_forward(float *out, const float *in, sn_kernel_view weight,
+                                 const float *bias, const sn_conv2d_dims *d)
+{
+    const sn_plane_geometry g = forward_geometry(d);
+    const int64_t band = sn_plane_band_rows(&g);
+    if (band == 0) {
+        forward_rows(out, in, weight, bias, d);
+        return;
+    }
+    const int64_t in_plane = d->in_height * d->in_width, out_plane = g.out_rows * g.out_cols;
+    sn_plane_scratch scratch;
+    for (int64_t c = 0; c < d->in_channels; c++) {
+        sn_plane_taps(&scratch, &g, band, weight.data + c * weight.channel_stride,
+                      weight.row_stride, 0);
+        const float b = bias != NULL ? bias[c] : 0.0f;
+        for (int64_t n = 0; n < d->batch; n++) {
+            const float *src = in + (c * d->batch + n) * in_plane;
+            float *dst = out + (c * d->batch + n) * out_plane;
+            for (int64_t row0 = 0; row0 < g.out_rows; row0 += band) {
+                const int64_t rows = min64(band, g.out_rows - row0);
+                sn_plane_fill(&scratch, &g, src, row0, rows);
+                sn_plane_correlate(dst, &scratch, &g, row0, rows, b);
+            }
+        }
+    }
+}
+
+/* One channel's weight gradient (planes of the input) and input gradient
+ * (planes of the output gradient, filter rotated). */
+static void backward_channel(float *din, float *dfilter, int64_t drow_stride, const float *dout,
+                             const float *in, const float *filter, int64_t row_stride,
+                             const sn_conv2d_dims *d, sn_plane_scratch *scratch)
+{
+    const sn_plane_geometry f = forward_geometry(d), ig = input_gradient_geometry(d);
+    const int64_t fband = sn_plane_band_rows(&f), iband = sn_plane_band_rows(&ig);
+    const int64_t in_plane = d->in_height * d->in_width, out_plane = f.out_rows * f.out_cols;
+    sn_plane_taps(scratch, &f, fband, filter, row_stride, 0);
+    sn_plane_tap_gradients_begin(scratch);
+    for (int64_t n = 0; n < d->batch; n++)
+        for (int64_t row0 = 0; row0 < f.out_rows; row0 += fband) {
+            const int64_t rows = min64(fband, f.out_rows - row0);
+            sn_plane_fill(scratch, &f, in + n * in_plane, row0, rows);
+            sn_plane_tap_gradients(scratch, &f, dout + n * out_plane, row0, rows);
+        }
+    sn_plane_tap_gradients_end(dfilter, drow_stride, scratch, &f);
+    if (din == NULL)
+        return;
+    sn_plane_taps(scratch, &ig, iband, filter, row_stride, 1);
+    for (int64_t n = 0; n < d->batch; n++)
+        for (int64_t row0 = 0; row0 < ig.out_rows; row0 += iband) {
+            const int64_t rows = min64(iband, ig.out_rows - row0);
+            sn_plane_fill(scratch, &ig, dout + n * out_plane, row0, rows);
+            sn_plane_correlate(din + n * in_plane, scratch, &ig, row0, rows, 0.0f);
+        }
+}
+
+void sn_depthwise_conv2d_backward(float *din, sn_kernel_view dweight, float *dbias,
+                                  const float *dout, const float *in, sn_kernel_view weight,
+                                  const sn_conv2d_dims *d)
+{
+    const sn_plane_geometry f = forward_geometry(d), ig = input_gradient_geometry(d);
+    const int64_t per_channel = d->batch * f.out_rows * f.out_cols;
+    if (dbias != NULL)
+        for (int64_t c = 0; c < d->in_channels; c++)
+            dbias[c] += (float)sn_row_sum_f64(dout + c * per_channel, per_channel);
+    if (sn_plane_band_rows(&f) == 0 || ig.pad < 0 || sn_plane_band_rows(&ig) == 0) {
+        backward_rows(din, dweight, dout, in, weight, d);
+        return;
+    }
+    const int64_t in_per_channel = d->batch * d->in_height * d->in_width;
+    sn_plane_scratch scratch;
+    for (int64_t c = 0; c < d->in_channels; c++)
+        backward_channel(din != NULL ? din + c * in_per_channel : NULL,
+                         dweight.data + c * dweight.channel_stride, dweight.row_stride,
+                         dout + c * per_channel, in + c * in_per_channel,
+                         weight.data + c * weight.channel_stride, weight.row_stride, d, &scratch);
 }

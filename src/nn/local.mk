@@ -5,6 +5,8 @@ libshiftnas_internal_la_SOURCES += \
 	src/nn/simd.h \
 	src/nn/conv2d.c \
 	src/nn/depthwise_conv2d.c \
+	src/nn/depthwise_planes.h \
+	src/nn/depthwise_planes.c \
 	src/nn/batchnorm.c \
 	src/nn/layernorm.c \
 	src/nn/masked_layernorm.c \
