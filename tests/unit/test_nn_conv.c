@@ -378,7 +378,12 @@ static const depthwise_config depthwise_configs[] = {
     {{1, 2, 2, 4, 21, 3, 1, 1, 2}, 5, 1, 1}, /* rows long enough for the 8-wide paths */
     {{1, 2, 2, 4, 21, 5, 1, 2, 2}, 5, 0, 0},
     {{2, 2, 2, 1, 6, 3, 1, 1, 2}, 3, 0, 1},   /* one-row planes: no wrapped pixels */
-    {{1, 1, 1, 520, 2, 3, 1, 1, 1}, 3, 0, 0}, /* too many wrapped pixels: the row loop */
+    {{1, 1, 1, 520, 2, 3, 1, 1, 1}, 3, 0, 0}, /* a tall, narrow plane */
+    {{1, 1, 1, 200, 150, 5, 1, 2, 1}, 5, 0, 1}, /* several bands of rows per plane */
+    {{1, 2, 2, 90, 181, 5, 2, 2, 2}, 7, 1, 0},  /* bands, stride 2, a crop, odd width */
+    {{1, 1, 1, 3, 5000, 3, 1, 1, 1}, 3, 0, 0},  /* rows wider than the scratch: row loop */
+    {{2, 1, 1, 6, 5, 3, 1, 3, 1}, 3, 0, 1},     /* padding wider than k - 1: row loop */
+    {{2, 2, 2, 9, 7, 4, 2, 1, 2}, 5, 0, 1},     /* even kernel, stride 2, uneven padding */
 };
 enum { DEPTHWISE_CONFIGS = sizeof depthwise_configs / sizeof depthwise_configs[0] };
 
