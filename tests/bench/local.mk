@@ -53,3 +53,11 @@ bench-autoformer: bench-checkpoint shiftnas$(EXEEXT) tests/tools/make_image_set$
 	  BUILD_DIR='$(abs_top_builddir)' SOURCE_DIR='$(abs_top_srcdir)' \
 	    $(SHELL) $(top_srcdir)/tests/bench/autoformer-bench.sh bench-autoformer.md; \
 	fi
+
+# The depthwise convolutions of the largest cnn-space subnet alone, CPU time
+# per call (not part of `make bench`; for A/B runs of the kernels):
+# make tests/bench/depthwise_bench && ./tests/bench/depthwise_bench [REPEATS [SHARD]]
+EXTRA_PROGRAMS += tests/bench/depthwise_bench
+tests_bench_depthwise_bench_SOURCES = tests/bench/depthwise_bench.c
+tests_bench_depthwise_bench_LDADD = libshiftnas.la $(SHIFTNAS_DEPENDENCY_LIBS)
+CLEANFILES += tests/bench/depthwise_bench
