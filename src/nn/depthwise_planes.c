@@ -125,9 +125,60 @@ static void clear_planes(sn_plane_scratch *s, const sn_plane_geometry *g)
     memset(s->planes, 0, (size_t)(planes + BLOCK + g->kernel) * sizeof(float));
 }
 
-/* One source row into one phase row. The three shapes the layers use have
- * their own loop, which GCC vectorises (strided loads, interleaving with
- * zeros); the plane's other positions were zeroed by clear_planes. */
+/* Row copies in 8-float vectors. A span of n >= 8 floats is whole vectors
+ * plus one last vector that overlaps the one before (ending exactly at n), so
+ * nothing outside the span is read or written; shorter spans go float by
+ * float. The three shapes: contiguous (stride 1), every second float (the
+ * stride-2 phases), and spread out with zeros between (the input gradient's
+ * dilation; the zero after the last value may land one float past the span,
+ * on a position that is zero padding or is written again later). */
+typedef int32_t i32x8 __attribute__((vector_size(32)));
+typedef float f32x8_unaligned __attribute__((vector_size(32), aligned(4), may_alias));
+#define LOAD8(p) (*(const f32x8_unaligned *)(p))
+#define STORE8(p, v) (*(f32x8_unaligned *)(p) = (v))
+/* p[0], p[2], ..., p[14]: the second load starts at p + 7, not p + 8, so that
+ * nothing past p[14] (the last value a span needs) is read. */
+#define EVEN8(p) __builtin_shuffle(LOAD8(p), LOAD8((p) + 7), (i32x8){0, 2, 4, 6, 9, 11, 13, 15})
+
+static inline void copy_span(float *to, const float *from, int64_t n)
+{
+    if (n < 8) {
+        for (int64_t m = 0; m < n; m++)
+            to[m] = from[m];
+        return;
+    }
+    for (int64_t m = 0; m + 8 < n; m += 8)
+        STORE8(to + m, LOAD8(from + m));
+    STORE8(to + n - 8, LOAD8(from + n - 8));
+}
+
+static inline void copy_even(float *to, const float *from, int64_t n)
+{
+    if (n < 8) {
+        for (int64_t m = 0; m < n; m++)
+            to[m] = from[2 * m];
+        return;
+    }
+    for (int64_t m = 0; m + 8 < n; m += 8)
+        STORE8(to + m, EVEN8(from + 2 * m));
+    STORE8(to + n - 8, EVEN8(from + 2 * (n - 8)));
+}
+
+static inline void copy_spread(float *to, const float *from, int64_t n)
+{
+    const sn_f32x8 zero = {0};
+    int64_t m = 0;
+    for (; m + 8 <= n; m += 8) {
+        const sn_f32x8 v = LOAD8(from + m);
+        STORE8(to + 2 * m, __builtin_shuffle(v, zero, (i32x8){0, 8, 1, 9, 2, 10, 3, 11}));
+        STORE8(to + 2 * m + 8, __builtin_shuffle(v, zero, (i32x8){4, 12, 5, 13, 6, 14, 7, 15}));
+    }
+    for (; m < n; m++)
+        to[2 * m] = from[m];
+}
+
+/* One source row into one phase row; the row's other positions were zeroed
+ * by clear_planes. */
 static inline void copy_row(float *to, const float *from, const phase_columns *pc,
                             const sn_plane_geometry *g)
 {
@@ -135,17 +186,11 @@ static inline void copy_row(float *to, const float *from, const phase_columns *p
     to += pc->first;
     from += pc->source;
     if (g->stride == 1 && g->dilation == 1) {
-        for (int64_t m = 0; m < n; m++)
-            to[m] = from[m];
+        copy_span(to, from, n);
     } else if (g->stride == 2 && g->dilation == 1) {
-        for (int64_t m = 0; m < n; m++)
-            to[m] = from[2 * m];
+        copy_even(to, from, n);
     } else if (g->stride == 1 && g->dilation == 2) {
-        for (int64_t m = 0; m + 1 < n; m++) {
-            to[2 * m] = from[m];
-            to[2 * m + 1] = 0.0f;
-        }
-        to[2 * (n - 1)] = from[n - 1];
+        copy_spread(to, from, n);
     } else {
         for (int64_t m = 0; m < n; m++)
             to[m * g->dilation] = from[m * g->stride];
