@@ -2,7 +2,8 @@
 EXTRA_PROGRAMS = tests/bench/bench_shiftnas
 tests_bench_bench_shiftnas_SOURCES = tests/bench/bench_shiftnas.c tests/bench/measure.c \
 	tests/bench/measure.h tests/bench/kernel_choice.c tests/bench/kernel_choice.h \
-	tests/bench/layer_roofline.c tests/bench/layer_roofline.h
+	tests/bench/layer_roofline.c tests/bench/layer_roofline.h tests/bench/layer_ops.c \
+	tests/bench/layer_ops.h
 tests_bench_bench_shiftnas_LDADD = libshiftnas.la $(SHIFTNAS_DEPENDENCY_LIBS)
 CLEANFILES += tests/bench/bench_shiftnas bench-results.md
 EXTRA_DIST += tests/bench/run-bench.sh tests/bench/torch_baseline.py
