@@ -89,7 +89,8 @@ total=$((warm + steps))
 # evaluation, kept short by small held-out sets and one recalibration batch.
 train_limit=$(((total + 2) * batch + 256))
 
-# SPACE WHICH ARCH: prepare $tmp/SPACE-WHICH.arch.
+# Each space's three subnets into $tmp/SPACE-WHICH.arch, and the BLIS kernels
+# shiftnas chooses for the space (bench_shiftnas blis-arch) into $tmp/SPACE.blis.
 for space in cnn vit; do
     config=$src/jobs/configs/$space-space.ini
     "$shiftnas" space --config "$config" --samples 1 --json >"$tmp/$space.json" ||
