@@ -100,7 +100,7 @@ d = json.load(open(sys.argv[1]))
 print(d["smallest"]["arch"]); print(d["largest"]["arch"])' "$tmp/$space.json" >"$tmp/$space.ends"
     sed -n 1p "$tmp/$space.ends" >"$tmp/$space-smallest.arch"
     sed -n 2p "$tmp/$space.ends" >"$tmp/$space-largest.arch"
-    eval "echo \"\$middle_$space\"" >"$tmp/$space-middle.arch"
+    case $space in cnn) echo "$middle_cnn" ;; vit) echo "$middle_vit" ;; esac >"$tmp/$space-middle.arch"
     "$bench" blis-arch "$config" >"$tmp/$space.blis" 2>&1 ||
         { cat "$tmp/$space.blis" >&2; die "bench_shiftnas blis-arch $config failed"; }
 done
