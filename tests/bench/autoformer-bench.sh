@@ -44,6 +44,8 @@ steps=${BENCH_AF_STEPS:-6}
 batch=16
 export OMP_NUM_THREADS=1 BLIS_NUM_THREADS=1
 
+# shellcheck source=tests/bench/timed-train.sh
+. "$src/tests/bench/timed-train.sh"
 get() { awk -v k="$1" '$1 == k { print $2; exit }' "$2"; }
 die() {
     echo "autoformer bench: $*" >&2
@@ -85,62 +87,23 @@ total=$((warm + steps))
 "$make_set" synthetic "$tmp/set.h5" 3 256 1000 $((batch * total + 16)) 16 1 chunked >"$tmp/set.log" 2>&1 ||
     { cat "$tmp/set.log" >&2; die "make_image_set failed"; }
 
-ticks=$(getconf CLK_TCK 2>/dev/null || echo 100)
-
 # NAME --set ...: one `shiftnas train` run, its output time-stamped line by
-# line ("wall-seconds cpu-ticks line") into $tmp/NAME.log.
+# line ("wall-seconds cpu-ticks line") into $tmp/NAME.log (timed-train.sh).
 train() {
     name=$1
     shift
-    rm -f "$tmp/fifo"
-    mkfifo "$tmp/fifo"
-    "$shiftnas" train --config "$config" --set data.path="$tmp/set.h5" \
+    if timestamp_lines "$tmp/$name.log" "$shiftnas" train --config "$config" --set data.path="$tmp/set.h5" \
         --set data.validation_size=16 --set data.test_limit=16 --set train.batch_size=$batch \
         --set train.max_steps=$total --set train.eval_batch_size=8 --set distributed.shards=1 \
         --set train.warmup_epochs=0 --set run.progress_seconds=0.1 \
-        "$@" --out "$tmp/run-$name" >"$tmp/fifo" 2>&1 &
-    pid=$!
-    perl -MTime::HiRes=time -e '
-        my ($pid) = @ARGV;
-        $| = 1;
-        while (my $line = <STDIN>) {
-            my $now = time;
-            my $cpu = -1;
-            if (open(my $stat, "<", "/proc/$pid/stat")) {
-                my $s = <$stat>;
-                close $stat;
-                my @f = split " ", substr($s, rindex($s, ")") + 2);
-                $cpu = $f[11] + $f[12];
-            }
-            printf "%.4f %d %s", $now, $cpu, $line;
-        }' "$pid" <"$tmp/fifo" >"$tmp/$name.log"
-    if wait "$pid"; then status=0; else status=$?; fi
-    pid=""
+        "$@" --out "$tmp/run-$name"; then status=0; else status=$?; fi
     if [ "$status" != 0 ]; then
         cut -d' ' -f3- "$tmp/$name.log" >&2
         die "shiftnas train ($name) failed with status $status"
     fi
     # The timed window: from the progress line of step $warm to that of step $total.
-    awk -v w="$warm" -v n="$total" -v b=$batch -v hz="$ticks" -v name="$name" '
-        $0 ~ / step [0-9]+\/[0-9]+ / {
-            for (i = 3; i <= NF; i++) if ($i == "step") { split($(i + 1), s, "/"); break }
-            k = s[1] + 0; t[k] = $1; c[k] = $2; lines++
-        }
-        END {
-            if (lines != n || !(w in t) || !(n in t)) {
-                printf "autoformer bench: %s: expected a progress line for each of %d steps, got %d\n", name, n, lines > "/dev/stderr"
-                exit 1
-            }
-            ms = 1000 * (t[n] - t[w]) / (n - w)
-            printf "ms_per_step %.1f\nimages_per_second %.2f\n", ms, 1000 * b / ms
-            if (c[w] >= 0 && c[n] >= 0)
-                printf "cpu_ms_per_step %.1f\n", 1000 * (c[n] - c[w]) / hz / (n - w)
-            else
-                print "cpu_ms_per_step n/a"
-            printf "step_ms"
-            for (k = w + 1; k <= n; k++) printf " %.1f", 1000 * (t[k] - t[k - 1])
-            printf "\n"
-        }' "$tmp/$name.log" >"$tmp/$name" || { cut -d' ' -f3- "$tmp/$name.log" >&2; exit 1; }
+    step_window "$tmp/$name.log" "$warm" "$total" $batch >"$tmp/$name" ||
+        { cut -d' ' -f3- "$tmp/$name.log" >&2; exit 1; }
     log() { cut -d' ' -f3- "$tmp/$name.log" | grep -m1 "$1" || echo "$1 n/a"; }
     {
         log '^phases per step' | sed 's/^/phases /'

@@ -10,9 +10,15 @@
  *                                       network and peak memory against the
  *                                       bytes it accounts for
  *   bench_shiftnas blis-arch CONFIG     the BLIS_ARCH_TYPE value `shiftnas train`
- *                                       sets for CONFIG (none: BLIS's own pick)
- *                                       and the kernels' name, for running
- *                                       PyTorch on the same kernels
+ *                                       sets for CONFIG (none: BLIS's own pick),
+ *                                       the kernels' name and why (CPU flags),
+ *                                       for running PyTorch on the same kernels
+ *   bench_shiftnas kernels [CONFIG]     the BLIS configuration shiftnas chose (for
+ *                                       CONFIG) and why, then sgemm GFLOP/s at
+ *                                       supernet shapes under every configuration
+ *                                       BLIS was built with (kernel_choice.c)
+ *   bench_shiftnas layers CONFIG ARCH   one subnet's training step layer by layer,
+ *                                       against a roofline (layer_roofline.c)
  *   bench_shiftnas supernet CONFIG      training-step time of the smallest, a
  *                                       middle and the largest subnet of the
  *                                       configured space (sliced mode), their
@@ -30,6 +36,9 @@
 
 #include <blis.h>
 
+#include "kernel_choice.h"
+#include "layer_roofline.h"
+#include "measure.h"
 #include "shiftnas/config.h"
 #include "shiftnas/error.h"
 #include "shiftnas/network.h"
@@ -41,20 +50,6 @@
 #include "shiftnas/tensor.h"
 #include "shiftnas/train.h"
 
-static void fill_normal(float *x, int64_t n, uint32_t item)
-{
-    sn_rng_stream s;
-    sn_rng_stream_init(&s, 3, SN_RNG_TEST, 0, item);
-    for (int64_t i = 0; i < n; i++)
-        x[i] = sn_rng_normal(&s);
-}
-
-static int fail(const char *what)
-{
-    fprintf(stderr, "bench_shiftnas: %s: %s\n", what, sn_error_message());
-    return 1;
-}
-
 /* Best of several repetitions: the machine is shared and noisy (+-20%). */
 static int bench_gemm(void)
 {
@@ -63,8 +58,8 @@ static int bench_gemm(void)
         int m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
         float *a = sn_alloc_floats((size_t)m * k), *b = sn_alloc_floats((size_t)k * n);
         float *c = sn_alloc_floats((size_t)m * n);
-        fill_normal(a, (int64_t)m * k, 1);
-        fill_normal(b, (int64_t)k * n, 2);
+        bench_fill_normal(a, (int64_t)m * k, 1);
+        bench_fill_normal(b, (int64_t)k * n, 2);
         double best = 1e30;
         for (int rep = 0; rep < 7; rep++) {
             double t0 = sn_now();
@@ -83,20 +78,12 @@ static int bench_gemm(void)
     return 0;
 }
 
-static int load_config(sn_config *config, const char *path)
-{
-    sn_config_defaults(config);
-    if (sn_config_load_file(config, path) != SN_OK || sn_config_validate(config) != SN_OK)
-        return fail(path);
-    return 0;
-}
-
 /* Each convolution of the fixed CNN at the training batch size: forward,
  * input-gradient and weight-gradient products, 2 FLOPs per multiply-add. */
 static int bench_conv(const char *path)
 {
     sn_config config;
-    if (load_config(&config, path))
+    if (bench_load_config(&config, path))
         return 1;
     int64_t batch = config.batch_size, channels = 1, size = 28;
     double total_flops = 0, total_seconds = 0;
@@ -105,7 +92,7 @@ static int bench_conv(const char *path)
                             (int)config.cnn_kernel, (int)config.cnn_strides.values[i],
                             (int)config.cnn_kernel / 2, 1};
         if (sn_conv2d_dims_check(&d) != SN_OK)
-            return fail("conv shape");
+            return bench_fail("conv shape");
         int64_t out = sn_conv2d_out_size(size, d.kernel, d.stride, d.padding);
         int64_t in_floats = channels * batch * size * size;
         int64_t out_floats = d.out_channels * batch * out * out;
@@ -115,9 +102,9 @@ static int bench_conv(const char *path)
         float *w = sn_alloc_floats((size_t)(d.out_channels * cols));
         float *dw = sn_alloc_floats((size_t)(d.out_channels * cols));
         float *ws = sn_alloc_floats((size_t)sn_conv2d_workspace_floats(&d) + 1);
-        fill_normal(in, in_floats, 4);
-        fill_normal(dout, out_floats, 5);
-        fill_normal(w, d.out_channels * cols, 6);
+        bench_fill_normal(in, in_floats, 4);
+        bench_fill_normal(dout, out_floats, 5);
+        bench_fill_normal(w, d.out_channels * cols, 6);
         sn_matrix wv = sn_matrix_make(w, d.out_channels, cols, cols);
         sn_matrix dwv = sn_matrix_make(dw, d.out_channels, cols, cols);
         /* The first layer's input is the image: no input gradient, as in training. */
@@ -183,7 +170,7 @@ static double time_steps(sn_network *network, sn_optimizer *optimizer, const flo
 static int bench_train(const char *path, int steps)
 {
     sn_config config;
-    if (load_config(&config, path))
+    if (bench_load_config(&config, path))
         return 1;
     long rss_before = peak_rss_kib();
     int64_t batch = config.batch_size;
@@ -192,18 +179,18 @@ static int bench_train(const char *path, int steps)
     sn_network *network = NULL;
     if (sn_network_settings_from_config(&network_settings, &config, &shape) != SN_OK ||
         sn_network_create(&network, &network_settings, &shape, batch) != SN_OK)
-        return fail("network");
+        return bench_fail("network");
     sn_network_initialize(network, 1);
     const sn_parameter_table *table = sn_network_parameter_table(network);
     sn_optimizer optimizer;
     sn_optimizer_settings settings = {SN_OPTIMIZER_ADAMW, 0.9f, 1, 0.9f, 0.999f, 1e-8f, 0.05f};
     if (sn_optimizer_init(&optimizer, &settings, table) != SN_OK)
-        return fail("optimizer");
+        return bench_fail("optimizer");
     int64_t image_floats = batch * 28 * 28;
     float *images = sn_alloc_floats((size_t)image_floats);
     float *probs = sn_alloc_floats((size_t)batch * 10), *dlogits = sn_alloc_floats((size_t)batch * 10);
     int32_t *labels = malloc((size_t)batch * sizeof *labels);
-    fill_normal(images, image_floats, 7);
+    bench_fill_normal(images, image_floats, 7);
     for (int64_t n = 0; n < batch; n++)
         labels[n] = (int32_t)(n % 10);
     double seconds = time_steps(network, &optimizer, images, labels, probs, dlogits, batch, 10,
@@ -254,23 +241,23 @@ static void median_architecture(const sn_space *space, sn_arch *median)
 static int bench_supernet(const char *path, int steps)
 {
     sn_config config;
-    if (load_config(&config, path))
+    if (bench_load_config(&config, path))
         return 1;
     sn_space space;
     if (sn_space_from_config(&space, &config, 1, 28, 10) != SN_OK)
-        return fail("space");
+        return bench_fail("space");
     int64_t batch = config.batch_size;
     sn_layer_settings layers;
     sn_layer_settings_from_config(&layers, &config);
     sn_network *network = NULL;
     if (sn_network_create_supernet(&network, &space, &layers, batch) != SN_OK)
-        return fail("supernet");
+        return bench_fail("supernet");
     sn_network_initialize(network, 1);
     const sn_parameter_table *table = sn_network_parameter_table(network);
     sn_optimizer optimizer;
     sn_optimizer_settings settings = {SN_OPTIMIZER_ADAMW, 0.9f, 1, 0.9f, 0.999f, 1e-8f, 0.05f};
     if (sn_optimizer_init(&optimizer, &settings, table) != SN_OK)
-        return fail("optimizer");
+        return bench_fail("optimizer");
     const int classes = space.classes;
     int64_t image_floats = batch * space.image_channels * space.image_size * space.image_size;
     float *images = sn_alloc_floats((size_t)image_floats);
@@ -279,7 +266,7 @@ static int bench_supernet(const char *path, int steps)
     float *soft = sn_alloc_floats((size_t)space.choice_total);
     double *one_hot = malloc((size_t)space.choice_total * sizeof *one_hot);
     int32_t *labels = malloc((size_t)batch * sizeof *labels);
-    fill_normal(images, image_floats, 7);
+    bench_fill_normal(images, image_floats, 7);
     for (int64_t n = 0; n < batch; n++)
         labels[n] = (int32_t)(n % classes);
 
@@ -295,7 +282,7 @@ static int bench_supernet(const char *path, int steps)
         char text[SN_ARCH_TEXT_MAX];
         if (sn_network_set_architecture(network, &archs[i]) != SN_OK ||
             sn_arch_format(&space, &archs[i], text, sizeof text) != SN_OK)
-            return fail("architecture");
+            return bench_fail("architecture");
         int64_t macs = sn_space_cost(&space, &archs[i]).macs;
         seconds[i] = time_steps(network, &optimizer, images, labels, probs, dlogits, batch,
                                 classes, steps);
@@ -317,7 +304,7 @@ static int bench_supernet(const char *path, int steps)
     for (int j = 0; j < space.choice_total; j++)
         soft[j] = (float)one_hot[j];
     if (sn_network_set_soft_architecture(network, soft) != SN_OK)
-        return fail("masked mode");
+        return bench_fail("masked mode");
     double masked = time_steps(network, &optimizer, images, labels, probs, dlogits, batch, classes,
                                steps);
     printf("masked_ms_per_step %.3f\n", 1e3 * masked);
@@ -339,22 +326,32 @@ int main(int argc, char **argv)
         bli_thread_set_num_threads(1);
         return bench_gemm();
     }
+    if (argc == 2 && strcmp(argv[1], "kernels-one") == 0)
+        return bench_kernels_one();
     /* The same kernels as `shiftnas train` chooses for the configuration. */
     sn_blas_products products = SN_BLAS_LARGE_PRODUCTS;
     if (argc >= 3 && (strcmp(argv[1], "train") == 0 || strcmp(argv[1], "supernet") == 0 ||
-                      strcmp(argv[1], "blis-arch") == 0)) {
+                      strcmp(argv[1], "blis-arch") == 0 || strcmp(argv[1], "kernels") == 0 ||
+                      strcmp(argv[1], "layers") == 0)) {
         sn_config config;
-        if (load_config(&config, argv[2]))
+        if (bench_load_config(&config, argv[2]))
             return 1;
         products = sn_train_blas_products(&config);
     }
+    const char *arch_before = getenv("BLIS_ARCH_TYPE");
     if (sn_blas_setup_for(1, products) != SN_OK)
-        return fail("blas");
+        return bench_fail("blas");
     if (argc == 3 && strcmp(argv[1], "blis-arch") == 0) {
-        const char *arch = getenv("BLIS_ARCH_TYPE");
-        printf("blis_arch_type %s\n", arch != NULL ? arch : "none");
-        printf("blis_kernels %s\n", sn_blas_kernel_name());
+        bench_print_blis_choice(arch_before, products);
         return 0;
+    }
+    if ((argc == 2 || argc == 3) && strcmp(argv[1], "kernels") == 0) {
+        bench_print_blis_choice(arch_before, products);
+        return bench_kernels(sn_blas_kernel_name());
+    }
+    if (argc == 4 && strcmp(argv[1], "layers") == 0) {
+        bench_print_blis_choice(arch_before, products);
+        return bench_layers(argv[2], argv[3]);
     }
     if (argc == 2 && strcmp(argv[1], "gemm") == 0)
         return bench_gemm();
@@ -365,6 +362,7 @@ int main(int argc, char **argv)
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "supernet") == 0)
         return bench_supernet(argv[2], argc == 4 ? atoi(argv[3]) : 20);
     fprintf(stderr, "usage: bench_shiftnas gemm | conv CONFIG | train CONFIG [STEPS] | supernet "
-                    "CONFIG [STEPS] | blis-arch CONFIG\n");
+                    "CONFIG [STEPS] | blis-arch CONFIG | kernels [CONFIG] | layers SPACE_CONFIG "
+                    "ARCH\n");
     return 2;
 }

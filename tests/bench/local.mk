@@ -1,6 +1,9 @@
 # tests/bench: `make bench` (not part of make check: timings live here, never in unit tests).
 EXTRA_PROGRAMS = tests/bench/bench_shiftnas
-tests_bench_bench_shiftnas_SOURCES = tests/bench/bench_shiftnas.c
+tests_bench_bench_shiftnas_SOURCES = tests/bench/bench_shiftnas.c tests/bench/measure.c \
+	tests/bench/measure.h tests/bench/kernel_choice.c tests/bench/kernel_choice.h \
+	tests/bench/layer_roofline.c tests/bench/layer_roofline.h tests/bench/layer_ops.c \
+	tests/bench/layer_ops.h
 tests_bench_bench_shiftnas_LDADD = libshiftnas.la $(SHIFTNAS_DEPENDENCY_LIBS)
 CLEANFILES += tests/bench/bench_shiftnas bench-results.md
 EXTRA_DIST += tests/bench/run-bench.sh tests/bench/torch_baseline.py
@@ -61,3 +64,26 @@ EXTRA_PROGRAMS += tests/bench/depthwise_bench
 tests_bench_depthwise_bench_SOURCES = tests/bench/depthwise_bench.c
 tests_bench_depthwise_bench_LDADD = libshiftnas.la $(SHIFTNAS_DEPENDENCY_LIBS)
 CLEANFILES += tests/bench/depthwise_bench
+# Supernet subnets against PyTorch twins (issue 18): the smallest, a middle
+# and the largest subnet of cnn-space.ini and vit-space.ini, `shiftnas train`
+# (search.strategy = fixed) against tests/bench/torch_subnet_twin.py (MACs
+# and parameters checked against `shiftnas space`), PyTorch on the BLIS
+# kernels it gets by itself and on shiftnas's; then the largest subnets'
+# steps layer by layer against a roofline (bench_shiftnas layers) and the
+# BLIS configurations measured (bench_shiftnas kernels). Writes
+# bench-subnets.md; BENCH_SUBNETS=0 leaves it out. It follows
+# bench-autoformer so that timed sections never share the machine under
+# make -j; alone: BENCH_CHECKPOINT=0 BENCH_AUTOFORMER=0 make bench-subnets,
+# or the script itself.
+EXTRA_DIST += tests/bench/subnet-bench.sh tests/bench/torch_subnet_twin.py \
+	tests/bench/timed-train.sh
+CLEANFILES += bench-subnets.md
+
+.PHONY: bench-subnets
+bench: bench-subnets
+bench-subnets: bench-autoformer shiftnas$(EXEEXT) tests/bench/bench_shiftnas$(EXEEXT)
+	@if [ "$${BENCH_SUBNETS:-1}" != 0 ]; then \
+	  : >bench-subnets.md; \
+	  BUILD_DIR='$(abs_top_builddir)' SOURCE_DIR='$(abs_top_srcdir)' \
+	    $(SHELL) $(top_srcdir)/tests/bench/subnet-bench.sh bench-subnets.md; \
+	fi

@@ -92,6 +92,50 @@ class MacCounter:
             self.macs += int(n)
 
 
+def count_module_macs(counter, module, output):
+    """A forward hook's MAC count (shiftnas's convention): a multiply-add per
+    weight use of a linear layer or convolution (grouped: per group's input
+    channels), none for biases, norms or activations."""
+    if isinstance(module, nn.Linear):
+        counter.add(output.numel() // module.out_features * module.in_features * module.out_features)
+    elif isinstance(module, nn.Conv2d):
+        k = module.kernel_size[0] * module.kernel_size[1]
+        counter.add(output.numel() * module.in_channels // module.groups * k)
+
+
+def train_timed(model, x, y, warmup, steps, label_smoothing=0.1, lr=1e-3, weight_decay=0.05,
+                betas=(0.9, 0.999), eps=1e-8, name="torch twin"):
+    """Training steps (forward, label-smoothed cross-entropy, backward, AdamW)
+    on the batch x, y: the wall-clock and CPU seconds of each of `steps` steps
+    after `warmup` untimed ones."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, eps=eps,
+                            weight_decay=weight_decay)
+    model.train()
+    times, cpu = [], []
+    for step in range(warmup + steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y, label_smoothing=label_smoothing)
+        loss.backward()
+        opt.step()
+        if not math.isfinite(loss.item()):
+            raise SystemExit(f"{name}: loss is {loss.item()} at step {step + 1}")
+        if step >= warmup:
+            times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+    return times, cpu
+
+
+def print_timing(times, cpu, batch):
+    """step_ms, ms_per_step (mean), images_per_second, cpu_ms_per_step, peak_rss_mib."""
+    ms = 1000.0 * sum(times) / len(times)
+    print(f"step_ms {' '.join(f'{1000 * t:.1f}' for t in times)}")
+    print(f"ms_per_step {ms:.1f}")
+    print(f"images_per_second {1000.0 * batch / ms:.2f}")
+    print(f"cpu_ms_per_step {1000.0 * sum(cpu) / len(cpu):.1f}")
+    print(f"peak_rss_mib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0:.0f}")
+
+
 class Block(nn.Module):
     def __init__(self, embed, heads, head_dim, hidden, counter):
         super().__init__()
@@ -139,11 +183,7 @@ class AutoFormerSubnet(nn.Module):
             module.register_forward_hook(self._count)
 
     def _count(self, module, inputs, output):
-        if isinstance(module, nn.Linear):
-            self.counter.add(output.numel() // module.out_features * module.in_features * module.out_features)
-        elif isinstance(module, nn.Conv2d):
-            k = module.kernel_size[0] * module.kernel_size[1]
-            self.counter.add(output.numel() * module.in_channels // module.groups * k)
+        count_module_macs(self.counter, module, output)
 
     def forward(self, x):
         x = self.patch(x).flatten(2).transpose(1, 2)
@@ -184,28 +224,10 @@ def main():
     print(f"parameters {parameters}")
     sys.stdout.flush()
 
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
     x = torch.randn(args.batch, args.channels, args.image, args.image)
     y = torch.randint(0, args.classes, (args.batch,))
-    model.train()
-    times, cpu = [], []
-    for step in range(args.warmup + args.steps):
-        t0, c0 = time.perf_counter(), time.process_time()
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
-        loss.backward()
-        opt.step()
-        if not math.isfinite(loss.item()):
-            raise SystemExit(f"torch_autoformer: loss is {loss.item()} at step {step + 1}")
-        if step >= args.warmup:
-            times.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-    ms = 1000.0 * sum(times) / len(times)
-    print(f"step_ms {' '.join(f'{1000 * t:.1f}' for t in times)}")
-    print(f"ms_per_step {ms:.1f}")
-    print(f"images_per_second {1000.0 * args.batch / ms:.2f}")
-    print(f"cpu_ms_per_step {1000.0 * sum(cpu) / len(cpu):.1f}")
-    print(f"peak_rss_mib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0:.0f}")
+    times, cpu = train_timed(model, x, y, args.warmup, args.steps, name="torch_autoformer")
+    print_timing(times, cpu, args.batch)
     print(f"torch_blis {blas_kernels()}")  # after the peak: it loads libblis once more
 
 
