@@ -134,7 +134,7 @@ for strategy in shift uniform flops-uniform sandwich attentive; do
         fi
         [ "$run" = shift-2 ] && baseline=$train_seconds
         if same_run "$work/$strategy-1" "$work/$run"; then
-            pass "$strategy: $ranks ranks give the same model.h5 and log.h5 as 1"
+            pass "$strategy: $ranks ranks give the same model.h5, log.h5 and metrics.csv as 1"
         else
             fail "$strategy: $ranks ranks differ from 1"
             h5diff "$work/$strategy-1/model.h5" "$work/$run/model.h5" | head -n 5
@@ -178,7 +178,7 @@ fi
 if train 1 vit-1 vit-space.ini --set search.strategy=shift $check &&
    train 3 vit-3 vit-space.ini --set search.strategy=shift $check &&
    same_run "$work/vit-1" "$work/vit-3"; then
-    pass "vit-space.ini shift: 3 ranks give the same model.h5 and log.h5 as 1"
+    pass "vit-space.ini shift: 3 ranks give the same model.h5, log.h5 and metrics.csv as 1"
 else
     fail "vit-space.ini: 3 ranks differ from 1, or a run failed"; cat "$work/vit-1.err" "$work/vit-3.err"
 fi
