@@ -20,6 +20,7 @@ libshiftnas_internal_la_SOURCES += \
 	src/train/data_parallel.c \
 	src/train/data_parallel.h \
 	src/train/subnet_evaluation.c \
+	src/train/subnet_evaluation.h \
 	src/train/trained_run.c \
 	src/train/subnet_export.c \
 	src/train/checkpointing.c \

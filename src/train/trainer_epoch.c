@@ -3,15 +3,19 @@
  * metrics.csv rows and the epoch's line, and model.h5. A fixed network is
  * evaluated as it is; a supernet by its largest and smallest subnets (or
  * its one subnet, strategy fixed), each after batch-norm recalibration.
- * Every rank evaluates (the same bits everywhere); rank 0 writes.
+ * The evaluations' images are split over the ranks, which add the chunks'
+ * figures in one order (subnet_evaluation.h): the same bits at any rank
+ * count, on every rank; rank 0 writes.
  */
 #include "trainer_internal.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "shiftnas/error.h"
 
 #include "run_directory.h"
+#include "subnet_evaluation.h"
 
 int sn_trainer_epoch_ends(const sn_trainer *t, int64_t step)
 {
@@ -21,38 +25,37 @@ int sn_trainer_epoch_ends(const sn_trainer *t, int64_t step)
 /* ---- a fixed network ------------------------------------------------------------ */
 
 /* Mean cross-entropy (no smoothing) and accuracy over the given images, in
- * evaluation mode, in chunks. */
+ * evaluation mode, in chunks split over the ranks. Collective. */
 static int evaluate(sn_trainer *t, sn_image_source *source, const uint32_t *indices,
                     int64_t count, double *loss, double *accuracy)
 {
     sn_trainer_buffers *b = &t->buffers;
-    return sn_evaluate_network(t->network, source, indices, count, t->chunk, 0, b->images,
-                               b->probs, b->labels, loss, accuracy);
+    return sn_evaluate_network_split(&t->evaluation, t->network, source, indices, count, t->chunk,
+                                     0, b->images, b->probs, b->labels, loss, accuracy);
 }
 
-/* Validation and test figures (rows "val" and "test"), then model.h5. */
+/* Validation and test figures (rows "val" and "test"), then model.h5. The
+ * evaluations are collective: every rank runs both before rank 0 writes. */
 static int finish_fixed_epoch(sn_trainer *t, int64_t step, int epoch, double elapsed)
 {
     sn_train_result *r = t->result;
-    int status = SN_OK;
-    if (t->split.validation_count > 0) {
-        status = evaluate(t, t->data.train_main, t->split.validation, t->split.validation_count,
-                          &r->validation_loss, &r->validation_accuracy);
-        if (t->writer && status == SN_OK)
-            status = sn_metrics_append(&t->metrics, step + 1, epoch + 1, "val", r->validation_loss,
-                                       r->validation_accuracy, r->images, elapsed);
-    }
-    if (status == SN_OK)
-        status = evaluate(t, t->data.test, t->buffers.test_indices, t->data.test_count,
-                          &r->test_loss, &r->test_accuracy);
-    if (t->writer && status == SN_OK)
-        status = sn_metrics_append(&t->metrics, step + 1, epoch + 1, "test", r->test_loss,
-                                   r->test_accuracy, r->images, elapsed);
+    if (t->split.validation_count > 0)
+        SN_TRY(evaluate(t, t->data.train_main, t->split.validation, t->split.validation_count,
+                        &r->validation_loss, &r->validation_accuracy));
+    SN_TRY(evaluate(t, t->data.test, t->buffers.test_indices, t->data.test_count, &r->test_loss,
+                    &r->test_accuracy));
+    if (!t->writer)
+        return SN_OK;
+    if (t->split.validation_count > 0)
+        SN_TRY(sn_metrics_append(&t->metrics, step + 1, epoch + 1, "val", r->validation_loss,
+                                 r->validation_accuracy, r->images, elapsed));
+    SN_TRY(sn_metrics_append(&t->metrics, step + 1, epoch + 1, "test", r->test_loss,
+                             r->test_accuracy, r->images, elapsed));
     /* After the last step model.h5 follows the final checkpoint
      * (sn_trainer_finish), so that a failure to write it loses nothing. */
-    if (t->writer && status == SN_OK && step < t->total_steps - 1)
-        status = sn_run_directory_write_model(t->config, t->run_dir, step + 1, t->network, NULL);
-    return status;
+    if (step < t->total_steps - 1)
+        return sn_run_directory_write_model(t->config, t->run_dir, step + 1, t->network, NULL);
+    return SN_OK;
 }
 
 static void print_fixed_epoch(const sn_trainer *t, int epoch)
@@ -66,36 +69,72 @@ static void print_fixed_epoch(const sn_trainer *t, int epoch)
 
 /* ---- a supernet ------------------------------------------------------------------ */
 
-/* The figures of a supernet's largest and smallest subnets on `split`
- * ("val" or "test"), each after batch-norm recalibration, with their
- * metrics rows (rank 0). */
-static int evaluate_supernet_ends(sn_trainer *t, sn_image_source *source,
-                                  const uint32_t *indices, int64_t count, const char *split,
-                                  int64_t step, int epoch, double elapsed, double loss[2],
-                                  double accuracy[2])
+/* What a supernet's epoch end evaluates: its largest and smallest subnets
+ * (or its one subnet, strategy fixed), on validation and, after the last
+ * step, test images. figures[split][end], split 0 "val", 1 "test". */
+typedef struct {
+    sn_arch ends[2];
+    const char *names[2];
+    int count;
+    int splits[2];                  /* 1: evaluated */
+    double loss[2][2], accuracy[2][2];
+} sn_epoch_figures;
+
+static void plan_figures(const sn_trainer *t, int64_t step, sn_epoch_figures *f)
 {
     const sn_supernet_training *training = &t->training;
-    sn_arch ends[2];
-    sn_arch_largest(t->space, &ends[0]);
-    sn_arch_smallest(t->space, &ends[1]);
-    const char *names[2] = {"largest", "smallest"};
-    int count_ends = 2;
+    memset(f, 0, sizeof *f);
+    sn_arch_largest(t->space, &f->ends[0]);
+    sn_arch_smallest(t->space, &f->ends[1]);
+    f->names[0] = "largest";
+    f->names[1] = "smallest";
+    f->count = 2;
     if (training->strategy == SN_STRATEGY_FIXED) {
         /* Only the trained subnet has trained weights: the ends would say
          * nothing. Its figures go in the "largest" slot of the result. */
-        ends[0] = training->fixed_subnet;
-        names[0] = "subnet";
-        count_ends = 1;
-        loss[1] = accuracy[1] = NAN;
+        f->ends[0] = training->fixed_subnet;
+        f->names[0] = "subnet";
+        f->count = 1;
+        for (int split = 0; split < 2; split++)
+            f->loss[split][1] = f->accuracy[split][1] = NAN;
     }
-    for (int i = 0; i < count_ends; i++) {
-        SN_TRY(sn_evaluate_subnet(&t->evaluator, &ends[i], source, indices, count, &loss[i],
-                                  &accuracy[i]));
+    f->splits[0] = t->split.validation_count > 0;
+    f->splits[1] = step == t->total_steps - 1;
+}
+
+/* Every figure of the plan, end by end: one batch-norm recalibration per
+ * subnet serves its validation and test evaluations (the same statistics
+ * as recalibrating again: the same weights and images), and the images are
+ * split over the ranks. Collective; the state it leaves (the last end's
+ * subnet and statistics) is the one evaluating split by split left. */
+static int evaluate_figures(sn_trainer *t, sn_epoch_figures *f)
+{
+    sn_image_source *sources[2] = {t->data.train_main, t->data.test};
+    const uint32_t *indices[2] = {t->split.validation, t->buffers.test_indices};
+    int64_t counts[2] = {t->split.validation_count, t->data.test_count};
+    for (int i = 0; i < f->count; i++) {
+        if (!f->splits[0] && !f->splits[1])
+            break;
+        SN_TRY(sn_dist_agree(t->dist, sn_subnet_evaluator_prepare(&t->evaluator, &f->ends[i])));
+        for (int split = 0; split < 2; split++)
+            if (f->splits[split])
+                SN_TRY(sn_evaluate_prepared_subnet_split(&t->evaluation, &t->evaluator,
+                                                         sources[split], indices[split],
+                                                         counts[split], &f->loss[split][i],
+                                                         &f->accuracy[split][i]));
+    }
+    return SN_OK;
+}
+
+/* Rank 0's metrics rows of one split, "val-largest", ... */
+static int append_figures(sn_trainer *t, const sn_epoch_figures *f, int split, int64_t step,
+                          int epoch, double elapsed)
+{
+    for (int i = 0; i < f->count; i++) {
         char label[32];
-        snprintf(label, sizeof label, "%s-%s", split, names[i]);
-        if (t->metrics.file)
-            SN_TRY(sn_metrics_append(&t->metrics, step, epoch, label, loss[i], accuracy[i],
-                                     t->result->images, elapsed));
+        snprintf(label, sizeof label, "%s-%s", split == 0 ? "val" : "test", f->names[i]);
+        SN_TRY(sn_metrics_append(&t->metrics, step, epoch, label, f->loss[split][i],
+                                 f->accuracy[split][i], t->result->images, elapsed));
     }
     return SN_OK;
 }
@@ -126,24 +165,24 @@ static void print_supernet_test(const sn_trainer *t, const double accuracy[2])
 static int finish_supernet_epoch(sn_trainer *t, int64_t step, int epoch, double elapsed)
 {
     sn_train_result *r = t->result;
-    double loss[2] = {0, 0}, accuracy[2] = {0, 0};
-    if (t->split.validation_count > 0) {
-        SN_TRY(evaluate_supernet_ends(t, t->data.train_main, t->split.validation,
-                                      t->split.validation_count, "val", step + 1, epoch + 1,
-                                      elapsed, loss, accuracy));
-        r->validation_loss = loss[0];
-        r->validation_accuracy = accuracy[0];
+    sn_epoch_figures f;
+    plan_figures(t, step, &f);
+    SN_TRY(evaluate_figures(t, &f));
+    if (f.splits[0]) {
+        r->validation_loss = f.loss[0][0];
+        r->validation_accuracy = f.accuracy[0][0];
+        if (t->metrics.file)
+            SN_TRY(append_figures(t, &f, 0, step + 1, epoch + 1, elapsed));
     }
     if (t->out)
-        print_supernet_epoch(t, epoch, accuracy);
-    if (step == t->total_steps - 1) {
-        SN_TRY(evaluate_supernet_ends(t, t->data.test, t->buffers.test_indices,
-                                      t->data.test_count, "test", step + 1, epoch + 1, elapsed,
-                                      loss, accuracy));
-        r->test_loss = loss[0];
-        r->test_accuracy = accuracy[0];
+        print_supernet_epoch(t, epoch, f.accuracy[0]);
+    if (f.splits[1]) {
+        r->test_loss = f.loss[1][0];
+        r->test_accuracy = f.accuracy[1][0];
+        if (t->metrics.file)
+            SN_TRY(append_figures(t, &f, 1, step + 1, epoch + 1, elapsed));
         if (t->out)
-            print_supernet_test(t, accuracy);
+            print_supernet_test(t, f.accuracy[1]);
     }
     if (!t->writer)
         return SN_OK;

@@ -41,6 +41,7 @@
 #include "checkpointing.h"
 #include "dist/dist_internal.h"
 #include "data_parallel.h"
+#include "subnet_evaluation.h"
 #include "supernet_training.h"
 
 /* The loop's buffers. The training batches have two: the step trains on
@@ -82,6 +83,7 @@ typedef struct {
     sn_optimizer optimizer;
     sn_supernet_training training;    /* supernets only */
     sn_subnet_evaluator evaluator;    /* supernets only */
+    sn_evaluation_split evaluation;   /* epoch-end evaluations' chunks over the ranks */
     sn_data_parallel dp;
     sn_trainer_buffers buffers;
     sn_batch_feed feed;

@@ -112,7 +112,9 @@ static int allocate_buffers(sn_trainer *t)
         return sn_error_set(SN_ERR_NOMEM, "training buffers: out of memory");
     for (int64_t i = 0; i < test_count; i++)
         b->test_indices[i] = (uint32_t)i;
-    return SN_OK;
+    int64_t evaluated = t->split.validation_count > test_count ? t->split.validation_count
+                                                                : test_count;
+    return sn_evaluation_split_init(&t->evaluation, t->dist, evaluated, t->chunk);
 }
 
 static void plan_schedule(sn_trainer *t)
@@ -236,6 +238,7 @@ int sn_trainer_free(sn_trainer *t, int status)
     if (failure[0])
         sn_error_set(status, "%s", failure);
     free_buffers(&t->buffers);
+    sn_evaluation_split_free(&t->evaluation);
     sn_optimizer_free(&t->optimizer);
     sn_network_free(t->network);
     sn_split_free(&t->split);

@@ -98,6 +98,12 @@ cat "$out"
 if [ "${BENCH_DISTRIBUTED:-1}" != 0 ]; then
     sh "$src/tests/bench/distributed-bench.sh" "$out"
 fi
+# Whole epochs (training and the epoch's evaluations) on 1 and 2 ranks for
+# every strategy on both spaces (appends its section to $out, about 40
+# minutes; BENCH_EPOCH_SCALING=0 leaves it out).
+if [ "${BENCH_EPOCH_SCALING:-1}" != 0 ]; then
+    sh "$src/tests/bench/epoch-scaling-bench.sh" "$out"
+fi
 # Streamed image sets: memory at 1x and 4x the file, the input stall
 # (appends its section to $out; BENCH_INPUT=0 leaves it out).
 if [ "${BENCH_INPUT:-1}" != 0 ]; then

@@ -4,7 +4,8 @@
  * 2 and 4 ranks (tests/run-mpi.sh); Check does not fork (MPI forbids it).
  *
  * The central check: the gradient reduced over the ranks is, bit for bit,
- * the gradient one process computes for the same shards alone.
+ * the gradient one process computes for the same shards alone. Likewise an
+ * evaluation split over the ranks gives one process's loss and accuracy.
  */
 #include <check.h>
 #include <math.h>
@@ -22,6 +23,7 @@
 #include "shiftnas/settings.h"
 #include "data_parallel.h"
 #include "dist/dist_internal.h"
+#include "subnet_evaluation.h"
 #include "image_batches.h"
 
 static sn_dist *world;
@@ -450,6 +452,77 @@ START_TEST(a_nan_on_one_rank_fails_every_rank)
 }
 END_TEST
 
+/* ---- evaluations split over the ranks (subnet_evaluation.h) ------------- */
+
+/* Loss and accuracy of an evaluation split over the ranks are one
+ * process's, bit for bit, on every rank: for chunk sizes that divide the
+ * images or not, fewer chunks than ranks, and no images at all. */
+static void check_split_evaluation(const char *kind)
+{
+    sn_network *network = network_for(kind, 1, 12, 12);
+    enum { COUNT = 29 };
+    sn_image_set set = {COUNT, 1, 12, 12, CLASSES, NULL, NULL};
+    set.pixels = malloc((size_t)(COUNT * 144));
+    set.labels = malloc(sizeof(int32_t) * COUNT);
+    sn_rng_stream stream;
+    sn_rng_stream_init(&stream, 23, SN_RNG_TEST, 0, 0);
+    for (int64_t i = 0; i < COUNT * 144; i++)
+        set.pixels[i] = (uint8_t)sn_rng_below(&stream, 256);
+    for (int64_t i = 0; i < COUNT; i++)
+        set.labels[i] = (int32_t)sn_rng_below(&stream, CLASSES);
+    uint32_t indices[COUNT];
+    for (int i = 0; i < COUNT; i++)
+        indices[i] = (uint32_t)((i * 11 + 5) % COUNT);
+    sn_normalization norm = {1, {0.5f}, {0.25f}};
+    sn_input_pipeline pipeline;
+    test_pipeline(&pipeline, &norm, NULL);
+    sn_image_source *source = NULL;
+    ck_assert_int_eq(sn_image_source_from_set(&source, &set, &pipeline), SN_OK);
+    float *images = sn_alloc_floats(BATCH * 144);
+    float probs[BATCH * CLASSES];
+    int32_t labels[BATCH];
+    sn_evaluation_split split;
+    ck_assert_int_eq(sn_evaluation_split_init(&split, world, COUNT, 1), SN_OK);
+    const int64_t chunks[] = {1, 4, 5, BATCH}, counts[] = {COUNT, 12, 3, 0};
+    for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++)
+        for (size_t k = 0; k < sizeof counts / sizeof *counts; k++) {
+            double loss[2], accuracy[2];
+            ck_assert_int_eq(sn_evaluate_network(network, source, indices, counts[k], chunks[c], 0,
+                                                 images, probs, labels, &loss[0], &accuracy[0]),
+                             SN_OK);
+            ck_assert_int_eq(sn_evaluate_network_split(&split, network, source, indices,
+                                                       counts[k], chunks[c], 0, images, probs,
+                                                       labels, &loss[1], &accuracy[1]),
+                             SN_OK);
+            ck_assert_msg(memcmp(&loss[0], &loss[1], sizeof(double)) == 0 &&
+                              memcmp(&accuracy[0], &accuracy[1], sizeof(double)) == 0,
+                          "%s, %lld images in chunks of %lld on %d ranks: %.17g %.17g against "
+                          "one process's %.17g %.17g",
+                          kind, (long long)counts[k], (long long)chunks[c], world->size, loss[1],
+                          accuracy[1], loss[0], accuracy[0]);
+        }
+    sn_evaluation_split_free(&split);
+    /* More chunks than the buffers hold: every rank refuses, none waits. */
+    ck_assert_int_eq(sn_evaluation_split_init(&split, world, 4, 2), SN_OK);
+    double loss, accuracy;
+    int status = sn_evaluate_network_split(&split, network, source, indices, 5, 2, 0, images,
+                                           probs, labels, &loss, &accuracy);
+    ck_assert_int_eq(status, world->rank == 0 ? SN_ERR_ARGUMENT : SN_ERR_PEER);
+    sn_evaluation_split_free(&split);
+    sn_free(images);
+    sn_image_source_free(source);
+    free(set.pixels);
+    free(set.labels);
+    sn_network_free(network);
+}
+
+START_TEST(split_evaluation_is_one_process_evaluation_bit_for_bit)
+{
+    check_split_evaluation("cnn");
+    check_split_evaluation("supernet");
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -465,6 +538,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, reduced_gradient_is_the_sum_of_shard_gradients);
     tcase_add_test(tc, a_nan_on_one_rank_fails_every_rank);
     tcase_add_test(tc, each_shard_block_is_its_images_alone);
+    tcase_add_test(tc, split_evaluation_is_one_process_evaluation_bit_for_bit);
     suite_add_tcase(suite, tc);
     SRunner *runner = srunner_create(suite);
     /* MPI processes must not fork. */

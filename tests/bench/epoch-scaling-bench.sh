@@ -1,0 +1,161 @@
+#!/bin/sh
+# make bench, whole-epoch part: one epoch of `shiftnas train` on 1 and on 2
+# ranks for every strategy on cnn-space.ini and vit-space.ini, training and
+# the epoch's end together (its evaluations: batch-norm recalibration,
+# validation and test figures of the largest and smallest subnets; and the
+# final checkpoint), measured from the run's own lines:
+#
+#   epoch s      the done line's total ("done: N steps in T"): the loop's
+#                start to the end of the final checkpoint, start-up excluded
+#   training s   N x batch / the done line's "training img/s"
+#   epoch end s  epoch s - training s (1-second resolution: T is printed
+#                in whole seconds)
+#
+# and prints the 2-rank/1-rank ratio of each (issue 18's target: >= 1.85x
+# for the whole epoch). Appends a markdown section to the file named by $1
+# (run-bench.sh passes bench-results.md); prints it too. doc/performance.md
+# ("Whole epochs on 2 ranks") records a run.
+#
+# Environment: BENCH_EPOCH_SPACES ("cnn vit"), BENCH_EPOCH_STRATEGIES
+# ("uniform flops-uniform sandwich attentive shift"), BENCH_EPOCH_ROUNDS (1:
+# interleaved rounds, medians and ranges over them), BENCH_EPOCH_TRAIN_LIMIT
+# (0: the whole training set, 55000 images, 429 steps; e.g. 20000 for a
+# shorter epoch, whose end then weighs more), BENCH_QUIET_LOAD and
+# BENCH_QUIET_WAIT (as in distributed-bench.sh), BENCH_EPOCH_LOGS (a
+# directory to keep every run's output in), MPIRUN (mpirun). A full round is
+# 20 one-epoch runs: about 40 minutes on this project's 2-core machine.
+set -eu
+shiftnas=${BUILD_DIR:-.}/shiftnas
+src=${SOURCE_DIR:-.}
+out=${1:-/dev/null}
+mpirun=${MPIRUN:-mpirun}
+spaces=${BENCH_EPOCH_SPACES:-cnn vit}
+strategies=${BENCH_EPOCH_STRATEGIES:-uniform flops-uniform sandwich attentive shift}
+rounds=${BENCH_EPOCH_ROUNDS:-1}
+train_limit=${BENCH_EPOCH_TRAIN_LIMIT:-0}
+
+section() { tee -a "$out"; }
+
+if ! command -v "$mpirun" >/dev/null 2>&1; then
+    printf '\n## Whole epochs on 2 ranks\n\nskipped: %s not found\n' "$mpirun" | section
+    exit 0
+fi
+launch=$mpirun
+[ "$(id -u)" = 0 ] && launch="$launch --allow-run-as-root"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
+
+quiet() { # wait for the machine to calm down (BENCH_QUIET_LOAD)
+    [ -n "${BENCH_QUIET_LOAD:-}" ] || return 0
+    waited=0
+    while awk -v q="$BENCH_QUIET_LOAD" '{ exit !($1 >= q) }' /proc/loadavg; do
+        if [ "$waited" -ge "${BENCH_QUIET_WAIT:-600}" ]; then
+            echo "load $(cut -d' ' -f1 /proc/loadavg) after ${waited}s: measuring anyway" >&2
+            echo busy >>"$tmp/busy"
+            return 0
+        fi
+        sleep 20
+        waited=$((waited + 20))
+    done
+}
+
+# run SPACE STRATEGY RANKS: appends "epoch training end load" to
+# $tmp/SPACE-STRATEGY-RANKS and keeps the run's phases line.
+run() {
+    space=$1 strategy=$2 ranks=$3
+    name=$space-$strategy-$ranks
+    quiet
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    log=$tmp/$name.log
+    rm -rf "$tmp/run"
+    # shellcheck disable=SC2086
+    if ! $launch -np "$ranks" "$shiftnas" train --config "$src/jobs/configs/$space-space.ini" \
+        --set train.epochs=1 --set train.max_steps=0 --set search.strategy="$strategy" \
+        --set data.train_limit="$train_limit" --set run.progress_seconds=3600 \
+        --set checkpoint.interval_seconds=0 --out "$tmp/run" >"$log" 2>&1; then
+        echo "epoch-scaling bench: $name failed:" >&2
+        tail -n 5 "$log" >&2
+        exit 1
+    fi
+    awk -v load="$load" '
+        function seconds(t,   s) { # 1h02m, 3m52s, 45s
+            s = 0
+            if (t ~ /h/) { s += 3600 * substr(t, 1, index(t, "h") - 1); t = substr(t, index(t, "h") + 1) }
+            if (t ~ /m/) { s += 60 * substr(t, 1, index(t, "m") - 1); t = substr(t, index(t, "m") + 1) }
+            if (t ~ /s/) s += substr(t, 1, index(t, "s") - 1)
+            return s
+        }
+        /^schedule:/ { for (i = 1; i <= NF; i++) if ($i == "batch") { b = $(i + 1); sub(/,$/, "", b) } }
+        /^done:/ {
+            steps = $2; total = seconds($5)
+            for (i = 1; i <= NF; i++) if ($(i + 1) == "training") { v = $i; sub(/^\(/, "", v); ips = v }
+        }
+        END {
+            train = steps * b / ips
+            printf "%.1f %.1f %.1f %s\n", total, train, total - train, load
+        }' "$log" >>"$tmp/$name"
+    sed -n 's/^\(phases per step.*\)$/\1/p' "$log" >>"$tmp/$name.phases"
+}
+
+# Column k of FILE: "median (min-max)" over the rounds.
+stat() {
+    cut -d' ' -f"$1" "$2" | sort -g | awk -v d="${3:-1}" '
+        { v[NR] = $1 }
+        END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              if (NR == 1) printf "%.*f", d, m; else printf "%.*f (%.*f-%.*f)", d, m, d, v[1], d, v[NR] }'
+}
+# Per-round ratio of column k of FILE A (1 rank) over FILE B (2 ranks).
+ratio() {
+    paste -d' ' "$2" "$3" | awk -v k="$1" -v n="$(awk '{ print NF; exit }' "$2")" '
+        { print ($(n + k) > 0 ? $k / $(n + k) : 0) }' |
+        sort -g | awk '{ v[NR] = $1 }
+        END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              if (NR == 1) printf "%.2fx", m; else printf "%.2fx (%.2f-%.2f)", m, v[1], v[NR] }'
+}
+
+for _ in $(seq "$rounds"); do
+    for space in $spaces; do
+        for strategy in $strategies; do
+            run "$space" "$strategy" 1
+            run "$space" "$strategy" 2
+        done
+    done
+done
+if [ -n "${BENCH_EPOCH_LOGS:-}" ]; then
+    mkdir -p "$BENCH_EPOCH_LOGS"
+    for f in "$tmp"/*; do
+        [ -f "$f" ] && cp "$f" "$BENCH_EPOCH_LOGS/"
+    done
+fi
+
+{
+    echo
+    echo "## Whole epochs on 2 ranks ($(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc --all) cores, $($mpirun --version 2>/dev/null | head -n 1))"
+    echo
+    if [ "$train_limit" = 0 ]; then
+        echo "One epoch of \`shiftnas train\` (the whole training set), 1 and 2 ranks x 1 BLIS thread,"
+    else
+        echo "One epoch of \`shiftnas train\` on the first $train_limit training images, 1 and 2 ranks x 1 BLIS thread,"
+    fi
+    echo "the configuration's own evaluations at its end; median (min-max) of $rounds interleaved round(s),"
+    echo "seconds from the run's done line (start-up excluded); ratio = 1 rank / 2 ranks (target >= 1.85x)."
+    [ -f "$tmp/busy" ] && echo "**Some runs were taken under load** (1-minute load average above $BENCH_QUIET_LOAD after waiting)."
+    echo
+    echo "| space | strategy | epoch s, 1 rank | epoch s, 2 ranks | epoch 2/1 | training 2/1 | epoch end s, 1 / 2 ranks | load before |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for space in $spaces; do
+        for strategy in $strategies; do
+            a=$tmp/$space-$strategy-1 b=$tmp/$space-$strategy-2
+            echo "| $space | $strategy | $(stat 1 "$a") | $(stat 1 "$b") | $(ratio 1 "$a" "$b") | $(ratio 2 "$a" "$b") | $(stat 3 "$a" 0) / $(stat 3 "$b" 0) | $(stat 4 "$a" 2) / $(stat 4 "$b" 2) |"
+        done
+    done
+    echo
+    echo "Phases lines of the first round's 2-rank runs, as the runs printed them:"
+    echo
+    for space in $spaces; do
+        for strategy in $strategies; do
+            echo "- $space, $strategy: \`$(head -n 1 "$tmp/$space-$strategy-2.phases")\`"
+        done
+    done
+} | section
