@@ -935,6 +935,22 @@ START_TEST(activation_values)
         ck_assert_double_le(fabs(ys[i] - z * cdf), 3e-7 * (1.0 + fabs(z)));
         ck_assert_double_le(fabs(ds[i] - (cdf + z * pdf)), 3e-7 * (1.0 + fabs(z)));
     }
+    /* The 8-lane loop and the scalar tail compute the same bits: one call
+     * over 16 values (all lanes) against one call per value (the tail). */
+    const float mixed[16] = {-1e30f, -30.0f, -14.0f, -13.0f, -5.5f, -1.0f, -0.25f, -0.0f,
+                             0.0f,   1e-8f,  0.3f,   1.0f,   2.5f,  7.0f,  13.5f, 40.0f};
+    float lanes_y[16], lanes_d[16];
+    sn_gelu_forward(lanes_y, mixed, 16);
+    sn_gelu_backward(lanes_d, ones, mixed, 16);
+    for (int i = 0; i < 16; i++) {
+        float one_y, one_d;
+        sn_gelu_forward(&one_y, mixed + i, 1);
+        sn_gelu_backward(&one_d, ones, mixed + i, 1);
+        ck_assert_msg(memcmp(&one_y, lanes_y + i, sizeof one_y) == 0 &&
+                          memcmp(&one_d, lanes_d + i, sizeof one_d) == 0,
+                      "gelu lane %d: %a/%a (lanes) against %a/%a (one value)", i,
+                      (double)lanes_y[i], (double)lanes_d[i], (double)one_y, (double)one_d);
+    }
     const float far[3] = {-14.0f, -30.0f, -1e30f};
     float far_y[3], far_d[3];
     sn_gelu_forward(far_y, far, 3);
