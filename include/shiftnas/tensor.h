@@ -63,8 +63,8 @@ SN_API void sn_gemm(float alpha, sn_matrix a, sn_matrix b, float beta, sn_matrix
 /* Which products a process mostly runs, for the choice of BLIS kernels. */
 typedef enum {
     SN_BLAS_LARGE_PRODUCTS, /* wide convolutions: the 'skx' kernels */
-    SN_BLAS_SMALL_PRODUCTS  /* thousands of small products (attention heads,
-                               narrow subnets): the 'haswell' kernels, whose
+    SN_BLAS_SMALL_PRODUCTS  /* thousands of small products (the CNN supernet's
+                               narrow layers): the 'haswell' kernels, whose
                                small-matrix path skips packing */
 } sn_blas_products;
 

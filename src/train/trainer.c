@@ -12,10 +12,17 @@
 
 #include "trainer_internal.h"
 
+/* Only the CNN supernet keeps BLIS's small-product kernels: its 1x1
+ * products at a shard of 16 images are narrow (a dozen to a few hundred
+ * channels) and the small subnets' steps were 1.3-1.7x faster on them. The
+ * ViTs' per-head products no longer go through BLIS (attention.c), which
+ * leaves them the linear layers, 1.4x faster on the large-product kernels
+ * (doc/performance.md, "Kernel choice"). */
 sn_blas_products sn_train_blas_products(const sn_config *config)
 {
-    return strcmp(config->model_type, "cnn") == 0 ? SN_BLAS_LARGE_PRODUCTS
-                                                  : SN_BLAS_SMALL_PRODUCTS;
+    const int cnn_supernet = strcmp(config->model_type, "supernet") == 0 &&
+                             strcmp(config->space_type, "cnn") == 0;
+    return cnn_supernet ? SN_BLAS_SMALL_PRODUCTS : SN_BLAS_LARGE_PRODUCTS;
 }
 
 int sn_train(const sn_config *config, const char *run_dir, FILE *out, sn_train_result *result)

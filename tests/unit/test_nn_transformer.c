@@ -423,6 +423,47 @@ START_TEST(attention_gradients)
 }
 END_TEST
 
+/* Heads too large for attention.c's own small products go to BLIS (66 tokens:
+ * 66 x 66 > 4096 floats): the same outputs as double loops, and dv = P^T dout. */
+START_TEST(attention_large_heads_match_double_loops)
+{
+    enum { T = 66, HEADS = 2, HD = 3, W = HEADS * HD, SIZE = T * W };
+    float *q = take_normal(SIZE, 1.0f, 60), *k = take_normal(SIZE, 1.0f, 61);
+    float *v = take_normal(SIZE, 1.0f, 62), *dout = take_normal(SIZE, 1.0f, 63);
+    float *out = take(SIZE), *probs = take(HEADS * T * T), *dv = take(SIZE);
+    float *ws = take(sn_attention_workspace_floats(T));
+    sn_attention_forward(out, probs, q, k, v, 1, T, HEADS, HD);
+    sn_attention_backward(NULL, NULL, dv, dout, probs, q, k, v, 1, T, HEADS, HD, ws);
+    for (int h = 0; h < HEADS; h++)
+        for (int i = 0; i < T; i++) {
+            double s[T], max = -INFINITY, sum = 0;
+            for (int j = 0; j < T; j++) {
+                s[j] = 0;
+                for (int e = 0; e < HD; e++)
+                    s[j] += (double)q[i * W + h * HD + e] * k[j * W + h * HD + e];
+                s[j] /= sqrt((double)HD);
+                max = fmax(max, s[j]);
+            }
+            for (int j = 0; j < T; j++)
+                sum += s[j] = exp(s[j] - max);
+            for (int e = 0; e < HD; e++) {
+                double o = 0;
+                for (int j = 0; j < T; j++)
+                    o += s[j] / sum * v[j * W + h * HD + e];
+                ck_assert_double_eq_tol(out[i * W + h * HD + e], o, 1e-5);
+            }
+        }
+    for (int h = 0; h < HEADS; h++)
+        for (int j = 0; j < T; j++)
+            for (int e = 0; e < HD; e++) {
+                double want = 0;
+                for (int i = 0; i < T; i++)
+                    want += (double)probs[(h * T + i) * T + j] * dout[i * W + h * HD + e];
+                ck_assert_double_eq_tol(dv[j * W + h * HD + e], want, 1e-4);
+            }
+}
+END_TEST
+
 /* ---- losses --------------------------------------------------------------- */
 
 typedef struct {
@@ -876,6 +917,7 @@ int main(void)
     tc = new_case(suite, "attention");
     tcase_add_test(tc, attention_forward_matches_double_loops);
     tcase_add_test(tc, attention_gradients);
+    tcase_add_test(tc, attention_large_heads_match_double_loops);
     tc = new_case(suite, "loss");
     tcase_add_test(tc, cross_entropy_of_uniform_logits_is_log_classes);
     tcase_add_test(tc, label_smoothing_by_hand);
