@@ -52,7 +52,10 @@ static const char search_usage[] =
     "Methods: 'generator' (shift runs: of the generator's answers for targets within 20%\n"
     "of the target, the largest that fits) and\n"
     "'evolution' ([search] evolution_* keys; the same for every strategy). Each\n"
-    "row: method, strategy, target, subnet, MACs, parameters, validation and test accuracy.\n";
+    "row: method, strategy, target, subnet, MACs, parameters, validation and test accuracy.\n"
+    "\n"
+    "On MPI ranks (mpirun -np N shiftnas search ...) the ranks share the evaluations and\n"
+    "give the same table and rows as one process; rank 0 prints and writes.\n";
 
 static const char eval_usage[] =
     "usage: shiftnas eval RUN_DIR --arch STRING [--set SECTION.KEY=VALUE ...] [--csv FILE]\n"
@@ -447,7 +450,11 @@ static int search_targets(sn_trained_run *run, const sn_dist *dist, const double
     if (fitness_images == 0 || fitness_images > run->split.validation_count)
         fitness_images = run->split.validation_count;
     sn_search_fitness ranks;
-    SN_TRY(sn_search_fitness_init(&ranks, dist, run->space, &run->evaluator, run->data.train_main,
+    /* the fitness only ranks candidates: fewer recalibration images keep
+     * the ranking (doc/algorithm.md) at a fraction of the cost */
+    sn_subnet_evaluator ranking = run->evaluator;
+    ranking.recalibration_batches = c->evolution_recalibration_batches;
+    SN_TRY(sn_search_fitness_init(&ranks, dist, run->space, &ranking, run->data.train_main,
                                   run->split.validation, fitness_images, settings.population));
     output_header(o, run, &settings, fitness_images);
     int status = SN_OK;
