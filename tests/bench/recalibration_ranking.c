@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "shiftnas/error.h"
@@ -80,6 +81,7 @@ static int argmax(const double *x, int n)
 typedef struct {
     int64_t batches, batch_size;
     int64_t offset; /* recalibration images from this position of the training split */
+    int64_t images; /* fitness images (0: FITNESS_IMAGES) */
 } variant;
 
 int main(int argc, char **argv)
@@ -120,11 +122,29 @@ int main(int argc, char **argv)
     int64_t full_size = run.evaluator.recalibration_batch_size;
     /* 0: today's; 1: today's on the next images (its own noise); 2: four
      * times today's (a finer reference) */
-    variant variants[] = {{full_batches, full_size, 0},
-                          {full_batches, full_size, full_batches * full_size},
-                          {4 * full_batches, full_size, 0},
-                          {0, 0, 0}, {1, 64, 0}, {1, full_size, 0}, {2, full_size, 0},
-                          {4, full_size, 0}};
+    variant variants[] = {{full_batches, full_size, 0, 0},
+                          {full_batches, full_size, full_batches * full_size, 0},
+                          {4 * full_batches, full_size, 0, 0},
+                          {0, 0, 0, 0}, {1, 64, 0, 0}, {1, full_size, 0, 0}, {2, full_size, 0, 0},
+                          {4, full_size, 0, 0},
+                          {2, full_size, 0, fitness_images / 2}, {2, full_size, 0, fitness_images / 4},
+                          {full_batches, full_size, 0, fitness_images / 2}};
+    /* RANKING_VARIANTS=1,2,8: a subset (by position above; 0 always runs) */
+    int wanted[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    const char *only = getenv("RANKING_VARIANTS");
+    if (only) {
+        for (int v = 1; v < 16; v++)
+            wanted[v] = 0;
+        for (const char *p = only; *p;) {
+            int v = atoi(p);
+            if (v >= 0 && v < 16)
+                wanted[v] = 1;
+            p = strchr(p, ',');
+            if (!p)
+                break;
+            p++;
+        }
+    }
     int variant_count = (int)(sizeof variants / sizeof *variants);
     double *fitness = malloc((size_t)(variant_count * candidates) * sizeof *fitness);
     double *seconds = calloc((size_t)variant_count, sizeof *seconds);
@@ -134,9 +154,14 @@ int main(int argc, char **argv)
            argc > 4 ? argv[4] : "all", (long long)fitness_images, (long long)full_batches,
            (long long)full_size);
     /* the training's running statistics are lost at the first recalibration: first */
-    int order[] = {3, 0, 1, 2, 4, 5, 6, 7};
+    int order[] = {3, 0, 1, 2, 4, 5, 6, 7, 8, 9, 10};
     for (int k = 0; k < variant_count; k++) {
         int v = order[k];
+        if (!wanted[v]) {
+            variants[v].batches = -2; /* not run */
+            continue;
+        }
+        int64_t images = variants[v].images ? variants[v].images : fitness_images;
         sn_subnet_evaluator e = run.evaluator;
         e.recalibration_batches = variants[v].batches;
         e.recalibration_batch_size = variants[v].batch_size;
@@ -148,12 +173,12 @@ int main(int argc, char **argv)
             if (variants[v].batches <= 0) {
                 check(sn_network_set_architecture(e.network, &archs[i]), "set");
                 check(sn_evaluate_network(e.network, run.data.train_main, run.split.validation,
-                                          fitness_images, e.chunk, variants[v].batches < 0,
+                                          images, e.chunk, variants[v].batches < 0,
                                           e.images, e.probs, e.labels, &loss, value),
                       "evaluate");
             } else {
                 check(sn_evaluate_subnet(&e, &archs[i], run.data.train_main, run.split.validation,
-                                         fitness_images, &loss, value),
+                                         images, &loss, value),
                       "evaluate");
             }
         }
@@ -166,15 +191,20 @@ int main(int argc, char **argv)
     printf("|---|---|---|---|---|---|---|\n");
     for (int v = 0; v < variant_count; v++) {
         const double *f = &fitness[v * candidates];
-        char name[64];
+        char name[96];
+        if (variants[v].batches == -2)
+            continue;
         if (variants[v].batches == 0)
             snprintf(name, sizeof name, "none (training's statistics)");
         else if (variants[v].batches < 0)
             snprintf(name, sizeof name, "fitness chunks' own statistics");
         else
-            snprintf(name, sizeof name, "%lld x %lld%s", (long long)variants[v].batches,
+            snprintf(name, sizeof name, "%lld x %lld%s%s", (long long)variants[v].batches,
                      (long long)variants[v].batch_size,
-                     variants[v].offset ? " (the next images)" : "");
+                     variants[v].offset ? " (the next images)" : "",
+                     variants[v].images == fitness_images / 2   ? ", half the fitness images"
+                     : variants[v].images == fitness_images / 4 ? ", a quarter of the fitness images"
+                                                                : "");
         int pick = argmax(f, candidates);
         printf("| %s | %lld | %.3f | %.3f | %s | %.4f | %.3f |\n", name,
                (long long)(variants[v].batches > 0 ? variants[v].batches * variants[v].batch_size : 0),
