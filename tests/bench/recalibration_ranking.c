@@ -1,13 +1,15 @@
 /* How much batch-norm recalibration the search's fitness needs: on a trained
  * CNN supernet run, the fitness of CANDIDATES subnets (accuracy on the first
  * FITNESS_IMAGES held-out images, as `shiftnas search` computes it) with
- * fewer recalibration images, against today's full recalibration
- * ([search] recalibration_batches batches of min(batch_size,
- * eval_batch_size) images): Kendall's tau-b, whether the best candidate is
- * the same, the full fitness lost by taking the variant's best, and CPU
- * seconds per candidate. Candidates: uniform draws whose MACs fall in
- * [LOW, HIGH] (all of the space by default), as near a search target.
- * Not a test: the figures depend on the run.
+ * other recalibrations (fewer batches, other images, none, fewer fitness
+ * images) against the full one ([search] recalibration_batches batches of
+ * min(batch_size, eval_batch_size) images) and against four times as many:
+ * Kendall's tau-b, whether the best candidate is the same, the fitness lost
+ * by taking the variant's best, and CPU seconds per candidate. Candidates:
+ * uniform draws whose MACs fall in [LOW, HIGH] (all of the space by
+ * default), as near a search target. RANKING_VARIANTS=1,2,6 runs a subset
+ * (positions in the table of variants below). Not a test: the figures
+ * depend on the run (doc/algorithm.md has a table).
  *   make tests/bench/recalibration_ranking
  *   ./tests/bench/recalibration_ranking RUN_DIR [CANDIDATES [LOW HIGH [FITNESS_IMAGES]]] */
 #include <math.h>
