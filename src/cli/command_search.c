@@ -145,14 +145,15 @@ static int parse_options(int argc, char **argv, const char *name, const char *us
             o->run_dir = arg;
         } else if (arg[0] != '-') {
             if (speaker)
-                fprintf(stderr, "shiftnas %s: '%s': one RUN_DIR only, and it was given before "
-                            "(try 'shiftnas %s --help')\n",
-                    name, sn_cli_shown(shown, sizeof shown, arg), name);
+                fprintf(stderr,
+                        "shiftnas %s: '%s': one RUN_DIR only, and it was given before "
+                        "(try 'shiftnas %s --help')\n",
+                        name, sn_cli_shown(shown, sizeof shown, arg), name);
             return SN_EXIT_USAGE;
         } else {
             if (speaker)
                 fprintf(stderr, "shiftnas %s: unknown argument '%s' (try 'shiftnas %s --help')\n",
-                    name, sn_cli_shown(shown, sizeof shown, arg), name);
+                        name, sn_cli_shown(shown, sizeof shown, arg), name);
             return SN_EXIT_USAGE;
         }
     }
