@@ -51,7 +51,9 @@ results=$(cd "$results" && pwd)
     die "sbatch not found (is SLURM_CONF set? tests/slurm/cluster.sh start)"
 
 # What every search uses, for every strategy.
-search_sets=(--set search.evolution_evaluations=32 --set search.evolution_validation_images=1000)
+# the study's own search (doc/results.md): its fitness recalibrated on 8 batches
+search_sets=(--set search.evolution_evaluations=32 --set search.evolution_validation_images=1000
+             --set search.evolution_recalibration_batches=8)
 
 submit() { # sbatch args... -> prints the job id
     sbatch --parsable "${extra[@]}" "$@" | cut -d';' -f1

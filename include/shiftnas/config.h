@@ -156,6 +156,7 @@ typedef struct {
     double evolution_mutation_probability, evolution_crossover_share;
     int64_t evolution_validation_images; /* fitness images (0 = the whole validation split) */
     int64_t recalibration_batches;       /* BN recalibration batches before a CNN subnet's evaluation */
+    int64_t evolution_recalibration_batches; /* ... before a candidate's fitness */
 
     /* [distributed] */
     int64_t distributed_shards;          /* logical shards of a batch */

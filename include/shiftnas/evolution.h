@@ -44,6 +44,13 @@
  * MACs <= max_macs, and is passed once. Fitness ties go to the subnet
  * evaluated first (best and parents alike).
  *
+ * Batches: a generation's children depend on earlier generations' fitness
+ * only, so sn_evolution_search_batched asks for the fitness of a whole
+ * generation's new subnets (at most `population`) in one call, which may
+ * evaluate them in any order or on several processes (`shiftnas search` on
+ * MPI ranks). The subnets, their order and the result are those of
+ * sn_evolution_search with the same fitness, subnet by subnet.
+ *
  * Randomness: child `i` of generation g draws everything (parent choices,
  * mutation, crossover, repair, redraws) from the stream
  *     (seed, SN_RNG_SAMPLER, step = g, item = SN_EVOLUTION_ITEM_BASE + i).
@@ -86,6 +93,11 @@ SN_API void sn_evolution_default_settings(sn_evolution_settings *settings);
  * returned by sn_evolution_search. A NaN fitness stops it with SN_ERR_NUMERIC. */
 typedef int (*sn_fitness_function)(void *context, const sn_arch *arch, double *fitness);
 
+/* The fitness of archs[0 .. count-1] into fitness[0 .. count-1] (count >= 1);
+ * otherwise as sn_fitness_function. */
+typedef int (*sn_fitness_batch_function)(void *context, const sn_arch *archs, int count,
+                                         double *fitness);
+
 typedef struct {
     sn_arch best;        /* the fittest subnet evaluated (canonical) */
     double best_fitness; /* its fitness (-INFINITY before any evaluation) */
@@ -107,6 +119,16 @@ SN_API int sn_evolution_search(const sn_space *space, const sn_evolution_setting
                                int64_t max_macs, uint64_t seed, const sn_arch *seeds,
                                int seed_count, sn_fitness_function fitness, void *context,
                                sn_evolution_result *result);
+
+/* The same search, a generation's new subnets at a time (see Batches above):
+ * the same subnets and result as sn_evolution_search. After a failed batch
+ * *result describes the evaluations before that batch (or, for a NaN, up to
+ * the subnet before it). Also allocates a batch of min(population,
+ * evaluations) subnets and values. */
+SN_API int sn_evolution_search_batched(const sn_space *space, const sn_evolution_settings *settings,
+                                       int64_t max_macs, uint64_t seed, const sn_arch *seeds,
+                                       int seed_count, sn_fitness_batch_function fitness,
+                                       void *context, sn_evolution_result *result);
 
 /* Shrinks `arch` (canonicalised first) until its MACs fit max_macs, by
  * random one-choice-down moves of active dimensions drawn from the stream

@@ -19,6 +19,7 @@
 #include "directory_lock.h"
 #include "json_writer.h"
 #include "option_values.h"
+#include "search_ranks.h"
 #include "shiftnas/dist.h"
 #include "shiftnas/error.h"
 #include "shiftnas/evolution.h"
@@ -51,7 +52,10 @@ static const char search_usage[] =
     "Methods: 'generator' (shift runs: of the generator's answers for targets within 20%\n"
     "of the target, the largest that fits) and\n"
     "'evolution' ([search] evolution_* keys; the same for every strategy). Each\n"
-    "row: method, strategy, target, subnet, MACs, parameters, validation and test accuracy.\n";
+    "row: method, strategy, target, subnet, MACs, parameters, validation and test accuracy.\n"
+    "\n"
+    "On MPI ranks (mpirun -np N shiftnas search ...) the ranks share the evaluations and\n"
+    "give the same table and rows as one process; rank 0 prints and writes.\n";
 
 static const char eval_usage[] =
     "usage: shiftnas eval RUN_DIR --arch STRING [--set SECTION.KEY=VALUE ...] [--csv FILE]\n"
@@ -72,10 +76,11 @@ static const char eval_usage[] =
 
 enum { TARGETS_MAX = SN_MACS_LIST_MAX };
 
-static int parse_targets(const char *list, double *targets, int *count)
+static int parse_targets(const char *list, double *targets, int *count, int speaker)
 {
     if (sn_macs_parse_list(list, targets, TARGETS_MAX, count) != SN_OK) {
-        fprintf(stderr, "shiftnas search: --targets: %s\n", sn_error_message());
+        if (speaker)
+            fprintf(stderr, "shiftnas search: --targets: %s\n", sn_error_message());
         return -1;
     }
     return 0;
@@ -89,13 +94,16 @@ typedef struct {
     int json;
 } options;
 
+/* Messages and --help's text only when `speaker` (rank 0 of a search on
+ * several ranks, where every rank parses the same arguments). */
 static int parse_options(int argc, char **argv, const char *name, const char *usage,
-                         options *o)
+                         options *o, int speaker)
 {
     memset(o, 0, sizeof *o);
     o->overrides = calloc((size_t)argc + 1, sizeof *o->overrides);
     if (!o->overrides) {
-        fprintf(stderr, "shiftnas %s: out of memory\n", name);
+        if (speaker)
+            fprintf(stderr, "shiftnas %s: out of memory\n", name);
         return SN_EXIT_FAILURE;
     }
     static const sn_cli_valued_option search_valued[] = {
@@ -114,10 +122,12 @@ static int parse_options(int argc, char **argv, const char *name, const char *us
         const char *arg = argv[i];
         char problem[512], shown[SN_CLI_SHOWN_SIZE];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            fputs(usage, stdout);
+            if (speaker)
+                fputs(usage, stdout);
             return -1;
         } else if (sn_cli_bad_value(valued, argc, argv, i, problem, sizeof problem)) {
-            fprintf(stderr, "shiftnas %s: %s\n", name, problem);
+            if (speaker)
+                fprintf(stderr, "shiftnas %s: %s\n", name, problem);
             return SN_EXIT_USAGE;
         } else if (strcmp(arg, "--targets") == 0 && strcmp(name, "search") == 0) {
             o->targets = argv[++i];
@@ -134,19 +144,23 @@ static int parse_options(int argc, char **argv, const char *name, const char *us
         } else if (arg[0] != '-' && !o->run_dir) {
             o->run_dir = arg;
         } else if (arg[0] != '-') {
-            fprintf(stderr, "shiftnas %s: '%s': one RUN_DIR only, and it was given before "
-                            "(try 'shiftnas %s --help')\n",
-                    name, sn_cli_shown(shown, sizeof shown, arg), name);
+            if (speaker)
+                fprintf(stderr,
+                        "shiftnas %s: '%s': one RUN_DIR only, and it was given before "
+                        "(try 'shiftnas %s --help')\n",
+                        name, sn_cli_shown(shown, sizeof shown, arg), name);
             return SN_EXIT_USAGE;
         } else {
-            fprintf(stderr, "shiftnas %s: unknown argument '%s' (try 'shiftnas %s --help')\n",
-                    name, sn_cli_shown(shown, sizeof shown, arg), name);
+            if (speaker)
+                fprintf(stderr, "shiftnas %s: unknown argument '%s' (try 'shiftnas %s --help')\n",
+                        name, sn_cli_shown(shown, sizeof shown, arg), name);
             return SN_EXIT_USAGE;
         }
     }
     if (!o->run_dir) {
-        fprintf(stderr, "shiftnas %s: RUN_DIR is required (try 'shiftnas %s --help')\n", name,
-                name);
+        if (speaker)
+            fprintf(stderr, "shiftnas %s: RUN_DIR is required (try 'shiftnas %s --help')\n",
+                    name, name);
         return SN_EXIT_USAGE;
     }
     return SN_EXIT_OK;
@@ -180,31 +194,27 @@ static int measure(sn_trained_run *run, const sn_arch *arch, subnet_result *r,
 
 /* The evolution's fitness: validation accuracy on the first
  * evolution_validation_images held-out images (the same for every
- * candidate, so candidates are compared on one set). A line of progress
- * every [run] progress_seconds, for Slurm logs. */
+ * candidate, so candidates are compared on one set), a generation's
+ * candidates shared out over the ranks. A line of progress every [run]
+ * progress_seconds, for Slurm logs, after a generation. */
 typedef struct {
-    sn_trained_run *run;
+    sn_search_fitness *ranks;
     double target;
     int evaluated, budget;
-    double best, start, last_print;
-    FILE *out; /* stdout; stderr under --json, whose stdout is the document */
+    double best, start, last_print, progress_seconds;
+    FILE *out; /* stdout; stderr under --json, whose stdout is the document; NULL off rank 0 */
 } search_progress;
 
-static int fitness(void *context, const sn_arch *arch, double *value)
+static int fitness(void *context, const sn_arch *archs, int count, double *values)
 {
     search_progress *progress = context;
-    sn_trained_run *run = progress->run;
-    int64_t count = run->config.evolution_validation_images;
-    if (count == 0 || count > run->split.validation_count)
-        count = run->split.validation_count;
-    double loss;
-    SN_TRY(sn_evaluate_subnet(&run->evaluator, arch, run->data.train_main, run->split.validation, count,
-                              &loss, value));
-    progress->evaluated++;
-    if (*value > progress->best)
-        progress->best = *value;
+    SN_TRY(sn_search_fitness_evaluate(progress->ranks, archs, count, values));
+    progress->evaluated += count;
+    for (int i = 0; i < count; i++)
+        if (values[i] > progress->best)
+            progress->best = values[i];
     double now = sn_now();
-    if (now - progress->last_print >= run->config.progress_seconds &&
+    if (progress->out && now - progress->last_print >= progress->progress_seconds &&
         progress->evaluated < progress->budget) {
         char target[32], elapsed[32], eta[32];
         sn_format_macs(target, sizeof target, progress->target);
@@ -218,6 +228,26 @@ static int fitness(void *context, const sn_arch *arch, double *value)
         fflush(progress->out);
         progress->last_print = now;
     }
+    return SN_OK;
+}
+
+/* The figures of a search's answer (measure's, with the images shared out
+ * over the ranks: the same bits at every rank count). */
+static int measure_on_ranks(const sn_dist *dist, sn_trained_run *run, const sn_arch *arch,
+                            subnet_result *r)
+{
+    r->arch = *arch;
+    sn_arch_canonicalize(run->space, &r->arch);
+    r->cost = sn_space_cost(run->space, &r->arch);
+    sn_search_image_set sets[2] = {
+        {run->data.test, run->test_indices, run->data.test_count},
+        {run->data.train_main, run->split.validation, run->split.validation_count}};
+    int with_validation = run->split.validation_count > 0;
+    double accuracies[2];
+    SN_TRY(sn_search_measure(dist, &run->evaluator, &r->arch, sets, with_validation ? 2 : 1,
+                             accuracies));
+    r->test_accuracy = accuracies[0];
+    r->val_accuracy = with_validation ? accuracies[1] : NAN;
     return SN_OK;
 }
 
@@ -300,15 +330,32 @@ static int print_row(FILE *out, sn_json_writer *json, const char *csv_path, cons
     return append_row(csv_path, method, strategy, target, text, r, evaluations, seconds);
 }
 
-/* json: NULL for the text table, else a buffered writer whose document's
- * object is open; the keys from "strategy" on are written here. */
-static int search_targets(sn_trained_run *run, const double *targets, int count,
-                          const char *csv_path, sn_json_writer *json)
+/* What a search prints and writes: rank 0 alone (speaker) prints the table
+ * or the JSON document and appends to the CSV; a failure to write there is
+ * agreed with the other ranks before they go on. */
+typedef struct {
+    const sn_dist *dist;
+    int speaker;
+    const char *csv_path;
+    sn_json_writer *json; /* NULL for the text table */
+} search_output;
+
+static int output_row(const search_output *o, const char *method, const char *strategy,
+                      double target, const subnet_result *r, const sn_space *space,
+                      int evaluations, double seconds)
 {
-    const sn_config *c = &run->config;
+    int status = SN_OK;
+    if (o->speaker)
+        status = print_row(stdout, o->json, o->csv_path, method, strategy, target, r, space,
+                           evaluations, seconds);
+    return sn_dist_agree(o->dist, status);
+}
+
+static int check_targets(const sn_space *space, const double *targets, int count)
+{
     sn_arch smallest;
-    sn_arch_smallest(run->space, &smallest);
-    int64_t smallest_macs = sn_space_cost(run->space, &smallest).macs;
+    sn_arch_smallest(space, &smallest);
+    int64_t smallest_macs = sn_space_cost(space, &smallest).macs;
     for (int t = 0; t < count; t++)
         if (targets[t] < (double)smallest_macs) {
             char a[32], b[32];
@@ -318,19 +365,25 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
                                 "target %s is below the smallest subnet of the space (%s MACs)",
                                 a, b);
         }
-    SN_TRY(sn_search_table_append(csv_path, NULL, 0)); /* ours, before the long search */
-    sn_evolution_settings settings;
-    sn_evolution_settings_from_config(&settings, c);
-    int64_t fitness_images = c->evolution_validation_images;
-    if (fitness_images == 0 || fitness_images > run->split.validation_count)
-        fitness_images = run->split.validation_count;
+    return SN_OK;
+}
+
+/* The first lines of the table, or the document's keys from "strategy" to
+ * the opening of "results" (rank 0). */
+static void output_header(const search_output *o, const sn_trained_run *run,
+                          const sn_evolution_settings *settings, int64_t fitness_images)
+{
+    const sn_config *c = &run->config;
+    sn_json_writer *json = o->json;
+    if (!o->speaker)
+        return;
     if (json) {
         sn_json_key_string(json, "strategy", c->search_strategy);
         sn_json_key_int(json, "steps", run->steps);
         sn_json_key(json, "evolution");
         sn_json_object_begin(json);
-        sn_json_key_int(json, "subnets_per_target", settings.evaluations);
-        sn_json_key_int(json, "population", settings.population);
+        sn_json_key_int(json, "subnets_per_target", settings->evaluations);
+        sn_json_key_int(json, "population", settings->population);
         sn_json_key_int(json, "fitness_images", fitness_images);
         sn_json_object_end(json);
         sn_json_key(json, "results");
@@ -338,62 +391,88 @@ static int search_targets(sn_trained_run *run, const double *targets, int count,
     } else {
         printf("search: %s run (%lld steps); evolution of %d subnets per target (population %d), "
                "fitness on %lld validation images\n",
-               c->search_strategy, (long long)run->steps, settings.evaluations, settings.population,
-               (long long)fitness_images);
+               c->search_strategy, (long long)run->steps, settings->evaluations,
+               settings->population, (long long)fitness_images);
         printf("%-10s %8s %8s %10s %8s %8s  %s\n", "method", "target", "MACs", "params", "val acc",
                "test acc", "subnet");
     }
-    int status = SN_OK;
-    for (int t = 0; t < count && status == SN_OK; t++) {
-        if (run->have_generator) {
-            double start = sn_now();
-            sn_arch answer;
-            subnet_result r;
-            if ((status = generator_answer(run, targets[t], &answer)) != SN_OK ||
-                (status = measure(run, &answer, &r, NULL, NULL)) != SN_OK)
-                break;
-            if ((status = print_row(stdout, json, csv_path, "generator", c->search_strategy,
-                                    targets[t], &r, run->space, 0, sn_now() - start)) != SN_OK)
-                break;
-        }
-        /* The evolution is the same for every strategy (strategies are
-         * compared by it), so it never sees the generator's answer. Its one
-         * seed is strategy-independent: the largest subnet shrunk at random
-         * to fit, so that the top of the budget is explored. */
-        sn_arch seed_arch;
-        sn_arch_largest(run->space, &seed_arch);
-        int64_t fitted = sn_evolution_shrink_to_fit(run->space, (int64_t)floor(targets[t]),
-                                                    (uint64_t)c->seed, &seed_arch);
-        if (fitted < 0) {
-            status = (int)fitted;
-            break;
-        }
-        int seeds = 1;
+}
+
+/* One target: the generator's answer (shift runs) and the evolution's. */
+static int search_target(sn_trained_run *run, const search_output *o, sn_search_fitness *ranks,
+                         const sn_evolution_settings *settings, double target)
+{
+    const sn_config *c = &run->config;
+    if (run->have_generator) {
         double start = sn_now();
-        search_progress progress = {run,  targets[t], 0, settings.evaluations, -1.0, start, start,
-                                    json ? stderr : stdout};
-        sn_evolution_result found;
-        if ((status = sn_evolution_search(run->space, &settings, (int64_t)floor(targets[t]),
-                                          (uint64_t)c->seed, seeds ? &seed_arch : NULL, seeds,
-                                          fitness, &progress, &found)) != SN_OK)
-            break;
+        sn_arch answer;
         subnet_result r;
-        if ((status = measure(run, &found.best, &r, NULL, NULL)) != SN_OK)
-            break;
-        status = print_row(stdout, json, csv_path, "evolution", c->search_strategy, targets[t], &r,
-                           run->space, found.evaluations, sn_now() - start);
+        SN_TRY(generator_answer(run, target, &answer));
+        SN_TRY(measure_on_ranks(o->dist, run, &answer, &r));
+        SN_TRY(output_row(o, "generator", c->search_strategy, target, &r, run->space, 0,
+                          sn_now() - start));
     }
-    if (status == SN_OK && json) {
-        sn_json_array_end(json);
-        sn_json_key_string(json, "csv", csv_path);
-    } else if (status == SN_OK) {
-        printf("results appended to %s\n", csv_path);
+    /* The evolution is the same for every strategy (strategies are compared
+     * by it), so it never sees the generator's answer. Its one seed is
+     * strategy-independent: the largest subnet shrunk at random to fit, so
+     * that the top of the budget is explored. */
+    sn_arch seed_arch;
+    sn_arch_largest(run->space, &seed_arch);
+    int64_t fitted = sn_evolution_shrink_to_fit(run->space, (int64_t)floor(target),
+                                                (uint64_t)c->seed, &seed_arch);
+    if (fitted < 0)
+        return (int)fitted;
+    double start = sn_now();
+    search_progress progress = {ranks, target, 0, settings->evaluations, -1.0, start, start,
+                                (double)c->progress_seconds,
+                                !o->speaker ? NULL : o->json ? stderr : stdout};
+    sn_evolution_result found;
+    SN_TRY(sn_evolution_search_batched(run->space, settings, (int64_t)floor(target),
+                                       (uint64_t)c->seed, &seed_arch, 1, fitness, &progress,
+                                       &found));
+    subnet_result r;
+    SN_TRY(measure_on_ranks(o->dist, run, &found.best, &r));
+    return output_row(o, "evolution", c->search_strategy, target, &r, run->space,
+                      found.evaluations, sn_now() - start);
+}
+
+/* Every target, on every rank; o->json, when set, is a buffered writer whose
+ * document's object is open (the keys from "strategy" on are written here). */
+static int search_targets(sn_trained_run *run, const sn_dist *dist, const double *targets,
+                          int count, const search_output *o)
+{
+    const sn_config *c = &run->config;
+    SN_TRY(check_targets(run->space, targets, count));
+    /* ours, before the long search */
+    SN_TRY(sn_dist_agree(dist, o->speaker ? sn_search_table_append(o->csv_path, NULL, 0) : SN_OK));
+    sn_evolution_settings settings;
+    sn_evolution_settings_from_config(&settings, c);
+    int64_t fitness_images = c->evolution_validation_images;
+    if (fitness_images == 0 || fitness_images > run->split.validation_count)
+        fitness_images = run->split.validation_count;
+    sn_search_fitness ranks;
+    /* the fitness only ranks candidates: fewer recalibration images keep
+     * the ranking (doc/algorithm.md) at a fraction of the cost */
+    sn_subnet_evaluator ranking = run->evaluator;
+    ranking.recalibration_batches = c->evolution_recalibration_batches;
+    SN_TRY(sn_search_fitness_init(&ranks, dist, run->space, &ranking, run->data.train_main,
+                                  run->split.validation, fitness_images, settings.population));
+    output_header(o, run, &settings, fitness_images);
+    int status = SN_OK;
+    for (int t = 0; t < count && status == SN_OK; t++)
+        status = search_target(run, o, &ranks, &settings, targets[t]);
+    sn_search_fitness_free(&ranks);
+    if (status == SN_OK && o->speaker && o->json) {
+        sn_json_array_end(o->json);
+        sn_json_key_string(o->json, "csv", o->csv_path);
+    } else if (status == SN_OK && o->speaker) {
+        printf("results appended to %s\n", o->csv_path);
     }
     return status;
 }
 
-/* search and eval run on one process: several copies started by mpirun or
- * srun would each do the whole work and append the same rows. */
+/* eval runs on one process: several copies started by mpirun or srun
+ * would each do the whole work and append the same row. */
 static int refuse_several_processes(const char *command)
 {
     int rank = 0;
@@ -408,20 +487,44 @@ static int refuse_several_processes(const char *command)
     return SN_EXIT_USAGE;
 }
 
-int sn_command_search(int argc, char **argv)
+/* The search's failure, agreed (sn_dist_agree): the rank whose own failure
+ * it is prints it, naming itself when there are several ranks; every rank
+ * exits 1. Failures on one rank are agreed where they happen, those that
+ * happen alike on every rank (a bad target, a NaN fitness) at the end, so
+ * rank 0 speaks for them. */
+static int search_failure(const sn_dist *dist, int status)
+{
+    fflush(stdout);
+    if (status != SN_ERR_PEER) {
+        char context[64];
+        if (sn_dist_size(dist) > 1)
+            snprintf(context, sizeof context, "search: rank %d", sn_dist_rank(dist));
+        else
+            snprintf(context, sizeof context, "search");
+        sn_cli_report_error(context);
+    }
+    if (!sn_dist_failure_agreed())
+        sn_dist_abort(dist, SN_EXIT_FAILURE);
+    return SN_EXIT_FAILURE;
+}
+
+/* The command on every rank: the same arguments on each (a usage error is
+ * printed once, by rank 0); rank 0 holds the lock and writes. */
+static int search_on_ranks(int argc, char **argv, const sn_dist *dist)
 {
     options o;
-    int code = refuse_several_processes("search");
-    if (code != SN_EXIT_OK)
-        return code;
-    code = parse_options(argc, argv, "search", search_usage, &o);
+    int speaker = sn_dist_rank(dist) == 0;
+    /* usage errors and --help come alike on every rank: rank 0 prints them */
+    int code = parse_options(argc, argv, "search", search_usage, &o, speaker);
     if (code == SN_EXIT_OK && !o.targets) {
-        fprintf(stderr, "shiftnas search: --targets LIST is required (e.g. --targets 2.5M,5M,8M)\n");
+        if (speaker)
+            fprintf(stderr,
+                    "shiftnas search: --targets LIST is required (e.g. --targets 2.5M,5M,8M)\n");
         code = SN_EXIT_USAGE;
     }
     double targets[TARGETS_MAX];
     int count = 0;
-    if (code == SN_EXIT_OK && parse_targets(o.targets, targets, &count) != 0)
+    if (code == SN_EXIT_OK && parse_targets(o.targets, targets, &count, speaker) != 0)
         code = SN_EXIT_USAGE;
     if (code != SN_EXIT_OK) {
         free(o.overrides);
@@ -434,35 +537,53 @@ int sn_command_search(int argc, char **argv)
         snprintf(csv_path, sizeof csv_path, "%s/search.csv", o.run_dir);
     /* one writer per run directory: search.csv is appended to */
     sn_run_lock *lock = NULL;
-    if (sn_cli_lock_csv_directory(&lock, "search", csv_path, "shiftnas search") != SN_OK) {
+    int status = SN_OK;
+    if (speaker && sn_cli_lock_csv_directory(&lock, "search", csv_path, "shiftnas search") != SN_OK)
+        status = SN_ERR_IO; /* said */
+    if (sn_dist_agree(dist, status) != SN_OK) {
         free(o.overrides);
         return SN_EXIT_FAILURE;
     }
     sn_trained_run run;
-    int status = sn_trained_run_open(&run, o.run_dir, o.overrides, o.override_count);
+    status = sn_dist_agree(dist, sn_trained_run_open(&run, o.run_dir, o.overrides,
+                                                     o.override_count));
     free(o.overrides);
     if (status == SN_OK) {
         sn_json_writer json;
-        if (o.json && (status = sn_json_begin_buffered(&json, stdout)) == SN_OK) {
+        search_output out = {dist, speaker, csv_path, speaker && o.json ? &json : NULL};
+        if (out.json && (status = sn_json_begin_buffered(&json, stdout)) == SN_OK) {
             sn_json_object_begin(&json);
             sn_json_key_string(&json, "run", o.run_dir);
         }
         if (status == SN_OK)
-            status = search_targets(&run, targets, count, csv_path, o.json ? &json : NULL);
-        if (o.json && status == SN_OK) {
+            status = search_targets(&run, dist, targets, count, &out);
+        if (out.json && status == SN_OK) {
             sn_json_object_end(&json);
             status = sn_json_end(&json);
-        } else if (o.json) {
+        } else if (out.json) {
             sn_json_discard(&json);
         }
         sn_trained_run_close(&run);
     }
-    if (status != SN_OK) {
-        fflush(stdout);
-        sn_cli_report_error("search");
-    }
+    /* every rank gets here, together */
+    status = sn_dist_agree(dist, status);
+    int exit_code = status == SN_OK ? SN_EXIT_OK : search_failure(dist, status);
     sn_run_lock_release(lock);
-    return status == SN_OK ? SN_EXIT_OK : SN_EXIT_FAILURE;
+    return exit_code;
+}
+
+int sn_command_search(int argc, char **argv)
+{
+    sn_dist *dist = NULL;
+    int status = sn_dist_init(&dist, &argc, &argv);
+    if (status != SN_OK) {
+        if (status != SN_ERR_PEER)
+            sn_cli_report_error("search");
+        return SN_EXIT_FAILURE;
+    }
+    int exit_code = search_on_ranks(argc, argv, dist);
+    sn_dist_free(dist);
+    return exit_code;
 }
 
 static int print_eval_json(const char *run_dir, const sn_trained_run *run, const char *arch,
@@ -544,7 +665,7 @@ int sn_command_eval(int argc, char **argv)
     int code = refuse_several_processes("eval");
     if (code != SN_EXIT_OK)
         return code;
-    code = parse_options(argc, argv, "eval", eval_usage, &o);
+    code = parse_options(argc, argv, "eval", eval_usage, &o, 1);
     if (code == SN_EXIT_OK && !o.arch) {
         fprintf(stderr, "shiftnas eval: --arch STRING is required\n");
         code = SN_EXIT_USAGE;

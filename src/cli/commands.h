@@ -2,6 +2,7 @@
 #ifndef SHIFTNAS_CLI_COMMANDS_H
 #define SHIFTNAS_CLI_COMMANDS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit codes (documented in doc/shiftnas.1). */
@@ -32,6 +33,10 @@ void sn_cli_report_error(const char *context);
 /* Reads SHIFTNAS_INJECT_FAULT and, when it names a fault, installs the
  * hook that injects it (src/cli/fault_injection.c; test builds only). */
 void sn_cli_install_fault_injection(void);
+/* 1 when SHIFTNAS_INJECT_FAULT=RANK:N:io names this rank and its N-th
+ * fitness evaluation of `shiftnas search` (counted from 1): that
+ * evaluation fails with an I/O error on that rank alone. */
+int sn_cli_search_fault(int rank, int64_t evaluation);
 #endif
 
 #endif

@@ -6,6 +6,8 @@
  *               of step STEP (a torn write)
  *   io          the step fails with an I/O error on that rank alone
  *   nan         the step's first image is NaN on that rank: its shard's loss is NaN
+ * and for `shiftnas search`, STEP counting that rank's fitness evaluations:
+ *   io          that evaluation fails with an I/O error on that rank alone
  * Only in a build configured with --enable-fault-injection: the program
  * installs a hook the library asks at its fault points
  * (src/train/fault_injection.h); the signals are sent from here, the
@@ -50,4 +52,9 @@ void sn_cli_install_fault_injection(void)
     const char *text = getenv("SHIFTNAS_INJECT_FAULT");
     if (text && sscanf(text, "%d:%lld:%15s", &fault.rank, &fault.step, fault.kind) == 3)
         sn_fault_injection_set_hook(inject);
+}
+
+int sn_cli_search_fault(int rank, int64_t evaluation)
+{
+    return rank == fault.rank && evaluation == fault.step && strcmp(fault.kind, "io") == 0;
 }

@@ -21,6 +21,8 @@ shiftnas_SOURCES += \
 	src/cli/histogram_plot.c \
 	src/cli/histogram_plot.h \
 	src/cli/command_search.c \
+	src/cli/search_ranks.c \
+	src/cli/search_ranks.h \
 	src/cli/command_export.c \
 	src/cli/command_inspect.c \
 	src/cli/command_report.c \

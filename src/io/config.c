@@ -263,6 +263,10 @@ static const sn_config_key config_keys[] = {
      "Validation images the search's fitness uses (0 = the whole validation split)."},
     {"search", "recalibration_batches", SN_CONFIG_INT, FIELD(recalibration_batches), "8", 1, 100000,
      NULL, "Training batches that re-estimate a CNN subnet's batch-norm statistics before evaluation."},
+    {"search", "evolution_recalibration_batches", SN_CONFIG_INT,
+     FIELD(evolution_recalibration_batches), "2", 1, 100000, NULL,
+     "Evolutionary search: recalibration batches before a CNN candidate's fitness (the answers, "
+     "like eval, get recalibration_batches)."},
     {"distributed", "shards", SN_CONFIG_INT, FIELD(distributed_shards), "8", 1, 4096, NULL,
      "Logical shards of every batch (a shard has its own batch-norm statistics and is computed "
      "the same way on any rank); the result is the same for any rank count up to this many ranks."},

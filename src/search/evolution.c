@@ -1,7 +1,14 @@
 /* The evolutionary search of `shiftnas search` (shiftnas/evolution.h): an
  * elitist genetic search over canonical subnets under a MAC budget, with a
  * cache of every evaluation so that no subnet costs two fitness calls (a call
- * is a BN recalibration plus a validation pass: the whole cost of the search). */
+ * is a BN recalibration plus a validation pass: the whole cost of the search).
+ *
+ * A generation's children depend on the fitness of earlier generations only
+ * (the parents), and on their own generation's earlier children only through
+ * the duplicate check. So a generation is made whole first, its new subnets
+ * entered in the cache as pending, then evaluated: one at a time (a fitness
+ * function) or in one call (a batch fitness function, which may spread them
+ * over ranks). Both ask for the same subnets in the same order. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -31,10 +38,14 @@ typedef struct {
     const sn_evolution_settings *settings;
     int64_t max_macs;
     uint64_t seed;
-    sn_fitness_function fitness;
+    sn_fitness_function fitness;             /* one of these two */
+    sn_fitness_batch_function batch_fitness;
     void *context;
     evaluated *cache; /* settings->evaluations entries, in evaluation order */
-    int count;
+    int count;        /* entries made; those from `evaluated` on are pending */
+    int evaluated;
+    sn_arch *batch;   /* a generation's pending subnets and their fitness, */
+    double *values;   /* for the batch fitness function (batch_capacity) */
     int *parents;     /* settings->parents indices into cache, fittest first */
     int parent_count;
     sn_evolution_result *result;
@@ -83,7 +94,8 @@ static uint64_t arch_hash(const sn_space *space, const sn_arch *arch)
     return h;
 }
 
-static int already_evaluated(const search *s, const sn_arch *arch, uint64_t hash)
+/* Evaluated or pending: either way asked for once. */
+static int already_in_cache(const search *s, const sn_arch *arch, uint64_t hash)
 {
     for (int i = 0; i < s->count; i++)
         if (s->cache[i].hash == hash && sn_arch_equal(s->space, &s->cache[i].arch, arch))
@@ -153,31 +165,66 @@ static void crossover(const sn_space *space, sn_rng_stream *stream, const sn_arc
     sn_arch_canonicalize(space, child);
 }
 
-static int evaluate(search *s, const sn_arch *arch, uint64_t hash, int64_t macs)
+/* Enters a new subnet in the cache, pending its fitness. */
+static void add_pending(search *s, const sn_arch *arch, uint64_t hash, int64_t macs)
 {
-    evaluated *e = &s->cache[s->count];
+    evaluated *e = &s->cache[s->count++];
     e->arch = *arch;
     e->hash = hash;
     e->macs = macs;
-    int rc = s->fitness(s->context, &e->arch, &e->fitness);
-    if (rc < 0)
-        return rc;
+}
+
+static int check_fitness_code(int rc)
+{
     if (rc > 0)
         return sn_error_set(SN_ERR_ARGUMENT, "evolution: the fitness function returned %d", rc);
-    if (isnan(e->fitness)) {
+    return rc;
+}
+
+/* The next pending subnet's fitness, in evaluation order. */
+static int record(search *s, double fitness)
+{
+    evaluated *e = &s->cache[s->evaluated];
+    if (isnan(fitness)) {
         char text[SN_ARCH_TEXT_MAX];
-        if (sn_arch_format(s->space, arch, text, sizeof text) != SN_OK)
+        if (sn_arch_format(s->space, &e->arch, text, sizeof text) != SN_OK)
             text[0] = '\0';
         return sn_error_set(SN_ERR_NUMERIC, "evolution: the fitness of %s is NaN", text);
     }
-    s->count++;
+    e->fitness = fitness;
+    s->evaluated++;
     sn_evolution_result *r = s->result;
-    r->evaluations = s->count;
-    if (s->count == 1 || e->fitness > r->best_fitness) { /* strict: a tie keeps the earlier */
+    r->evaluations = s->evaluated;
+    if (s->evaluated == 1 || fitness > r->best_fitness) { /* strict: a tie keeps the earlier */
         r->best = e->arch;
-        r->best_fitness = e->fitness;
-        r->best_macs = macs;
+        r->best_fitness = fitness;
+        r->best_macs = e->macs;
     }
+    return SN_OK;
+}
+
+/* Every pending subnet's fitness. One at a time, a failure stops the search
+ * at once (no later subnet is asked for); in a batch, the values are
+ * recorded in order up to the first NaN. */
+static int evaluate_pending(search *s)
+{
+    if (!s->batch_fitness) {
+        while (s->evaluated < s->count) {
+            double fitness;
+            SN_TRY(check_fitness_code(
+                s->fitness(s->context, &s->cache[s->evaluated].arch, &fitness)));
+            SN_TRY(record(s, fitness));
+        }
+        return SN_OK;
+    }
+    int n = s->count - s->evaluated;
+    if (n == 0)
+        return SN_OK;
+    for (int i = 0; i < n; i++)
+        s->batch[i] = s->cache[s->evaluated + i].arch;
+    SN_TRY(check_fitness_code(s->batch_fitness(s->context, s->batch, n, s->values)));
+    for (int i = 0; i < n; i++)
+        SN_TRY(record(s, s->values[i]));
     return SN_OK;
 }
 
@@ -233,14 +280,14 @@ static int make_child(const search *s, int generation, int slot, sn_arch *arch, 
         }
         *macs = repair(space, s->max_macs, &stream, arch);
         *hash = arch_hash(space, arch);
-        if (!already_evaluated(s, arch, *hash))
+        if (!already_in_cache(s, arch, *hash))
             return 1;
     }
     return 0;
 }
 
-/* Generation 0's seeds: returns how many were evaluated. */
-static int evaluate_seeds(search *s, const sn_arch *seeds, int seed_count, int *used)
+/* Generation 0's seeds, pending: *used = how many. */
+static void add_seeds(search *s, const sn_arch *seeds, int seed_count, int *used)
 {
     *used = 0;
     for (int i = 0; i < seed_count && *used < s->settings->population &&
@@ -250,12 +297,11 @@ static int evaluate_seeds(search *s, const sn_arch *seeds, int seed_count, int *
         sn_arch_canonicalize(s->space, &arch);
         int64_t macs = sn_space_cost(s->space, &arch).macs;
         uint64_t hash = arch_hash(s->space, &arch);
-        if (macs > s->max_macs || already_evaluated(s, &arch, hash))
+        if (macs > s->max_macs || already_in_cache(s, &arch, hash))
             continue;
-        SN_TRY(evaluate(s, &arch, hash, macs));
+        add_pending(s, &arch, hash, macs);
         (*used)++;
     }
-    return SN_OK;
 }
 
 static int run(search *s, const sn_arch *seeds, int seed_count)
@@ -266,7 +312,7 @@ static int run(search *s, const sn_arch *seeds, int seed_count)
         s->result->generations = g + 1;
         int before = s->count;
         if (g == 0)
-            SN_TRY(evaluate_seeds(s, seeds, seed_count, &first_slot));
+            add_seeds(s, seeds, seed_count, &first_slot);
         else
             select_parents(s);
         for (int i = g == 0 ? first_slot : 0; i < set->population && s->count < set->evaluations;
@@ -275,10 +321,11 @@ static int run(search *s, const sn_arch *seeds, int seed_count)
             uint64_t hash;
             int64_t macs;
             if (make_child(s, g, i, &arch, &hash, &macs))
-                SN_TRY(evaluate(s, &arch, hash, macs));
+                add_pending(s, &arch, hash, macs);
         }
         if (s->count == before)
             break; /* nothing new within max_tries for any child: the fitting space is spent */
+        SN_TRY(evaluate_pending(s));
     }
     return SN_OK;
 }
@@ -299,9 +346,11 @@ int64_t sn_evolution_shrink_to_fit(const sn_space *space, int64_t max_macs, uint
     return repair(space, max_macs, &stream, arch);
 }
 
-int sn_evolution_search(const sn_space *space, const sn_evolution_settings *settings,
-                        int64_t max_macs, uint64_t seed, const sn_arch *seeds, int seed_count,
-                        sn_fitness_function fitness, void *context, sn_evolution_result *result)
+/* The search with either kind of fitness function (the other NULL). */
+static int search_with(const sn_space *space, const sn_evolution_settings *settings,
+                       int64_t max_macs, uint64_t seed, const sn_arch *seeds, int seed_count,
+                       sn_fitness_function fitness, sn_fitness_batch_function batch_fitness,
+                       void *context, sn_evolution_result *result)
 {
     sn_evolution_settings defaults;
     if (!settings) {
@@ -313,7 +362,7 @@ int sn_evolution_search(const sn_space *space, const sn_evolution_settings *sett
     result->best_macs = 0;
     result->evaluations = 0;
     result->generations = 0;
-    if (!fitness)
+    if (!fitness && !batch_fitness)
         return sn_error_set(SN_ERR_ARGUMENT, "evolution: no fitness function");
     SN_TRY(check_settings(settings));
     if (seed_count < 0 || (seed_count > 0 && !seeds))
@@ -330,16 +379,43 @@ int sn_evolution_search(const sn_space *space, const sn_evolution_settings *sett
                             (long long)max_macs, (long long)smallest_macs);
 
     search s = {.space = space, .settings = settings, .max_macs = max_macs, .seed = seed,
-                .fitness = fitness, .context = context, .result = result};
+                .fitness = fitness, .batch_fitness = batch_fitness, .context = context,
+                .result = result};
+    /* a generation adds at most `population` subnets, and never more than the budget */
+    int batch_capacity = settings->population < settings->evaluations ? settings->population
+                                                                      : settings->evaluations;
     s.cache = malloc((size_t)settings->evaluations * sizeof *s.cache);
     s.parents = malloc((size_t)settings->parents * sizeof *s.parents);
+    if (batch_fitness) {
+        s.batch = malloc((size_t)batch_capacity * sizeof *s.batch);
+        s.values = malloc((size_t)batch_capacity * sizeof *s.values);
+    }
     int rc = SN_OK;
-    if (!s.cache || !s.parents)
+    if (!s.cache || !s.parents || (batch_fitness && (!s.batch || !s.values)))
         rc = sn_error_set(SN_ERR_NOMEM, "evolution: no memory for a cache of %d subnets",
                           settings->evaluations);
     else
         rc = run(&s, seeds, seed_count);
     free(s.cache);
     free(s.parents);
+    free(s.batch);
+    free(s.values);
     return rc;
+}
+
+int sn_evolution_search(const sn_space *space, const sn_evolution_settings *settings,
+                        int64_t max_macs, uint64_t seed, const sn_arch *seeds, int seed_count,
+                        sn_fitness_function fitness, void *context, sn_evolution_result *result)
+{
+    return search_with(space, settings, max_macs, seed, seeds, seed_count, fitness, NULL, context,
+                       result);
+}
+
+int sn_evolution_search_batched(const sn_space *space, const sn_evolution_settings *settings,
+                                int64_t max_macs, uint64_t seed, const sn_arch *seeds,
+                                int seed_count, sn_fitness_batch_function fitness, void *context,
+                                sn_evolution_result *result)
+{
+    return search_with(space, settings, max_macs, seed, seeds, seed_count, NULL, fitness, context,
+                       result);
 }

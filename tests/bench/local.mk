@@ -88,3 +88,10 @@ bench-subnets: bench-autoformer shiftnas$(EXEEXT) tests/bench/bench_shiftnas$(EX
 	  BUILD_DIR='$(abs_top_builddir)' SOURCE_DIR='$(abs_top_srcdir)' \
 	    $(SHELL) $(top_srcdir)/tests/bench/subnet-bench.sh bench-subnets.md; \
 	fi
+# How many batch-norm recalibration images keep the search's ranking of
+# candidates (not part of `make bench`; doc/algorithm.md has its table):
+# make tests/bench/recalibration_ranking && ./tests/bench/recalibration_ranking RUN_DIR
+EXTRA_PROGRAMS += tests/bench/recalibration_ranking
+tests_bench_recalibration_ranking_SOURCES = tests/bench/recalibration_ranking.c
+tests_bench_recalibration_ranking_LDADD = libshiftnas.la $(SHIFTNAS_DEPENDENCY_LIBS)
+CLEANFILES += tests/bench/recalibration_ranking

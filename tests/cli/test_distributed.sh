@@ -268,15 +268,7 @@ else
     fail "a refused run created its run directory"
 fi
 
-# search runs on one process: two copies under mpirun are refused, once.
-launch 2 search "$work/shift-1" --targets 5M >"$work/out" 2>"$work/err"
-status=$?
-if [ "$status" -eq 2 ] && [ "$(grep -c 'search runs on one process' "$work/err")" -eq 1 ] &&
-   [ ! -e "$work/shift-1/search.csv" ]; then
-    pass "search under mpirun -np 2: refused once"
-else
-    fail "search under mpirun -np 2: exit $status"; cat "$work/err"
-fi
+# (search on several ranks, and eval's refusal of them: test_search_ranks.sh)
 
 # Plain srun without PMI (simulated: the variables srun sets, no launcher)
 # starts unrelated copies; task 0 says how to launch, the others exit

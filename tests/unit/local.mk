@@ -180,6 +180,10 @@ VALGRIND_TESTS += tests/unit/test_exact_sum
 # the same bits at any rank count, the failures.
 TESTS += tests/cli/test_distributed.sh
 EXTRA_DIST += tests/cli/test_distributed.sh
+# search under mpirun: the same table and search.csv on 1, 2 and 3 ranks (CNN
+# and ViT spaces), a failure on one rank (needs Fashion-MNIST).
+TESTS += tests/cli/test_search_ranks.sh
+EXTRA_DIST += tests/cli/test_search_ranks.sh
 # Checkpoints and resume: the same bits after SIGKILL/SIGUSR1/SIGTERM at
 # random moments, a torn checkpoint write, a change of rank count; refusals.
 TESTS += tests/cli/test_resume.sh

@@ -117,7 +117,7 @@ START_TEST(key_table_is_consistent)
 {
     int count = 0;
     const sn_config_key *keys = sn_config_keys(&count);
-    ck_assert_int_eq(count, 109);
+    ck_assert_int_eq(count, 110);
     for (int i = 0; i < count; i++) {
         ck_assert_msg(keys[i].description && strlen(keys[i].description) > 10,
                       "%s has no description", keys[i].name);
@@ -456,7 +456,8 @@ START_TEST(write_then_load_is_identity)
         "search.evolution_population=20", "search.evolution_evaluations=100",
         "search.evolution_parents=5", "search.evolution_mutation_probability=0.3",
         "search.evolution_crossover_share=0.25", "search.evolution_validation_images=1000",
-        "search.recalibration_batches=4", "distributed.shards=16", "distributed.reduce=slab",
+        "search.recalibration_batches=4", "search.evolution_recalibration_batches=3",
+        "distributed.shards=16", "distributed.reduce=slab",
         "distributed.bucket_entries=4096", "distributed.check_interval=10",
         "checkpoint.interval_steps=250", "checkpoint.interval_seconds=120.5",
         "checkpoint.keep=5", "checkpoint.stop_after_seconds=3300",

@@ -547,6 +547,80 @@ START_TEST(bad_settings_are_refused)
 }
 END_TEST
 
+/* The batched search asks for the same subnets in the same order and finds
+ * the same result, a generation at a time (batches of at most `population`),
+ * with and without seeds, over budgets across the range and small
+ * populations whose last batch is cut by the budget. */
+typedef struct {
+    probe *p;
+    int calls, largest;
+    int population;
+} batch_probe;
+
+static int batch_probe_fitness(void *context, const sn_arch *archs, int count, double *fitness)
+{
+    batch_probe *b = context;
+    ck_assert_int_ge(count, 1);
+    ck_assert_int_le(count, b->population);
+    b->calls++;
+    if (count > b->largest)
+        b->largest = count;
+    for (int i = 0; i < count; i++)
+        SN_TRY(probe_fitness(b->p, &archs[i], &fitness[i]));
+    return SN_OK;
+}
+
+START_TEST(batches_ask_for_the_same_subnets)
+{
+    sn_space space;
+    load_space("cnn-space.ini", &space);
+    int64_t lo, hi;
+    macs_range(&space, &lo, &hi);
+    sn_arch seed_arch;
+    sn_arch_largest(&space, &seed_arch);
+    const int populations[3] = {16, 5, 64};
+    for (int i = 1; i <= 4; i++) {
+        int64_t budget = lo + (hi - lo) * i / 5;
+        sn_evolution_settings s;
+        sn_evolution_default_settings(&s);
+        s.population = populations[i % 3];
+        s.evaluations = 64;
+        s.parents = 4;
+        probe a, b;
+        probe_init(&a, &space, budget, FIT_MACS);
+        probe_init(&b, &space, budget, FIT_MACS);
+        sn_evolution_result ra, rb;
+        int seeds = i % 2;
+        run_ok(&space, &s, budget, (uint64_t)i, seeds ? &seed_arch : NULL, seeds, &a, &ra);
+        batch_probe batch = {&b, 0, 0, s.population};
+        ck_assert_int_eq(sn_evolution_search_batched(&space, &s, budget, (uint64_t)i,
+                                                     seeds ? &seed_arch : NULL, seeds,
+                                                     batch_probe_fitness, &batch, &rb),
+                         SN_OK);
+        ck_assert_int_eq(a.count, b.count);
+        ck_assert(memcmp(a.seen, b.seen, (size_t)a.count * sizeof *a.seen) == 0);
+        ck_assert(memcmp(&ra, &rb, sizeof ra) == 0);
+        ck_assert_int_eq(batch.calls, rb.generations);
+        ck_assert_int_eq(batch.largest, s.population);
+        probe_free(&a);
+        probe_free(&b);
+    }
+    /* a failing batch stops the search, with the evaluations before it */
+    probe p;
+    probe_init(&p, &space, hi, FIT_MACS);
+    p.fail_at = 21; /* inside generation 1's batch (16..31) */
+    batch_probe batch = {&p, 0, 0, 16};
+    sn_evolution_result r;
+    ck_assert_int_eq(sn_evolution_search_batched(&space, NULL, hi, 3, NULL, 0, batch_probe_fitness,
+                                                 &batch, &r),
+                     SN_ERR_IO);
+    ck_assert_str_eq(sn_error_message(), "probe: evaluation 21 fails");
+    ck_assert_int_eq(r.evaluations, 16);
+    ck_assert_int_eq(batch.calls, 2);
+    probe_free(&p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("evolution");
@@ -555,6 +629,7 @@ int main(void)
     tcase_add_test(search, evolution_beats_random_search_on_a_hidden_target);
     tcase_add_test(search, search_is_deterministic);
     tcase_add_test(search, small_spaces_are_exhausted_and_the_search_stops);
+    tcase_add_test(search, batches_ask_for_the_same_subnets);
     suite_add_tcase(suite, search);
     TCase *contract = tcase_create("contract");
     tcase_add_test(contract, budget_below_the_smallest_subnet_is_refused);
