@@ -46,19 +46,8 @@ common="--set train.max_steps=$steps --set train.batch_size=$batch --set data.tr
  --set data.validation_size=256 --set data.test_limit=256 --set search.recalibration_batches=1
  --set run.progress_seconds=3600"
 
-quiet() { # wait for the machine to calm down (BENCH_QUIET_LOAD)
-    [ -n "${BENCH_QUIET_LOAD:-}" ] || return 0
-    waited=0
-    while awk -v q="$BENCH_QUIET_LOAD" '{ exit !($1 >= q) }' /proc/loadavg; do
-        if [ "$waited" -ge "${BENCH_QUIET_WAIT:-600}" ]; then
-            echo "load $(cut -d' ' -f1 /proc/loadavg) after ${waited}s: measuring anyway" >&2
-            echo busy >>"$tmp/busy"
-            return 0
-        fi
-        sleep 20
-        waited=$((waited + 20))
-    done
-}
+# shellcheck source=tests/bench/quiet-load.sh
+. "$src/tests/bench/quiet-load.sh"
 
 # run NAME RANKS THREADS STRATEGY REDUCE [MPIRUN OPTIONS...]: appends the
 # run's figures to $tmp/NAME as one line "img/s compute waiting reduce MB

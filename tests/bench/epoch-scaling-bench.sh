@@ -46,19 +46,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
 
-quiet() { # wait for the machine to calm down (BENCH_QUIET_LOAD)
-    [ -n "${BENCH_QUIET_LOAD:-}" ] || return 0
-    waited=0
-    while awk -v q="$BENCH_QUIET_LOAD" '{ exit !($1 >= q) }' /proc/loadavg; do
-        if [ "$waited" -ge "${BENCH_QUIET_WAIT:-600}" ]; then
-            echo "load $(cut -d' ' -f1 /proc/loadavg) after ${waited}s: measuring anyway" >&2
-            echo busy >>"$tmp/busy"
-            return 0
-        fi
-        sleep 20
-        waited=$((waited + 20))
-    done
-}
+# shellcheck source=tests/bench/quiet-load.sh
+. "$src/tests/bench/quiet-load.sh"
 
 # run SPACE STRATEGY RANKS: appends "epoch training end load" to
 # $tmp/SPACE-STRATEGY-RANKS and keeps the run's phases line.
