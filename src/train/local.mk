@@ -28,7 +28,6 @@ libshiftnas_internal_la_SOURCES += \
 	src/train/stop_request.c \
 	src/train/stop_request.h \
 	src/train/settings.c
-	src/train/stop_request.h
 # Fault points for the failure tests, with --enable-fault-injection only.
 libshiftnas_internal_la_SOURCES += src/train/fault_injection.h
 if FAULT_INJECTION
