@@ -197,9 +197,12 @@ static inline void copy_row(float *to, const float *from, const phase_columns *p
     }
 }
 
+/* Cloned for AVX2/AVX-512 as a static function: a cloned function gets an
+ * ifunc symbol that GCC exports even from a hidden-visibility library, and
+ * only the SN_API functions may be exported (tests/unit/test_exports.sh). */
 SN_WIDEST_VECTORS
-void sn_plane_fill(sn_plane_scratch *s, const sn_plane_geometry *g, const float *src,
-                   int64_t row0, int64_t rows)
+static void fill_planes(sn_plane_scratch *s, const sn_plane_geometry *g, const float *src,
+                        int64_t row0, int64_t rows)
 {
     const int st = g->stride;
     const int64_t cols = phase_cols(g), prows = phase_rows(g, rows);
@@ -219,6 +222,12 @@ void sn_plane_fill(sn_plane_scratch *s, const sn_plane_geometry *g, const float 
             }
         }
     }
+}
+
+void sn_plane_fill(sn_plane_scratch *s, const sn_plane_geometry *g, const float *src,
+                   int64_t row0, int64_t rows)
+{
+    fill_planes(s, g, src, row0, rows);
 }
 
 /* flat[q] = sum_t weight[t] * planes[q + offset[t]] for q in [0, count),
