@@ -46,8 +46,8 @@ common="--set train.max_steps=$steps --set train.batch_size=$batch --set data.tr
  --set data.validation_size=256 --set data.test_limit=256 --set search.recalibration_batches=1
  --set run.progress_seconds=3600"
 
-# shellcheck source=tests/bench/quiet-load.sh
-. "$src/tests/bench/quiet-load.sh"
+# shellcheck source=tests/bench/bench-common.sh
+. "$src/tests/bench/bench-common.sh"
 
 # run NAME RANKS THREADS STRATEGY REDUCE [MPIRUN OPTIONS...]: appends the
 # run's figures to $tmp/NAME as one line "img/s compute waiting reduce MB
@@ -83,13 +83,6 @@ run() {
     sed -n 's/^\(phases per step.*\)$/\1/p' "$log" >>"$tmp/$name.phases"
 }
 
-# Column k of FILE: "median (min-max)" over the rounds.
-stat() {
-    cut -d' ' -f"$1" "$2" | sort -g | awk -v d="${3:-1}" '
-        { v[NR] = $1 }
-        END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-              if (NR == 1) printf "%.*f", d, m; else printf "%.*f (%.*f-%.*f)", d, m, d, v[1], d, v[NR] }'
-}
 # Per-round ratio of column 1 of FILE A over FILE B: median (min-max).
 ratio() {
     paste -d' ' "$1" "$2" | awk -v n="$(awk '{ print NF; exit }' "$1")" '{ print $1 / $(n + 1) }' |

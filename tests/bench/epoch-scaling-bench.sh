@@ -46,8 +46,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
 
-# shellcheck source=tests/bench/quiet-load.sh
-. "$src/tests/bench/quiet-load.sh"
+# shellcheck source=tests/bench/bench-common.sh
+. "$src/tests/bench/bench-common.sh"
 
 # run SPACE STRATEGY RANKS: appends "epoch training end load" to
 # $tmp/SPACE-STRATEGY-RANKS and keeps the run's phases line.
@@ -87,13 +87,6 @@ run() {
     sed -n 's/^\(phases per step.*\)$/\1/p' "$log" >>"$tmp/$name.phases"
 }
 
-# Column k of FILE: "median (min-max)" over the rounds.
-stat() {
-    cut -d' ' -f"$1" "$2" | sort -g | awk -v d="${3:-1}" '
-        { v[NR] = $1 }
-        END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-              if (NR == 1) printf "%.*f", d, m; else printf "%.*f (%.*f-%.*f)", d, m, d, v[1], d, v[NR] }'
-}
 # Per-round ratio of column k of FILE A (1 rank) over FILE B (2 ranks).
 ratio() {
     paste -d' ' "$2" "$3" | awk -v k="$1" -v n="$(awk '{ print NF; exit }' "$2")" '

@@ -7,7 +7,7 @@ tests_bench_bench_shiftnas_SOURCES = tests/bench/bench_shiftnas.c tests/bench/me
 tests_bench_bench_shiftnas_LDADD = libshiftnas.la $(SHIFTNAS_DEPENDENCY_LIBS)
 CLEANFILES += tests/bench/bench_shiftnas bench-results.md
 EXTRA_DIST += tests/bench/run-bench.sh tests/bench/torch_baseline.py
-EXTRA_DIST += tests/bench/quiet-load.sh tests/bench/distributed-bench.sh tests/bench/scaling_model.py tests/bench/input-bench.sh
+EXTRA_DIST += tests/bench/bench-common.sh tests/bench/distributed-bench.sh tests/bench/scaling_model.py tests/bench/input-bench.sh
 EXTRA_DIST += tests/bench/epoch-scaling-bench.sh
 
 bench: tests/bench/bench_shiftnas$(EXEEXT) shiftnas$(EXEEXT) tests/tools/make_image_set$(EXEEXT)
