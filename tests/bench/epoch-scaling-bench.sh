@@ -12,7 +12,11 @@
 #                in whole seconds)
 #
 # and prints the 2-rank/1-rank ratio of each (issue 18's target: >= 1.85x
-# for the whole epoch). Appends a markdown section to the file named by $1
+# for the whole epoch). Beside it, the machine's own ceiling: two independent
+# 1-rank runs of the same epoch at once, one pinned to each core, with no
+# communication at all; 2 x (1 rank alone) / (the slower of the pair) bounds
+# what 2 ranks in lockstep on equal shards can reach here (on a VM whose
+# second core slows under load, it is below 2). Appends a markdown section to the file named by $1
 # (run-bench.sh passes bench-results.md); prints it too. doc/performance.md
 # ("Whole epochs on 2 ranks") records a run.
 #
@@ -87,10 +91,50 @@ run() {
     sed -n 's/^\(phases per step.*\)$/\1/p' "$log" >>"$tmp/$name.phases"
 }
 
+# pair SPACE STRATEGY: two 1-rank runs of the epoch at once, pinned to cores
+# 0 and 1 (mpirun's own binding off); appends the slower one's epoch seconds
+# to $tmp/SPACE-STRATEGY-pair.
+pair() {
+    space=$1 strategy=$2
+    quiet
+    for core in 0 1; do
+        rm -rf "$tmp/pair$core"
+        # shellcheck disable=SC2086
+        taskset -c "$core" $launch --bind-to none -np 1 "$shiftnas" train \
+            --config "$src/jobs/configs/$space-space.ini" \
+            --set train.epochs=1 --set train.max_steps=0 --set search.strategy="$strategy" \
+            --set data.train_limit="$train_limit" --set run.progress_seconds=3600 \
+            --set checkpoint.interval_seconds=0 --out "$tmp/pair$core" >"$tmp/pair$core.log" 2>&1 &
+        eval "pid$core=\$!"
+    done
+    # shellcheck disable=SC2154
+    if ! wait "$pid0" || ! wait "$pid1"; then
+        echo "epoch-scaling bench: the independent pair ($space $strategy) failed:" >&2
+        tail -n 5 "$tmp/pair0.log" "$tmp/pair1.log" >&2
+        exit 1
+    fi
+    awk '/^done:/ { t = $5; s = 0
+            if (t ~ /h/) { s += 3600 * substr(t, 1, index(t, "h") - 1); t = substr(t, index(t, "h") + 1) }
+            if (t ~ /m/) { s += 60 * substr(t, 1, index(t, "m") - 1); t = substr(t, index(t, "m") + 1) }
+            if (t ~ /s/) s += substr(t, 1, index(t, "s") - 1)
+            if (s > worst) worst = s }
+        END { printf "%.1f\n", worst }' "$tmp/pair0.log" "$tmp/pair1.log" >>"$tmp/$space-$strategy-pair"
+}
+
 # Per-round ratio of column k of FILE A (1 rank) over FILE B (2 ranks).
 ratio() {
     paste -d' ' "$2" "$3" | awk -v k="$1" -v n="$(awk '{ print NF; exit }' "$2")" '
         { print ($(n + k) > 0 ? $k / $(n + k) : 0) }' |
+        sort -g | awk '{ v[NR] = $1 }
+        END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              if (NR == 1) printf "%.2fx", m; else printf "%.2fx (%.2f-%.2f)", m, v[1], v[NR] }'
+}
+
+# ceiling ONE PAIR: median over rounds of 2 x one-rank epoch / slower pair epoch.
+ceiling() {
+    [ -s "$2" ] || { printf 'n/a'; return; }
+    paste -d' ' "$1" "$2" | awk -v n="$(awk '{ print NF; exit }' "$1")" '
+        { print ($(n + 1) > 0 ? 2 * $1 / $(n + 1) : 0) }' |
         sort -g | awk '{ v[NR] = $1 }
         END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
               if (NR == 1) printf "%.2fx", m; else printf "%.2fx (%.2f-%.2f)", m, v[1], v[NR] }'
@@ -101,6 +145,7 @@ for _ in $(seq "$rounds"); do
         for strategy in $strategies; do
             run "$space" "$strategy" 1
             run "$space" "$strategy" 2
+            command -v taskset >/dev/null 2>&1 && pair "$space" "$strategy"
         done
     done
 done
@@ -122,14 +167,16 @@ fi
     fi
     echo "the configuration's own evaluations at its end; median (min-max) of $rounds interleaved round(s),"
     echo "seconds from the run's done line (start-up excluded); ratio = 1 rank / 2 ranks (target >= 1.85x)."
+    echo "Ceiling = 2 x (1 rank alone) / (the slower of two independent 1-rank runs at once, one per core):"
+    echo "what 2 ranks could reach on this machine with no communication and perfectly equal work."
     [ -f "$tmp/busy" ] && echo "**Some runs were taken under load** (1-minute load average above $BENCH_QUIET_LOAD after waiting)."
     echo
-    echo "| space | strategy | epoch s, 1 rank | epoch s, 2 ranks | epoch 2/1 | training 2/1 | epoch end s, 1 / 2 ranks | load before |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| space | strategy | epoch s, 1 rank | epoch s, 2 ranks | epoch 2/1 | ceiling | training 2/1 | epoch end s, 1 / 2 ranks | load before |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     for space in $spaces; do
         for strategy in $strategies; do
             a=$tmp/$space-$strategy-1 b=$tmp/$space-$strategy-2
-            echo "| $space | $strategy | $(stat 1 "$a") | $(stat 1 "$b") | $(ratio 1 "$a" "$b") | $(ratio 2 "$a" "$b") | $(stat 3 "$a" 0) / $(stat 3 "$b" 0) | $(stat 4 "$a" 2) / $(stat 4 "$b" 2) |"
+            echo "| $space | $strategy | $(stat 1 "$a") | $(stat 1 "$b") | $(ratio 1 "$a" "$b") | $(ceiling "$a" "$tmp/$space-$strategy-pair") | $(ratio 2 "$a" "$b") | $(stat 3 "$a" 0) / $(stat 3 "$b" 0) | $(stat 4 "$a" 2) / $(stat 4 "$b" 2) |"
         done
     done
     echo
