@@ -128,6 +128,12 @@ tests_unit_test_sampler_SOURCES = tests/unit/test_sampler.c
 tests_unit_test_sampler_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_sampler_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_sampler
+# tests/unit/test_probe_panel: probe panels drawn and read back, probes.csv.
+check_PROGRAMS += tests/unit/test_probe_panel
+TESTS += tests/unit/test_probe_panel
+tests_unit_test_probe_panel_SOURCES = tests/unit/test_probe_panel.c
+tests_unit_test_probe_panel_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_probe_panel_LDADD = $(TEST_LIBS)
 # The architecture generator (src/search/generator.c).
 check_PROGRAMS += tests/unit/test_generator
 TESTS += tests/unit/test_generator
