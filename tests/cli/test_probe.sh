@@ -231,6 +231,18 @@ rank1_cannot() {
 }
 expect_rank_error "rank 1 cannot open the run: one line from rank 1" \
     "^shiftnas probe: rank 1: .*$work/no-data" rank1_cannot
+if without_fault_injection "a failure inside an evaluation on one rank"; then
+    :
+else
+    # rank 1's second evaluation fails (an I/O error there alone)
+    mpi_exports=SHIFTNAS_INJECT_FAULT
+    export SHIFTNAS_INJECT_FAULT=1:2:io
+    expect_rank_error "rank 1 fails in an evaluation: one line from rank 1" \
+        '^shiftnas probe: rank 1: fitness evaluation 2 of this rank: injected I/O error' \
+        bad 2 run "$work/panel.txt"
+    unset SHIFTNAS_INJECT_FAULT
+    mpi_exports=
+fi
 if [ -e "$work/run/probes.csv" ] || [ -e "$work/run/probes.csv.tmp" ]; then
     fail "a failed probe left probes.csv or its temporary"
 else
