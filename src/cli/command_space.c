@@ -17,9 +17,11 @@
 #include "histogram_plot.h"
 #include "json_writer.h"
 #include "option_values.h"
+#include "space_probes.h"
 #include "shiftnas/config.h"
 #include "shiftnas/error.h"
 #include "shiftnas/format.h"
+#include "shiftnas/probes.h"
 #include "shiftnas/rng.h"
 #include "shiftnas/settings.h"
 #include "shiftnas/space.h"
@@ -28,6 +30,8 @@ static const char space_usage[] =
     "usage: shiftnas space --config FILE [--set SECTION.KEY=VALUE ...] [--samples N]\n"
     "                      [--buckets K | --bucket-step MACS] [--plot FILE.png] [--seed S]\n"
     "                      [--arch TEXT] [--json]\n"
+    "       shiftnas space --config FILE [--set SECTION.KEY=VALUE ...] probes\n"
+    "                      [--per-bucket N] [--seed S] [--max-draws D]\n"
     "\n"
     "Describes the [space] search space of a configuration: its dimensions and choices, the\n"
     "number of architectures, the smallest and largest subnet (MACs, parameters, canonical\n"
@@ -53,6 +57,13 @@ static const char space_usage[] =
     "                     sample_macs {mean, stddev, skewness}, plot\n"
     "  -h, --help         this text\n"
     "\n"
+    "probes prints a probe panel instead (doc/probes.md): N distinct subnets per MACs bucket\n"
+    "of [search] buckets (or bucket_step), drawn uniformly with seed S (stream (S,\n"
+    "SN_RNG_PROBE_PANEL, 0, i) for draw i) until every bucket is full or D draws are made,\n"
+    "under a comment header saying how it was made and which buckets came short.\n"
+    "  --per-bucket N     subnets per bucket (default 10, at most 156)\n"
+    "  --max-draws D      uniform draws at most (default 10000000, at most 4294967296)\n"
+    "\n"
     "Exit status: 0 on success, 1 for a bad configuration or file, 2 for a bad command line.\n";
 
 enum { MAX_BUCKETS = 1000 };
@@ -63,6 +74,9 @@ typedef struct {
     double bucket_step;
     int have_seed;
     int json;
+    int probes, have_samples; /* `probes`, and whether --samples was given */
+    int have_probe_options;   /* --per-bucket or --max-draws given */
+    long long per_bucket, max_draws;
 } space_options;
 
 /* By sn_dimension_kind. */
@@ -185,18 +199,26 @@ static int sample_space(space_summary *s, const space_options *options)
     return SN_EXIT_OK;
 }
 
-static int summarize_space(const sn_config *config, const space_options *options,
-                           space_summary *s)
+/* The configured space without its data. */
+static int space_of_config(const sn_config *config, sn_space *space)
 {
     /* The data set's documented shape; an HDF5 set's is only known by
      * reading it, so [space] must give it. */
     int channels = 0, size = 0, classes = 0;
     if (strcmp(config->dataset, "fashion-mnist") == 0)
         channels = 1, size = 28, classes = 10;
-    if (sn_space_from_config(&s->space, config, channels, size, classes) != SN_OK) {
+    if (sn_space_from_config(space, config, channels, size, classes) != SN_OK) {
         sn_cli_report_error(NULL); /* the message starts with "space:" */
         return SN_EXIT_FAILURE;
     }
+    return SN_EXIT_OK;
+}
+
+static int summarize_space(const sn_config *config, const space_options *options,
+                           space_summary *s)
+{
+    if (space_of_config(config, &s->space) != SN_EXIT_OK)
+        return SN_EXIT_FAILURE;
     s->have_chosen = options->arch_text != NULL;
     if (s->have_chosen && sn_arch_parse(&s->space, options->arch_text, &s->chosen) != SN_OK) {
         sn_cli_report_error("space --arch");
@@ -407,9 +429,46 @@ static int describe_space(const sn_config *config, const space_options *options)
     return exit_code;
 }
 
+/* `probes` takes only its own options: its buckets are [search]'s. */
+static int check_mode(const space_options *o, int have_buckets)
+{
+    const char *other = o->probes
+                            ? (have_buckets          ? "--buckets"
+                               : o->bucket_step > 0  ? "--bucket-step"
+                               : o->have_samples     ? "--samples"
+                               : o->plot_path        ? "--plot"
+                               : o->arch_text        ? "--arch"
+                               : o->json             ? "--json"
+                                                     : NULL)
+                            : NULL;
+    if (other) {
+        fprintf(stderr,
+                "shiftnas space: probes does not take %s (its buckets are [search]'s: --set "
+                "search.buckets=K)\n",
+                other);
+        return SN_EXIT_USAGE;
+    }
+    if (!o->probes && o->have_probe_options) {
+        fprintf(stderr, "shiftnas space: --per-bucket and --max-draws go with probes\n");
+        return SN_EXIT_USAGE;
+    }
+    return SN_EXIT_OK;
+}
+
+static int make_probes(const sn_config *config, const space_options *o,
+                       const char *const *overrides, int override_count)
+{
+    sn_space space;
+    if (space_of_config(config, &space) != SN_EXIT_OK)
+        return SN_EXIT_FAILURE;
+    space_probes_request request = {config,        o->config_path, overrides, override_count,
+                                    o->per_bucket, o->seed,        o->max_draws};
+    return sn_cli_space_probes(&request, &space);
+}
+
 int sn_command_space(int argc, char **argv)
 {
-    space_options options = {NULL, NULL, NULL, 10000, 8, 0, 0.0, 0, 0};
+    space_options options = {NULL, NULL, NULL, 10000, 8, 0, 0.0, 0, 0, 0, 0, 0, 10, 10000000};
     sn_config config;
     sn_config_defaults(&config);
     const char **overrides = calloc((size_t)argc, sizeof *overrides);
@@ -423,6 +482,7 @@ int sn_command_space(int argc, char **argv)
         {"--samples", "a count N"},     {"--buckets", "a count K"},
         {"--bucket-step", "MACS"},      {"--plot", "a FILE.png"},
         {"--seed", "a seed S"},         {"--arch", "an architecture text like cnn:d=1,2,3;..."},
+        {"--per-bucket", "a count N"},  {"--max-draws", "a count D"},
         {NULL, NULL}};
     for (int i = 1; exit_code == SN_EXIT_OK && i < argc; i++) {
         const char *arg = argv[i];
@@ -444,7 +504,23 @@ int sn_command_space(int argc, char **argv)
             options.plot_path = argv[++i];
         } else if (strcmp(arg, "--json") == 0) {
             options.json = 1;
+        } else if (strcmp(arg, "probes") == 0) {
+            options.probes = 1;
+        } else if (strcmp(arg, "--per-bucket") == 0) {
+            options.have_probe_options = 1;
+            exit_code = sn_cli_parse_count("space", arg, argv[++i], 1,
+                                           SN_PROBE_PANEL_MAX / SN_BUCKETS_MAX,
+                                           &options.per_bucket) == 0
+                            ? SN_EXIT_OK
+                            : SN_EXIT_USAGE;
+        } else if (strcmp(arg, "--max-draws") == 0) {
+            options.have_probe_options = 1;
+            exit_code = sn_cli_parse_count("space", arg, argv[++i], 1, 4294967296LL,
+                                           &options.max_draws) == 0
+                            ? SN_EXIT_OK
+                            : SN_EXIT_USAGE;
         } else if (strcmp(arg, "--samples") == 0) {
+            options.have_samples = 1;
             exit_code = sn_cli_parse_count("space", arg, argv[++i], 1, 100000000, &options.samples) == 0
                             ? SN_EXIT_OK
                             : SN_EXIT_USAGE;
@@ -478,6 +554,8 @@ int sn_command_space(int argc, char **argv)
         fprintf(stderr, "shiftnas space: give --buckets or --bucket-step, not both\n");
         exit_code = SN_EXIT_USAGE;
     }
+    if (exit_code == SN_EXIT_OK)
+        exit_code = check_mode(&options, have_buckets);
     if (exit_code == SN_EXIT_OK && !options.config_path) {
         fprintf(stderr, "shiftnas space: --config FILE is required (try 'shiftnas space --help')\n");
         exit_code = SN_EXIT_USAGE;
@@ -491,14 +569,16 @@ int sn_command_space(int argc, char **argv)
             sn_cli_report_error("space");
             exit_code = SN_EXIT_FAILURE;
         }
-    free(overrides);
     if (exit_code == SN_EXIT_OK && sn_config_validate(&config) != SN_OK) {
         sn_cli_report_error("space");
         exit_code = SN_EXIT_FAILURE;
     }
-    if (exit_code != SN_EXIT_OK)
-        return exit_code;
-    if (!options.have_seed)
+    if (exit_code == SN_EXIT_OK && !options.have_seed)
         options.seed = (long long)config.seed;
-    return describe_space(&config, &options);
+    if (exit_code == SN_EXIT_OK && options.probes)
+        exit_code = make_probes(&config, &options, overrides, override_count);
+    else if (exit_code == SN_EXIT_OK)
+        exit_code = describe_space(&config, &options);
+    free(overrides);
+    return exit_code;
 }

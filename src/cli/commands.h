@@ -22,6 +22,7 @@ int sn_command_config(int argc, char **argv);
 int sn_command_space(int argc, char **argv);
 int sn_command_search(int argc, char **argv);
 int sn_command_eval(int argc, char **argv);
+int sn_command_probe(int argc, char **argv);
 int sn_command_export(int argc, char **argv);
 int sn_command_inspect(int argc, char **argv);
 int sn_command_report(int argc, char **argv);

@@ -23,6 +23,9 @@ shiftnas_SOURCES += \
 	src/cli/command_search.c \
 	src/cli/search_ranks.c \
 	src/cli/search_ranks.h \
+	src/cli/command_probe.c \
+	src/cli/space_probes.c \
+	src/cli/space_probes.h \
 	src/cli/command_export.c \
 	src/cli/command_inspect.c \
 	src/cli/command_report.c \

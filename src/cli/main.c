@@ -63,6 +63,8 @@ int main(int argc, char **argv)
         return sn_command_search(argc - 1, argv + 1);
     if (strcmp(command, "eval") == 0)
         return sn_command_eval(argc - 1, argv + 1);
+    if (strcmp(command, "probe") == 0)
+        return sn_command_probe(argc - 1, argv + 1);
     if (strcmp(command, "export") == 0)
         return sn_command_export(argc - 1, argv + 1);
     if (strcmp(command, "inspect") == 0)

@@ -32,8 +32,9 @@ int sn_search_fitness_init(sn_search_fitness *f, const sn_dist *dist, const sn_s
     f->owner = malloc((size_t)capacity * sizeof *f->owner);
     f->load = malloc((size_t)ranks * sizeof *f->load);
     f->counts = malloc((size_t)ranks * sizeof *f->counts);
-    f->mine = malloc((size_t)capacity * sizeof *f->mine);
-    f->gathered = malloc((size_t)capacity * sizeof *f->gathered);
+    /* two values per candidate: its accuracy and its loss */
+    f->mine = malloc((size_t)(2 * capacity) * sizeof *f->mine);
+    f->gathered = malloc((size_t)(2 * capacity) * sizeof *f->gathered);
     f->order = malloc((size_t)capacity * sizeof *f->order);
     if (!f->owner || !f->load || !f->counts || !f->mine || !f->gathered || !f->order) {
         sn_search_fitness_free(f);
@@ -99,7 +100,7 @@ static void share_out(sn_search_fitness *f, const sn_arch *archs, int count)
     }
 }
 
-/* This rank's share, in candidate order, into f->mine. */
+/* This rank's share, in candidate order, into f->mine as (accuracy, loss). */
 static int evaluate_share(sn_search_fitness *f, const sn_arch *archs, int count)
 {
     int rank = sn_dist_rank(f->dist), n = 0;
@@ -116,7 +117,8 @@ static int evaluate_share(sn_search_fitness *f, const sn_arch *archs, int count)
                                 (long long)f->evaluated);
 #endif
         SN_TRY(sn_evaluate_subnet(&f->evaluator, &archs[i], f->source, f->indices, f->count,
-                                  &loss, &f->mine[n]));
+                                  &loss, &f->mine[2 * n]));
+        f->mine[2 * n + 1] = loss;
         n++;
     }
     return SN_OK;
@@ -125,18 +127,30 @@ static int evaluate_share(sn_search_fitness *f, const sn_arch *archs, int count)
 int sn_search_fitness_evaluate(sn_search_fitness *f, const sn_arch *archs, int count,
                                double *fitness)
 {
+    return sn_search_fitness_evaluate_losses(f, archs, count, fitness, NULL);
+}
+
+int sn_search_fitness_evaluate_losses(sn_search_fitness *f, const sn_arch *archs, int count,
+                                      double *fitness, double *losses)
+{
     if (count > f->capacity)
         return sn_error_set(SN_ERR_ARGUMENT, "search: a batch of %d subnets exceeds %d", count,
                             f->capacity);
     share_out(f, archs, count);
     SN_TRY(sn_dist_agree(f->dist, evaluate_share(f, archs, count)));
-    SN_TRY(sn_dist_allgather_doubles(f->dist, f->mine, f->counts, f->gathered));
-    /* gathered holds rank 0's values in candidate order, then rank 1's, ... */
     int ranks = sn_dist_size(f->dist), at = 0;
     for (int r = 0; r < ranks; r++)
+        f->counts[r] *= 2;
+    SN_TRY(sn_dist_allgather_doubles(f->dist, f->mine, f->counts, f->gathered));
+    /* gathered holds rank 0's pairs in candidate order, then rank 1's, ... */
+    for (int r = 0; r < ranks; r++)
         for (int i = 0; i < count; i++)
-            if (f->owner[i] == r)
+            if (f->owner[i] == r) {
                 fitness[i] = f->gathered[at++];
+                if (losses)
+                    losses[i] = f->gathered[at];
+                at++;
+            }
     return SN_OK;
 }
 

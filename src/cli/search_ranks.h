@@ -23,7 +23,7 @@ typedef struct {
     int *owner;                    /* [capacity]: the rank that evaluates each candidate */
     double *load;                  /* [ranks]: work assigned so far */
     int *counts;                   /* [ranks]: candidates per rank */
-    double *mine, *gathered;       /* [capacity]: this rank's values, every rank's */
+    double *mine, *gathered;       /* [2 * capacity]: this rank's (accuracy, loss), every rank's */
     struct candidate_cost *order;  /* [capacity]: candidates by cost, for sharing out */
     int64_t evaluated;             /* fitness evaluations this rank made (fault injection) */
 } sn_search_fitness;
@@ -40,6 +40,11 @@ void sn_search_fitness_free(sn_search_fitness *f);
  * keeps its message, the others get SN_ERR_PEER). */
 int sn_search_fitness_evaluate(sn_search_fitness *f, const sn_arch *archs, int count,
                                double *fitness);
+/* The same, also losses[i] = the mean cross-entropy of archs[i] on those
+ * images (`shiftnas probe`: its whole test set as the images). losses may
+ * be NULL. */
+int sn_search_fitness_evaluate_losses(sn_search_fitness *f, const sn_arch *archs, int count,
+                                      double *fitness, double *losses);
 
 /* One subnet measured on the ranks: `arch` set and recalibrated on every
  * rank, then the chunks of each image set (sets[s] = source[indices[0..count)])

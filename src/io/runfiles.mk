@@ -14,3 +14,7 @@ shiftnasinclude_HEADERS += include/shiftnas/export.h
 libshiftnas_internal_la_SOURCES += \
 	src/io/run_lock.c
 shiftnasinclude_HEADERS += include/shiftnas/run_lock.h
+# probes.csv: the inherited-weight figures of a probe panel's subnets
+# (`shiftnas probe`), written whole and atomically.
+libshiftnas_internal_la_SOURCES += \
+	src/io/probe_table.c

@@ -128,6 +128,12 @@ tests_unit_test_sampler_SOURCES = tests/unit/test_sampler.c
 tests_unit_test_sampler_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_sampler_LDADD = $(TEST_LIBS)
 VALGRIND_TESTS += tests/unit/test_sampler
+# tests/unit/test_probe_panel: probe panels drawn and read back, probes.csv.
+check_PROGRAMS += tests/unit/test_probe_panel
+TESTS += tests/unit/test_probe_panel
+tests_unit_test_probe_panel_SOURCES = tests/unit/test_probe_panel.c
+tests_unit_test_probe_panel_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_probe_panel_LDADD = $(TEST_LIBS)
 # The architecture generator (src/search/generator.c).
 check_PROGRAMS += tests/unit/test_generator
 TESTS += tests/unit/test_generator
@@ -184,6 +190,11 @@ EXTRA_DIST += tests/cli/test_distributed.sh
 # and ViT spaces), a failure on one rank (needs Fashion-MNIST).
 TESTS += tests/cli/test_search_ranks.sh
 EXTRA_DIST += tests/cli/test_search_ranks.sh
+# Probe panels and `shiftnas probe`: the committed panels made again byte for
+# byte, probes.csv the same at 1, 2 and 3 ranks, eval's accuracy, a fixed
+# run's one row, every bad panel or run one line (needs Fashion-MNIST).
+TESTS += tests/cli/test_probe.sh
+EXTRA_DIST += tests/cli/test_probe.sh
 # Checkpoints and resume: the same bits after SIGKILL/SIGUSR1/SIGTERM at
 # random moments, a torn checkpoint write, a change of rank count; refusals.
 TESTS += tests/cli/test_resume.sh

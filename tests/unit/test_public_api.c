@@ -24,6 +24,7 @@
 #include "shiftnas/nn.h"
 #include "shiftnas/optim.h"
 #include "shiftnas/png.h"
+#include "shiftnas/probes.h"
 #include "shiftnas/report.h"
 #include "shiftnas/rng.h"
 #include "shiftnas/run_lock.h"
