@@ -184,6 +184,11 @@ EXTRA_DIST += tests/cli/test_distributed.sh
 # and ViT spaces), a failure on one rank (needs Fashion-MNIST).
 TESTS += tests/cli/test_search_ranks.sh
 EXTRA_DIST += tests/cli/test_search_ranks.sh
+# shift_estimator = target-input: the same bits on 1, 2 and 3 ranks and after
+# a resume, its log rows, the refusal with the variance statistic (needs
+# Fashion-MNIST).
+TESTS += tests/cli/test_target_input.sh
+EXTRA_DIST += tests/cli/test_target_input.sh
 # Checkpoints and resume: the same bits after SIGKILL/SIGUSR1/SIGTERM at
 # random moments, a torn checkpoint write, a change of rank count; refusals.
 TESTS += tests/cli/test_resume.sh
