@@ -139,7 +139,7 @@ typedef struct {
     int64_t search_attentive_candidates;
     char search_attentive_mode[SN_CONFIG_TEXT_MAX]; /* best|worst */
     char shift_statistic[SN_CONFIG_TEXT_MAX];       /* loss-change|variance */
-    char shift_estimator[SN_CONFIG_TEXT_MAX];       /* expectation|gumbel */
+    char shift_estimator[SN_CONFIG_TEXT_MAX];       /* expectation|gumbel|target-input */
     int64_t shift_interval;          /* U */
     double shift_warmup;             /* share of the steps before the first update */
     double shift_learning_rate;

@@ -120,7 +120,10 @@ typedef struct {
 SN_API const float *sn_network_forward(sn_network *network, const float *images, int64_t batch,
                                        const sn_forward_mode *mode);
 /* Backward pass of the last training-mode forward: accumulates parameter
- * gradients. dlogits [batch, classes]. */
+ * gradients. dlogits [batch, classes]. A supernet of a ViT space also takes
+ * the backward of an evaluation-mode forward (dropout and drop-path were
+ * then the identity): the probability update differentiates held-out
+ * losses so. */
 SN_API void sn_network_backward(sn_network *network, const float *dlogits, int64_t batch);
 
 /* Multiply-accumulates of one image's forward pass (the FLOPs convention of

@@ -38,6 +38,7 @@ enum sn_rng_purpose {
     SN_RNG_SAMPLER = 7,      /* subnets and buckets: training, evolution search, `shiftnas space` */
     SN_RNG_GUMBEL = 8,       /* Gumbel noise of the architecture generator */
     SN_RNG_PROBE_PANEL = 9,  /* the uniform draws of a probe panel (shiftnas/probes.h) */
+    SN_RNG_SHIFT = 10,       /* the probability update's own draws (target-input estimator) */
     SN_RNG_TEST = 100        /* unit tests */
 };
 

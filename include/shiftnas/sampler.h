@@ -28,8 +28,12 @@
  * steps the trainer evaluates the validation loss of each bucket and calls
  * sn_shift_update(): delta_k = L_val(now) - L_val(previous update), and Adam
  * descends d/dbeta E_{k~p}[delta_k], so buckets whose loss still falls fastest
- * gain probability. Alternatively (statistic = variance) p = softmax(var/tau)
- * of each bucket's training-loss variance over the last `interval` steps.
+ * gain probability. Or (estimator target-input, the paper's gradient path)
+ * one sampled bucket's target C enters the generator, and beta descends
+ * (dL_val/dC now - dL_val/dC at the previous update's weights) * dC/dbeta
+ * (sn_shift_update_target_input). Alternatively (statistic = variance)
+ * p = softmax(var/tau) of each bucket's training-loss variance over the last
+ * `interval` steps.
  * doc/algorithm.md gives the choices and the reasons.
  */
 #ifndef SHIFTNAS_SAMPLER_H
@@ -151,7 +155,9 @@ typedef enum {
 
 typedef enum {
     SN_SHIFT_EXPECTATION = 0, /* exact gradient of E_{k~softmax(beta)}[delta_k] */
-    SN_SHIFT_GUMBEL = 1       /* the paper's single straight-through Gumbel-softmax sample */
+    SN_SHIFT_GUMBEL = 1,      /* one straight-through Gumbel-softmax sample of the K deltas */
+    SN_SHIFT_TARGET_INPUT = 2 /* the paper's route: G(B) enters L_val through the generator's
+                                 target input C (sn_shift_update_target_input) */
 } sn_shift_estimator;
 
 typedef struct {
@@ -161,7 +167,7 @@ typedef struct {
     int64_t warmup;            /* steps before the first update; default 0 */
     double learning_rate;      /* Adam; default 0.1 (doc/algorithm.md says why) */
     double beta1, beta2, epsilon; /* default 0.9, 0.999, 1e-8 */
-    double gumbel_temperature; /* default 1 */
+    double gumbel_temperature; /* T of the gumbel and target-input estimators; default 1 */
     double variance_temperature; /* tau of softmax(variance / tau); default 0.01 */
 } sn_shift_options;
 
@@ -177,10 +183,12 @@ typedef struct {
     double adam_m[SN_BUCKETS_MAX], adam_v[SN_BUCKETS_MAX];
     int64_t adam_t;
 
-    /* loss-change statistic: the last update's validation losses */
+    /* loss-change statistic: the last update's validation losses (target-input:
+     * have_previous says the trainer holds the previous update's weights) */
     int have_previous;
     double previous_loss[SN_BUCKETS_MAX];
-    double delta[SN_BUCKETS_MAX];    /* last update's delta_k */
+    double delta[SN_BUCKETS_MAX];    /* last update's delta_k (target-input: the
+                                        sampled bucket's dL/dC difference, NaN elsewhere) */
     double gradient[SN_BUCKETS_MAX]; /* last update's d/dbeta */
     int gumbel_bucket;               /* last Gumbel estimator's sampled bucket (-1: none) */
     int64_t updates;                 /* updates that changed the distribution */
@@ -218,8 +226,48 @@ SN_API int sn_shift_record(sn_shift *shift, int bucket, double loss);
  * step, 0xFFFFFFFF)) and take one Adam step on beta. Variance: computes each
  * bucket's mean and variance from the ring (validation_loss may be NULL).
  * Then recomputes probability[]. SN_ERR_NUMERIC if a loss is not finite
- * (nothing changes). */
+ * (nothing changes). SN_ERR_ARGUMENT for the target-input estimator, which
+ * updates through sn_shift_update_target_input. */
 SN_API int sn_shift_update(sn_shift *shift, const double *validation_loss, uint64_t step);
+
+/* ---- the target-input estimator (paper Eqs. 6-8 through the generator) ----
+ *
+ * G(B) reaches L_val through the generator's target input C. One Gumbel
+ * sample per update: y = softmax((beta + g) / T), b = argmax y; the forward
+ * runs the generator at C = middle[b] (straight-through), the backward uses
+ * the relaxation C~ = sum_k y_k middle_k. The trainer computes dL_val/dC at
+ * that C under the current weights (w_t) and under the previous update's
+ * (w_{t-1}); Eq. 8's gradient is
+ *     d/dbeta_j = (dL/dC|w_t - dL/dC|w_{t-1}) * dC~/dbeta_j,
+ *     dC~/dbeta_j = y_j (middle_j - C~) / T.
+ * middle[] is in the generator's input units (sn_generator_normalized_target
+ * of each bucket's middle MACs). doc/algorithm.md says what the paper leaves
+ * open and what we chose. */
+typedef struct {
+    int bucket;                              /* b = argmax y */
+    double input;                            /* the forward's C = middle[b] */
+    double relaxed;                          /* C~ = sum_k y_k middle_k */
+    double y[SN_BUCKETS_MAX];                /* the relaxed sample */
+    double input_gradient[SN_BUCKETS_MAX];   /* dC~/dbeta */
+} sn_shift_target_draw;
+
+/* The sample of the given Gumbel noise (count entries each). */
+SN_API void sn_shift_target_input_sample(const double *beta, const double *middle,
+                                         const double *gumbel, int count, double temperature,
+                                         sn_shift_target_draw *draw);
+/* The update's sample at `step`: noise keyed by (seed, SN_RNG_SHIFT, step, 0),
+ * beta and T the shift's. */
+SN_API void sn_shift_target_input_draw(const sn_shift *shift, const double *middle,
+                                       uint64_t step, sn_shift_target_draw *draw);
+/* One target-input update. The first call (have_previous == 0) only records
+ * that the trainer has taken its weight snapshot (now and before are
+ * ignored). Later calls: delta[b] = now - before (NaN for the other
+ * buckets), gradient = delta[b] * draw->input_gradient, gumbel_bucket = b,
+ * one Adam step, probability[] recomputed. now and before are dL_val/dC at
+ * draw->input under w_t and w_{t-1}. SN_ERR_NUMERIC if either is not finite
+ * (nothing changes); SN_ERR_ARGUMENT for another estimator. */
+SN_API int sn_shift_update_target_input(sn_shift *shift, const sn_shift_target_draw *draw,
+                                        double now, double before);
 
 /* The shift's evolving state as a list of fields, the one place that names
  * them: a checkpoint saves and restores exactly these, the coordinator

@@ -216,8 +216,10 @@ static const sn_config_key config_keys[] = {
      "loss-change|variance",
      "shift: per-bucket validation-loss change (Eq. 8) or training-loss variance."},
     {"search", "shift_estimator", SN_CONFIG_CHOICE, FIELD(shift_estimator), "expectation", 0, 0,
-     "expectation|gumbel",
-     "shift: exact gradient of the expected change, or the paper's one Gumbel sample."},
+     "expectation|gumbel|target-input",
+     "shift: exact gradient of the expected change of the K bucket losses, one Gumbel sample "
+     "of it, or the paper's route through the generator's target input (one sampled bucket, "
+     "dL/dC under this and the previous update's weights; loss-change only)."},
     {"search", "shift_interval", SN_CONFIG_INT, FIELD(shift_interval), "100", 1, 1000000, NULL,
      "shift: steps between probability updates (U)."},
     {"search", "shift_warmup", SN_CONFIG_FLOAT, FIELD(shift_warmup), "0.15", 0, 1, NULL,
@@ -227,7 +229,7 @@ static const sn_config_key config_keys[] = {
     {"search", "shift_validation_images", SN_CONFIG_INT, FIELD(shift_validation_images), "384", 1,
      1e9, NULL, "shift: held-out images each bucket's subnet is evaluated on per update."},
     {"search", "shift_gumbel_temperature", SN_CONFIG_FLOAT, FIELD(shift_gumbel_temperature), "1",
-     1e-6, 1e6, NULL, "shift: temperature of the Gumbel estimator."},
+     1e-6, 1e6, NULL, "shift: temperature of the gumbel and target-input estimators' sample."},
     {"search", "shift_variance_temperature", SN_CONFIG_FLOAT, FIELD(shift_variance_temperature),
      "0.01", 1e-9, 1e9, NULL, "shift: tau of softmax(variance / tau)."},
     {"search", "generator_lambda", SN_CONFIG_FLOAT, FIELD(generator_lambda), "10", 0, 1e6, NULL,

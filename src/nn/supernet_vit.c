@@ -60,6 +60,7 @@ typedef struct {
 
     svit_shape shape;
     int masked;
+    int regularized;                  /* the last forward ran dropout and drop-path */
     /* masked mode: probabilities, masks and the masks' gradients */
     float *probabilities;             /* choice_total */
     float *embed_mask, *depth_gate;   /* [max_embed], [max_depth] */
@@ -431,6 +432,13 @@ static void branch_regularize_backward(float *dbranch, const float *dx, const fl
                                        int64_t width)
 {
     int64_t per_sample = m->tokens * width;
+    /* After an evaluation-mode forward the regularisers were the identity
+     * (the probability update differentiates held-out losses so). */
+    if (!m->regularized) {
+        if (dbranch != dx)
+            memcpy(dbranch, dx, (size_t)(batch * per_sample) * sizeof(float));
+        return;
+    }
     sn_drop_path_backward(dbranch, dx, keep, 1, batch, per_sample);
     if (mask)
         sn_dropout_backward(dbranch, dbranch, mask, batch * per_sample);
@@ -480,6 +488,7 @@ static const float *svit_forward(sn_network *network, const float *images, int64
     svit_model *m = network->model;
     const svit_shape *s = &m->shape;
     const sn_input_shape *in = &network->input;
+    m->regularized = mode->training;
     int64_t d = s->embed, e_max = m->max_embed, t = m->tokens, rows = batch * t;
     sn_patch_embed_forward(m->patch_tokens, images, PV(m->patch_weight, d, m->features),
                            P(m->patch_bias), batch, in->channels, in->height, in->width, m->patch,

@@ -36,12 +36,17 @@ int sn_shift_init(sn_shift *shift, int count, const sn_shift_options *options, u
         !(o->beta2 >= 0 && o->beta2 < 1) || !(o->epsilon > 0) || !(o->gumbel_temperature > 0) ||
         !(o->variance_temperature > 0) ||
         (o->statistic != SN_SHIFT_LOSS_CHANGE && o->statistic != SN_SHIFT_VARIANCE) ||
-        (o->estimator != SN_SHIFT_EXPECTATION && o->estimator != SN_SHIFT_GUMBEL))
+        (o->estimator != SN_SHIFT_EXPECTATION && o->estimator != SN_SHIFT_GUMBEL &&
+         o->estimator != SN_SHIFT_TARGET_INPUT))
         return sn_error_set(SN_ERR_ARGUMENT,
                             "shift: bad options (interval %d, warmup %lld, lr %g, betas %g %g, "
                             "epsilon %g, temperatures %g %g)",
                             o->interval, (long long)o->warmup, o->learning_rate, o->beta1,
                             o->beta2, o->epsilon, o->gumbel_temperature, o->variance_temperature);
+    /* The variance statistic has no held-out loss to differentiate. */
+    if (o->estimator == SN_SHIFT_TARGET_INPUT && o->statistic != SN_SHIFT_LOSS_CHANGE)
+        return sn_error_set(SN_ERR_ARGUMENT,
+                            "shift: the target-input estimator needs the loss-change statistic");
     shift->count = count;
     shift->options = *options;
     shift->seed = seed;
@@ -156,6 +161,9 @@ int sn_shift_update(sn_shift *shift, const double *validation_loss, uint64_t ste
         shift->updates++;
         return SN_OK;
     }
+    if (shift->options.estimator == SN_SHIFT_TARGET_INPUT)
+        return sn_error_set(SN_ERR_ARGUMENT, "shift: the target-input estimator updates through "
+                                             "sn_shift_update_target_input");
     if (!validation_loss)
         return sn_error_set(SN_ERR_ARGUMENT, "shift: the loss-change update needs validation losses");
     for (int k = 0; k < K; k++)
@@ -183,5 +191,44 @@ int sn_shift_update(sn_shift *shift, const double *validation_loss, uint64_t ste
     }
     memcpy(shift->previous_loss, validation_loss, (size_t)K * sizeof *validation_loss);
     shift->have_previous = 1;
+    return SN_OK;
+}
+
+void sn_shift_target_input_draw(const sn_shift *shift, const double *middle, uint64_t step,
+                                sn_shift_target_draw *draw)
+{
+    double g[SN_BUCKETS_MAX];
+    sn_rng_stream stream;
+    sn_rng_stream_init(&stream, shift->seed, SN_RNG_SHIFT, step, 0);
+    for (int k = 0; k < shift->count; k++)
+        g[k] = sn_rng_gumbel(&stream);
+    sn_shift_target_input_sample(shift->beta, middle, g, shift->count,
+                                 shift->options.gumbel_temperature, draw);
+}
+
+int sn_shift_update_target_input(sn_shift *shift, const sn_shift_target_draw *draw, double now,
+                                 double before)
+{
+    if (shift->options.estimator != SN_SHIFT_TARGET_INPUT)
+        return sn_error_set(SN_ERR_ARGUMENT, "shift: sn_shift_update_target_input needs the "
+                                             "target-input estimator");
+    if (!shift->have_previous) {
+        shift->have_previous = 1;
+        return SN_OK;
+    }
+    if (!isfinite(now) || !isfinite(before))
+        return sn_error_set(SN_ERR_NUMERIC,
+                            "shift: dL/dC of bucket %d is not finite (%g now, %g before)",
+                            draw->bucket, now, before);
+    int K = shift->count;
+    double difference = now - before;
+    for (int k = 0; k < K; k++) {
+        shift->delta[k] = k == draw->bucket ? difference : NAN;
+        shift->gradient[k] = difference * draw->input_gradient[k];
+    }
+    shift->gumbel_bucket = draw->bucket;
+    sn_shift_adam_step(shift, shift->gradient);
+    sn_softmax(shift->beta, K, shift->probability);
+    shift->updates++;
     return SN_OK;
 }

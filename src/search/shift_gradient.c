@@ -1,6 +1,7 @@
 /* The probability shift's numerics: softmax, the gradient of the expected
- * loss change (exact, or one straight-through Gumbel-softmax sample), and a
- * K-float Adam step. */
+ * loss change (exact, or one straight-through Gumbel-softmax sample), the
+ * target-input estimator's relaxed target and its gradient, and a K-float
+ * Adam step. */
 #include <math.h>
 
 #include "shift_internal.h"
@@ -54,6 +55,23 @@ int sn_shift_gumbel_gradient(const double *beta, const double *delta, const doub
      * gradient is the relaxation's (chain rule through z = (beta+g)/T). */
     softmax_weighted(y, delta, count, 1.0 / temperature, gradient);
     return sampled;
+}
+
+void sn_shift_target_input_sample(const double *beta, const double *middle, const double *gumbel,
+                                  int count, double temperature, sn_shift_target_draw *draw)
+{
+    double z[SN_BUCKETS_MAX];
+    for (int k = 0; k < count; k++)
+        z[k] = (beta[k] + gumbel[k]) / temperature;
+    sn_softmax(z, count, draw->y);
+    /* C~ as a function of beta is softmax((beta+g)/T) weighing the middles:
+     * the same chain rule as the Gumbel estimator's, with middle for delta. */
+    draw->bucket = sn_shift_gumbel_gradient(beta, middle, gumbel, count, temperature,
+                                            draw->input_gradient);
+    draw->input = middle[draw->bucket];
+    draw->relaxed = softmax_weighted(draw->y, middle, count, 1.0, NULL);
+    for (int k = count; k < SN_BUCKETS_MAX; k++)
+        draw->y[k] = draw->input_gradient[k] = 0.0;
 }
 
 void sn_shift_adam_step(sn_shift *shift, const double *gradient)

@@ -199,6 +199,10 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
     }
     if (t && t->have_shift)
         SN_TRY(sn_training_checkpoint_write_shift(w, &t->shift));
+    if (t && t->snapshot)
+        /* the target-input estimator's w_{t-1}; no other run has (or reads) it */
+        SN_TRY(write_table(w, "shift_snapshot", sn_network_parameter_table(s->network),
+                           t->snapshot));
     if (t) {
         SN_TRY(write_scalar_int64(w, "training/updates", t->updates));
         SN_TRY(write_scalar_double(w, "training/update_seconds", t->update_seconds));
@@ -483,6 +487,9 @@ static int read_contents(sn_checkpoint_reader *r, sn_training_state *s, int *com
     }
     if (t && t->have_shift)
         SN_TRY(sn_training_checkpoint_read_shift(r, &t->shift));
+    if (t && t->snapshot)
+        SN_TRY(read_table(r, "shift_snapshot", sn_network_parameter_table(s->network),
+                          t->snapshot));
     if (t) {
         SN_TRY(read_scalar_int64(r, "training/updates", &t->updates));
         SN_TRY(read_scalar_double(r, "training/update_seconds", &t->update_seconds));

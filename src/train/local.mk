@@ -17,6 +17,8 @@ libshiftnas_internal_la_SOURCES += \
 	src/train/recalibrate.c \
 	src/train/supernet_training.c \
 	src/train/supernet_training.h \
+	src/train/shift_target_input.c \
+	src/train/shift_target_input.h \
 	src/train/data_parallel.c \
 	src/train/data_parallel.h \
 	src/train/subnet_evaluation.c \

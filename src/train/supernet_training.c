@@ -17,6 +17,7 @@
 #include "shiftnas/error.h"
 #include "shiftnas/nn.h"
 #include "dist/dist_internal.h"
+#include "shift_target_input.h"
 
 static const char *const strategy_names[] = {"uniform",   "flops-uniform", "sandwich",
                                              "attentive", "shift",         "fixed"};
@@ -111,7 +112,14 @@ int sn_supernet_training_init(sn_supernet_training *t, const sn_config *config, 
         options.statistic = strcmp(config->shift_statistic, "variance") == 0 ? SN_SHIFT_VARIANCE
                                                                               : SN_SHIFT_LOSS_CHANGE;
         options.estimator = strcmp(config->shift_estimator, "gumbel") == 0 ? SN_SHIFT_GUMBEL
-                                                                            : SN_SHIFT_EXPECTATION;
+                            : strcmp(config->shift_estimator, "target-input") == 0
+                                ? SN_SHIFT_TARGET_INPUT
+                                : SN_SHIFT_EXPECTATION;
+        if (options.estimator == SN_SHIFT_TARGET_INPUT && options.statistic != SN_SHIFT_LOSS_CHANGE)
+            return sn_error_set(SN_ERR_CONFIG,
+                                "[search] shift_estimator = target-input needs shift_statistic = "
+                                "loss-change (it differentiates the held-out loss; the variance "
+                                "statistic has none)");
         options.interval = (int)config->shift_interval;
         options.warmup = (int64_t)llround(config->shift_warmup * (double)total_steps);
         options.learning_rate = config->shift_learning_rate;
@@ -128,6 +136,8 @@ int sn_supernet_training_init(sn_supernet_training *t, const sn_config *config, 
          * must be free to become confident. */
         sn_optimizer_settings adam = {SN_OPTIMIZER_ADAMW, 0, 0, 0.9f, 0.999f, 1e-8f, 0.0f};
         SN_TRY(sn_optimizer_init(&t->generator_optimizer, &adam, &t->generator.table));
+        if (options.estimator == SN_SHIFT_TARGET_INPUT)
+            SN_TRY(sn_target_input_init(t));
     }
     return SN_OK;
 }
@@ -142,6 +152,7 @@ void sn_supernet_training_free(sn_supernet_training *t)
     sn_free(t->validation_mine);
     sn_free(t->validation_all);
     sn_free(t->validation_counts);
+    sn_target_input_free(t);
     if (t->have_shift)
         sn_shift_free(&t->shift);
     if (t->have_generator) {
@@ -429,6 +440,29 @@ static int broadcast_shift(sn_supernet_training *t)
     return sn_dist_broadcast(dist, t->validation_loss, sizeof(double) * SN_BUCKETS_MAX, 0);
 }
 
+/* Every update's end: rank 0's shift state to every rank, the log's row,
+ * the time spent. The target-input estimator has no per-bucket statistic
+ * (one bucket is sampled): its row holds the gradient on beta. */
+static int finish_update(sn_supernet_training *t, int64_t step, const double *losses,
+                         double start)
+{
+    SN_TRY(broadcast_shift(t));
+    t->updates++;
+    if (t->log) {
+        const sn_shift *shift = &t->shift;
+        const double *statistic = shift->options.statistic == SN_SHIFT_VARIANCE ? shift->variance
+                                  : shift->options.estimator == SN_SHIFT_TARGET_INPUT
+                                      ? shift->gradient
+                                      : shift->delta;
+        SN_TRY(sn_run_log_update(t->log, step, shift->beta, shift->probability, statistic,
+                                 losses));
+    }
+    double seconds = sn_now() - start;
+    t->update_seconds += seconds;
+    t->dp->times.coordinator += seconds;
+    return SN_OK;
+}
+
 /* The probability update (the paper's Eq. 8): each bucket's subnet is the
  * generator's deployment answer (argmax) for the bucket's middle; its
  * validation loss now against the previous update's gives delta_k. Every
@@ -442,6 +476,10 @@ static int update_probabilities(sn_supernet_training *t, int64_t step,
     const sn_dist *dist = t->dp->dist;
     const double *losses = NULL;
     int status = SN_OK;
+    if (t->shift.options.estimator == SN_SHIFT_TARGET_INPUT) {
+        SN_TRY(sn_target_input_update(t, step, v));
+        return finish_update(t, step, t->validation_loss, start);
+    }
     if (t->shift.options.statistic == SN_SHIFT_LOSS_CHANGE) {
         const sn_buckets *buckets = &t->sampler.buckets;
         int K = buckets->count;
@@ -489,19 +527,7 @@ static int update_probabilities(sn_supernet_training *t, int64_t step,
                                   (long long)step + 1, sn_error_message());
     }
     SN_TRY(sn_dist_agree(dist, status));
-    SN_TRY(broadcast_shift(t));
-    t->updates++;
-    if (t->log) {
-        const double *statistic = t->shift.options.statistic == SN_SHIFT_VARIANCE
-                                      ? t->shift.variance
-                                      : t->shift.delta;
-        SN_TRY(sn_run_log_update(t->log, step, t->shift.beta, t->shift.probability, statistic,
-                                 losses));
-    }
-    double seconds = sn_now() - start;
-    t->update_seconds += seconds;
-    t->dp->times.coordinator += seconds;
-    return SN_OK;
+    return finish_update(t, step, losses, start);
 }
 
 int sn_supernet_training_after_step(sn_supernet_training *t, int64_t step, double lr_scale)

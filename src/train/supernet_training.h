@@ -92,6 +92,12 @@ typedef struct {
     double *validation_mine;        /* [chunks of this rank * buckets] */
     double *validation_all;         /* [chunks * buckets] (rank 0) */
     int *validation_counts;         /* [ranks] */
+
+    /* the target-input estimator only (shift_target_input.h) */
+    float *snapshot;                /* [parameters] the weights at the previous update */
+    float *generator_grads_saved;   /* [generator parameters] kept across its extra backward */
+    float *input_dloss_dp;          /* [choice_total] the summed architecture gradient */
+    double *input_mine, *input_all; /* [chunks * (1 + choice_total)]: loss sum, d loss / d p */
 } sn_supernet_training;
 
 /* Builds the strategy's state for `network` (a supernet), including the

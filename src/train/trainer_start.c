@@ -96,9 +96,12 @@ static void print_model_lines(const sn_trainer *t, FILE *out)
             config->search_strategy, buckets->count, (double)buckets->edge[0] / 1e6,
             (double)buckets->edge[buckets->count] / 1e6);
     if (training->have_shift)
-        fprintf(out, "; probability updates every %d steps after step %lld (%s)",
+        fprintf(out, "; probability updates every %d steps after step %lld (%s%s%s)",
                 training->shift.options.interval, (long long)training->shift.options.warmup,
-                config->shift_statistic);
+                config->shift_statistic,
+                training->shift.options.statistic == SN_SHIFT_LOSS_CHANGE ? ", " : "",
+                training->shift.options.statistic == SN_SHIFT_LOSS_CHANGE ? config->shift_estimator
+                                                                           : "");
     fprintf(out, "\n");
 }
 

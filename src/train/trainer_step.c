@@ -213,6 +213,8 @@ static uint64_t state_hash(const sn_trainer *t)
     }
     if (training->have_shift)
         h = sn_shift_state_hash(&training->shift, h);
+    if (training->snapshot)
+        h = sn_hash_bytes(h, training->snapshot, sizeof(float) * table->total);
     return h;
 }
 

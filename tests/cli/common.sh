@@ -102,7 +102,8 @@ launch() {
 # same_run_state A B: the runs in directories A and B ended with the same bits: model.h5's
 # supernet and generator; the final checkpoint's optimiser moments, batch-norm
 # statistics, generator Adam, probability shift (beta, Adam, the last
-# snapshot's losses, the variance ring); log.h5 whole; metrics.csv without
+# snapshot's losses, the variance ring; target-input's weight snapshot);
+# log.h5 whole; metrics.csv without
 # its seconds column. (The final checkpoint's timings and embedded files
 # are not compared: the files' bytes depend on when HDF5 flushed.)
 final_checkpoint() {
@@ -117,7 +118,7 @@ same_run_state() {
     h5diff "$a/log.h5" "$b/log.h5" >/dev/null 2>&1 || return 1
     ca=$a/checkpoints/$(final_checkpoint "$a") cb=$b/checkpoints/$(final_checkpoint "$b")
     [ "$(basename "$ca")" = "$(basename "$cb")" ] || return 1
-    for group in /optimizer /batchnorm /generator_optimizer /shift; do
+    for group in /optimizer /batchnorm /generator_optimizer /shift /shift_snapshot; do
         if h5ls "$ca$group" >/dev/null 2>&1 || h5ls "$cb$group" >/dev/null 2>&1; then
             h5diff "$ca" "$cb" "$group" "$group" >/dev/null 2>&1 || return 1
         fi

@@ -195,6 +195,11 @@ EXTRA_DIST += tests/cli/test_search_ranks.sh
 # run's one row, every bad panel or run one line (needs Fashion-MNIST).
 TESTS += tests/cli/test_probe.sh
 EXTRA_DIST += tests/cli/test_probe.sh
+# shift_estimator = target-input: the same bits on 1, 2 and 3 ranks and after
+# a resume, its log rows, the refusal with the variance statistic (needs
+# Fashion-MNIST).
+TESTS += tests/cli/test_target_input.sh
+EXTRA_DIST += tests/cli/test_target_input.sh
 # Checkpoints and resume: the same bits after SIGKILL/SIGUSR1/SIGTERM at
 # random moments, a torn checkpoint write, a change of rank count; refusals.
 TESTS += tests/cli/test_resume.sh

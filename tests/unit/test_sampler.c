@@ -357,6 +357,99 @@ START_TEST(beta_gradient_matches_finite_differences)
 }
 END_TEST
 
+/* The target-input estimator's relaxed target C~ = sum_k softmax((beta +
+ * g)/T)_k middle_k: its gradient against central differences (as above);
+ * the forward's C is the argmax bucket's middle. */
+START_TEST(target_input_gradient_matches_finite_differences)
+{
+    enum { K = 8 };
+    double beta[K], middle[K], g[K];
+    sn_rng_stream s;
+    sn_rng_stream_init(&s, 4, SN_RNG_TEST, 0, 0);
+    for (int k = 0; k < K; k++) {
+        beta[k] = sn_rng_normal(&s);
+        middle[k] = (k + 0.5) / K;
+        g[k] = sn_rng_gumbel(&s);
+    }
+    const double T = 0.7, h = 1e-5;
+    sn_shift_target_draw draw;
+    sn_shift_target_input_sample(beta, middle, g, K, T, &draw);
+    for (int k = 0; k < K; k++)
+        ck_assert((beta[k] + g[k]) <= (beta[draw.bucket] + g[draw.bucket]));
+    ck_assert(draw.input == middle[draw.bucket]);
+    ck_assert_double_eq_tol(draw.relaxed, gumbel_relaxed(beta, middle, g, K, T), 1e-15);
+    for (int j = 0; j < K; j++) {
+        double save = beta[j];
+        beta[j] = save + h;
+        double up = gumbel_relaxed(beta, middle, g, K, T);
+        beta[j] = save - h;
+        double down = gumbel_relaxed(beta, middle, g, K, T);
+        beta[j] = save;
+        ck_assert_double_eq_tol(draw.input_gradient[j], (up - down) / (2 * h), 1e-8);
+    }
+}
+END_TEST
+
+/* The target-input update: the first call only marks the snapshot taken;
+ * then gradient = (now - before) * dC~/dbeta, delta holds the difference at
+ * the sampled bucket only, one Adam step (lr along -sign(gradient) at the
+ * first step); a non-finite slope changes nothing; the draw is keyed;
+ * sn_shift_update refuses this estimator and the variance statistic refuses
+ * it at init. */
+START_TEST(target_input_update_descends_the_slope_difference)
+{
+    enum { K = 6 };
+    sn_shift_options o;
+    sn_shift_options_defaults(&o);
+    o.estimator = SN_SHIFT_TARGET_INPUT;
+    sn_shift shift;
+    ck_assert_int_eq(sn_shift_init(&shift, K, &o, 5), SN_OK);
+    double middle[K];
+    for (int k = 0; k < K; k++)
+        middle[k] = (k + 0.5) / K;
+    sn_shift_target_draw draw, again;
+    sn_shift_target_input_draw(&shift, middle, 42, &draw);
+    sn_shift_target_input_draw(&shift, middle, 42, &again);
+    ck_assert(memcmp(&draw, &again, sizeof draw) == 0);
+    double loss[K] = {1, 1, 1, 1, 1, 1};
+    ck_assert_int_eq(sn_shift_update(&shift, loss, 42), SN_ERR_ARGUMENT);
+    ck_assert_int_eq(sn_shift_update_target_input(&shift, &draw, NAN, NAN), SN_OK);
+    ck_assert_int_eq(shift.have_previous, 1);
+    ck_assert_int_eq(shift.updates, 0);
+    for (int k = 0; k < K; k++)
+        ck_assert(shift.beta[k] == 0.0);
+    ck_assert_int_eq(sn_shift_update_target_input(&shift, &draw, INFINITY, 0.1), SN_ERR_NUMERIC);
+    ck_assert_int_eq(shift.updates, 0);
+    ck_assert_int_eq(sn_shift_update_target_input(&shift, &draw, 0.3, 0.1), SN_OK);
+    ck_assert_int_eq(shift.updates, 1);
+    ck_assert_int_eq(shift.gumbel_bucket, draw.bucket);
+    double sum = 0;
+    for (int k = 0; k < K; k++) {
+        if (k == draw.bucket)
+            ck_assert_double_eq_tol(shift.delta[k], 0.2, 1e-15);
+        else
+            ck_assert(isnan(shift.delta[k]));
+        ck_assert_double_eq_tol(shift.gradient[k], 0.2 * draw.input_gradient[k], 1e-15);
+        /* Adam's first step: lr g / (|g| + epsilon), against the gradient */
+        double g = shift.gradient[k];
+        ck_assert_double_eq_tol(shift.beta[k], -o.learning_rate * g / (fabs(g) + o.epsilon),
+                                1e-12);
+        sum += shift.probability[k];
+    }
+    ck_assert_double_eq_tol(sum, 1.0, 1e-12);
+    ck_assert_int_eq(sn_shift_check_state(&shift), SN_OK);
+    sn_shift_free(&shift);
+
+    o.statistic = SN_SHIFT_VARIANCE;
+    ck_assert_int_eq(sn_shift_init(&shift, K, &o, 5), SN_ERR_ARGUMENT);
+    o.statistic = SN_SHIFT_LOSS_CHANGE;
+    o.estimator = SN_SHIFT_EXPECTATION;
+    ck_assert_int_eq(sn_shift_init(&shift, K, &o, 5), SN_OK);
+    ck_assert_int_eq(sn_shift_update_target_input(&shift, &draw, 0.3, 0.1), SN_ERR_ARGUMENT);
+    sn_shift_free(&shift);
+}
+END_TEST
+
 /* Synthetic run: bucket 3's validation loss falls by 0.05 per update, the
  * others wander by +-0.002. With the default lr, 20 Adam updates (21 calls:
  * the first only stores the snapshot) take p_3 above 0.5. */
@@ -621,6 +714,8 @@ int main(void)
     suite_add_tcase(suite, samplers);
     TCase *shift = tcase_create("shift");
     tcase_add_test(shift, beta_gradient_matches_finite_differences);
+    tcase_add_test(shift, target_input_gradient_matches_finite_differences);
+    tcase_add_test(shift, target_input_update_descends_the_slope_difference);
     tcase_add_test(shift, shift_moves_probability_to_the_falling_bucket);
     tcase_add_test(shift, shift_draw_follows_probabilities);
     tcase_add_test(shift, variance_statistic_picks_the_noisiest_bucket);

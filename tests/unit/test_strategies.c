@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #include "shiftnas/nn.h"
 #include "shiftnas/rng.h"
 #include "supernet_training.h"
+#include "shift_target_input.h"
 #include "image_batches.h"
 
 enum { CLASSES = 5, IMAGE = 12, BATCH = 8, HELD_OUT = 16 };
@@ -436,6 +438,238 @@ START_TEST(shift_updates_probabilities_from_held_out_losses)
 }
 END_TEST
 
+/* HELD_OUT images of a fixed pattern as the probability update's held-out
+ * set, in chunks of BATCH. */
+typedef struct {
+    sn_image_set set;
+    uint32_t indices[HELD_OUT];
+    float images[BATCH * IMAGE * IMAGE];
+    int32_t labels[BATCH];
+    sn_input_pipeline pipeline; /* the source keeps a pointer to it */
+    sn_image_source *source;
+    sn_supernet_validation validation;
+} held_out;
+
+static void held_out_open(held_out *h)
+{
+    memset(h, 0, sizeof *h);
+    h->set = (sn_image_set){HELD_OUT, 1, IMAGE, IMAGE, CLASSES, NULL, NULL};
+    h->set.pixels = malloc(HELD_OUT * IMAGE * IMAGE);
+    h->set.labels = malloc(sizeof(int32_t) * HELD_OUT);
+    for (int i = 0; i < HELD_OUT; i++) {
+        h->indices[i] = (uint32_t)i;
+        h->set.labels[i] = i % CLASSES;
+        for (int p = 0; p < IMAGE * IMAGE; p++)
+            h->set.pixels[i * IMAGE * IMAGE + p] = (uint8_t)((i * 37 + p * 11) % 256);
+    }
+    static const sn_normalization normalization = {1, {0.5f}, {0.25f}};
+    test_pipeline(&h->pipeline, &normalization, NULL);
+    ck_assert_int_eq(sn_image_source_from_set(&h->source, &h->set, &h->pipeline), SN_OK);
+    h->validation = (sn_supernet_validation){h->source, h->indices, HELD_OUT, BATCH, h->images,
+                                             h->labels};
+}
+
+static void held_out_close(held_out *h)
+{
+    sn_image_source_free(h->source);
+    free(h->set.pixels);
+    free(h->set.labels);
+}
+
+/* dL_val/dt of the target-input estimator (t the generator's normalised
+ * target) against central differences of the held-out loss itself: the
+ * generator's soft forward (there the loss is differentiable in t; the
+ * update's hard one-hots make it piecewise constant), the masked supernet
+ * over both chunks, then the generator's backward. h = 3e-3 in t; the
+ * float32 loss's rounding (~1e-7) is far below the change (~1e-5). */
+START_TEST(target_input_gradient_matches_the_held_out_loss)
+{
+    const char *sets[] = {"search.shift_estimator=target-input", "search.shift_interval=2",
+                          "search.shift_warmup=0"};
+    held_out h;
+    held_out_open(&h);
+    fixture f;
+    fixture_open_with(&f, "shift", sets, 3, &h.validation);
+    sn_supernet_training *t = &f.training;
+    /* At their initialisations the network's output hardly depends on the
+     * architecture, nor the generator's on its target: weights of a larger
+     * scale, and a target input that matters, make the check a real one. */
+    sn_rng_stream stream;
+    sn_rng_stream_init(&stream, 78, SN_RNG_TEST, 0, 0);
+    float *weights = sn_network_parameters(f.network);
+    for (size_t i = 0; i < sn_network_parameter_table(f.network)->total; i++)
+        weights[i] = 0.5f * sn_rng_normal(&stream);
+    const sn_parameter_entry *w_ih = &t->generator.table.entries[t->generator.entry_w_ih];
+    for (int64_t r = 0; r < w_ih->shape[0]; r++)
+        t->generator.params[w_ih->offset + r * w_ih->shape[1]] *= 30.0f;
+    sn_generator_key key = {9, 5, 3};
+    double range = t->generator.macs_max - t->generator.macs_min;
+    int64_t statistics;
+    const float *running = sn_network_running_statistics(f.network, &statistics);
+    float *running_before = malloc(sizeof(float) * (size_t)(statistics + 1));
+    memcpy(running_before, running, sizeof(float) * (size_t)statistics);
+    const double step = 3e-3;
+    int checked = 0;
+    for (int i = 0; i < 3; i++) {
+        double target = t->generator.macs_min + range * (0.2 + 0.3 * i);
+        double loss, slope, up, down, unused;
+        ck_assert_int_eq(sn_target_input_evaluate(t, &h.validation, target, 1.0f, &key, 0, &loss,
+                                                  &slope), SN_OK);
+        ck_assert_int_eq(sn_target_input_evaluate(t, &h.validation, target + step * range, 1.0f,
+                                                  &key, 0, &up, &unused), SN_OK);
+        ck_assert_int_eq(sn_target_input_evaluate(t, &h.validation, target - step * range, 1.0f,
+                                                  &key, 0, &down, &unused), SN_OK);
+        double numeric = (up - down) / (2 * step);
+        printf("target-input: t = %.1f: dL/dt %.6g, central difference %.6g (loss %.6f)\n",
+               0.2 + 0.3 * i, slope, numeric, loss);
+        ck_assert(isfinite(loss) && loss > 0);
+        ck_assert_msg(fabs(slope - numeric) <= 0.03 * fabs(numeric) + 2e-5,
+                      "dL/dt %g, central difference %g", slope, numeric);
+        checked += fabs(numeric) > 1e-3;
+    }
+    ck_assert_msg(checked > 0, "the held-out loss hardly depends on the target: a vacuous check");
+    ck_assert(memcmp(running_before, running, sizeof(float) * (size_t)statistics) == 0);
+    free(running_before);
+    fixture_close(&f);
+    held_out_close(&h);
+}
+END_TEST
+
+/* The update: the first only takes the snapshot (beta stays 0); the next
+ * ones move beta by exactly (dL/dC under w_t - under w_{t-1}) times the
+ * sampled dC~/dbeta, evaluated here again by hand from a copy of the
+ * previous update's weights; the snapshot is then w_t; the update leaves
+ * the weights, the running statistics and the generator's gradients as
+ * they were. */
+START_TEST(target_input_update_differentiates_between_snapshots)
+{
+    const char *sets[] = {"search.shift_estimator=target-input", "search.shift_interval=2",
+                          "search.shift_warmup=0", "search.shift_learning_rate=0.5"};
+    held_out h;
+    held_out_open(&h);
+    fixture f;
+    fixture_open_with(&f, "shift", sets, 4, &h.validation);
+    sn_supernet_training *t = &f.training;
+    ck_assert_ptr_nonnull(t->snapshot);
+    const sn_parameter_table *table = sn_network_parameter_table(f.network);
+    size_t n = table->total, gn = t->generator.table.total;
+    float *weights = sn_network_parameters(f.network);
+    float *previous = malloc(sizeof(float) * n), *before_update = malloc(sizeof(float) * n);
+    float *generator_grads = malloc(sizeof(float) * gn);
+    int64_t statistics;
+    const float *running = sn_network_running_statistics(f.network, &statistics);
+    float *running_before = malloc(sizeof(float) * (size_t)(statistics + 1));
+    double middle[SN_BUCKETS_MAX], middle_macs[SN_BUCKETS_MAX];
+    for (int k = 0; k < t->shift.count; k++) {
+        const int64_t *edge = t->sampler.buckets.edge;
+        middle_macs[k] = 0.5 * ((double)edge[k] + (double)edge[k + 1]);
+        middle[k] = sn_generator_normalized_target(&t->generator, middle_macs[k]);
+    }
+    for (int64_t step = 0; step < 6; step++) {
+        run_step(&f, step);
+        const float *g = sn_network_gradients(f.network);
+        for (size_t i = 0; i < n; i++)
+            weights[i] -= 0.05f * g[i];
+        int due = step % 2 == 1;
+        sn_shift_target_draw draw;
+        sn_shift_target_input_draw(&t->shift, middle, (uint64_t)step, &draw);
+        memcpy(before_update, weights, sizeof(float) * n);
+        memcpy(running_before, running, sizeof(float) * (size_t)statistics);
+        memcpy(generator_grads, t->generator.grads, sizeof(float) * gn);
+        ck_assert_int_eq(sn_supernet_training_after_step(&f.training, step, 1.0), SN_OK);
+        if (!due)
+            continue;
+        ck_assert(memcmp(before_update, weights, sizeof(float) * n) == 0);
+        ck_assert(memcmp(t->snapshot, weights, sizeof(float) * n) == 0);
+        ck_assert(memcmp(running_before, running, sizeof(float) * (size_t)statistics) == 0);
+        ck_assert(memcmp(generator_grads, t->generator.grads, sizeof(float) * gn) == 0);
+        ck_assert_int_eq(t->shift.have_previous, 1);
+        double expected_now = NAN, expected_before = NAN;
+        if (step > 1) {
+            /* Eq. 8 by hand: the same sample, generator (as after_step's
+             * optimiser step left it) and noise under the previous update's
+             * weights and under these */
+            sn_generator_key key = {(uint64_t)f.config.seed, (uint64_t)step,
+                                    SN_TARGET_INPUT_GENERATOR_ITEM};
+            float temperature = sn_generator_temperature(&t->generator.settings, step, 100);
+            double loss;
+            memcpy(weights, previous, sizeof(float) * n);
+            ck_assert_int_eq(sn_target_input_evaluate(t, &h.validation, middle_macs[draw.bucket],
+                                                      temperature, &key, 1, &loss,
+                                                      &expected_before), SN_OK);
+            memcpy(weights, before_update, sizeof(float) * n);
+            ck_assert_int_eq(sn_target_input_evaluate(t, &h.validation, middle_macs[draw.bucket],
+                                                      temperature, &key, 1, &loss,
+                                                      &expected_now), SN_OK);
+            ck_assert_msg(loss == t->validation_loss[draw.bucket], "loss %.17g, update %.17g", loss, t->validation_loss[draw.bucket]);
+        }
+        if (step == 1) {
+            ck_assert_int_eq(t->shift.updates, 0);
+            for (int k = 0; k < t->shift.count; k++)
+                ck_assert(t->shift.beta[k] == 0.0 && isnan(t->validation_loss[k]));
+        } else {
+            int b = draw.bucket;
+            ck_assert_int_eq(t->shift.gumbel_bucket, b);
+            ck_assert_msg(t->shift.delta[b] == expected_now - expected_before,
+                          "delta %.17g, by hand %.17g", t->shift.delta[b],
+                          expected_now - expected_before);
+            for (int k = 0; k < t->shift.count; k++) {
+                ck_assert(t->shift.gradient[k] == t->shift.delta[b] * draw.input_gradient[k]);
+                ck_assert(k == b ? isfinite(t->validation_loss[k]) && t->validation_loss[k] > 0
+                                 : isnan(t->validation_loss[k]));
+            }
+        }
+        memcpy(previous, weights, sizeof(float) * n);
+    }
+    ck_assert_int_eq(t->shift.updates, 2);
+    ck_assert_int_eq(t->updates, 3);
+    double spread = 0;
+    for (int k = 0; k < t->shift.count; k++)
+        spread = fmax(spread, fabs(t->shift.beta[k]));
+    ck_assert_msg(spread > 0.1, "beta did not move (max |beta| %g)", spread);
+    free(previous);
+    free(before_update);
+    free(generator_grads);
+    free(running_before);
+    fixture_close(&f);
+    held_out_close(&h);
+}
+END_TEST
+
+/* The variance statistic has no held-out loss for target-input to
+ * differentiate: refused at setup, naming both keys. */
+START_TEST(target_input_refuses_the_variance_statistic)
+{
+    sn_config config;
+    sn_config_defaults(&config);
+    ck_assert_int_eq(sn_config_set(&config, "search.strategy=shift"), SN_OK);
+    ck_assert_int_eq(sn_config_set(&config, "search.shift_estimator=target-input"), SN_OK);
+    ck_assert_int_eq(sn_config_set(&config, "search.shift_statistic=variance"), SN_OK);
+    sn_space space;
+    make_space(&space);
+    sn_layer_settings layers;
+    sn_layer_settings_from_config(&layers, &config);
+    sn_network *network = NULL;
+    ck_assert_int_eq(sn_network_create_supernet(&network, &space, &layers, BATCH), SN_OK);
+    sn_dist *dist = NULL;
+    ck_assert_int_eq(sn_dist_local(&dist), SN_OK);
+    config.distributed_shards = 1;
+    sn_data_parallel dp;
+    ck_assert_int_eq(sn_data_parallel_init(&dp, dist, &config, network, BATCH, space.choice_total),
+                     SN_OK);
+    sn_supernet_training training;
+    ck_assert_int_eq(sn_supernet_training_init(&training, &config, network, &dp, 100, 0, BATCH,
+                                               NULL, NULL), SN_ERR_CONFIG);
+    ck_assert_msg(strstr(sn_error_message(), "shift_estimator = target-input") &&
+                      strstr(sn_error_message(), "shift_statistic = loss-change"),
+                  "message: %s", sn_error_message());
+    sn_supernet_training_free(&training);
+    sn_data_parallel_free(&dp);
+    sn_dist_free(dist);
+    sn_network_free(network);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("strategies");
@@ -447,6 +681,9 @@ static Suite *suite(void)
     tcase_add_test(c, steps_are_deterministic);
     tcase_add_test(c, shift_runs_the_generator_subnet_masked);
     tcase_add_test(c, shift_updates_probabilities_from_held_out_losses);
+    tcase_add_test(c, target_input_gradient_matches_the_held_out_loss);
+    tcase_add_test(c, target_input_update_differentiates_between_snapshots);
+    tcase_add_test(c, target_input_refuses_the_variance_statistic);
     suite_add_tcase(s, c);
     return s;
 }

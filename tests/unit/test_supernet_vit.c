@@ -419,6 +419,48 @@ START_TEST(architecture_gradient_matches_finite_differences)
 }
 END_TEST
 
+/* The backward of an evaluation-mode forward (the probability update's
+ * held-out gradient) is the gradient of the evaluation-mode loss: with
+ * dropout and drop-path configured, it equals the training-mode gradient
+ * of the same weights without them, weights and d loss / d p alike; a
+ * training-mode forward before it leaves no stale masks behind. */
+START_TEST(evaluation_backward_ignores_the_regularizers)
+{
+    sn_space space;
+    small_space(&space);
+    supernet_case plain, regularized;
+    setup_inputs(&plain);
+    setup_inputs(&regularized);
+    plain.network = create(&space);
+    regularized.network = create_regularized(&space, 0.3, 0.2);
+    randomize(plain.network, 700);
+    randomize(regularized.network, 700);
+    float p[SN_SPACE_MAX_DIMENSIONS * SN_SPACE_MAX_CHOICES];
+    soft_probabilities(&space, p, 9);
+    plain.soft = regularized.soft = p;
+    step(&plain);
+    step(&regularized); /* leaves dropout masks and drop-path keeps */
+    sn_network_zero_gradients(regularized.network);
+    sn_forward_mode evaluation = {0, 7, 3, 0};
+    const float *logits = sn_network_forward(regularized.network, regularized.images, BATCH,
+                                             &evaluation);
+    sn_softmax_cross_entropy_forward(regularized.probs, logits, regularized.labels, BATCH, CLASSES,
+                                     0.0f, NULL);
+    ck_assert(close_enough("logits", logits, plain.logits, BATCH * CLASSES, 1e-6));
+    sn_softmax_cross_entropy_backward(regularized.dlogits, regularized.probs, regularized.labels,
+                                      BATCH, CLASSES, 0.0f, 1.0f);
+    sn_network_backward(regularized.network, regularized.dlogits, BATCH);
+    int64_t n = (int64_t)sn_network_parameter_table(plain.network)->total;
+    ck_assert(close_enough("weight gradients", sn_network_gradients(regularized.network),
+                           sn_network_gradients(plain.network), n, 1e-6));
+    ck_assert(close_enough("d loss / d p", sn_network_architecture_gradient(regularized.network),
+                           sn_network_architecture_gradient(plain.network), space.choice_total,
+                           1e-6));
+    sn_network_free(plain.network);
+    sn_network_free(regularized.network);
+}
+END_TEST
+
 /* One step of c, then up to `per_entry` elements of every parameter entry
  * against central differences (h = 2e-3, 3e-2 relative + 3e-4 absolute, as
  * for the fixed networks); frees c's network. */
@@ -662,6 +704,7 @@ int main(void)
     tcase_set_timeout(masked, 60);
     tcase_add_test(masked, masked_one_hot_equals_sliced);
     tcase_add_test(masked, architecture_gradient_matches_finite_differences);
+    tcase_add_test(masked, evaluation_backward_ignores_the_regularizers);
     tcase_add_test(masked, masked_weight_gradients_match_finite_differences);
     tcase_add_test(masked, masked_weight_gradients_with_regularizers_match_finite_differences);
     tcase_add_test(masked, masked_layernorm_gradients_match_finite_differences);
