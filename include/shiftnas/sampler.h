@@ -21,7 +21,9 @@
  *   sandwich       the largest, the smallest and N uniform subnets per step;
  *   attentive      a bucket uniformly, a target inside it, C candidates in
  *                  that bucket; the trainer scores them by mini-batch loss and
- *                  keeps the best or the worst (sn_attentive_select).
+ *                  trains the best or the worst (sn_attentive_select): one
+ *                  subnet per step, AttentiveNAS's candidate rule without its
+ *                  sandwich rule or distillation.
  *
  * Probability shift (ShiftNAS Sec. 3.2). Logits beta[K], p = softmax(beta),
  * the step's bucket k ~ p (keyed). Every `interval` steps after `warmup`
@@ -29,7 +31,9 @@
  * sn_shift_update(): delta_k = L_val(now) - L_val(previous update), and Adam
  * descends d/dbeta E_{k~p}[delta_k], so buckets whose loss still falls fastest
  * gain probability. Alternatively (statistic = variance) p = softmax(var/tau)
- * of each bucket's training-loss variance over the last `interval` steps.
+ * of each bucket's training-loss variance over the last `interval` steps
+ * (recorded under the bucket the trained subnet's MACs fall in). The
+ * control arm (options.frozen) runs every update but leaves p uniform.
  * doc/algorithm.md gives the choices and the reasons.
  */
 #ifndef SHIFTNAS_SAMPLER_H
@@ -149,9 +153,18 @@ typedef enum {
     SN_SHIFT_VARIANCE = 1     /* softmax(variance of the training loss / tau) */
 } sn_shift_statistic;
 
+/* What each estimator computes (doc/algorithm.md). Both weigh the measured
+ * delta_k of all K buckets; neither is the paper's route, where one
+ * Gumbel-softmax sample of the bucket reaches L_val through the generator's
+ * target input. */
 typedef enum {
-    SN_SHIFT_EXPECTATION = 0, /* exact gradient of E_{k~softmax(beta)}[delta_k] */
-    SN_SHIFT_GUMBEL = 1       /* the paper's single straight-through Gumbel-softmax sample */
+    /* the exact gradient of the expected change E_{k~p}[delta_k] =
+     * sum_k p_k delta_k over all K buckets */
+    SN_SHIFT_EXPECTATION = 0,
+    /* one Gumbel-softmax relaxation y = softmax((beta + g) / T), straight
+     * through: the gradient of sum_k y_k delta_k, still over all K buckets'
+     * losses (not the paper's single sample) */
+    SN_SHIFT_GUMBEL = 1
 } sn_shift_estimator;
 
 typedef struct {
@@ -163,6 +176,10 @@ typedef struct {
     double beta1, beta2, epsilon; /* default 0.9, 0.999, 1e-8 */
     double gumbel_temperature; /* default 1 */
     double variance_temperature; /* tau of softmax(variance / tau); default 0.01 */
+    /* The control arm: each update measures and computes as usual (delta,
+     * gradient, or the ring's variances) but beta, Adam and probability
+     * stay as sn_shift_init left them (uniform); default 0. */
+    int frozen;
 } sn_shift_options;
 
 typedef struct {
@@ -183,7 +200,8 @@ typedef struct {
     double delta[SN_BUCKETS_MAX];    /* last update's delta_k */
     double gradient[SN_BUCKETS_MAX]; /* last update's d/dbeta */
     int gumbel_bucket;               /* last Gumbel estimator's sampled bucket (-1: none) */
-    int64_t updates;                 /* updates that changed the distribution */
+    int64_t updates;                 /* updates that changed the distribution (frozen:
+                                        that would have) */
 
     /* variance statistic: a ring of the last `interval` (bucket, loss) records */
     int ring_capacity, ring_head, ring_size;
@@ -217,8 +235,9 @@ SN_API int sn_shift_record(sn_shift *shift, int bucket, double loss);
  * gradient (by the estimator; Gumbel noise keyed by (seed, SN_RNG_SAMPLER,
  * step, 0xFFFFFFFF)) and take one Adam step on beta. Variance: computes each
  * bucket's mean and variance from the ring (validation_loss may be NULL).
- * Then recomputes probability[]. SN_ERR_NUMERIC if a loss is not finite
- * (nothing changes). */
+ * Then recomputes probability[]. With options.frozen, everything but the
+ * Adam step and the new probability[]: beta and p stay uniform.
+ * SN_ERR_NUMERIC if a loss is not finite (nothing changes). */
 SN_API int sn_shift_update(sn_shift *shift, const double *validation_loss, uint64_t step);
 
 /* The shift's evolving state as a list of fields, the one place that names
@@ -270,7 +289,8 @@ SN_API double sn_shift_expectation(const double *beta, const double *delta, int 
 /* Straight-through Gumbel-softmax: y = softmax((beta + gumbel) / temperature),
  * forward value delta_{argmax y}, gradient through the relaxation
  * sum_k y_k delta_k: d/dbeta_j = y_j (delta_j - sum_k y_k delta_k) / temperature.
- * Returns the sampled bucket (argmax). */
+ * Returns the sampled bucket (argmax). The gradient weighs every bucket's
+ * delta_k (one relaxation, not the paper's single sample). */
 SN_API int sn_shift_gumbel_gradient(const double *beta, const double *delta, const double *gumbel,
                                     int count, double temperature, double *gradient);
 

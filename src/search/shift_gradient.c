@@ -1,6 +1,6 @@
 /* The probability shift's numerics: softmax, the gradient of the expected
- * loss change (exact, or one straight-through Gumbel-softmax sample), and a
- * K-float Adam step. */
+ * loss change (exact, or one straight-through Gumbel-softmax relaxation that
+ * still weighs every bucket's delta), and a K-float Adam step. */
 #include <math.h>
 
 #include "shift_internal.h"

@@ -21,7 +21,7 @@ tiny="--set data.train_limit=1400 --set data.validation_size=400 --set data.test
       --set search.shift_interval=3 --set search.shift_warmup=0.25
       --set search.recalibration_batches=2 --set search.evolution_population=4
       --set search.evolution_parents=2 --set search.evolution_evaluations=6
-      --set search.evolution_validation_images=200"
+      --set search.evolution_validation_images=200 --set search.shift_validation_images=200"
 
 # --- every strategy trains through the same step --------------------------
 for strategy in uniform flops-uniform sandwich attentive shift; do
