@@ -356,9 +356,11 @@ START_TEST(shift_runs_the_generator_subnet_masked)
 END_TEST
 
 /* Held-out images for the probability update: HELD_OUT synthetic images
- * behind an image source. */
+ * behind an image source (which points at pipeline: the struct must not
+ * move while it is open). */
 typedef struct {
     sn_image_set set;
+    sn_input_pipeline pipeline;
     sn_image_source *source;
     uint32_t indices[HELD_OUT];
     float images[BATCH * IMAGE * IMAGE];
@@ -379,9 +381,8 @@ static void held_out_open(held_out *h)
             h->set.pixels[i * IMAGE * IMAGE + p] = (uint8_t)((i * 37 + p * 11) % 256);
     }
     static const sn_normalization normalization = {1, {0.5f}, {0.25f}};
-    sn_input_pipeline pipeline;
-    test_pipeline(&pipeline, &normalization, NULL);
-    ck_assert_int_eq(sn_image_source_from_set(&h->source, &h->set, &pipeline), SN_OK);
+    test_pipeline(&h->pipeline, &normalization, NULL);
+    ck_assert_int_eq(sn_image_source_from_set(&h->source, &h->set, &h->pipeline), SN_OK);
     h->validation = (sn_supernet_validation){h->source, h->indices, HELD_OUT, BATCH, h->images,
                                              h->labels};
 }
