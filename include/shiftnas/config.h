@@ -146,6 +146,7 @@ typedef struct {
     int64_t shift_validation_images; /* held-out images per bucket evaluation */
     double shift_gumbel_temperature;
     double shift_variance_temperature;
+    int shift_frozen;                /* the control arm: updates run, beta stays uniform */
     double generator_lambda;         /* weight of L_RC */
     double generator_learning_rate;
     int64_t generator_hidden, generator_embedding;

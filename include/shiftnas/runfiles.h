@@ -95,13 +95,18 @@ SN_API int sn_run_log_create(sn_run_log **log, const char *path, const char *str
 
 /* Opens an existing log (a resumed run's, restored from its checkpoint) to
  * append after its rows; strategy and buckets must be the log's.
- * SN_ERR_IO if it cannot be opened, SN_ERR_FORMAT if it is not such a log. */
+ * SN_ERR_IO if it cannot be opened, SN_ERR_FORMAT if it is not such a log
+ * (also for a log without subnets/drawn_bucket, from an older shiftnas:
+ * readable, not extendable). */
 SN_API int sn_run_log_open_append(sn_run_log **log, const char *path, const char *strategy,
                                   int buckets);
 
-/* Appends one trained subnet: bucket -1 means none (otherwise 0..K-1),
- * target_macs NaN means none. Buffered; no allocation. */
-SN_API int sn_run_log_subnet(sn_run_log *log, int64_t step, int slot, int bucket,
+/* Appends one trained subnet: bucket is the bucket its MACs fall in,
+ * drawn_bucket the bucket its strategy drew for it (shift, flops-uniform,
+ * attentive; a generator or an in-bucket search may miss it); either is -1
+ * for none (otherwise 0..K-1); target_macs NaN means none. Buffered; no
+ * allocation. */
+SN_API int sn_run_log_subnet(sn_run_log *log, int64_t step, int slot, int bucket, int drawn_bucket,
                              double target_macs, int64_t macs, double loss);
 
 /* Appends one probability update: beta, probability and statistic (the
@@ -129,10 +134,12 @@ typedef struct {
     int64_t subnet_count;          /* rows of subnets/ */
     int64_t *subnet_step;
     int32_t *subnet_slot;
-    int32_t *subnet_bucket;        /* -1: none */
+    int32_t *subnet_bucket;        /* the bucket of its MACs; -1: none */
     double *subnet_target_macs;    /* NaN: none */
     int64_t *subnet_macs;
     double *subnet_loss;
+    int32_t *subnet_drawn_bucket;  /* the bucket drawn for it; -1: none (and in older logs,
+                                      which lack the column) */
     int64_t update_count;          /* rows of updates/ */
     int64_t *update_step;
     double *update_beta;           /* [update_count][K] each */
@@ -144,7 +151,7 @@ typedef struct {
 /* Reads the log at path (also while a run still appends to it: what its
  * last flush wrote). The file must say format "shiftnas-log", version 1,
  * with bucket_edges of K + 1 values and the columns of each group equally
- * long. SN_ERR_IO if it cannot be opened, SN_ERR_FORMAT for anything wrong
+ * long (subnets/drawn_bucket may be missing: every entry is then -1). SN_ERR_IO if it cannot be opened, SN_ERR_FORMAT for anything wrong
  * in it, one message naming the file. On failure *data holds nothing to
  * free. */
 SN_API int sn_run_log_read(const char *path, sn_run_log_data *data);

@@ -21,7 +21,9 @@
  *   sandwich       the largest, the smallest and N uniform subnets per step;
  *   attentive      a bucket uniformly, a target inside it, C candidates in
  *                  that bucket; the trainer scores them by mini-batch loss and
- *                  keeps the best or the worst (sn_attentive_select).
+ *                  trains the best or the worst (sn_attentive_select): one
+ *                  subnet per step, AttentiveNAS's candidate rule without its
+ *                  sandwich rule or distillation.
  *
  * Probability shift (ShiftNAS Sec. 3.2). Logits beta[K], p = softmax(beta),
  * the step's bucket k ~ p (keyed). Every `interval` steps after `warmup`
@@ -33,7 +35,9 @@
  * (dL_val/dC now - dL_val/dC at the previous update's weights) * dC/dbeta
  * (sn_shift_update_target_input). Alternatively (statistic = variance)
  * p = softmax(var/tau) of each bucket's training-loss variance over the last
- * `interval` steps.
+ * `interval` steps (recorded under the bucket the trained subnet's MACs fall
+ * in). The control arm (options.frozen) runs every update but leaves p
+ * uniform.
  * doc/algorithm.md gives the choices and the reasons.
  */
 #ifndef SHIFTNAS_SAMPLER_H
@@ -153,11 +157,21 @@ typedef enum {
     SN_SHIFT_VARIANCE = 1     /* softmax(variance of the training loss / tau) */
 } sn_shift_statistic;
 
+/* What each estimator computes (doc/algorithm.md). The first two weigh the
+ * measured delta_k of all K buckets; the third is the paper's route, where
+ * one Gumbel-softmax sample of the bucket reaches L_val through the
+ * generator's target input. */
 typedef enum {
-    SN_SHIFT_EXPECTATION = 0, /* exact gradient of E_{k~softmax(beta)}[delta_k] */
-    SN_SHIFT_GUMBEL = 1,      /* one straight-through Gumbel-softmax sample of the K deltas */
-    SN_SHIFT_TARGET_INPUT = 2 /* the paper's route: G(B) enters L_val through the generator's
-                                 target input C (sn_shift_update_target_input) */
+    /* the exact gradient of the expected change E_{k~p}[delta_k] =
+     * sum_k p_k delta_k over all K buckets */
+    SN_SHIFT_EXPECTATION = 0,
+    /* one Gumbel-softmax relaxation y = softmax((beta + g) / T), straight
+     * through: the gradient of sum_k y_k delta_k, still over all K buckets'
+     * losses (not the paper's single sample) */
+    SN_SHIFT_GUMBEL = 1,
+    /* the paper's route: G(B) enters L_val through the generator's target
+     * input C (sn_shift_update_target_input) */
+    SN_SHIFT_TARGET_INPUT = 2
 } sn_shift_estimator;
 
 typedef struct {
@@ -169,6 +183,10 @@ typedef struct {
     double beta1, beta2, epsilon; /* default 0.9, 0.999, 1e-8 */
     double gumbel_temperature; /* T of the gumbel and target-input estimators; default 1 */
     double variance_temperature; /* tau of softmax(variance / tau); default 0.01 */
+    /* The control arm: each update measures and computes as usual (delta,
+     * gradient, or the ring's variances) but beta, Adam and probability
+     * stay as sn_shift_init left them (uniform); default 0. */
+    int frozen;
 } sn_shift_options;
 
 typedef struct {
@@ -191,7 +209,8 @@ typedef struct {
                                         sampled bucket's dL/dC difference, NaN elsewhere) */
     double gradient[SN_BUCKETS_MAX]; /* last update's d/dbeta */
     int gumbel_bucket;               /* last Gumbel estimator's sampled bucket (-1: none) */
-    int64_t updates;                 /* updates that changed the distribution */
+    int64_t updates;                 /* updates that changed the distribution (frozen:
+                                        that would have) */
 
     /* variance statistic: a ring of the last `interval` (bucket, loss) records */
     int ring_capacity, ring_head, ring_size;
@@ -225,9 +244,11 @@ SN_API int sn_shift_record(sn_shift *shift, int bucket, double loss);
  * gradient (by the estimator; Gumbel noise keyed by (seed, SN_RNG_SAMPLER,
  * step, 0xFFFFFFFF)) and take one Adam step on beta. Variance: computes each
  * bucket's mean and variance from the ring (validation_loss may be NULL).
- * Then recomputes probability[]. SN_ERR_NUMERIC if a loss is not finite
- * (nothing changes). SN_ERR_ARGUMENT for the target-input estimator, which
- * updates through sn_shift_update_target_input. */
+ * Then recomputes probability[]. With options.frozen, everything but the
+ * Adam step and the new probability[]: beta and p stay uniform.
+ * SN_ERR_NUMERIC if a loss is not finite (nothing changes). SN_ERR_ARGUMENT
+ * for the target-input estimator, which updates through
+ * sn_shift_update_target_input. */
 SN_API int sn_shift_update(sn_shift *shift, const double *validation_loss, uint64_t step);
 
 /* ---- the target-input estimator (paper Eqs. 6-8 through the generator) ----
@@ -318,7 +339,8 @@ SN_API double sn_shift_expectation(const double *beta, const double *delta, int 
 /* Straight-through Gumbel-softmax: y = softmax((beta + gumbel) / temperature),
  * forward value delta_{argmax y}, gradient through the relaxation
  * sum_k y_k delta_k: d/dbeta_j = y_j (delta_j - sum_k y_k delta_k) / temperature.
- * Returns the sampled bucket (argmax). */
+ * Returns the sampled bucket (argmax). The gradient weighs every bucket's
+ * delta_k (one relaxation, not the paper's single sample). */
 SN_API int sn_shift_gumbel_gradient(const double *beta, const double *delta, const double *gumbel,
                                     int count, double temperature, double *gradient);
 

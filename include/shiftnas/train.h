@@ -218,6 +218,30 @@ SN_API int sn_evaluate_subnet_logits(sn_subnet_evaluator *evaluator, const sn_ar
  * supernet is then that subnet as eval measures it (sn_trained_run_export_subnet). */
 SN_API int sn_subnet_evaluator_prepare(sn_subnet_evaluator *evaluator, const sn_arch *arch);
 
+/* ---- who uses which held-out images --------------------------------------- */
+
+/* The validation split's images serve two selections that must not see each
+ * other's images: the probability shift's updates (a supernet run with
+ * strategy = shift and shift_statistic = loss-change; the other strategies
+ * and the variance statistic evaluate none) take the LAST
+ * shift_validation_images, the search's fitness the FIRST
+ * evolution_validation_images. Without shift images the fitness takes
+ * min(evolution_validation_images, split) images, all of them for 0; with
+ * them, 0 means every image the shift does not use. */
+typedef struct {
+    int64_t shift_first, shift_count;  /* the shift's: validation[shift_first, + shift_count) */
+    int64_t fitness_count;             /* the search's fitness: validation[0, fitness_count) */
+} sn_held_out_plan;
+
+/* The plan for a split of validation_count images under config.
+ * SN_ERR_CONFIG, one line naming [search] shift_validation_images,
+ * evolution_validation_images and [data] validation_size, when a shift run's
+ * two sets would overlap (or leave the fitness no image), or when it has no
+ * held-out images at all. `shiftnas train` checks it before it starts,
+ * `shiftnas search` with its own --set values. */
+SN_API int sn_held_out_plan_make(const sn_config *config, int64_t validation_count,
+                                 sn_held_out_plan *plan);
+
 /* ---- a trained supernet run, opened for search and evaluation ------------- */
 
 typedef struct {

@@ -34,7 +34,7 @@ static const char inspect_usage[] =
     "  --json       one JSON object instead of the text: {run, checkpoints [{name, bytes,\n"
     "               ok, error}], latest} for a run directory, and checkpoint {file, usable,\n"
     "               error, bytes, dataset_count, format, ..., step, ..., probabilities, beta,\n"
-    "               sizes [{group, arrays, values, bytes}], datasets, config}\n"
+    "               shift_frozen, sizes [{group, arrays, values, bytes}], datasets, config}\n"
     "\n"
     "Probability updates are counted as training counts them (a row of log.h5 each).\n"
     "Exit status: 0 readable, 1 missing or damaged (the reason on stderr), 2 usage.\n";
@@ -118,7 +118,22 @@ static int64_t int_attribute(sn_checkpoint_reader *r, const char *name)
 typedef struct {
     int64_t buckets, updates, moved; /* moved: updates that changed the probabilities */
     double p[SN_BUCKETS_MAX], beta[SN_BUCKETS_MAX];
+    int frozen; /* [search] shift_frozen: the control arm, whose updates never move p */
 } probabilities;
+
+/* Whether the stored configuration says shift_frozen (0 when unreadable). */
+static int stored_frozen(sn_checkpoint_reader *r)
+{
+    char *text = NULL;
+    if (sn_checkpoint_read_text(r, "config", &text) != SN_OK)
+        return 0;
+    sn_config config;
+    sn_config_defaults(&config);
+    int frozen = sn_config_load_text(&config, text, "checkpoint") == SN_OK && config.shift_frozen;
+    free(text);
+    sn_error_clear();
+    return frozen;
+}
 
 static void read_probabilities(sn_checkpoint_reader *r, probabilities *out)
 {
@@ -134,6 +149,7 @@ static void read_probabilities(sn_checkpoint_reader *r, probabilities *out)
         sn_checkpoint_read_array(r, "shift/beta", type, 1, dims, out->beta) != SN_OK)
         return;
     out->buckets = dims[0];
+    out->frozen = stored_frozen(r);
     /* training/updates counts every update, as log.h5 has a row for each and
      * the training summary says; shift/updates counts those that moved the
      * probabilities: with the loss-change statistic the first update only
@@ -162,7 +178,9 @@ static void print_probabilities(sn_checkpoint_reader *r)
         printf(" %+.4f", shift.beta[k]);
     if (shift.updates >= 0)
         printf("\nprobability updates so far: %lld", (long long)shift.updates);
-    if (shift.updates >= 0 && shift.moved != shift.updates)
+    if (shift.updates >= 0 && shift.frozen)
+        printf(" (beta frozen at uniform: [search] shift_frozen = true)");
+    else if (shift.updates >= 0 && shift.moved != shift.updates)
         printf(" (%lld moved the probabilities; the first measured the baseline losses)",
                (long long)shift.moved);
     printf("\n");
@@ -358,6 +376,7 @@ static void json_checkpoint_contents(sn_json_writer *j, sn_checkpoint_reader *r,
     if (shift.buckets > 0) {
         json_numbers(j, "probabilities", shift.p, shift.buckets);
         json_numbers(j, "beta", shift.beta, shift.buckets);
+        sn_json_key_bool(j, "shift_frozen", shift.frozen);
         sn_json_key(j, "probability_updates");
         if (shift.updates >= 0)
             sn_json_int(j, shift.updates);

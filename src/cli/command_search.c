@@ -194,7 +194,8 @@ static int measure(sn_trained_run *run, const sn_arch *arch, subnet_result *r,
 
 /* The evolution's fitness: validation accuracy on the first
  * evolution_validation_images held-out images (the same for every
- * candidate, so candidates are compared on one set), a generation's
+ * candidate, so candidates are compared on one set; never the images a
+ * shift run's probability updates used: sn_held_out_plan), a generation's
  * candidates shared out over the ranks. A line of progress every [run]
  * progress_seconds, for Slurm logs, after a generation. */
 typedef struct {
@@ -439,7 +440,7 @@ static int search_target(sn_trained_run *run, const search_output *o, sn_search_
 /* Every target, on every rank; o->json, when set, is a buffered writer whose
  * document's object is open (the keys from "strategy" on are written here). */
 static int search_targets(sn_trained_run *run, const sn_dist *dist, const double *targets,
-                          int count, const search_output *o)
+                          int count, const search_output *o, const sn_held_out_plan *plan)
 {
     const sn_config *c = &run->config;
     SN_TRY(check_targets(run->space, targets, count));
@@ -447,9 +448,7 @@ static int search_targets(sn_trained_run *run, const sn_dist *dist, const double
     SN_TRY(sn_dist_agree(dist, o->speaker ? sn_search_table_append(o->csv_path, NULL, 0) : SN_OK));
     sn_evolution_settings settings;
     sn_evolution_settings_from_config(&settings, c);
-    int64_t fitness_images = c->evolution_validation_images;
-    if (fitness_images == 0 || fitness_images > run->split.validation_count)
-        fitness_images = run->split.validation_count;
+    int64_t fitness_images = plan->fitness_count;
     sn_search_fitness ranks;
     /* the fitness only ranks candidates: fewer recalibration images keep
      * the ranking (doc/algorithm.md) at a fraction of the cost */
@@ -467,6 +466,19 @@ static int search_targets(sn_trained_run *run, const sn_dist *dist, const double
         sn_json_key_string(o->json, "csv", o->csv_path);
     } else if (status == SN_OK && o->speaker) {
         printf("results appended to %s\n", o->csv_path);
+    }
+    return status;
+}
+
+/* The fitness images, apart from a shift run's (its config.ini with this
+ * search's --set values). The same on every rank. */
+static int held_out_plan(const sn_trained_run *run, const char *run_dir, sn_held_out_plan *plan)
+{
+    int status = sn_held_out_plan_make(&run->config, run->split.validation_count, plan);
+    if (status != SN_OK) {
+        char message[1024];
+        snprintf(message, sizeof message, "%s", sn_error_message());
+        sn_error_set(status, "%s: %s", run_dir, message);
     }
     return status;
 }
@@ -555,8 +567,11 @@ static int search_on_ranks(int argc, char **argv, const sn_dist *dist)
             sn_json_object_begin(&json);
             sn_json_key_string(&json, "run", o.run_dir);
         }
+        sn_held_out_plan plan;
         if (status == SN_OK)
-            status = search_targets(&run, dist, targets, count, &out);
+            status = held_out_plan(&run, o.run_dir, &plan);
+        if (status == SN_OK)
+            status = search_targets(&run, dist, targets, count, &out, &plan);
         if (out.json && status == SN_OK) {
             sn_json_object_end(&json);
             status = sn_json_end(&json);

@@ -196,7 +196,9 @@ static const sn_config_key config_keys[] = {
     {"search", "strategy", SN_CONFIG_CHOICE, FIELD(search_strategy), "shift", 0, 0,
      "uniform|flops-uniform|sandwich|attentive|shift|fixed",
      "How each step picks the subnets it trains (doc/algorithm.md); [model] type = supernet. "
-     "fixed trains [search] subnet alone, from scratch."},
+     "attentive is AttentiveNAS's best/worst-of-candidates sampling of one subnet per step, "
+     "without its sandwich rule or distillation. fixed trains [search] subnet alone, from "
+     "scratch."},
     {"search", "subnet", SN_CONFIG_TEXT, FIELD(search_subnet), "", 0, 0, NULL,
      "fixed: the subnet every step trains, as `shiftnas search` prints it "
      "(e.g. cnn:d=1,1,1;w=12,20,32;k=3,3,3;e=2,2,2); empty for the other strategies."},
@@ -217,21 +219,27 @@ static const sn_config_key config_keys[] = {
      "shift: per-bucket validation-loss change (Eq. 8) or training-loss variance."},
     {"search", "shift_estimator", SN_CONFIG_CHOICE, FIELD(shift_estimator), "expectation", 0, 0,
      "expectation|gumbel|target-input",
-     "shift: exact gradient of the expected change of the K bucket losses, one Gumbel sample "
-     "of it, or the paper's route through the generator's target input (one sampled bucket, "
-     "dL/dC under this and the previous update's weights; loss-change only)."},
+     "shift: expectation = the exact gradient of the expected change sum_k p_k delta_k over all "
+     "K buckets; gumbel = one Gumbel-softmax relaxation that still weighs all K buckets' losses; "
+     "target-input = the paper's route through the generator's target input (one sampled "
+     "bucket, dL/dC under this and the previous update's weights; loss-change only)."},
     {"search", "shift_interval", SN_CONFIG_INT, FIELD(shift_interval), "100", 1, 1000000, NULL,
      "shift: steps between probability updates (U)."},
     {"search", "shift_warmup", SN_CONFIG_FLOAT, FIELD(shift_warmup), "0.15", 0, 1, NULL,
      "shift: share of the steps with fixed uniform probabilities before the first update."},
     {"search", "shift_learning_rate", SN_CONFIG_FLOAT, FIELD(shift_learning_rate), "0.1", 1e-9, 100,
-     NULL, "shift: Adam step size on the bucket logits (the paper: 1e-3 over far longer runs)."},
+     NULL, "shift: Adam step size on the bucket logits. Not the paper's 1e-3: 0.1 moves p within "
+     "our far shorter runs; doc/results.md reports how the result depends on it."},
     {"search", "shift_validation_images", SN_CONFIG_INT, FIELD(shift_validation_images), "384", 1,
-     1e9, NULL, "shift: held-out images each bucket's subnet is evaluated on per update."},
+     1e9, NULL, "shift: held-out images each bucket's subnet is evaluated on per update: the "
+     "last ones of the validation split, disjoint from the search's fitness images."},
     {"search", "shift_gumbel_temperature", SN_CONFIG_FLOAT, FIELD(shift_gumbel_temperature), "1",
      1e-6, 1e6, NULL, "shift: temperature of the gumbel and target-input estimators' sample."},
     {"search", "shift_variance_temperature", SN_CONFIG_FLOAT, FIELD(shift_variance_temperature),
      "0.01", 1e-9, 1e9, NULL, "shift: tau of softmax(variance / tau)."},
+    {"search", "shift_frozen", SN_CONFIG_BOOL, FIELD(shift_frozen), "false", 0, 0, NULL,
+     "shift: the control arm: every probability update runs (held-out passes, statistic, log.h5 "
+     "rows) but beta and p stay uniform, so only the generator and bucketed sampling remain."},
     {"search", "generator_lambda", SN_CONFIG_FLOAT, FIELD(generator_lambda), "10", 0, 1e6, NULL,
      "Weight of the resource loss L_RC = ((MACs - target) / MACs range)^2."},
     {"search", "generator_learning_rate", SN_CONFIG_FLOAT, FIELD(generator_learning_rate), "0.01",
@@ -262,7 +270,8 @@ static const sn_config_key config_keys[] = {
      "0.5", 0, 1, NULL, "Evolutionary search: share of each generation made by crossover."},
     {"search", "evolution_validation_images", SN_CONFIG_INT, FIELD(evolution_validation_images),
      "2000", 0, 1e9, NULL,
-     "Validation images the search's fitness uses (0 = the whole validation split)."},
+     "Validation images the search's fitness uses, the first ones of the split (0 = all of them; "
+     "for a loss-change shift run all but the shift's, and the two may not overlap)."},
     {"search", "recalibration_batches", SN_CONFIG_INT, FIELD(recalibration_batches), "8", 1, 100000,
      NULL, "Training batches that re-estimate a CNN subnet's batch-norm statistics before evaluation."},
     {"search", "evolution_recalibration_batches", SN_CONFIG_INT,

@@ -25,11 +25,13 @@
 #define LOG_FORMAT "shiftnas-log"
 #define LOG_VERSION 1
 
-enum { SUBNET_STEP, SUBNET_SLOT, SUBNET_BUCKET, SUBNET_TARGET_MACS, SUBNET_MACS, SUBNET_LOSS, SUBNET_COLUMNS };
+/* drawn_bucket came last (logs written before it lack it: read as -1). */
+enum { SUBNET_STEP, SUBNET_SLOT, SUBNET_BUCKET, SUBNET_TARGET_MACS, SUBNET_MACS, SUBNET_LOSS,
+       SUBNET_DRAWN_BUCKET, SUBNET_COLUMNS };
 enum { UPDATE_BETA, UPDATE_PROBABILITY, UPDATE_STATISTIC, UPDATE_VALIDATION_LOSS, UPDATE_COLUMNS };
 
-static const char *const subnet_names[SUBNET_COLUMNS] = {"step", "slot", "bucket",
-                                                         "target_macs", "macs", "loss"};
+static const char *const subnet_names[SUBNET_COLUMNS] = {"step", "slot", "bucket", "target_macs",
+                                                         "macs", "loss", "drawn_bucket"};
 static const char *const update_names[UPDATE_COLUMNS] = {"beta", "probability", "statistic",
                                                          "validation_loss"};
 
@@ -49,6 +51,7 @@ struct sn_run_log {
     double *target_macs;
     int64_t *macs;
     double *loss;
+    int32_t *drawn_bucket;
     double *nan_row;          /* [K]: validation_loss when none is given */
 };
 
@@ -123,8 +126,9 @@ static hid_t create_extendible(hid_t group, const char *name, hid_t type, int ra
 
 static int create_datasets(sn_run_log *log)
 {
-    const hid_t subnet_types[SUBNET_COLUMNS] = {H5T_STD_I64LE,   H5T_STD_I32LE, H5T_STD_I32LE,
-                                                H5T_IEEE_F64LE, H5T_STD_I64LE, H5T_IEEE_F64LE};
+    const hid_t subnet_types[SUBNET_COLUMNS] = {H5T_STD_I64LE, H5T_STD_I32LE,  H5T_STD_I32LE,
+                                                H5T_IEEE_F64LE, H5T_STD_I64LE, H5T_IEEE_F64LE,
+                                                H5T_STD_I32LE};
     hid_t group = H5Gcreate2(log->file, "subnets", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (group < 0)
         return sn_error_set(SN_ERR_IO, "%s: group subnets: cannot create it", log->path);
@@ -183,6 +187,7 @@ static int destroy(sn_run_log *log)
     free(log->target_macs);
     free(log->macs);
     free(log->loss);
+    free(log->drawn_bucket);
     free(log->nan_row);
     free(log);
     return status;
@@ -212,9 +217,10 @@ static sn_run_log *allocate_log(const char *path, int buckets)
     log->target_macs = malloc(rows * sizeof *log->target_macs);
     log->macs = malloc(rows * sizeof *log->macs);
     log->loss = malloc(rows * sizeof *log->loss);
+    log->drawn_bucket = malloc(rows * sizeof *log->drawn_bucket);
     log->nan_row = malloc((size_t)(buckets > 0 ? buckets : 1) * sizeof *log->nan_row);
     if (!log->path || !log->step || !log->slot || !log->bucket || !log->target_macs || !log->macs ||
-        !log->loss || !log->nan_row) {
+        !log->loss || !log->drawn_bucket || !log->nan_row) {
         destroy(log);
         sn_error_set(SN_ERR_NOMEM, "%s: cannot allocate the run log's buffers", path);
         return NULL;
@@ -374,9 +380,19 @@ static int sn_run_log_open_append_unlocked(sn_run_log **out, const char *path, c
         snprintf(name, sizeof name, "subnets/%s", subnet_names[c]);
         log->subnet_sets[c] = H5Dopen2(log->file, name, H5P_DEFAULT);
         int64_t n = 0;
-        status = log->subnet_sets[c] < 0
-                     ? sn_error_set(SN_ERR_FORMAT, "%s: dataset %s is missing", path, name)
-                     : dataset_rows(path, log->subnet_sets[c], name, &n);
+        /* A log from before drawn_bucket can be read (-1), not extended:
+         * its bucket column holds the drawn buckets, the new rows would
+         * hold the actual ones. */
+        if (log->subnet_sets[c] < 0 && c == SUBNET_DRAWN_BUCKET)
+            status = sn_error_set(SN_ERR_FORMAT,
+                                  "%s: dataset %s is missing (a log of an older shiftnas, whose "
+                                  "bucket column means the drawn bucket): finish the run with "
+                                  "the shiftnas that started it",
+                                  path, name);
+        else
+            status = log->subnet_sets[c] < 0
+                         ? sn_error_set(SN_ERR_FORMAT, "%s: dataset %s is missing", path, name)
+                         : dataset_rows(path, log->subnet_sets[c], name, &n);
         if (status == SN_OK && c > 0 && n != log->subnet_rows)
             status = sn_error_set(SN_ERR_FORMAT, "%s: the subnets datasets differ in length", path);
         log->subnet_rows = n;
@@ -460,20 +476,38 @@ static int read_bucket_edges(const char *path, hid_t file, sn_run_log_data *data
                              path, data->buckets + 1);
 }
 
+/* A log written before the drawn_bucket column: none recorded (-1). */
+static int missing_drawn_buckets(const char *path, sn_run_log_data *data)
+{
+    size_t rows = (size_t)data->subnet_count;
+    data->subnet_drawn_bucket = malloc(sizeof *data->subnet_drawn_bucket * (rows > 0 ? rows : 1));
+    if (!data->subnet_drawn_bucket)
+        return sn_error_set(SN_ERR_NOMEM, "%s: no memory for %zu drawn buckets", path, rows);
+    for (size_t i = 0; i < rows; i++)
+        data->subnet_drawn_bucket[i] = -1;
+    return SN_OK;
+}
+
 static int read_data(const char *path, hid_t file, sn_run_log_data *data)
 {
     SN_TRY(read_header(path, file, data->strategy, sizeof data->strategy, &data->buckets));
     SN_TRY(read_bucket_edges(path, file, data));
     void **subnet_columns[SUBNET_COLUMNS] = {
         (void **)&data->subnet_step, (void **)&data->subnet_slot, (void **)&data->subnet_bucket,
-        (void **)&data->subnet_target_macs, (void **)&data->subnet_macs, (void **)&data->subnet_loss};
+        (void **)&data->subnet_target_macs, (void **)&data->subnet_macs, (void **)&data->subnet_loss,
+        (void **)&data->subnet_drawn_bucket};
     const hid_t subnet_types[SUBNET_COLUMNS] = {H5T_NATIVE_INT64,  H5T_NATIVE_INT32, H5T_NATIVE_INT32,
-                                                H5T_NATIVE_DOUBLE, H5T_NATIVE_INT64, H5T_NATIVE_DOUBLE};
-    const size_t subnet_sizes[SUBNET_COLUMNS] = {8, 4, 4, 8, 8, 8};
+                                                H5T_NATIVE_DOUBLE, H5T_NATIVE_INT64, H5T_NATIVE_DOUBLE,
+                                                H5T_NATIVE_INT32};
+    const size_t subnet_sizes[SUBNET_COLUMNS] = {8, 4, 4, 8, 8, 8, 4};
     char name[64];
     for (int c = 0; c < SUBNET_COLUMNS; c++) {
         int64_t rows = 0;
         snprintf(name, sizeof name, "subnets/%s", subnet_names[c]);
+        if (c == SUBNET_DRAWN_BUCKET && H5Lexists(file, name, H5P_DEFAULT) <= 0) {
+            SN_TRY(missing_drawn_buckets(path, data));
+            continue;
+        }
         SN_TRY(read_column(path, file, name, subnet_types[c], subnet_sizes[c], 1, 0,
                            subnet_columns[c], &rows));
         if (c > 0 && rows != data->subnet_count)
@@ -507,6 +541,7 @@ void sn_run_log_data_free(sn_run_log_data *data)
     free(data->subnet_target_macs);
     free(data->subnet_macs);
     free(data->subnet_loss);
+    free(data->subnet_drawn_bucket);
     free(data->update_step);
     free(data->update_beta);
     free(data->update_probability);
@@ -571,10 +606,12 @@ static int write_subnet_rows(sn_run_log *log)
 {
     if (log->buffered == 0)
         return SN_OK;
-    const void *columns[SUBNET_COLUMNS] = {log->step, log->slot, log->bucket,
-                                           log->target_macs, log->macs, log->loss};
+    const void *columns[SUBNET_COLUMNS] = {log->step,        log->slot, log->bucket,
+                                           log->target_macs, log->macs, log->loss,
+                                           log->drawn_bucket};
     const hid_t memory_types[SUBNET_COLUMNS] = {H5T_NATIVE_INT64,  H5T_NATIVE_INT32, H5T_NATIVE_INT32,
-                                                H5T_NATIVE_DOUBLE, H5T_NATIVE_INT64, H5T_NATIVE_DOUBLE};
+                                                H5T_NATIVE_DOUBLE, H5T_NATIVE_INT64, H5T_NATIVE_DOUBLE,
+                                                H5T_NATIVE_INT32};
     for (int c = 0; c < SUBNET_COLUMNS; c++) {
         int status = append_rows(log, log->subnet_sets[c], "subnets", subnet_names[c], memory_types[c], 1,
                                  0, (hsize_t)log->subnet_rows, (hsize_t)log->buffered, columns[c]);
@@ -588,13 +625,16 @@ static int write_subnet_rows(sn_run_log *log)
     return SN_OK;
 }
 
-static int sn_run_log_subnet_unlocked(sn_run_log *log, int64_t step, int slot, int bucket, double target_macs,
-                      int64_t macs, double loss)
+static int sn_run_log_subnet_unlocked(sn_run_log *log, int64_t step, int slot, int bucket,
+                                      int drawn_bucket, double target_macs, int64_t macs, double loss)
 {
     SN_TRY(check_usable(log));
     if (bucket < -1 || bucket >= log->buckets)
         return sn_error_set(SN_ERR_ARGUMENT, "%s: subnet at step %lld: bucket %d outside -1..%d", log->path,
                             (long long)step, bucket, log->buckets - 1);
+    if (drawn_bucket < -1 || drawn_bucket >= log->buckets)
+        return sn_error_set(SN_ERR_ARGUMENT, "%s: subnet at step %lld: drawn bucket %d outside -1..%d",
+                            log->path, (long long)step, drawn_bucket, log->buckets - 1);
     if (log->buffered == SN_RUN_LOG_BUFFER_ROWS)
         SN_TRY(write_subnet_rows(log));
     const int row = log->buffered++;
@@ -604,6 +644,7 @@ static int sn_run_log_subnet_unlocked(sn_run_log *log, int64_t step, int slot, i
     log->target_macs[row] = target_macs;
     log->macs[row] = macs;
     log->loss[row] = loss;
+    log->drawn_bucket[row] = drawn_bucket;
     return SN_OK;
 }
 
@@ -677,11 +718,12 @@ int sn_run_log_open_append(sn_run_log **out, const char *path, const char *strat
     return status;
 }
 
-int sn_run_log_subnet(sn_run_log *log, int64_t step, int slot, int bucket, double target_macs,
-                      int64_t macs, double loss)
+int sn_run_log_subnet(sn_run_log *log, int64_t step, int slot, int bucket, int drawn_bucket,
+                      double target_macs, int64_t macs, double loss)
 {
     sn_hdf5_lock();
-    int status = sn_run_log_subnet_unlocked(log, step, slot, bucket, target_macs, macs, loss);
+    int status = sn_run_log_subnet_unlocked(log, step, slot, bucket, drawn_bucket, target_macs, macs,
+                                            loss);
     sn_hdf5_unlock();
     return status;
 }

@@ -23,6 +23,7 @@ void sn_shift_options_defaults(sn_shift_options *options)
     options->epsilon = 1e-8;
     options->gumbel_temperature = 1.0;
     options->variance_temperature = 0.01;
+    options->frozen = 0;
 }
 
 int sn_shift_init(sn_shift *shift, int count, const sn_shift_options *options, uint64_t seed)
@@ -34,7 +35,7 @@ int sn_shift_init(sn_shift *shift, int count, const sn_shift_options *options, u
     const sn_shift_options *o = options;
     if (o->interval < 1 || o->warmup < 0 || !(o->learning_rate > 0) || !(o->beta1 >= 0 && o->beta1 < 1) ||
         !(o->beta2 >= 0 && o->beta2 < 1) || !(o->epsilon > 0) || !(o->gumbel_temperature > 0) ||
-        !(o->variance_temperature > 0) ||
+        !(o->variance_temperature > 0) || (o->frozen != 0 && o->frozen != 1) ||
         (o->statistic != SN_SHIFT_LOSS_CHANGE && o->statistic != SN_SHIFT_VARIANCE) ||
         (o->estimator != SN_SHIFT_EXPECTATION && o->estimator != SN_SHIFT_GUMBEL &&
          o->estimator != SN_SHIFT_TARGET_INPUT))
@@ -157,7 +158,8 @@ int sn_shift_update(sn_shift *shift, const double *validation_loss, uint64_t ste
         double z[SN_BUCKETS_MAX];
         for (int k = 0; k < K; k++)
             z[k] = shift->variance[k] / shift->options.variance_temperature;
-        sn_softmax(z, K, shift->probability);
+        if (!shift->options.frozen)
+            sn_softmax(z, K, shift->probability);
         shift->updates++;
         return SN_OK;
     }
@@ -185,8 +187,12 @@ int sn_shift_update(sn_shift *shift, const double *validation_loss, uint64_t ste
         } else {
             sn_shift_expectation(shift->beta, shift->delta, K, shift->gradient);
         }
-        sn_shift_adam_step(shift, shift->gradient);
-        sn_softmax(shift->beta, K, shift->probability);
+        /* frozen (the control arm): measured and estimated like the others,
+         * never applied */
+        if (!shift->options.frozen) {
+            sn_shift_adam_step(shift, shift->gradient);
+            sn_softmax(shift->beta, K, shift->probability);
+        }
         shift->updates++;
     }
     memcpy(shift->previous_loss, validation_loss, (size_t)K * sizeof *validation_loss);
@@ -227,8 +233,10 @@ int sn_shift_update_target_input(sn_shift *shift, const sn_shift_target_draw *dr
         shift->gradient[k] = difference * draw->input_gradient[k];
     }
     shift->gumbel_bucket = draw->bucket;
-    sn_shift_adam_step(shift, shift->gradient);
-    sn_softmax(shift->beta, K, shift->probability);
+    if (!shift->options.frozen) { /* the control arm: measured, never applied */
+        sn_shift_adam_step(shift, shift->gradient);
+        sn_softmax(shift->beta, K, shift->probability);
+    }
     shift->updates++;
     return SN_OK;
 }

@@ -1,7 +1,7 @@
 /* The probability shift's numerics: softmax, the gradient of the expected
- * loss change (exact, or one straight-through Gumbel-softmax sample), the
- * target-input estimator's relaxed target and its gradient, and a K-float
- * Adam step. */
+ * loss change (exact, or one straight-through Gumbel-softmax relaxation that
+ * still weighs every bucket's delta), the target-input estimator's relaxed
+ * target and its gradient, and a K-float Adam step. */
 #include <math.h>
 
 #include "shift_internal.h"

@@ -24,6 +24,7 @@ libshiftnas_internal_la_SOURCES += \
 	src/train/subnet_evaluation.c \
 	src/train/subnet_evaluation.h \
 	src/train/trained_run.c \
+	src/train/held_out.c \
 	src/train/subnet_export.c \
 	src/train/checkpointing.c \
 	src/train/checkpointing.h \

@@ -78,7 +78,6 @@ int sn_supernet_training_init(sn_supernet_training *t, const sn_config *config, 
             return sn_error_set(SN_ERR_CONFIG, "[search] subnet = '%s': %s", config->search_subnet,
                                 sn_error_message());
         sn_arch_canonicalize(t->space, &t->fixed_subnet);
-        t->fixed_bucket = sn_buckets_index(&buckets, sn_space_cost(t->space, &t->fixed_subnet).macs);
     } else if (config->search_subnet[0] != '\0') {
         /* A subnet given to another strategy would be silently ignored. */
         return sn_error_set(SN_ERR_CONFIG, "[search] subnet is only used by strategy = fixed "
@@ -125,6 +124,7 @@ int sn_supernet_training_init(sn_supernet_training *t, const sn_config *config, 
         options.learning_rate = config->shift_learning_rate;
         options.gumbel_temperature = config->shift_gumbel_temperature;
         options.variance_temperature = config->shift_variance_temperature;
+        options.frozen = config->shift_frozen ? 1 : 0;
         SN_TRY(sn_shift_init(&t->shift, buckets.count, &options, (uint64_t)config->seed));
         t->have_shift = 1;
 
@@ -187,7 +187,7 @@ static int plan_step(sn_supernet_training *t, int64_t step)
 {
     const sn_sampler *s = &t->sampler;
     t->subnet_count = 1;
-    t->bucket[0] = -1;
+    t->drawn_bucket[0] = -1;
     t->target[0] = NAN;
     t->masked = 0;
     switch (t->strategy) {
@@ -197,14 +197,14 @@ static int plan_step(sn_supernet_training *t, int64_t step)
     case SN_STRATEGY_FLOPS_UNIFORM: {
         sn_sample_info info;
         SN_TRY(sn_sample_flops_uniform(s, (uint64_t)step, 0, &t->subnets[0], &info));
-        t->bucket[0] = info.bucket;
+        t->drawn_bucket[0] = info.bucket;
         break;
     }
     case SN_STRATEGY_SANDWICH:
         SN_TRY(sn_sample_sandwich(s, (uint64_t)step, t->subnets, SUPERNET_SLOTS_MAX,
                                   &t->subnet_count));
         for (int i = 0; i < t->subnet_count; i++) {
-            t->bucket[i] = -1;
+            t->drawn_bucket[i] = -1;
             t->target[i] = NAN;
         }
         break;
@@ -213,7 +213,7 @@ static int plan_step(sn_supernet_training *t, int64_t step)
         double target = NAN;
         SN_TRY(sn_sample_attentive(s, (uint64_t)step, 0, t->candidates, SN_SAMPLER_CANDIDATES_MAX,
                                    &count, &bucket, &target));
-        t->bucket[0] = bucket;
+        t->drawn_bucket[0] = bucket;
         t->target[0] = target;
         /* The candidates are scored in sn_supernet_training_step, which
          * then copies the chosen one into subnets[0]. */
@@ -225,14 +225,13 @@ static int plan_step(sn_supernet_training *t, int64_t step)
         sn_generator_key key = {(uint64_t)t->config->seed, (uint64_t)step, 0};
         SN_TRY(sn_generator_forward(&t->generator, t->space, target, generator_temperature(t, step),
                                     &key, 1, t->probabilities, &t->subnets[0]));
-        t->bucket[0] = k;
+        t->drawn_bucket[0] = k;
         t->target[0] = target;
         t->masked = step % t->config->generator_task_interval == 0;
         break;
     }
     case SN_STRATEGY_FIXED:
         t->subnets[0] = t->fixed_subnet;
-        t->bucket[0] = t->fixed_bucket;
         break;
     }
     for (int i = 0; i < t->subnet_count; i++)
@@ -346,10 +345,12 @@ int sn_supernet_training_step(sn_supernet_training *t, sn_data_parallel *dp, con
     int status = plan_step(t, step);
     if (status == SN_OK && t->strategy == SN_STRATEGY_ATTENTIVE)
         status = choose_attentive_candidate(t, dp, images, labels, step);
+    /* The bucket a subnet is logged and counted under is the one its MACs
+     * fall in, whatever was drawn: the generator (early in training) and
+     * the in-bucket samplers' fallback can miss the drawn bucket. */
     for (int i = 0; status == SN_OK && i < t->subnet_count; i++) {
         t->subnet_macs[i] = sn_space_cost(t->space, &t->subnets[i]).macs;
-        if (t->bucket[i] < 0)
-            t->bucket[i] = bucket_of(t, t->subnet_macs[i]);
+        t->bucket[i] = bucket_of(t, t->subnet_macs[i]);
     }
     for (int s = plan->first; status == SN_OK && s < plan->last; s++) {
         int64_t offset = sn_data_parallel_offset(dp, s);
@@ -390,6 +391,7 @@ int sn_supernet_training_step(sn_supernet_training *t, sn_data_parallel *dp, con
                                         NULL));
             SN_TRY(sn_generator_backward(&t->generator, NULL, t->config->generator_lambda));
         }
+        /* the variance statistic is of the bucket the trained subnet is in */
         SN_TRY(sn_shift_record(&t->shift, t->bucket[0], t->subnet_loss[0]));
     }
     *loss = sum / (double)t->subnet_count;
@@ -540,8 +542,8 @@ int sn_supernet_training_after_step(sn_supernet_training *t, int64_t step, doubl
     }
     if (t->log)
         for (int i = 0; i < t->subnet_count; i++)
-            SN_TRY(sn_run_log_subnet(t->log, step, i, t->bucket[i], t->target[i],
-                                     t->subnet_macs[i], t->subnet_loss[i]));
+            SN_TRY(sn_run_log_subnet(t->log, step, i, t->bucket[i], t->drawn_bucket[i],
+                                     t->target[i], t->subnet_macs[i], t->subnet_loss[i]));
     if (t->have_shift && sn_shift_due(&t->shift, step))
         SN_TRY(update_probabilities(t, step, validation));
     return SN_OK;

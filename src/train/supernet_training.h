@@ -48,7 +48,6 @@ typedef struct {
     sn_strategy strategy;
     sn_sampler sampler;
     sn_arch fixed_subnet;           /* fixed only: [search] subnet */
-    int fixed_bucket;               /* ... and the bucket its MACs fall in */
     sn_shift shift;                 /* shift only */
     int have_shift;
     sn_generator generator;         /* shift only */
@@ -66,7 +65,8 @@ typedef struct {
     /* the step's plan */
     int subnet_count;
     sn_arch subnets[SUPERNET_SLOTS_MAX];
-    int bucket[SUPERNET_SLOTS_MAX];
+    int bucket[SUPERNET_SLOTS_MAX];       /* the bucket of the subnet's MACs (after the step) */
+    int drawn_bucket[SUPERNET_SLOTS_MAX]; /* the bucket the strategy drew (-1: none) */
     double target[SUPERNET_SLOTS_MAX];
     sn_arch candidates[SN_SAMPLER_CANDIDATES_MAX];
     double candidate_loss[SN_SAMPLER_CANDIDATES_MAX];

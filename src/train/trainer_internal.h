@@ -76,6 +76,7 @@ typedef struct {
     /* data, model, optimiser */
     sn_run_data data;
     sn_split split;
+    sn_held_out_plan held_out;        /* the shift's and the search's parts of the split */
     sn_input_shape shape;
     sn_network *network;
     const sn_parameter_table *table;

@@ -21,6 +21,11 @@ static int open_data(sn_trainer *t)
 {
     const sn_config *config = t->config;
     int status = sn_config_validate(config);
+    /* Before the data loads: a search of this run could not keep its
+     * fitness images apart from the shift's (the split holds exactly
+     * validation_size images, or split_data refuses). */
+    if (status == SN_OK)
+        status = sn_held_out_plan_make(config, config->validation_size, &t->held_out);
     if (status == SN_OK)
         status = sn_blas_setup_for((int)config->threads, sn_train_blas_products(config));
     if (status == SN_OK)
@@ -133,21 +138,16 @@ static int prepare_supernet(sn_trainer *t)
     const sn_config *config = t->config;
     const sn_split *split = &t->split;
     sn_trainer_buffers *b = &t->buffers;
-    int64_t held_out = config->shift_validation_images < split->validation_count
-                           ? config->shift_validation_images
-                           : split->validation_count;
-    /* The probability update's chunks are shard-sized: the batch
-     * statistics a CNN subnet sees there are like those of training. */
-    sn_supernet_validation validation = {t->data.train_main, split->validation, held_out,
-                                         t->shard_images, b->images, b->labels};
+    /* The last images of the split (sn_held_out_plan: the search's fitness
+     * takes the first). The probability update's chunks are shard-sized:
+     * the batch statistics a CNN subnet sees there are like those of
+     * training. */
+    sn_supernet_validation validation = {t->data.train_main,
+                                         split->validation + t->held_out.shift_first,
+                                         t->held_out.shift_count, t->shard_images, b->images,
+                                         b->labels};
     SN_TRY(sn_supernet_training_init(&t->training, config, t->network, &t->dp, t->total_steps,
                                      t->warmup_steps, t->batch, &validation, NULL));
-    if (t->training.strategy == SN_STRATEGY_SHIFT &&
-        t->training.shift.options.statistic == SN_SHIFT_LOSS_CHANGE &&
-        split->validation_count == 0)
-        return sn_error_set(SN_ERR_CONFIG,
-                            "[search] shift_statistic = loss-change needs held-out images: "
-                            "set [data] validation_size > 0");
     t->evaluator = (sn_subnet_evaluator){t->network, t->data.train_main, split->train,
                                          split->train_count, t->chunk,
                                          config->recalibration_batches,

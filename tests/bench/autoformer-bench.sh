@@ -96,6 +96,7 @@ train() {
         --set data.validation_size=16 --set data.test_limit=16 --set train.batch_size=$batch \
         --set train.max_steps=$total --set train.eval_batch_size=8 --set distributed.shards=1 \
         --set train.warmup_epochs=0 --set run.progress_seconds=0.1 \
+        --set search.shift_validation_images=8 --set search.evolution_validation_images=0 \
         "$@" --out "$tmp/run-$name"; then status=0; else status=$?; fi
     if [ "$status" != 0 ]; then
         cut -d' ' -f3- "$tmp/$name.log" >&2

@@ -95,6 +95,7 @@ step_ms() { # SPACE RANKS
     if ! $launch -np "$2" "$shiftnas" train --config "$src/jobs/configs/$1-space.ini" \
         --set train.max_steps="$train_steps" --set run.progress_seconds=3600 \
         --set data.validation_size=256 --set data.test_limit=256 --set search.recalibration_batches=1 \
+        --set search.shift_validation_images=128 --set search.evolution_validation_images=0 \
         --out "$tmp/run" >"$f" 2>&1; then
         echo n/a
         return

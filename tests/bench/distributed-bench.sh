@@ -44,6 +44,7 @@ trap 'exit 1' INT TERM
 train_limit=$(((steps + 2) * batch + 256))
 common="--set train.max_steps=$steps --set train.batch_size=$batch --set data.train_limit=$train_limit
  --set data.validation_size=256 --set data.test_limit=256 --set search.recalibration_batches=1
+ --set search.shift_validation_images=128 --set search.evolution_validation_images=0
  --set run.progress_seconds=3600"
 
 # shellcheck source=tests/bench/bench-common.sh

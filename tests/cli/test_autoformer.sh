@@ -40,7 +40,8 @@ tiny="--config $src/jobs/configs/vit-autoformer-t.ini --set data.path=$work/imag
       --set data.validation_size=16 --set data.test_limit=16 --set train.batch_size=8
       --set train.max_steps=4 --set train.eval_batch_size=8 --set distributed.shards=2
       --set search.strategy=shift --set search.shift_interval=2 --set search.shift_warmup=0
-      --set search.shift_validation_images=8 --set train.warmup_epochs=0 --set space.classes=100"
+      --set search.shift_validation_images=8 --set search.evolution_validation_images=8
+      --set train.warmup_epochs=0 --set space.classes=100"
 
 # same_run A B: model.h5 and log.h5 bit-equal, metrics.csv without seconds
 same_run() {

@@ -76,7 +76,8 @@ supernet="--config $src/jobs/configs/cnn-space.ini --set data.dataset=hdf5 --set
           --set space.image_size=36 --set space.image_channels=4 --set space.classes=10
           --set data.validation_size=300 --set train.batch_size=24 --set train.max_steps=6
           --set train.eval_batch_size=50 --set search.shift_interval=2 --set search.shift_warmup=0
-          --set search.shift_validation_images=50 --set search.recalibration_batches=1"
+          --set search.shift_validation_images=50 --set search.evolution_validation_images=0
+          --set search.recalibration_batches=1"
 timeout -k 10 "$limit" "$bin" train $supernet --out "$work/super1" >"$work/super1.log" 2>&1 ||
     { fail "supernet, 4 channels, 1 rank failed"; cat "$work/super1.log"; }
 on_ranks 2 "$bin" train $supernet --out "$work/super2" >"$work/super2.log" 2>&1 ||

@@ -166,7 +166,8 @@ expect_error "space without --config" 2 "config" "$bin" space
 # A supernet configuration trains with its [search] strategy (test_search.sh
 # covers every strategy) and is refused when its [space] does not fit the data set.
 if "$bin" train --config "$src/jobs/configs/cnn-space.ini" --set train.max_steps=3 --set data.train_limit=2000 \
-        --set data.validation_size=200 --set data.test_limit=200 --out "$work/super1" >"$work/super.out" 2>&1 &&
+        --set data.validation_size=200 --set data.test_limit=200 --set search.shift_validation_images=64 \
+        --set search.evolution_validation_images=0 --out "$work/super1" >"$work/super.out" 2>&1 &&
    grep -q '^supernet: strategy shift; 8 buckets over 0.802M..8.48M MACs' "$work/super.out" &&
    [ "$(wc -l <"$work/super1/metrics.csv")" -ge 3 ]; then
     pass "supernet configuration trains with its strategy and says so"

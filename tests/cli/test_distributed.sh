@@ -31,7 +31,8 @@ started=$(date +%s)
 tiny="--set data.train_limit=2000 --set data.validation_size=300 --set data.test_limit=100
       --set train.batch_size=24 --set train.max_steps=6 --set train.eval_batch_size=50
       --set search.shift_interval=2 --set search.shift_warmup=0
-      --set search.shift_validation_images=50 --set search.recalibration_batches=1"
+      --set search.shift_validation_images=50 --set search.evolution_validation_images=0
+      --set search.recalibration_batches=1"
 # Seconds before a run is taken for hung (generous: the sanitizer build on
 # two busy cores); `timeout -k` also ends an mpirun that ignores SIGTERM.
 limit=300
@@ -170,6 +171,53 @@ if train 2 shift-2-slab cnn-space.ini --set search.strategy=shift $check \
     pass "reduce=slab gives the same model.h5 as reduce=active"
 else
     fail "reduce=slab differs from active, or the run failed"; cat "$work/shift-2-slab.err"
+fi
+
+# The frozen-beta control arm (shift_frozen): the same bits at 1 and 2
+# ranks, its 3 updates logged like shift's, beta 0 and p = 1/8 in each row
+# (while shift's beta moved).
+# values FILE DATASET: a dataset's values, one per line (h5dump)
+values() {
+    h5dump -y -w 0 -d "$2" "$1" 2>/dev/null | sed -n '/DATA {/,/}/p' | sed '1d;$d' |
+        tr ', ' '\n\n' | sed '/^$/d'
+}
+frozen="--set search.strategy=shift --set search.shift_frozen=true"
+# shellcheck disable=SC2086
+if train 1 frozen-1 cnn-space.ini $frozen $check && train 2 frozen-2 cnn-space.ini $frozen $check &&
+   same_run "$work/frozen-1" "$work/frozen-2"; then
+    pass "shift_frozen: 2 ranks give the same model.h5, log.h5 and metrics.csv as 1"
+else
+    fail "shift_frozen: 2 ranks differ from 1, or a run failed"
+    cat "$work/frozen-1.err" "$work/frozen-2.err"
+fi
+if [ "$(rows "$work/frozen-1/log.h5" updates/step)" = 3 ] &&
+   [ "$(values "$work/frozen-1/log.h5" /updates/beta | grep -cvx '0')" = 0 ] &&
+   [ "$(values "$work/frozen-1/log.h5" /updates/beta | wc -l)" = 24 ] &&
+   [ "$(values "$work/frozen-1/log.h5" /updates/probability | grep -cvx '0.125')" = 0 ] &&
+   [ "$(values "$work/frozen-1/log.h5" /updates/validation_loss | grep -c 'nan')" = 0 ] &&
+   [ "$(values "$work/shift-1/log.h5" /updates/beta | grep -cvx '0')" -gt 0 ]; then
+    pass "shift_frozen: 3 updates with held-out losses logged, beta 0 and p uniform in each"
+else
+    fail "shift_frozen: the logged updates"
+    values "$work/frozen-1/log.h5" /updates/beta | head -n 10
+fi
+
+# A shift run's held-out images for beta and the search's fitness images
+# may not overlap: train refuses before it starts, on every rank count.
+reliability_class=config
+overlap="--set search.evolution_validation_images=251"
+# shellcheck disable=SC2086
+expect_error "train: shift and fitness images overlap, 1 rank" 1 \
+    "^shiftnas train: configuration: \[search\] shift_validation_images = 50 plus evolution_validation_images = 251 exceed the 300 images of \[data\] validation_size" \
+    launch 1 train --config "$src/jobs/configs/cnn-space.ini" $tiny $overlap --out "$work/overlap-1"
+# shellcheck disable=SC2086
+expect_rank_error "train: shift and fitness images overlap, 2 ranks: one line" \
+    '^shiftnas train: rank 0: configuration: \[search\] shift_validation_images = 50 plus evolution_validation_images = 251 exceed' \
+    launch 2 train --config "$src/jobs/configs/cnn-space.ini" $tiny $overlap --out "$work/overlap-2"
+if [ ! -e "$work/overlap-1/model.h5" ] && [ ! -e "$work/overlap-2/model.h5" ]; then
+    pass "train: the refused runs wrote no model"
+else
+    fail "train: a refused run wrote a model"
 fi
 
 # The masked ViT supernet (the architecture gradient reduced with the

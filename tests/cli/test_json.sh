@@ -40,7 +40,7 @@ tiny="--set data.train_limit=600 --set data.validation_size=200 --set data.test_
       --set search.shift_interval=1 --set search.shift_warmup=0.34
       --set search.recalibration_batches=1 --set search.evolution_population=2
       --set search.evolution_parents=1 --set search.evolution_evaluations=2
-      --set search.evolution_validation_images=100"
+      --set search.evolution_validation_images=100 --set search.shift_validation_images=32"
 
 # --- config show: the configuration train would write, without training -----
 # shellcheck disable=SC2086

@@ -34,6 +34,7 @@ if ! timeout 300 "$bin" train --config "$space" --set space.stem_channels=8 \
         --set data.validation_size=200 --set data.test_limit=100 --set train.batch_size=32 \
         --set train.max_steps=6 --set train.eval_batch_size=100 --set search.shift_interval=2 \
         --set search.shift_warmup=0.3 --set search.shift_validation_images=32 \
+        --set search.evolution_validation_images=0 \
         --set checkpoint.interval_steps=3 --out "$run" >"$work/train.log" 2>&1; then
     cat "$work/train.log"; echo "FAIL: the tiny run did not train"; exit 1
 fi
@@ -191,6 +192,7 @@ if ! without_fault_injection "the summary of a stopped run"; then
         --set data.validation_size=200 --set data.test_limit=100 --set train.batch_size=32 \
         --set train.max_steps=6 --set train.eval_batch_size=100 --set search.shift_interval=2 \
         --set search.shift_warmup=0.3 --set search.shift_validation_images=32 \
+        --set search.evolution_validation_images=0 \
         --out "$work/stopped" >"$work/stopped.log" 2>&1
     status=$?
     if [ "$status" -eq 75 ] && grep -q "^stopped: 3 steps.*; test set not evaluated yet" "$work/stopped.log" &&

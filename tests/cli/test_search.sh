@@ -21,7 +21,7 @@ tiny="--set data.train_limit=1400 --set data.validation_size=400 --set data.test
       --set search.shift_interval=3 --set search.shift_warmup=0.25
       --set search.recalibration_batches=2 --set search.evolution_population=4
       --set search.evolution_parents=2 --set search.evolution_evaluations=6
-      --set search.evolution_validation_images=200"
+      --set search.evolution_validation_images=200 --set search.shift_validation_images=200"
 
 # --- every strategy trains through the same step --------------------------
 for strategy in uniform flops-uniform sandwich attentive shift; do
@@ -131,6 +131,7 @@ fi
     --set data.validation_size=200 --set data.test_limit=100 --set train.batch_size=8 \
     --set train.max_steps=1000 --set train.eval_batch_size=100 \
     --set search.generator_extra_targets=16 --set search.shift_validation_images=32 \
+    --set search.evolution_validation_images=100 \
     --out "$work/generator" >"$work/generator.log" 2>&1 &&
 "$bin" search "$work/generator" --targets 1.5M,2.5M,4M,6M,8M \
     --set search.evolution_evaluations=1 --set search.evolution_population=2 \

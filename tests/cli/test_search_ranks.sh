@@ -29,7 +29,8 @@ limit=120
 tiny="--set data.train_limit=1000 --set data.validation_size=400 --set data.test_limit=300
       --set train.batch_size=24 --set train.max_steps=6 --set train.eval_batch_size=50
       --set search.shift_interval=2 --set search.shift_warmup=0
-      --set search.shift_validation_images=50 --set search.recalibration_batches=2"
+      --set search.shift_validation_images=50 --set search.evolution_validation_images=200
+      --set search.recalibration_batches=2"
 searching="--set search.evolution_population=6 --set search.evolution_parents=2
            --set search.evolution_evaluations=12 --set search.evolution_validation_images=200
            --set run.progress_seconds=3600"
@@ -93,6 +94,29 @@ if search_on 2 cnn json-2 --targets 4M --json && search_on 1 cnn json-1 --target
     pass "--json: the same document on 2 ranks (but the seconds)"
 else
     fail "--json on 2 ranks"; cat "$work/json-2.out" "$work/json-2.err"
+fi
+
+# --- the fitness images never overlap the shift's -----------------------------------
+# The run's shift used the last 50 of its 400 held-out images: a search's
+# own evolution_validation_images over 350 is refused, on any rank count.
+reliability_class=config
+expect_error "search: fitness images overlapping the shift's, 1 rank" 1 \
+    "^shiftnas search: $work/cnn: configuration: \[search\] shift_validation_images = 50 plus evolution_validation_images = 351 exceed the 400 images of \[data\] validation_size" \
+    search_of 1 cnn overlap-1 --targets 4M --set search.evolution_validation_images=351
+expect_rank_error "search: fitness images overlapping the shift's, 2 ranks: one line" \
+    '^shiftnas search: rank 0: .*shift_validation_images = 50 plus evolution_validation_images = 351 exceed' \
+    search_of 2 cnn overlap-2 --targets 4M --set search.evolution_validation_images=351
+if [ ! -s "$work/overlap-1.csv" ] && [ ! -s "$work/overlap-2.csv" ]; then
+    pass "search: the refused searches wrote no row"
+else
+    fail "search: a refused search wrote rows"; cat "$work/overlap-1.csv" "$work/overlap-2.csv"
+fi
+# 0: every image the shift did not use (350), said in the header line
+if search_on 1 cnn rest --targets 4M --set search.evolution_validation_images=0 &&
+   grep -q 'fitness on 350 validation images' "$work/rest.out"; then
+    pass "search: evolution_validation_images = 0 takes the 350 images the shift did not use"
+else
+    fail "search with evolution_validation_images = 0"; cat "$work/rest.out" "$work/rest.err"
 fi
 
 # --- failures: one line, every rank exits non-zero --------------------------------

@@ -44,7 +44,8 @@ started=$(date +%s)
 tiny="--set data.train_limit=408 --set data.validation_size=120 --set data.test_limit=100
       --set train.batch_size=24 --set train.epochs=2 --set train.eval_batch_size=50
       --set search.shift_interval=8 --set search.shift_warmup=0
-      --set search.shift_validation_images=24 --set search.recalibration_batches=1
+      --set search.shift_validation_images=24 --set search.evolution_validation_images=0
+      --set search.recalibration_batches=1
       --set checkpoint.interval_steps=5 --set checkpoint.interval_seconds=0
       --set run.progress_seconds=0.5"
 limit=300

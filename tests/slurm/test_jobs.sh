@@ -146,7 +146,7 @@ tiny=(--set space.stem_channels=8 --set space.stage_channels=8,16,24
       --set data.train_limit=1300 --set data.validation_size=300 --set data.test_limit=300
       --set train.epochs=2 --set train.batch_size=32 --set train.eval_batch_size=100
       --set search.shift_interval=5 --set search.shift_validation_images=32
-      --set run.progress_seconds=0.2)
+      --set search.evolution_validation_images=0 --set run.progress_seconds=0.2)
 total_steps=62
 search_args=(--targets 0.8M,1.5M --set search.evolution_evaluations=8 --set search.evolution_population=4
              --set search.evolution_parents=2 --set search.recalibration_batches=2)

@@ -23,17 +23,26 @@ run() { # NAME RANKS CONFIG SETTINGS...
         --out "$out/$name" $short "$@" >"$out/$name.log" 2>&1
 }
 
+# A shift run's held-out images for beta (the last of the split) and the
+# search's fitness images (the first) may not overlap: 256 + 256 of 512.
+held="--set search.shift_validation_images=256 --set search.evolution_validation_images=256"
+
 run cnn-fixed 2 cnn-fixed.ini --set train.max_steps=40 --set checkpoint.interval_steps=20
 run vit-fixed 1 vit-fixed.ini --set train.max_steps=20
 for strategy in uniform flops-uniform sandwich attentive shift; do
+    extra=
+    [ "$strategy" = shift ] && extra=$held
+    # shellcheck disable=SC2086
     run "cnn-$strategy" 2 cnn-space.ini --set search.strategy=$strategy --set train.max_steps=48 \
-        --set search.shift_interval=8 --set checkpoint.interval_steps=24
+        --set search.shift_interval=8 --set checkpoint.interval_steps=24 $extra
 done
-run vit-shift 1 vit-space.ini --set train.max_steps=16 --set search.shift_interval=4
+# shellcheck disable=SC2086
+run vit-shift 1 vit-space.ini --set train.max_steps=16 --set search.shift_interval=4 $held
 # resume: a run stopped by SIGUSR1 at step 30 (fault injection; configure
 # --enable-fault-injection) and resumed ends with the bits of cnn-shift
+# shellcheck disable=SC2086
 SHIFTNAS_INJECT_FAULT=0:30:signal run cnn-shift-resumed 2 cnn-space.ini --set search.strategy=shift \
-    --set train.max_steps=48 --set search.shift_interval=8 --set checkpoint.interval_steps=24 || true
+    --set train.max_steps=48 --set search.shift_interval=8 --set checkpoint.interval_steps=24 $held || true
 mpirun -np 2 "$shiftnas" train --resume "$out/cnn-shift-resumed" >>"$out/cnn-shift-resumed.log" 2>&1
 "$shiftnas" search "$out/cnn-shift" --targets 2.5M,5M --set search.evolution_evaluations=16 --set search.evolution_population=8 --set search.evolution_validation_images=256 \
     >"$out/search.txt" 2>&1

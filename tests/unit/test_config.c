@@ -117,7 +117,7 @@ START_TEST(key_table_is_consistent)
 {
     int count = 0;
     const sn_config_key *keys = sn_config_keys(&count);
-    ck_assert_int_eq(count, 110);
+    ck_assert_int_eq(count, 111);
     for (int i = 0; i < count; i++) {
         ck_assert_msg(keys[i].description && strlen(keys[i].description) > 10,
                       "%s has no description", keys[i].name);
@@ -449,6 +449,7 @@ START_TEST(write_then_load_is_identity)
         "search.shift_estimator=gumbel", "search.shift_interval=50", "search.shift_warmup=0.25",
         "search.shift_learning_rate=0.05", "search.shift_validation_images=256",
         "search.shift_gumbel_temperature=0.5", "search.shift_variance_temperature=0.02",
+        "search.shift_frozen=true",
         "search.generator_lambda=3.5", "search.generator_learning_rate=0.003",
         "search.generator_hidden=32", "search.generator_embedding=8",
         "search.generator_temperature_start=4", "search.generator_temperature_end=0.25",

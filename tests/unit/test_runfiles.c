@@ -459,6 +459,7 @@ static const int64_t log_edges[LOG_BUCKETS + 1] = {1000000, 2000000, 4000000, 80
 static int64_t row_step(int64_t i) { return i / 2; }
 static int row_slot(int64_t i) { return (int)(i % 2); }
 static int row_bucket(int64_t i) { return i % 7 == 6 ? -1 : (int)(i % LOG_BUCKETS); }
+static int row_drawn(int64_t i) { return i % 3 == 2 ? -1 : (int)((i / 3) % LOG_BUCKETS); }
 static double row_target(int64_t i) { return i % 5 == 0 ? NAN : 1.5e6 + (double)i; }
 static int64_t row_macs(int64_t i) { return 1000000 + 37 * i; }
 static double row_loss(int64_t i) { return 2.5 / (double)(i + 1); }
@@ -466,8 +467,8 @@ static double row_loss(int64_t i) { return 2.5 / (double)(i + 1); }
 static void log_rows(sn_run_log *log, int64_t first, int64_t count)
 {
     for (int64_t i = first; i < first + count; i++)
-        ck_assert_int_eq(sn_run_log_subnet(log, row_step(i), row_slot(i), row_bucket(i), row_target(i),
-                                           row_macs(i), row_loss(i)),
+        ck_assert_int_eq(sn_run_log_subnet(log, row_step(i), row_slot(i), row_bucket(i), row_drawn(i),
+                                           row_target(i), row_macs(i), row_loss(i)),
                          SN_OK);
 }
 
@@ -510,9 +511,10 @@ static void *read_dataset(hid_t file, const char *name, hid_t memory_type, size_
  * both in the test and in a forked reader (which cannot use ck_assert). */
 static int subnets_match(hid_t file, int64_t rows)
 {
-    const char *names[6] = {"/subnets/step", "/subnets/slot", "/subnets/bucket",
-                            "/subnets/target_macs", "/subnets/macs", "/subnets/loss"};
-    for (int c = 0; c < 6; c++) {
+    const char *names[7] = {"/subnets/step",        "/subnets/slot", "/subnets/bucket",
+                            "/subnets/target_macs", "/subnets/macs", "/subnets/loss",
+                            "/subnets/drawn_bucket"};
+    for (int c = 0; c < 7; c++) {
         hid_t dataset = H5Dopen2(file, names[c], H5P_DEFAULT);
         if (dataset < 0)
             return 1;
@@ -530,13 +532,16 @@ static int subnets_match(hid_t file, int64_t rows)
     double *target = read_dataset(file, names[3], H5T_NATIVE_DOUBLE, 8, dims);
     int64_t *macs = read_dataset(file, names[4], H5T_NATIVE_INT64, 8, dims);
     double *loss = read_dataset(file, names[5], H5T_NATIVE_DOUBLE, 8, dims);
+    int32_t *drawn = read_dataset(file, names[6], H5T_NATIVE_INT32, 4, dims);
     int bad = 0;
     for (int64_t i = 0; i < rows && !bad; i++) {
         double t = row_target(i);
         bad = step[i] != row_step(i) || slot[i] != row_slot(i) || bucket[i] != row_bucket(i) ||
               (isnan(t) ? !isnan(target[i]) : target[i] != t) || macs[i] != row_macs(i) ||
-              loss[i] != row_loss(i); /* exact: float64 stored as float64 */
+              loss[i] != row_loss(i) /* exact: float64 stored as float64 */ ||
+              drawn[i] != row_drawn(i);
     }
+    free(drawn);
     free(step);
     free(slot);
     free(bucket);
@@ -746,8 +751,10 @@ START_TEST(log_without_buckets)
     temp_path(path, sizeof path, "log.h5");
     sn_run_log *log = NULL;
     ck_assert_int_eq(sn_run_log_create(&log, path, "uniform", 0, NULL), SN_OK);
-    ck_assert_int_eq(sn_run_log_subnet(log, 1, 0, -1, NAN, 12345, 0.5), SN_OK);
-    expect_error(sn_run_log_subnet(log, 2, 0, 0, NAN, 12345, 0.5), SN_ERR_ARGUMENT, path, "bucket 0");
+    ck_assert_int_eq(sn_run_log_subnet(log, 1, 0, -1, -1, NAN, 12345, 0.5), SN_OK);
+    expect_error(sn_run_log_subnet(log, 2, 0, 0, -1, NAN, 12345, 0.5), SN_ERR_ARGUMENT, path, "bucket 0");
+    expect_error(sn_run_log_subnet(log, 2, 0, -1, 0, NAN, 12345, 0.5), SN_ERR_ARGUMENT, path,
+                 "drawn bucket 0");
     ck_assert_int_eq(sn_run_log_update(log, 7, NULL, NULL, NULL, NULL), SN_OK);
     ck_assert_int_eq(sn_run_log_close(log), SN_OK);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -804,6 +811,7 @@ START_TEST(log_read_round_trip_with_writer)
         expect_same_double(data.subnet_target_macs[i], row_target(i));
         ck_assert_int_eq(data.subnet_macs[i], row_macs(i));
         expect_same_double(data.subnet_loss[i], row_loss(i));
+        ck_assert_int_eq(data.subnet_drawn_bucket[i], row_drawn(i));
     }
     ck_assert_int_eq(data.update_count, 2);
     double *columns[4] = {data.update_beta, data.update_probability, data.update_statistic,
@@ -822,7 +830,7 @@ START_TEST(log_read_round_trip_with_writer)
     /* a log without buckets reads back with none */
     temp_path(path, sizeof path, "uniform.h5");
     ck_assert_int_eq(sn_run_log_create(&log, path, "uniform", 0, NULL), SN_OK);
-    ck_assert_int_eq(sn_run_log_subnet(log, 1, 0, -1, NAN, 12345, 0.5), SN_OK);
+    ck_assert_int_eq(sn_run_log_subnet(log, 1, 0, -1, -1, NAN, 12345, 0.5), SN_OK);
     ck_assert_int_eq(sn_run_log_close(log), SN_OK);
     ck_assert_int_eq(sn_run_log_read(path, &data), SN_OK);
     ck_assert_int_eq(data.buckets, 0);
@@ -831,6 +839,39 @@ START_TEST(log_read_round_trip_with_writer)
     ck_assert_int_eq(data.subnet_macs[0], 12345);
     ck_assert_int_eq(data.update_count, 0);
     sn_run_log_data_free(&data);
+    remove_temp_dir();
+}
+END_TEST
+
+/* A log from before /subnets/drawn_bucket: read with every drawn bucket -1
+ * (its bucket column as it is), not extended (its bucket column meant the
+ * drawn bucket). */
+START_TEST(log_without_drawn_bucket_reads_as_none)
+{
+    make_temp_dir();
+    char path[512];
+    temp_path(path, sizeof path, "old.h5");
+    sn_run_log *log = NULL;
+    ck_assert_int_eq(sn_run_log_create(&log, path, "shift", LOG_BUCKETS, log_edges), SN_OK);
+    log_rows(log, 0, 40);
+    ck_assert_int_eq(sn_run_log_close(log), SN_OK);
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(file, 0);
+    ck_assert_int_ge(H5Ldelete(file, "/subnets/drawn_bucket", H5P_DEFAULT), 0);
+    H5Fclose(file);
+
+    sn_run_log_data data;
+    ck_assert_msg(sn_run_log_read(path, &data) == SN_OK, "%s", sn_error_message());
+    ck_assert_int_eq(data.subnet_count, 40);
+    for (int64_t i = 0; i < 40; i++) {
+        ck_assert_int_eq(data.subnet_bucket[i], row_bucket(i));
+        ck_assert_int_eq(data.subnet_drawn_bucket[i], -1);
+    }
+    sn_run_log_data_free(&data);
+    expect_error(sn_run_log_open_append(&log, path, "shift", LOG_BUCKETS), SN_ERR_FORMAT, path,
+                 "subnets/drawn_bucket is missing");
+    ck_assert_ptr_null(log);
+    ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
     remove_temp_dir();
 }
 END_TEST
@@ -937,7 +978,7 @@ START_TEST(failed_writes_close_every_hdf5_id)
     sn_run_log *log = NULL;
     ck_assert_int_eq(sn_run_log_create(&log, path, "uniform", 0, NULL), SN_OK);
     for (int row = 0; row < 4 * SN_RUN_LOG_BUFFER_ROWS; row++)
-        ck_assert_int_eq(sn_run_log_subnet(log, row, 0, -1, 0, 1000, 1.0), SN_OK);
+        ck_assert_int_eq(sn_run_log_subnet(log, row, 0, -1, -1, 0, 1000, 1.0), SN_OK);
     struct stat before;
     ck_assert_int_eq(stat(path, &before), 0);
     ck_assert_int_eq(limit_file_size((rlim_t)before.st_size), 0);
@@ -982,6 +1023,7 @@ int main(void)
     tcase_add_test(log, log_without_buckets);
     tcase_add_test(log, log_open_append_continues);
     tcase_add_test(log, log_read_round_trip_with_writer);
+    tcase_add_test(log, log_without_drawn_bucket_reads_as_none);
     tcase_add_test(log, log_read_refuses_foreign_files);
     suite_add_tcase(suite, log);
     TCase *failures = tcase_create("failures");

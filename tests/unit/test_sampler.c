@@ -567,6 +567,61 @@ START_TEST(variance_statistic_picks_the_noisiest_bucket)
 }
 END_TEST
 
+/* The frozen control arm: every update measures what the live shift
+ * measures (delta, the estimator's gradient, the ring's variances, the
+ * update count) while beta, Adam and p stay at their uniform start. */
+START_TEST(frozen_shift_measures_but_never_moves)
+{
+    for (int statistic = 0; statistic < 2; statistic++)
+        for (int estimator = 0; estimator < 2; estimator++) {
+            sn_shift_options o;
+            sn_shift_options_defaults(&o);
+            o.statistic = statistic ? SN_SHIFT_VARIANCE : SN_SHIFT_LOSS_CHANGE;
+            o.estimator = estimator ? SN_SHIFT_GUMBEL : SN_SHIFT_EXPECTATION;
+            o.interval = 16;
+            sn_shift live, frozen;
+            ck_assert_int_eq(sn_shift_init(&live, 4, &o, 3), SN_OK);
+            o.frozen = 1;
+            ck_assert_int_eq(sn_shift_init(&frozen, 4, &o, 3), SN_OK);
+            for (int u = 0; u < 6; u++) {
+                double loss[4];
+                for (int k = 0; k < 4; k++)
+                    loss[k] = 2.0 - 0.05 * u * (k == 3) + 0.001 * ((u * 7 + k) % 5);
+                for (int r = 0; r < 16; r++) {
+                    int k = r % 4;
+                    double record = 1.0 + (k == 1 ? 0.3 : 0.02) * ((r * 13 % 7) / 3.0 - 1.0);
+                    ck_assert_int_eq(sn_shift_record(&live, k, record), SN_OK);
+                    ck_assert_int_eq(sn_shift_record(&frozen, k, record), SN_OK);
+                }
+                ck_assert_int_eq(sn_shift_update(&live, loss, (uint64_t)u), SN_OK);
+                ck_assert_int_eq(sn_shift_update(&frozen, loss, (uint64_t)u), SN_OK);
+                ck_assert_int_eq(frozen.updates, live.updates);
+                for (int k = 0; k < 4; k++) {
+                    ck_assert(frozen.beta[k] == 0.0);
+                    ck_assert(frozen.probability[k] == 0.25);
+                    ck_assert(frozen.adam_m[k] == 0.0 && frozen.adam_v[k] == 0.0);
+                    /* the same measurements; the gradient is the same
+                     * until the live arm's beta has moved (after update 1) */
+                    ck_assert(frozen.delta[k] == live.delta[k]);
+                    if (u <= 1)
+                        ck_assert(frozen.gradient[k] == live.gradient[k]);
+                    ck_assert(frozen.variance[k] == live.variance[k]);
+                }
+                ck_assert_int_eq(frozen.adam_t, 0);
+            }
+            ck_assert_int_eq(frozen.updates, statistic ? 6 : 5);
+            double spread = 0;
+            for (int k = 0; k < 4; k++)
+                spread = fmax(spread, fabs(live.probability[k] - 0.25));
+            ck_assert_msg(spread > 0.01, "the live arm did not move (statistic %d estimator %d)",
+                          statistic, estimator);
+            ck_assert_int_eq(sn_shift_check_state(&frozen), SN_OK);
+            sn_shift_free(&live);
+            sn_shift_free(&frozen);
+        }
+}
+END_TEST
+
 /* ---- the shift's state visitor -------------------------------------------- */
 
 /* The state fields in checkpoint order: the visitor is the one list. */
@@ -602,6 +657,38 @@ static void init_shift(sn_shift *shift, int buckets, int interval)
     o.interval = interval;
     ck_assert_int_eq(sn_shift_init(shift, buckets, &o, 11), SN_OK);
 }
+
+/* The control arm with the paper's estimator: the update is measured (delta,
+ * gradient, the sampled bucket) but beta and p stay uniform. */
+START_TEST(frozen_target_input_measures_but_never_moves)
+{
+    enum { K = 5 };
+    sn_shift_options o;
+    sn_shift_options_defaults(&o);
+    o.estimator = SN_SHIFT_TARGET_INPUT;
+    o.frozen = 1;
+    sn_shift shift;
+    ck_assert_int_eq(sn_shift_init(&shift, K, &o, 9), SN_OK);
+    double middle[K];
+    for (int k = 0; k < K; k++)
+        middle[k] = (k + 0.5) / K;
+    sn_shift_target_draw draw;
+    sn_shift_target_input_draw(&shift, middle, 7, &draw);
+    ck_assert_int_eq(sn_shift_update_target_input(&shift, &draw, NAN, NAN), SN_OK);
+    for (int round = 0; round < 3; round++) {
+        ck_assert_int_eq(sn_shift_update_target_input(&shift, &draw, 0.5 + round, 0.1), SN_OK);
+        ck_assert(shift.delta[draw.bucket] == 0.5 + round - 0.1);
+        ck_assert(shift.gradient[draw.bucket] != 0.0);
+        for (int k = 0; k < K; k++) {
+            ck_assert(shift.beta[k] == 0.0);
+            ck_assert(shift.probability[k] == 1.0 / K);
+        }
+    }
+    ck_assert_int_eq(shift.updates, 3);
+    ck_assert_int_eq(shift.gumbel_bucket, draw.bucket);
+    sn_shift_free(&shift);
+}
+END_TEST
 
 START_TEST(shift_visitor_lists_every_state_field)
 {
@@ -719,6 +806,8 @@ int main(void)
     tcase_add_test(shift, shift_moves_probability_to_the_falling_bucket);
     tcase_add_test(shift, shift_draw_follows_probabilities);
     tcase_add_test(shift, variance_statistic_picks_the_noisiest_bucket);
+    tcase_add_test(shift, frozen_shift_measures_but_never_moves);
+    tcase_add_test(shift, frozen_target_input_measures_but_never_moves);
     tcase_add_test(shift, shift_visitor_lists_every_state_field);
     tcase_add_test(shift, shift_state_hash_sees_every_field);
     tcase_add_test(shift, shift_check_state_refuses_impossible_state);

@@ -4,18 +4,23 @@
  * sampler names, and the step's gradient is exactly the gradient of those
  * subnets' losses computed directly (so strategies differ only in what they
  * sample); steps are deterministic; shift's generator receives the task
- * gradient on masked steps; the probability update runs on held-out images.
+ * gradient on masked steps; the probability update runs on held-out images;
+ * the frozen-beta arm runs the same updates without moving p; the bucket
+ * logged is the one the trained subnet's MACs fall in (the drawn one beside
+ * it); the shift's and the search's held-out images never overlap.
  */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shiftnas/error.h"
 #include "shiftnas/network.h"
 #include "shiftnas/nn.h"
 #include "shiftnas/rng.h"
+#include "shiftnas/runfiles.h"
 #include "supernet_training.h"
 #include "shift_target_input.h"
 #include "image_batches.h"
@@ -223,7 +228,7 @@ START_TEST(plans_follow_the_keyed_samplers)
             case 1:
                 ck_assert_int_eq(sn_sample_flops_uniform(&t->sampler, (uint64_t)step, 0,
                                                          &expected[0], &info), SN_OK);
-                ck_assert_int_eq(t->bucket[0], info.bucket);
+                ck_assert_int_eq(t->drawn_bucket[0], info.bucket);
                 break;
             case 2:
                 ck_assert_int_eq(sn_sample_sandwich(&t->sampler, (uint64_t)step, expected,
@@ -249,6 +254,11 @@ START_TEST(plans_follow_the_keyed_samplers)
                               "%s step %lld subnet %d is not the sampler's",
                               sliced_strategies[s], (long long)step, i);
                 ck_assert_int_eq(t->subnet_macs[i], sn_space_cost(&f.space, &expected[i]).macs);
+                /* the bucket is the one the MACs fall in, whatever was drawn */
+                ck_assert_int_eq(t->bucket[i], sn_buckets_index(&t->sampler.buckets,
+                                                                t->subnet_macs[i]));
+                if (s != 1 && s != 3)
+                    ck_assert_int_eq(t->drawn_bucket[i], -1);
             }
         }
         fixture_close(&f);
@@ -314,9 +324,10 @@ START_TEST(shift_runs_the_generator_subnet_masked)
         double loss = run_step(&f, step);
         ck_assert_int_eq(t->masked, step % 2 == 0);
         /* the plan is the generator's answer to a target in the drawn bucket */
-        ck_assert_int_eq(t->bucket[0], sn_shift_draw_bucket(&t->shift, (uint64_t)step, 0));
-        ck_assert(t->target[0] >= (double)t->sampler.buckets.edge[t->bucket[0]]);
-        ck_assert(t->target[0] <= (double)t->sampler.buckets.edge[t->bucket[0] + 1]);
+        int drawn = sn_shift_draw_bucket(&t->shift, (uint64_t)step, 0);
+        ck_assert_int_eq(t->drawn_bucket[0], drawn);
+        ck_assert(t->target[0] >= (double)t->sampler.buckets.edge[drawn]);
+        ck_assert(t->target[0] <= (double)t->sampler.buckets.edge[drawn + 1]);
         double generator_norm = 0;
         for (int e = 0; e < t->generator.table.count; e++) {
             const sn_parameter_entry *entry = &t->generator.table.entries[e];
@@ -346,107 +357,16 @@ START_TEST(shift_runs_the_generator_subnet_masked)
 }
 END_TEST
 
-/* The probability update evaluates every bucket's generated subnet on the
- * held-out images, stores the first losses, then moves beta. */
-START_TEST(shift_updates_probabilities_from_held_out_losses)
-{
-    const char *sets[] = {"search.shift_interval=2", "search.shift_warmup=0",
-                          "search.shift_learning_rate=0.5"};
-    fixture f;
-    sn_image_set set = {HELD_OUT, 1, IMAGE, IMAGE, CLASSES, NULL, NULL};
-    set.pixels = malloc(HELD_OUT * IMAGE * IMAGE);
-    set.labels = malloc(sizeof(int32_t) * HELD_OUT);
-    uint32_t indices[HELD_OUT];
-    for (int i = 0; i < HELD_OUT; i++) {
-        indices[i] = (uint32_t)i;
-        set.labels[i] = i % CLASSES;
-        for (int p = 0; p < IMAGE * IMAGE; p++)
-            set.pixels[i * IMAGE * IMAGE + p] = (uint8_t)((i * 37 + p * 11) % 256);
-    }
-    sn_normalization normalization = {1, {0.5f}, {0.25f}};
-    float images[BATCH * IMAGE * IMAGE];
-    int32_t labels[BATCH];
-    sn_input_pipeline pipeline;
-    test_pipeline(&pipeline, &normalization, NULL);
-    sn_image_source *source = NULL;
-    ck_assert_int_eq(sn_image_source_from_set(&source, &set, &pipeline), SN_OK);
-    sn_supernet_validation validation = {source, indices, HELD_OUT, BATCH, images, labels};
-    fixture_open_with(&f, "shift", sets, 3, &validation);
-    sn_supernet_training *t = &f.training;
-    /* Teach the generator the space's MACs first (L_RC alone), so that the
-     * buckets' generated subnets differ and their losses change differently. */
-    sn_optimizer adam;
-    sn_optimizer_settings settings = {SN_OPTIMIZER_ADAMW, 0, 0, 0.9f, 0.999f, 1e-8f, 0};
-    ck_assert_int_eq(sn_optimizer_init(&adam, &settings, &t->generator.table), SN_OK);
-    float p_scratch[SN_SPACE_MAX_DIMENSIONS * SN_SPACE_MAX_CHOICES];
-    for (int i = 0; i < 300; i++) {
-        sn_generator_zero_gradients(&t->generator);
-        for (int j = 0; j < 4; j++) {
-            double target = t->generator.macs_min +
-                            (t->generator.macs_max - t->generator.macs_min) * (j + 0.5) / 4;
-            sn_generator_key key = {9, (uint64_t)i, (uint32_t)j};
-            ck_assert_int_eq(sn_generator_forward(&t->generator, &f.space, target, 1.0f, &key, 1,
-                                                  p_scratch, NULL), SN_OK);
-            ck_assert_int_eq(sn_generator_backward(&t->generator, NULL, 1.0), SN_OK);
-        }
-        sn_optimizer_step(&adam, &t->generator.table, t->generator.params, t->generator.grads,
-                          1e-2f);
-    }
-    sn_optimizer_free(&adam);
-    const sn_parameter_table *table = sn_network_parameter_table(f.network);
-    double previous[SN_BUCKETS_MAX];
-    for (int64_t step = 0; step < 6; step++) {
-        run_step(&f, step);
-        /* a crude optimiser step so that the losses change between updates */
-        float *p = sn_network_parameters(f.network);
-        const float *g = sn_network_gradients(f.network);
-        for (size_t i = 0; i < table->total; i++)
-            p[i] -= 0.05f * g[i];
-        ck_assert_int_eq(sn_supernet_training_after_step(&f.training, step, 1.0),
-                         SN_OK);
-        if (step == 1) {
-            /* the first update stores the losses, beta stays 0 */
-            ck_assert_int_eq(t->updates, 1);
-            for (int k = 0; k < t->shift.count; k++) {
-                ck_assert(isfinite(t->validation_loss[k]) && t->validation_loss[k] > 0);
-                ck_assert(t->shift.beta[k] == 0.0);
-            }
-        }
-        if (step == 3 || step == 5)
-            for (int k = 0; k < t->shift.count; k++)
-                ck_assert_msg(t->shift.delta[k] == t->validation_loss[k] - previous[k],
-                              "delta of bucket %d is not the change of its held-out loss", k);
-        if (step % 2 == 1)
-            memcpy(previous, t->validation_loss, sizeof previous);
-    }
-    int distinct = 0;
-    for (int k = 1; k < t->shift.count; k++)
-        distinct += !sn_arch_equal(&f.space, &t->bucket_subnet[k], &t->bucket_subnet[k - 1]);
-    ck_assert_msg(distinct > 0, "every bucket got the same generated subnet");
-    ck_assert_int_eq(t->updates, 3);
-    double sum = 0, spread = 0;
-    for (int k = 0; k < t->shift.count; k++) {
-        sum += t->shift.probability[k];
-        spread = fmax(spread, fabs(t->shift.beta[k]));
-    }
-    ck_assert(fabs(sum - 1) < 1e-12);
-    ck_assert_msg(spread > 0.1, "beta did not move (max |beta| %g)", spread);
-    fixture_close(&f);
-    sn_image_source_free(source);
-    free(set.pixels);
-    free(set.labels);
-}
-END_TEST
-
-/* HELD_OUT images of a fixed pattern as the probability update's held-out
- * set, in chunks of BATCH. */
+/* Held-out images for the probability update: HELD_OUT synthetic images
+ * behind an image source (which points at pipeline: the struct must not
+ * move while it is open). */
 typedef struct {
     sn_image_set set;
+    sn_input_pipeline pipeline;
+    sn_image_source *source;
     uint32_t indices[HELD_OUT];
     float images[BATCH * IMAGE * IMAGE];
     int32_t labels[BATCH];
-    sn_input_pipeline pipeline; /* the source keeps a pointer to it */
-    sn_image_source *source;
     sn_supernet_validation validation;
 } held_out;
 
@@ -475,6 +395,278 @@ static void held_out_close(held_out *h)
     free(h->set.pixels);
     free(h->set.labels);
 }
+
+/* Teaches the generator the space's MACs (L_RC alone), so that the
+ * buckets' generated subnets differ and their losses change differently. */
+static void teach_generator(fixture *f)
+{
+    sn_supernet_training *t = &f->training;
+    sn_optimizer adam;
+    sn_optimizer_settings settings = {SN_OPTIMIZER_ADAMW, 0, 0, 0.9f, 0.999f, 1e-8f, 0};
+    ck_assert_int_eq(sn_optimizer_init(&adam, &settings, &t->generator.table), SN_OK);
+    float p_scratch[SN_SPACE_MAX_DIMENSIONS * SN_SPACE_MAX_CHOICES];
+    for (int i = 0; i < 300; i++) {
+        sn_generator_zero_gradients(&t->generator);
+        for (int j = 0; j < 4; j++) {
+            double target = t->generator.macs_min +
+                            (t->generator.macs_max - t->generator.macs_min) * (j + 0.5) / 4;
+            sn_generator_key key = {9, (uint64_t)i, (uint32_t)j};
+            ck_assert_int_eq(sn_generator_forward(&t->generator, &f->space, target, 1.0f, &key, 1,
+                                                  p_scratch, NULL), SN_OK);
+            ck_assert_int_eq(sn_generator_backward(&t->generator, NULL, 1.0), SN_OK);
+        }
+        sn_optimizer_step(&adam, &t->generator.table, t->generator.params, t->generator.grads,
+                          1e-2f);
+    }
+    sn_optimizer_free(&adam);
+}
+
+/* One training step with a crude optimiser step (so that the losses change
+ * between updates), then what follows a step (the log rows, the update). */
+static void train_step(fixture *f, int64_t step)
+{
+    run_step(f, step);
+    const sn_parameter_table *table = sn_network_parameter_table(f->network);
+    float *p = sn_network_parameters(f->network);
+    const float *g = sn_network_gradients(f->network);
+    for (size_t i = 0; i < table->total; i++)
+        p[i] -= 0.05f * g[i];
+    int status = sn_supernet_training_after_step(&f->training, step, 1.0);
+    ck_assert_msg(status == SN_OK, "after step %lld: %s", (long long)step, sn_error_message());
+}
+
+/* A run log in a fresh directory under TMPDIR; path receives its name. */
+static sn_run_log *open_log(const fixture *f, char *directory, size_t directory_size, char *path,
+                            size_t path_size)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(directory, directory_size, "%s/shiftnas-test-strategies-XXXXXX",
+             base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(directory));
+    snprintf(path, path_size, "%s/log.h5", directory);
+    const sn_buckets *b = &f->training.sampler.buckets;
+    sn_run_log *log = NULL;
+    ck_assert_int_eq(sn_run_log_create(&log, path, f->config.search_strategy, b->count, b->edge),
+                     SN_OK);
+    return log;
+}
+
+/* The probability update evaluates every bucket's generated subnet on the
+ * held-out images, stores the first losses, then moves beta. */
+START_TEST(shift_updates_probabilities_from_held_out_losses)
+{
+    const char *sets[] = {"search.shift_interval=2", "search.shift_warmup=0",
+                          "search.shift_learning_rate=0.5"};
+    fixture f;
+    held_out h;
+    held_out_open(&h);
+    fixture_open_with(&f, "shift", sets, 3, &h.validation);
+    sn_supernet_training *t = &f.training;
+    teach_generator(&f);
+    double previous[SN_BUCKETS_MAX];
+    for (int64_t step = 0; step < 6; step++) {
+        train_step(&f, step);
+        if (step == 1) {
+            /* the first update stores the losses, beta stays 0 */
+            ck_assert_int_eq(t->updates, 1);
+            for (int k = 0; k < t->shift.count; k++) {
+                ck_assert(isfinite(t->validation_loss[k]) && t->validation_loss[k] > 0);
+                ck_assert(t->shift.beta[k] == 0.0);
+            }
+        }
+        if (step == 3 || step == 5)
+            for (int k = 0; k < t->shift.count; k++)
+                ck_assert_msg(t->shift.delta[k] == t->validation_loss[k] - previous[k],
+                              "delta of bucket %d is not the change of its held-out loss", k);
+        if (step % 2 == 1)
+            memcpy(previous, t->validation_loss, sizeof previous);
+    }
+    int distinct = 0;
+    for (int k = 1; k < t->shift.count; k++)
+        distinct += !sn_arch_equal(&f.space, &t->bucket_subnet[k], &t->bucket_subnet[k - 1]);
+    ck_assert_msg(distinct > 0, "every bucket got the same generated subnet");
+    ck_assert_int_eq(t->updates, 3);
+    double sum = 0, spread = 0;
+    for (int k = 0; k < t->shift.count; k++) {
+        sum += t->shift.probability[k];
+        spread = fmax(spread, fabs(t->shift.beta[k]));
+    }
+    ck_assert(fabs(sum - 1) < 1e-12);
+    ck_assert_msg(spread > 0.1, "beta did not move (max |beta| %g)", spread);
+    fixture_close(&f);
+    held_out_close(&h);
+}
+END_TEST
+
+/* The frozen-beta control arm: the same updates as the live shift (every
+ * bucket's subnet evaluated on every held-out image at each update, the
+ * statistic computed, a log.h5 row each), but beta and p stay uniform. */
+START_TEST(frozen_shift_updates_without_moving)
+{
+    const char *sets[] = {"search.shift_interval=2", "search.shift_warmup=0",
+                          "search.shift_learning_rate=0.5", "search.shift_frozen=true"};
+    held_out h;
+    held_out_open(&h);
+    fixture live, frozen;
+    fixture_open_with(&live, "shift", sets, 3, &h.validation);
+    fixture_open_with(&frozen, "shift", sets, 4, &h.validation);
+    ck_assert_int_eq(frozen.training.shift.options.frozen, 1);
+    ck_assert_int_eq(live.training.shift.options.frozen, 0);
+    teach_generator(&live);
+    teach_generator(&frozen);
+    char directory[512], path[600];
+    frozen.training.log = open_log(&frozen, directory, sizeof directory, path, sizeof path);
+    sn_supernet_training *t = &frozen.training;
+    const int K = t->shift.count;
+    for (int64_t step = 0; step < 6; step++) {
+        train_step(&live, step);
+        train_step(&frozen, step);
+        ck_assert_int_eq(t->updates, live.training.updates);
+        for (int k = 0; k < K; k++) {
+            ck_assert(t->shift.beta[k] == 0.0);
+            ck_assert(t->shift.probability[k] == 1.0 / K);
+        }
+        if (step == 1) /* nothing differs before the live arm's first move */
+            ck_assert(memcmp(t->validation_loss, live.training.validation_loss,
+                             sizeof(double) * (size_t)K) == 0);
+        if (step == 3) /* the frozen arm computes the statistic it does not apply */
+            for (int k = 0; k < K; k++)
+                ck_assert(t->shift.delta[k] == live.training.shift.delta[k]);
+    }
+    ck_assert_int_eq(t->updates, 3);
+    double spread = 0;
+    for (int k = 0; k < K; k++)
+        spread = fmax(spread, fabs(live.training.shift.beta[k]));
+    ck_assert_msg(spread > 0.1, "the live arm's beta did not move (max |beta| %g)", spread);
+    ck_assert_int_eq(sn_run_log_close(t->log), SN_OK);
+    t->log = NULL;
+
+    /* the log: a row per update, each with every bucket's held-out loss */
+    sn_run_log_data data;
+    ck_assert_msg(sn_run_log_read(path, &data) == SN_OK, "%s", sn_error_message());
+    ck_assert_int_eq(data.update_count, 3);
+    ck_assert_int_eq(data.subnet_count, 6);
+    for (int64_t u = 0; u < data.update_count; u++) {
+        ck_assert_int_eq(data.update_step[u], 2 * u + 1);
+        for (int k = 0; k < K; k++) {
+            ck_assert(data.update_beta[u * K + k] == 0.0);
+            ck_assert(data.update_probability[u * K + k] == 1.0 / K);
+            ck_assert(isfinite(data.update_validation_loss[u * K + k]));
+        }
+    }
+    sn_run_log_data_free(&data);
+    unlink(path);
+    rmdir(directory);
+    fixture_close(&live);
+    fixture_close(&frozen);
+    held_out_close(&h);
+}
+END_TEST
+
+/* The bucket logged (and given to the variance statistic) is the one the
+ * trained subnet's MACs fall in; the drawn one is its own column. A fresh
+ * generator misses the drawn bucket often, which this run must see. */
+START_TEST(shift_logs_the_actual_bucket_and_the_drawn_one)
+{
+    fixture f;
+    fixture_open(&f, "shift", NULL, 0);
+    sn_supernet_training *t = &f.training;
+    char directory[512], path[600];
+    t->log = open_log(&f, directory, sizeof directory, path, sizeof path);
+    enum { STEPS = 16 };
+    int actual[STEPS], drawn[STEPS], misses = 0;
+    for (int64_t step = 0; step < STEPS; step++) {
+        run_step(&f, step);
+        ck_assert_int_eq(sn_supernet_training_after_step(t, step, 1.0), SN_OK);
+        drawn[step] = sn_shift_draw_bucket(&t->shift, (uint64_t)step, 0);
+        actual[step] = sn_buckets_index(&t->sampler.buckets, t->subnet_macs[0]);
+        ck_assert_int_eq(t->drawn_bucket[0], drawn[step]);
+        ck_assert_int_eq(t->bucket[0], actual[step]);
+        /* the variance statistic's record of this step */
+        int last = (t->shift.ring_head + t->shift.ring_capacity - 1) % t->shift.ring_capacity;
+        ck_assert_int_eq(t->shift.ring_bucket[last], actual[step]);
+        misses += actual[step] != drawn[step];
+    }
+    ck_assert_msg(misses > 0, "the generator never missed its bucket: the test proves nothing");
+    ck_assert_int_eq(sn_run_log_close(t->log), SN_OK);
+    t->log = NULL;
+    sn_run_log_data data;
+    ck_assert_msg(sn_run_log_read(path, &data) == SN_OK, "%s", sn_error_message());
+    ck_assert_int_eq(data.subnet_count, STEPS);
+    for (int i = 0; i < STEPS; i++) {
+        ck_assert_int_eq(data.subnet_bucket[i], actual[i]);
+        ck_assert_int_eq(data.subnet_drawn_bucket[i], drawn[i]);
+        ck_assert(data.subnet_target_macs[i] >= (double)data.bucket_edges[drawn[i]]);
+    }
+    printf("shift: %d of %d steps trained a subnet outside its drawn bucket\n", misses, STEPS);
+    sn_run_log_data_free(&data);
+    unlink(path);
+    rmdir(directory);
+    fixture_close(&f);
+}
+END_TEST
+
+/* Which held-out images the shift and the search's fitness use: the two
+ * ends of the split, refused when they would overlap. */
+START_TEST(held_out_plan_keeps_shift_and_fitness_apart)
+{
+    sn_config c;
+    sn_config_defaults(&c);
+    snprintf(c.model_type, sizeof c.model_type, "supernet");
+    snprintf(c.search_strategy, sizeof c.search_strategy, "shift");
+    c.shift_validation_images = 384;
+    c.evolution_validation_images = 2000;
+    sn_held_out_plan plan;
+    ck_assert_int_eq(sn_held_out_plan_make(&c, 5000, &plan), SN_OK);
+    ck_assert_int_eq(plan.shift_first, 5000 - 384);
+    ck_assert_int_eq(plan.shift_count, 384);
+    ck_assert_int_eq(plan.fitness_count, 2000);
+    ck_assert_int_eq(sn_held_out_plan_make(&c, 2384, &plan), SN_OK); /* exactly adjacent */
+    ck_assert_int_eq(plan.shift_first, 2000);
+    /* one image too few: one line naming both keys and the split's size */
+    ck_assert_int_eq(sn_held_out_plan_make(&c, 2383, &plan), SN_ERR_CONFIG);
+    const char *message = sn_error_message();
+    ck_assert_msg(strstr(message, "shift_validation_images = 384") &&
+                      strstr(message, "evolution_validation_images = 2000") &&
+                      strstr(message, "2383 images of [data] validation_size") &&
+                      !strchr(message, '\n'),
+                  "message: %s", message);
+    /* 0: every image the shift does not use */
+    c.evolution_validation_images = 0;
+    ck_assert_int_eq(sn_held_out_plan_make(&c, 1000, &plan), SN_OK);
+    ck_assert_int_eq(plan.fitness_count, 1000 - 384);
+    ck_assert_int_eq(plan.shift_first, 1000 - 384);
+    ck_assert_int_eq(sn_held_out_plan_make(&c, 384, &plan), SN_ERR_CONFIG);
+    ck_assert_msg(strstr(sn_error_message(), "leaves none of the 384 images"), "%s",
+                  sn_error_message());
+    ck_assert_int_eq(sn_held_out_plan_make(&c, 0, &plan), SN_ERR_CONFIG);
+    ck_assert_msg(strstr(sn_error_message(), "needs held-out images"), "%s", sn_error_message());
+    /* the frozen arm evaluates the same images as the live shift */
+    c.shift_frozen = 1;
+    ck_assert_int_eq(sn_held_out_plan_make(&c, 1000, &plan), SN_OK);
+    ck_assert_int_eq(plan.shift_count, 384);
+    /* no shift images: the variance statistic, other strategies, a plain
+     * network (whose [search] keys are unused); the fitness as before */
+    static const char *const others[][3] = {{"supernet", "shift", "variance"},
+                                            {"supernet", "uniform", "loss-change"},
+                                            {"cnn", "shift", "loss-change"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(c.model_type, sizeof c.model_type, "%s", others[i][0]);
+        snprintf(c.search_strategy, sizeof c.search_strategy, "%s", others[i][1]);
+        snprintf(c.shift_statistic, sizeof c.shift_statistic, "%s", others[i][2]);
+        c.evolution_validation_images = 2000;
+        ck_assert_int_eq(sn_held_out_plan_make(&c, 300, &plan), SN_OK);
+        ck_assert_int_eq(plan.shift_count, 0);
+        ck_assert_int_eq(plan.fitness_count, 300);
+        c.evolution_validation_images = 0;
+        ck_assert_int_eq(sn_held_out_plan_make(&c, 300, &plan), SN_OK);
+        ck_assert_int_eq(plan.fitness_count, 300);
+        c.evolution_validation_images = 100;
+        ck_assert_int_eq(sn_held_out_plan_make(&c, 300, &plan), SN_OK);
+        ck_assert_int_eq(plan.fitness_count, 100);
+    }
+}
+END_TEST
 
 /* dL_val/dt of the target-input estimator (t the generator's normalised
  * target) against central differences of the held-out loss itself: the
@@ -684,6 +876,9 @@ static Suite *suite(void)
     tcase_add_test(c, target_input_gradient_matches_the_held_out_loss);
     tcase_add_test(c, target_input_update_differentiates_between_snapshots);
     tcase_add_test(c, target_input_refuses_the_variance_statistic);
+    tcase_add_test(c, frozen_shift_updates_without_moving);
+    tcase_add_test(c, shift_logs_the_actual_bucket_and_the_drawn_one);
+    tcase_add_test(c, held_out_plan_keeps_shift_and_fitness_apart);
     suite_add_tcase(s, c);
     return s;
 }

@@ -1,0 +1,50 @@
+/* Which held-out images the probability shift and the search's fitness use
+ * (shiftnas/train.h): the two ends of the validation split, never the same
+ * image, so that the search does not select subnets on the images that
+ * steered the bucket probabilities. */
+#include "shiftnas/train.h"
+
+#include <string.h>
+
+#include "shiftnas/error.h"
+
+/* Whether the run's probability updates evaluate held-out images. */
+static int shift_uses_held_out(const sn_config *config)
+{
+    return strcmp(config->model_type, "supernet") == 0 &&
+           strcmp(config->search_strategy, "shift") == 0 &&
+           strcmp(config->shift_statistic, "loss-change") == 0;
+}
+
+int sn_held_out_plan_make(const sn_config *config, int64_t validation_count,
+                          sn_held_out_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    const int64_t fitness = config->evolution_validation_images;
+    if (!shift_uses_held_out(config)) {
+        plan->fitness_count = fitness == 0 || fitness > validation_count ? validation_count : fitness;
+        return SN_OK;
+    }
+    const int64_t images = config->shift_validation_images;
+    if (validation_count == 0)
+        return sn_error_set(SN_ERR_CONFIG,
+                            "[search] shift_statistic = loss-change needs held-out images: "
+                            "set [data] validation_size > 0");
+    if (images + fitness > validation_count)
+        return sn_error_set(SN_ERR_CONFIG,
+                            "configuration: [search] shift_validation_images = %lld plus "
+                            "evolution_validation_images = %lld exceed the %lld images of [data] "
+                            "validation_size: the shift's held-out images and the search's "
+                            "fitness images must not overlap",
+                            (long long)images, (long long)fitness, (long long)validation_count);
+    if (fitness == 0 && images >= validation_count)
+        return sn_error_set(SN_ERR_CONFIG,
+                            "configuration: [search] shift_validation_images = %lld leaves none of "
+                            "the %lld images of [data] validation_size to the search's fitness "
+                            "(evolution_validation_images = 0: the images the shift does not use)",
+                            (long long)images, (long long)validation_count);
+    plan->shift_first = validation_count - images;
+    plan->shift_count = images;
+    plan->fitness_count = fitness > 0 ? fitness : validation_count - images;
+    return SN_OK;
+}
