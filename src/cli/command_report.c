@@ -1,8 +1,12 @@
-/* shiftnas report RUN_DIR... --out DIR [--targets LIST] [--strict] [--no-plots]
+/* shiftnas report RUN_DIR... --out DIR [--targets LIST] [--compare A,B]...
+ *                                      [--strict] [--no-plots]
+ * shiftnas report --summarize RUN_DIR DEST_DIR
  *
- * Finished, searched runs into DIR/report.md and four PNG plots drawn by
- * gnuplot (doc/report.md). Runs that cannot be used are skipped with one
- * line each (or refused with --strict). */
+ * Finished, searched (or probed) runs into DIR/report.md and six PNG plots
+ * drawn by gnuplot (doc/report.md): arms compared seed by seed. Runs that
+ * cannot be used are skipped with one line each (or refused with --strict).
+ * --summarize writes the small text summary of one finished run that a
+ * report reads like the run itself. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,27 +21,41 @@
 #include "shiftnas/report.h"
 
 static const char report_usage[] =
-    "usage: shiftnas report RUN_DIR... --out DIR [--targets LIST] [--strict] [--no-plots]\n"
+    "usage: shiftnas report RUN_DIR... --out DIR [--targets LIST] [--compare A,B]...\n"
+    "                       [--strict] [--no-plots]\n"
+    "       shiftnas report --summarize RUN_DIR DEST_DIR\n"
     "\n"
-    "Turns finished training runs that `shiftnas search` has searched into DIR/report.md\n"
-    "and four plots (accuracy_vs_macs.png, probabilities.png, macs_histogram.png,\n"
-    "bucket_loss.png), averaging each arm (sampling strategy, from config.ini) over its\n"
-    "seeds. A RUN_DIR is a run directory or a directory of run directories.\n"
+    "Turns finished training runs that `shiftnas search` has searched (or `shiftnas probe`\n"
+    "has probed) into DIR/report.md and six plots (accuracy_vs_macs.png, probabilities.png,\n"
+    "macs_histogram.png, bucket_loss.png, convergence.png, final_probabilities.png). Runs\n"
+    "are grouped into arms (sampling strategy, from config.ini); runs of two arms with the\n"
+    "same seed are a pair, and arms are compared by paired differences with 95% confidence\n"
+    "intervals and paired t tests; the primary endpoint (shift - shift-frozen over the\n"
+    "probes of the top two buckets) comes first. A RUN_DIR is a run directory, a summary\n"
+    "(--summarize) or a directory of either.\n"
     "\n"
-    "  --out DIR       where report.md, the PNGs, plots.gp and data/ go (created)\n"
-    "  --targets LIST  only these MACs targets, e.g. 2M,4M (default: every searched one)\n"
-    "  --strict        a run that cannot be used is an error, not a skip\n"
-    "  --no-plots      write data/, plots.gp and report.md but do not run gnuplot\n"
-    "  -h, --help      this text\n"
+    "  --out DIR        where report.md, the PNGs, plots.gp and data/ go (created)\n"
+    "  --targets LIST   only these MACs targets, e.g. 2M,4M (default: every searched one)\n"
+    "  --compare A,B    compare arm A with arm B (A - B); repeatable. Default: shift vs\n"
+    "                   shift-frozen, then every other arm vs shift-frozen (vs uniform\n"
+    "                   without a shift-frozen arm)\n"
+    "  --strict         a run that cannot be used is an error, not a skip\n"
+    "  --no-plots       write data/, plots.gp and report.md but do not run gnuplot\n"
+    "  --summarize RUN_DIR DEST_DIR\n"
+    "                   copy a finished run's small files into DEST_DIR (created) and write\n"
+    "                   what the report needs of its checkpoint and log.h5 as text\n"
+    "                   (summary.txt, log-updates.csv, log-bucket-loss.csv); an unfinished\n"
+    "                   run is refused\n"
+    "  -h, --help       this text\n"
     "\n"
-    "Unusable runs (unfinished, no search.csv, another search space, a duplicate seed)\n"
-    "are skipped with one line each on stderr and listed in report.md. Plots need\n"
-    "gnuplot (gnuplot-nox) on PATH or $SHIFTNAS_GNUPLOT.\n"
+    "Unusable runs (unfinished, no search.csv nor probes.csv, another search space, a\n"
+    "duplicate seed) are skipped with one line each on stderr and listed in report.md.\n"
+    "Plots need gnuplot (gnuplot-nox) on PATH or $SHIFTNAS_GNUPLOT.\n"
     "One report at a time into DIR: a second one is refused with a line naming the\n"
     "first (its lock is DIR/.shiftnas.lock).\n"
     "Exit status: 0 written, 1 failed (or a skip under --strict), 2 usage.\n";
 
-enum { TARGETS_MAX = 64 };
+enum { TARGETS_MAX = 64, COMPARISONS_MAX = 64 };
 
 static void report_error(void)
 {
@@ -91,17 +109,43 @@ static char *join_arguments(int argc, char **argv)
     return text;
 }
 
+/* shiftnas report --summarize RUN_DIR DEST_DIR */
+static int summarize(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "shiftnas report: --summarize takes exactly RUN_DIR DEST_DIR and nothing "
+                        "else (try 'shiftnas report --help')\n");
+        return SN_EXIT_USAGE;
+    }
+    const char *run_dir = argv[2], *dest = argv[3];
+    int status = make_directory(dest);
+    if (status == SN_OK)
+        status = sn_report_summarize(run_dir, dest);
+    if (status != SN_OK) {
+        report_error();
+        return SN_EXIT_FAILURE;
+    }
+    printf("report: summary of %s in %s\n", run_dir, dest);
+    return SN_EXIT_OK;
+}
+
 int sn_command_report(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--summarize") == 0)
+        return summarize(argc, argv);
     const char *out = NULL, *target_list = NULL;
-    int strict = 0, plots = 1, dir_count = 0;
+    int strict = 0, plots = 1, dir_count = 0, comparison_count = 0;
+    sn_report_comparison comparisons[COMPARISONS_MAX];
     const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
     if (!dirs) {
         fprintf(stderr, "shiftnas report: out of memory\n");
         return SN_EXIT_FAILURE;
     }
     static const sn_cli_valued_option report_valued[] = {
-        {"--out", "a DIR"}, {"--targets", "a list of MACs targets like 2.5M,5M,8M"}, {NULL, NULL}};
+        {"--out", "a DIR"},
+        {"--targets", "a list of MACs targets like 2.5M,5M,8M"},
+        {"--compare", "two arms A,B like shift,shift-frozen"},
+        {NULL, NULL}};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         char problem[512], shown[SN_CLI_SHOWN_SIZE];
@@ -117,6 +161,22 @@ int sn_command_report(int argc, char **argv)
             out = argv[++i];
         } else if (strcmp(arg, "--targets") == 0) {
             target_list = argv[++i];
+        } else if (strcmp(arg, "--compare") == 0) {
+            if (comparison_count == COMPARISONS_MAX) {
+                fprintf(stderr, "shiftnas report: more than %d --compare\n", COMPARISONS_MAX);
+                free(dirs);
+                return SN_EXIT_USAGE;
+            }
+            if (sn_report_parse_comparison(argv[++i], &comparisons[comparison_count++]) != SN_OK) {
+                report_error();
+                free(dirs);
+                return SN_EXIT_USAGE;
+            }
+        } else if (strcmp(arg, "--summarize") == 0) {
+            fprintf(stderr, "shiftnas report: --summarize comes first: shiftnas report "
+                            "--summarize RUN_DIR DEST_DIR\n");
+            free(dirs);
+            return SN_EXIT_USAGE;
         } else if (strcmp(arg, "--strict") == 0) {
             strict = 1;
         } else if (strcmp(arg, "--no-plots") == 0) {
@@ -176,7 +236,8 @@ int sn_command_report(int argc, char **argv)
     if (status == SN_OK && runs.count == 0)
         status = sn_error_set(SN_ERR_ARGUMENT, "report: no usable run");
     char *command_line = status == SN_OK ? join_arguments(argc, argv) : NULL;
-    sn_report_options options = {command_line, target_count, targets, plots};
+    sn_report_options options = {command_line, target_count,    targets,
+                                 plots,        comparison_count, comparisons};
     char path[SN_REPORT_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/report.md", out);
     if (status == SN_OK)

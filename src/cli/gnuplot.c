@@ -105,7 +105,7 @@ int sn_cli_run_gnuplot(const char *out_dir, const char *gnuplot)
         return sn_error_set(SN_ERR_IO, "report: gnuplot killed by signal %d (%s)",
                             WTERMSIG(wait_status), log);
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < SN_REPORT_PLOT_COUNT; i++) {
         char png[SN_REPORT_PATH_MAX + 64];
         snprintf(png, sizeof png, "%s/%s", out_dir, sn_report_plot_files[i]);
         struct stat st;

@@ -1,6 +1,6 @@
 /* Grouping the runs' search results: which targets, which (arm, method)
  * groups, which values per cell, which retrained run matches which
- * inherited subnet. */
+ * inherited subnet; which sampling arms. */
 #include "report_internal.h"
 
 #include <math.h>
@@ -164,5 +164,33 @@ void sn_report_slug(const char *label, char *slug, size_t size)
 
 int sn_report_has_updates(const sn_report_run *run)
 {
-    return run->buckets > 0 && run->update_count > 0 && run->update_probability;
+    return run->log.buckets > 0 && run->log.update_count > 0 && run->log.update_probability;
+}
+
+int sn_report_sampling_arms(const sn_report_runs *runs, const char **arms)
+{
+    /* The retrained arm is left out: its runs train one given subnet each,
+     * so their probabilities, MACs histogram, per-bucket losses and
+     * convergence describe no sampling strategy. */
+    int count = 0;
+    for (int r = 0; r < runs->count; r++) {
+        if (strcmp(runs->runs[r]->label, "retrained") == 0)
+            continue;
+        int seen = 0;
+        for (int a = 0; a < count; a++)
+            seen |= strcmp(arms[a], runs->runs[r]->label) == 0;
+        if (!seen)
+            arms[count++] = runs->runs[r]->label;
+    }
+    return count;
+}
+
+void sn_report_format_summary(char *text, size_t size, sn_summary s)
+{
+    if (s.n == 0)
+        snprintf(text, size, "—");
+    else if (s.n < 2 || !isfinite(s.std))
+        snprintf(text, size, "%.2f ± —", s.mean);
+    else
+        snprintf(text, size, "%.2f ± %.2f", s.mean, s.std);
 }

@@ -15,8 +15,9 @@
 #include "report_internal.h"
 #include "shiftnas/error.h"
 
-const char *const sn_report_plot_files[4] = {"accuracy_vs_macs.png", "probabilities.png",
-                                             "macs_histogram.png", "bucket_loss.png"};
+const char *const sn_report_plot_files[SN_REPORT_PLOT_COUNT] = {
+    "accuracy_vs_macs.png", "probabilities.png", "macs_histogram.png",
+    "bucket_loss.png",      "convergence.png",   "final_probabilities.png"};
 
 static const char *const colors[] = {"1f77b4", "ff7f0e", "2ca02c", "d62728", "9467bd",
                                      "8c564b", "e377c2", "7f7f7f", "bcbd22", "17becf"};
@@ -196,25 +197,6 @@ static void empty_plot(FILE *s, const char *file, const char *title, const char 
             file, title, note);
 }
 
-/* The distinct sampling arms in run order. The retrained arm is left out:
- * its runs train one given subnet each, so their probabilities, MACs
- * histogram and per-bucket losses describe no sampling strategy (and its
- * spikes would flatten the others' histogram). */
-static int arms_of(const sn_report_runs *runs, const char **arms)
-{
-    int count = 0;
-    for (int r = 0; r < runs->count; r++) {
-        if (strcmp(runs->runs[r]->label, "retrained") == 0)
-            continue;
-        int seen = 0;
-        for (int a = 0; a < count; a++)
-            seen |= strcmp(arms[a], runs->runs[r]->label) == 0;
-        if (!seen)
-            arms[count++] = runs->runs[r]->label;
-    }
-    return count;
-}
-
 static void multiplot_start(FILE *s, const char *file, int panels, const char *title)
 {
     int columns = panels > 1 ? 2 : 1, rows = (panels + columns - 1) / columns;
@@ -240,7 +222,7 @@ static void plot_probabilities(writer *w, const sn_report_runs *runs)
         w->status = sn_error_set(SN_ERR_NOMEM, "report: out of memory");
         return;
     }
-    int arm_count = arms_of(runs, arms), panels = 0;
+    int arm_count = sn_report_sampling_arms(runs, arms), panels = 0;
     for (int a = 0; a < arm_count; a++)
         for (int r = 0; r < runs->count; r++)
             if (strcmp(runs->runs[r]->label, arms[a]) == 0 && sn_report_has_updates(runs->runs[r])) {
@@ -267,13 +249,13 @@ static void plot_probabilities(writer *w, const sn_report_runs *runs)
             if (strcmp(run->label, arms[a]) != 0 || !sn_report_has_updates(run))
                 continue;
             if (!first)
-                first = run, rows = run->update_count;
-            if (run->buckets == first->buckets && run->update_count < rows)
-                rows = run->update_count;
+                first = run, rows = run->log.update_count;
+            if (run->log.buckets == first->log.buckets && run->log.update_count < rows)
+                rows = run->log.update_count;
         }
         if (!first)
             continue;
-        int K = first->buckets;
+        int K = first->log.buckets;
         char slug[2 * SN_REPORT_LABEL_MAX], name[3 * SN_REPORT_LABEL_MAX];
         sn_report_slug(arms[a], slug, sizeof slug);
         snprintf(name, sizeof name, "probabilities_%s.dat", slug);
@@ -291,13 +273,13 @@ static void plot_probabilities(writer *w, const sn_report_runs *runs)
             for (int r = 0; r < runs->count; r++) {
                 const sn_report_run *run = runs->runs[r];
                 if (strcmp(run->label, arms[a]) != 0 || !sn_report_has_updates(run) ||
-                    run->buckets != K)
+                    run->log.buckets != K)
                     continue;
                 for (int k = 0; k < K; k++)
-                    sum[k] += run->update_probability[i * K + k];
+                    sum[k] += run->log.update_probability[i * K + k];
                 seeds++;
             }
-            fprintf(f, "%lld", (long long)first->update_step[i]);
+            fprintf(f, "%lld", (long long)first->log.update_step[i]);
             for (int k = 0; k < K; k++)
                 fprintf(f, " %.6g", sum[k] / seeds);
             fprintf(f, "\n");
@@ -310,7 +292,7 @@ static void plot_probabilities(writer *w, const sn_report_runs *runs)
                 key_placement(panels));
         for (int k = 0; k < K; k++) {
             char title[96];
-            bucket_title(title, sizeof title, k, first->bucket_edges);
+            bucket_title(title, sizeof title, k, first->log.bucket_edges);
             fprintf(s, "  'data/%s' using 1:%d with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#%s' "
                        "title ",
                     name, k + 2, colors[k % COLOR_COUNT]);
@@ -332,7 +314,7 @@ static void plot_histogram(writer *w, const sn_report_runs *runs)
         w->status = sn_error_set(SN_ERR_NOMEM, "report: out of memory");
         return;
     }
-    int arm_count = arms_of(runs, arms);
+    int arm_count = sn_report_sampling_arms(runs, arms);
     if (arm_count == 0) {
         fprintf(s, "\n# 3. MACs of the subnets trained: no sampling arm\n");
         empty_plot(s, "macs_histogram.png", "MACs of the subnets trained",
@@ -352,28 +334,18 @@ static void plot_histogram(writer *w, const sn_report_runs *runs)
         return;
     }
     for (int a = 0; a < arm_count; a++) {
-        int64_t total = 0;
-        double counts[BINS] = {0}, part[BINS];
+        /* the pooled rows of the arm's runs (each binned over its space) */
+        int64_t total = 0, counts[BINS] = {0};
         for (int r = 0; r < runs->count; r++) {
             const sn_report_run *run = runs->runs[r];
-            if (strcmp(run->label, arms[a]) != 0 || run->subnet_count == 0)
+            if (strcmp(run->label, arms[a]) != 0)
                 continue;
-            double *values = malloc(sizeof *values * (size_t)run->subnet_count);
-            if (!values) {
-                w->status = sn_error_set(SN_ERR_NOMEM, "report: out of memory");
-                break;
-            }
-            for (int64_t i = 0; i < run->subnet_count; i++)
-                values[i] = (double)run->subnet_macs[i];
-            sn_histogram_shares(values, run->subnet_count, low, high, BINS, part);
-            free(values);
-            /* shares of the pooled rows: weight each run by its rows */
             for (int b = 0; b < BINS; b++)
-                counts[b] += part[b] * (double)run->subnet_count;
-            total += run->subnet_count;
+                counts[b] += run->log.histogram[b];
+            total += run->log.subnet_count;
         }
         for (int b = 0; b < BINS; b++)
-            share[a * BINS + b] = total > 0 ? 100.0 * counts[b] / (double)total : 0;
+            share[a * BINS + b] = total > 0 ? 100.0 * (double)counts[b] / (double)total : 0;
     }
     fprintf(f, "# share (%%) of the subnets trained (log.h5 /subnets/macs, every row, sandwich's "
                "four per step included) per MACs bin;\n# %d equal bins from the space's smallest "
@@ -422,7 +394,7 @@ static void plot_bucket_loss(writer *w, const sn_report_runs *runs)
         w->status = sn_error_set(SN_ERR_NOMEM, "report: out of memory");
         return;
     }
-    int arm_count = arms_of(runs, arms);
+    int arm_count = sn_report_sampling_arms(runs, arms);
     fprintf(s, "\n# 4. training loss per MACs bucket over windows of steps, mean over seeds\n");
     if (arm_count == 0) {
         empty_plot(s, "bucket_loss.png", "Training loss per MACs bucket",
@@ -438,16 +410,10 @@ static void plot_bucket_loss(writer *w, const sn_report_runs *runs)
         for (int r = 0; r < runs->count && !first; r++)
             if (strcmp(runs->runs[r]->label, arms[a]) == 0)
                 first = runs->runs[r];
-        /* the log's buckets, else equal-width ones over the space */
-        double edges[SN_REPORT_BUCKETS_MAX + 1];
-        int K = first->buckets;
-        if (K > 0) {
-            memcpy(edges, first->bucket_edges, sizeof(double) * (size_t)(K + 1));
-        } else {
-            K = SN_REPORT_LOSS_BUCKETS;
-            for (int k = 0; k <= K; k++)
-                edges[k] = first->space_low + (first->space_high - first->space_low) * k / K;
-        }
+        /* the log's buckets, else equal-width ones over the space (the
+         * arm's first run's: its runs share a configuration) */
+        const double *edges = first->log.loss_edges;
+        int K = first->log.loss_buckets;
         double mean[W][SN_REPORT_BUCKETS_MAX];
         int seeds[W][SN_REPORT_BUCKETS_MAX];
         memset(mean, 0, sizeof mean);
@@ -455,30 +421,15 @@ static void plot_bucket_loss(writer *w, const sn_report_runs *runs)
         int64_t last_step = 0;
         for (int r = 0; r < runs->count; r++) {
             const sn_report_run *run = runs->runs[r];
-            if (strcmp(run->label, arms[a]) != 0 || run->subnet_count == 0)
+            if (strcmp(run->label, arms[a]) != 0 || run->log.subnet_count == 0 ||
+                run->log.loss_buckets != K)
                 continue;
-            int64_t steps = 1;
-            for (int64_t i = 0; i < run->subnet_count; i++)
-                if (run->subnet_step[i] + 1 > steps)
-                    steps = run->subnet_step[i] + 1;
-            if (run == first || steps > last_step)
-                last_step = steps;
-            double sum[W][SN_REPORT_BUCKETS_MAX];
-            int64_t count[W][SN_REPORT_BUCKETS_MAX];
-            memset(sum, 0, sizeof sum);
-            memset(count, 0, sizeof count);
-            for (int64_t i = 0; i < run->subnet_count; i++) {
-                int k = sn_bin_index_edges((double)run->subnet_macs[i], edges, K);
-                int64_t window = run->subnet_step[i] * W / steps;
-                if (k < 0 || window < 0 || window >= W || !isfinite(run->subnet_loss[i]))
-                    continue;
-                sum[window][k] += run->subnet_loss[i];
-                count[window][k]++;
-            }
+            if (run->log.trained_steps > last_step)
+                last_step = run->log.trained_steps;
             for (int v = 0; v < W; v++)
                 for (int k = 0; k < K; k++)
-                    if (count[v][k] > 0) {
-                        mean[v][k] += sum[v][k] / (double)count[v][k];
+                    if (run->log.loss_count[v][k] > 0) {
+                        mean[v][k] += run->log.loss_mean[v][k];
                         seeds[v][k]++;
                     }
         }
@@ -527,6 +478,202 @@ static void plot_bucket_loss(writer *w, const sn_report_runs *runs)
     free(arms);
 }
 
+/* ---- 5. convergence ------------------------------------------------------- */
+
+/* One run's last value of split in each epoch 1..epochs (NaN where none). */
+static void epoch_values(const sn_report_run *run, sn_metric_split split, int64_t epochs,
+                         double *values, int accuracy)
+{
+    for (int64_t e = 0; e < epochs; e++)
+        values[e] = NAN;
+    for (int i = 0; i < run->metric_count; i++) {
+        const sn_metric_row *row = &run->metrics[i];
+        if (row->split == split && row->epoch >= 1 && row->epoch <= epochs)
+            values[row->epoch - 1] = accuracy ? 100.0 * row->accuracy : row->loss;
+    }
+}
+
+static void plot_convergence(writer *w, const sn_report_runs *runs)
+{
+    FILE *s = w->script;
+    fprintf(s, "\n# 5. convergence: validation accuracy of the largest and the smallest subnet per "
+               "epoch, mean over seeds\n");
+    const char **arms = malloc(sizeof *arms * (size_t)runs->count);
+    int64_t epochs = 0;
+    for (int r = 0; r < runs->count; r++)
+        for (int i = 0; i < runs->runs[r]->metric_count; i++)
+            if (runs->runs[r]->metrics[i].epoch > epochs)
+                epochs = runs->runs[r]->metrics[i].epoch;
+    double *values = malloc(sizeof *values * (size_t)(3 * epochs + 1));
+    double *sum = malloc(sizeof *sum * (size_t)(6 * epochs + 1));
+    if (!arms || !values || !sum) {
+        w->status = sn_error_set(SN_ERR_NOMEM, "report: out of memory");
+        free(arms);
+        free(values);
+        free(sum);
+        return;
+    }
+    int arm_count = sn_report_sampling_arms(runs, arms);
+    if (arm_count == 0 || epochs == 0) {
+        empty_plot(s, "convergence.png", "Convergence", "No sampling arm with epochs in metrics.csv");
+        free(arms);
+        free(values);
+        free(sum);
+        return;
+    }
+    static const sn_metric_split splits[3] = {SN_METRIC_VAL_LARGEST, SN_METRIC_VAL_SMALLEST,
+                                              SN_METRIC_TRAIN};
+    for (int a = 0; a < arm_count && w->status == SN_OK; a++) {
+        /* sum[c * epochs + e] and count (sum + 3 epochs) of column c */
+        double *count = sum + 3 * epochs;
+        for (int64_t i = 0; i < 6 * epochs; i++)
+            sum[i] = 0;
+        for (int r = 0; r < runs->count; r++) {
+            const sn_report_run *run = runs->runs[r];
+            if (strcmp(run->label, arms[a]) != 0)
+                continue;
+            for (int c = 0; c < 3; c++) {
+                if (c < 2) {
+                    epoch_values(run, splits[c], epochs, values, 1);
+                } else {
+                    /* train rows: the mean of the epoch's rows (metrics_interval_steps) */
+                    double *rows = values + epochs;
+                    for (int64_t e = 0; e < epochs; e++)
+                        values[e] = 0, rows[e] = 0;
+                    for (int i = 0; i < run->metric_count; i++) {
+                        const sn_metric_row *row = &run->metrics[i];
+                        if (row->split == SN_METRIC_TRAIN && row->epoch >= 1 && row->epoch <= epochs)
+                            values[row->epoch - 1] += row->loss, rows[row->epoch - 1]++;
+                    }
+                    for (int64_t e = 0; e < epochs; e++)
+                        values[e] = rows[e] > 0 ? values[e] / rows[e] : NAN;
+                }
+                for (int64_t e = 0; e < epochs; e++)
+                    if (isfinite(values[e]))
+                        sum[c * epochs + e] += values[e], count[c * epochs + e]++;
+            }
+        }
+        char slug[2 * SN_REPORT_LABEL_MAX], name[3 * SN_REPORT_LABEL_MAX];
+        sn_report_slug(arms[a], slug, sizeof slug);
+        snprintf(name, sizeof name, "convergence_%s.dat", slug);
+        FILE *f = open_data(w, name);
+        if (!f)
+            break;
+        fprintf(f, "# %s: per epoch (metrics.csv), mean over seeds (? = none); n = seeds\n"
+                   "# epoch  val_largest_acc_%%  n  val_smallest_acc_%%  n  train_loss  n\n",
+                arms[a]);
+        for (int64_t e = 0; e < epochs; e++) {
+            fprintf(f, "%lld", (long long)(e + 1));
+            for (int c = 0; c < 3; c++) {
+                double n = count[c * epochs + e];
+                write_value(f, n > 0 ? sum[c * epochs + e] / n : NAN);
+                fprintf(f, " %.0f", n);
+            }
+            fprintf(f, "\n");
+        }
+        close_data(w, f, name);
+    }
+    if (w->status == SN_OK) {
+        multiplot_start(s, "convergence.png", 2, "Validation accuracy per epoch (mean over seeds)");
+        static const char *const titles[2] = {"largest subnet", "smallest subnet"};
+        for (int c = 0; c < 2; c++) {
+            fprintf(s, "set title '%s'\nset xlabel 'epoch'\nset ylabel 'validation accuracy (%%)'\n"
+                       "set key default\n%s\nset autoscale\nplot \\\n",
+                    titles[c], key_placement(2));
+            for (int a = 0; a < arm_count; a++) {
+                char slug[2 * SN_REPORT_LABEL_MAX];
+                sn_report_slug(arms[a], slug, sizeof slug);
+                fprintf(s, "  'data/convergence_%s.dat' using 1:%d with linespoints pt 7 ps 0.5 "
+                           "lw 1.5 lc rgb '#%s' title ",
+                        slug, 2 + 2 * c, colors[a % COLOR_COUNT]);
+                quoted(s, arms[a]);
+                fprintf(s, "%s\n", a + 1 < arm_count ? ", \\" : "");
+            }
+        }
+        fprintf(s, "unset multiplot\nset autoscale\n");
+    }
+    free(arms);
+    free(values);
+    free(sum);
+}
+
+/* ---- 6. final probabilities against the bucket index ----------------------- */
+
+static void plot_final_probabilities(writer *w, const sn_report_runs *runs)
+{
+    FILE *s = w->script;
+    fprintf(s, "\n# 6. each shift-type run's probabilities after its last update, per bucket\n");
+    const sn_report_run *first = NULL;
+    for (int r = 0; r < runs->count && !first; r++)
+        if (sn_report_has_updates(runs->runs[r]))
+            first = runs->runs[r];
+    if (!first) {
+        empty_plot(s, "final_probabilities.png", "Final sampling probabilities",
+                   "No arm updated sampling probabilities (no shift runs)");
+        return;
+    }
+    int K = first->log.buckets, columns = 0;
+    FILE *f = open_data(w, "final_probabilities.dat");
+    if (!f)
+        return;
+    fprintf(f, "# p_k after each shift-type run's last update (log.h5); runs of another K left "
+               "out\n# bucket  uniform");
+    for (int r = 0; r < runs->count; r++) {
+        const sn_report_run *run = runs->runs[r];
+        if (sn_report_has_updates(run) && run->log.buckets == K) {
+            char slug[2 * SN_REPORT_LABEL_MAX];
+            sn_report_slug(run->label, slug, sizeof slug);
+            fprintf(f, "  %s_seed%lld", slug, (long long)run->seed);
+        }
+    }
+    fprintf(f, "\n");
+    for (int k = 0; k < K; k++) {
+        fprintf(f, "%d %.6g", k, 1.0 / K);
+        for (int r = 0; r < runs->count; r++) {
+            const sn_report_run *run = runs->runs[r];
+            if (sn_report_has_updates(run) && run->log.buckets == K)
+                fprintf(f, " %.6g",
+                        run->log.update_probability[(run->log.update_count - 1) * K + k]);
+        }
+        fprintf(f, "\n");
+    }
+    close_data(w, f, "final_probabilities.dat");
+    fprintf(s, "set terminal pngcairo size 900,600 enhanced font 'sans,11'\n"
+               "set output 'final_probabilities.png'\n"
+               "set title 'Sampling probability per bucket after the last update (each run)'\n"
+               "set xlabel 'bucket index (0 = smallest MACs)'\nset ylabel 'probability'\n"
+               "set key default\nset key outside right top vertical font ',9'\nset autoscale\n"
+               "set xrange [-0.5:%d.5]\nset xtics 1\nset yrange [0:*]\nplot \\\n"
+               "  'data/final_probabilities.dat' using 1:2 with lines dt 2 lw 1.5 lc rgb 'black' "
+               "title 'uniform'",
+            K - 1);
+    const char **arms = malloc(sizeof *arms * (size_t)runs->count);
+    if (!arms) {
+        w->status = sn_error_set(SN_ERR_NOMEM, "report: out of memory");
+        return;
+    }
+    int arm_count = sn_report_sampling_arms(runs, arms);
+    for (int r = 0; r < runs->count; r++) {
+        const sn_report_run *run = runs->runs[r];
+        if (!sn_report_has_updates(run) || run->log.buckets != K)
+            continue;
+        /* one colour per arm, one line (and point type) per seed */
+        int arm_index = 0;
+        while (arm_index < arm_count && strcmp(arms[arm_index], run->label) != 0)
+            arm_index++;
+        char title[SN_REPORT_LABEL_MAX + 32];
+        snprintf(title, sizeof title, "%s seed %lld", run->label, (long long)run->seed);
+        int column = 3 + columns, point = 5 + columns % 4;
+        columns++;
+        fprintf(s, ", \\\n  'data/final_probabilities.dat' using 1:%d with linespoints pt %d "
+                   "ps 0.8 lw 1.5 lc rgb '#%s' title ",
+                column, point, colors[arm_index % COLOR_COUNT]);
+        quoted(s, title);
+    }
+    free(arms);
+    fprintf(s, "\nset xtics autofreq\nset autoscale\n");
+}
+
 int sn_report_write_plot_data(const sn_report_runs *runs, const sn_report_options *options,
                               const char *out_dir)
 {
@@ -558,6 +705,10 @@ int sn_report_write_plot_data(const sn_report_runs *runs, const sn_report_option
             plot_histogram(&w, runs);
         if (w.status == SN_OK)
             plot_bucket_loss(&w, runs);
+        if (w.status == SN_OK)
+            plot_convergence(&w, runs);
+        if (w.status == SN_OK)
+            plot_final_probabilities(&w, runs);
     }
     if (w.script) {
         int finished = sn_stdio_finish(w.script, path, 0);

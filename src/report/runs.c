@@ -1,7 +1,8 @@
 /* Finding the runs of a report and deciding which can be used: each run
- * directory is loaded whole (configuration, latest checkpoint, metrics.csv,
- * log.h5, search.csv) or skipped with one line saying why. */
-#include "shiftnas/report.h"
+ * directory is loaded whole (configuration, latest checkpoint or summary,
+ * metrics.csv, log.h5, search.csv, probes.csv) or skipped with one line
+ * saying why. */
+#include "report_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,15 +15,18 @@
 #include "shiftnas/checkpoint.h"
 #include "shiftnas/error.h"
 #include "shiftnas/runfiles.h"
+#include "shiftnas/sampler.h"
 #include "shiftnas/settings.h"
 #include "shiftnas/space.h"
 
-void sn_report_arm_label(const char *strategy, const char *shift_statistic, char *label,
-                         size_t size)
+void sn_report_arm_label(const sn_config *config, char *label, size_t size)
 {
-    if (strcmp(strategy, "shift") == 0 && shift_statistic &&
-        strcmp(shift_statistic, "variance") == 0)
-        snprintf(label, size, "shift (variance)");
+    const char *strategy = config->search_strategy;
+    if (strcmp(strategy, "shift") == 0 && config->shift_frozen)
+        /* beta never moves: the statistic it would follow does not matter */
+        snprintf(label, size, "shift-frozen");
+    else if (strcmp(strategy, "shift") == 0 && strcmp(config->shift_statistic, "variance") == 0)
+        snprintf(label, size, "shift-variance");
     else if (strcmp(strategy, "fixed") == 0)
         snprintf(label, size, "retrained"); /* one subnet trained from scratch */
     else
@@ -56,6 +60,11 @@ static int read_checkpoint(sn_report_run *run)
         status = sn_checkpoint_read_int64(reader, "total_steps", &run->total_steps);
     if (status == SN_OK)
         status = sn_checkpoint_read_int64(reader, "images", &run->images);
+    /* the ranks of the session that wrote it (core-hours); optional */
+    if (status == SN_OK && sn_checkpoint_read_int64(reader, "ranks", &run->ranks) != SN_OK) {
+        run->ranks = 0;
+        sn_error_clear();
+    }
     sn_checkpoint_close(reader);
     if (status != SN_OK)
         return sn_error_set(SN_ERR_FORMAT, "%s: %s", run->dir, sn_error_message());
@@ -65,87 +74,50 @@ static int read_checkpoint(sn_report_run *run)
     return SN_OK;
 }
 
-/* The training wall time: the seconds column of metrics.csv's last row. */
-static int read_metrics(sn_report_run *run)
-{
-    char path[SN_REPORT_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/metrics.csv", run->dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char line[512];
-    int number = 0, status = SN_OK;
-    double seconds = NAN;
-    while (fgets(line, sizeof line, f)) {
-        number++;
-        line[strcspn(line, "\r\n")] = '\0';
-        if (number == 1) {
-            if (strcmp(line, "step,epoch,split,loss,accuracy,images,seconds") != 0) {
-                status = sn_error_set(SN_ERR_FORMAT, "%s:1: not a shiftnas metrics table", path);
-                break;
-            }
-            continue;
-        }
-        if (!line[0])
-            continue;
-        const char *last = strrchr(line, ',');
-        char *end = NULL;
-        int commas = 0;
-        for (const char *c = line; *c; c++)
-            commas += *c == ',';
-        if (last)
-            seconds = strtod(last + 1, &end);
-        if (!last || commas != 6 || end == last + 1 || *end != '\0') {
-            status = sn_error_set(SN_ERR_FORMAT, "%s:%d: malformed row", path, number);
-            break;
-        }
-    }
-    fclose(f);
-    if (status == SN_OK && number < 2)
-        status = sn_error_set(SN_ERR_FORMAT, "%s: no rows", path);
-    run->train_seconds = seconds;
-    return status;
-}
-
 /* ---- log.h5 ---------------------------------------------------------------- */
 
-/* The columns the report uses, taken over from the log's reader. */
-static int read_log(sn_report_run *run)
+/* log.h5 read whole: its range first (the space's range may need it), the
+ * aggregates once the range is known (load). */
+static int read_log(sn_report_run *run, sn_run_log_data *log)
 {
     char path[SN_REPORT_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/log.h5", run->dir);
     if (!file_exists(path))
         return sn_error_set(SN_ERR_IO, "%s: missing", path);
-    sn_run_log_data log;
-    SN_TRY(sn_run_log_read(path, &log));
+    SN_TRY(sn_run_log_read(path, log));
     int status = SN_OK;
-    if (log.buckets > SN_REPORT_BUCKETS_MAX)
+    if (log->buckets > SN_REPORT_BUCKETS_MAX)
         status = sn_error_set(SN_ERR_FORMAT, "%s: %d buckets, more than a report draws (%d)", path,
-                              log.buckets, SN_REPORT_BUCKETS_MAX);
-    else if (log.buckets == 0 && log.update_count > 0)
+                              log->buckets, SN_REPORT_BUCKETS_MAX);
+    else if (log->buckets == 0 && log->update_count > 0)
         status = sn_error_set(SN_ERR_FORMAT, "%s: probability updates without buckets", path);
     if (status == SN_OK) {
-        run->buckets = log.buckets;
-        for (int k = 0; k < log.buckets + (log.buckets > 0); k++)
-            run->bucket_edges[k] = (double)log.bucket_edges[k];
-        run->subnet_count = log.subnet_count;
-        run->subnet_step = log.subnet_step;
-        run->subnet_slot = log.subnet_slot;
-        run->subnet_macs = log.subnet_macs;
-        run->subnet_loss = log.subnet_loss;
-        run->update_count = log.update_count;
-        run->update_step = log.update_step;
-        run->update_probability = log.update_probability;
-        /* owned by run now */
-        log.subnet_step = log.subnet_macs = log.update_step = NULL;
-        log.subnet_slot = NULL;
-        log.subnet_loss = log.update_probability = NULL;
+        run->log.buckets = log->buckets;
+        for (int k = 0; k < log->buckets + (log->buckets > 0); k++)
+            run->log.bucket_edges[k] = (double)log->bucket_edges[k];
+        sn_report_log_range(&run->log, log);
     }
-    sn_run_log_data_free(&log);
     return status;
 }
 
 /* ---- the space's MACs range --------------------------------------------- */
+
+/* The run's buckets as `shiftnas probe` numbers them: the sampler's, from
+ * [search] buckets or bucket_step over the space. */
+static void space_buckets(sn_report_run *run, const sn_space *space)
+{
+    sn_buckets buckets;
+    int status = run->config.search_bucket_step > 0
+                     ? sn_buckets_from_step(&buckets, space, run->config.search_bucket_step)
+                     : sn_buckets_equal_width(&buckets, space, (int)run->config.search_buckets);
+    if (status != SN_OK || buckets.count > SN_REPORT_BUCKETS_MAX) {
+        sn_error_clear();
+        return;
+    }
+    run->space_buckets = buckets.count;
+    for (int k = 0; k <= buckets.count; k++)
+        run->space_bucket_edges[k] = (double)buckets.edge[k];
+}
 
 static void space_range(sn_report_run *run)
 {
@@ -161,18 +133,18 @@ static void space_range(sn_report_run *run)
         run->space_low = (double)sn_space_cost(&space, &arch).macs;
         sn_arch_largest(&space, &arch);
         run->space_high = (double)sn_space_cost(&space, &arch).macs;
+        space_buckets(run, &space);
         return;
     }
     sn_error_clear();
-    run->space_low = INFINITY;
-    run->space_high = -INFINITY;
-    for (int64_t i = 0; i < run->subnet_count; i++) {
-        run->space_low = fmin(run->space_low, (double)run->subnet_macs[i]);
-        run->space_high = fmax(run->space_high, (double)run->subnet_macs[i]);
-    }
-    if (run->buckets > 0) {
-        run->space_low = fmin(run->space_low, run->bucket_edges[0]);
-        run->space_high = fmax(run->space_high, run->bucket_edges[run->buckets]);
+    run->space_low = run->log.macs_low;
+    run->space_high = run->log.macs_high;
+    if (run->log.buckets > 0) {
+        run->space_low = fmin(run->space_low, run->log.bucket_edges[0]);
+        run->space_high = fmax(run->space_high, run->log.bucket_edges[run->log.buckets]);
+        run->space_buckets = run->log.buckets;
+        memcpy(run->space_bucket_edges, run->log.bucket_edges,
+               sizeof(double) * (size_t)(run->log.buckets + 1));
     }
     if (!(run->space_high > run->space_low)) {
         run->space_low = 0;
@@ -185,15 +157,11 @@ static void space_range(sn_report_run *run)
 void sn_report_run_free(sn_report_run *run)
 {
     sn_search_table_free(&run->search);
-    free(run->subnet_step);
-    free(run->subnet_slot);
-    free(run->subnet_macs);
-    free(run->subnet_loss);
-    free(run->update_step);
-    free(run->update_probability);
-    run->subnet_step = run->subnet_macs = run->update_step = NULL;
-    run->subnet_slot = NULL;
-    run->subnet_loss = run->update_probability = NULL;
+    sn_probe_table_free(&run->probes);
+    sn_report_log_free(&run->log);
+    free(run->metrics);
+    run->metrics = NULL;
+    run->metric_count = 0;
 }
 
 /* "DIR: reason": the message of a failed step, with the directory first. */
@@ -207,7 +175,37 @@ static int skip_reason(const sn_report_run *run, int status)
     return sn_error_set(status, "%s: %s", run->dir, copy);
 }
 
-static int load(sn_report_run *run)
+/* The run's finished state and log: from its checkpoint and log.h5, or
+ * from a summary's text; the same fields either way. */
+static int load_progress(sn_report_run *run)
+{
+    char path[SN_REPORT_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/checkpoints", run->dir);
+    struct stat st;
+    int has_checkpoints = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!has_checkpoints && sn_report_is_summary(run->dir)) {
+        run->summary = 1;
+        int status = sn_report_read_summary(run);
+        if (status == SN_OK)
+            space_range(run);
+        return status == SN_OK ? SN_OK : skip_reason(run, status);
+    }
+    SN_TRY(read_checkpoint(run));
+    snprintf(path, sizeof path, "%s/model.h5", run->dir);
+    if (!file_exists(path))
+        return sn_error_set(SN_ERR_IO, "%s: no model.h5", run->dir);
+    sn_run_log_data log;
+    memset(&log, 0, sizeof log);
+    int status = read_log(run, &log);
+    if (status == SN_OK) {
+        space_range(run);
+        status = sn_report_log_from_data(run, &log);
+    }
+    sn_run_log_data_free(&log);
+    return status == SN_OK ? SN_OK : skip_reason(run, status);
+}
+
+static int load(sn_report_run *run, int require_results)
 {
     char path[SN_REPORT_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/config.ini", run->dir);
@@ -220,29 +218,31 @@ static int load(sn_report_run *run)
     if (strcmp(run->config.model_type, "supernet") != 0)
         return sn_error_set(SN_ERR_CONFIG, "%s: [model] type = %s, not a supernet run", run->dir,
                             run->config.model_type);
-    sn_report_arm_label(run->config.search_strategy, run->config.shift_statistic, run->label,
-                        sizeof run->label);
+    sn_report_arm_label(&run->config, run->label, sizeof run->label);
     run->seed = run->config.seed;
-    SN_TRY(read_checkpoint(run));
-    snprintf(path, sizeof path, "%s/model.h5", run->dir);
-    if (!file_exists(path))
-        return sn_error_set(SN_ERR_IO, "%s: no model.h5", run->dir);
-    if ((status = read_log(run)) != SN_OK)
+    run->timing_wall_seconds = NAN;
+    SN_TRY(load_progress(run));
+    if ((status = sn_report_read_metrics(run)) != SN_OK)
         return skip_reason(run, status);
-    if ((status = read_metrics(run)) != SN_OK)
+    if ((status = sn_report_read_timing(run)) != SN_OK)
         return skip_reason(run, status);
     snprintf(path, sizeof path, "%s/search.csv", run->dir);
-    if (!file_exists(path))
-        return sn_error_set(SN_ERR_IO,
-                            "%s: no search.csv: run `shiftnas search %s --targets ...` first",
-                            run->dir, run->dir);
-    if ((status = sn_search_table_read(path, &run->search)) != SN_OK)
+    run->has_search = file_exists(path);
+    if (run->has_search && (status = sn_search_table_read(path, &run->search)) != SN_OK)
         return skip_reason(run, status);
-    space_range(run);
+    snprintf(path, sizeof path, "%s/probes.csv", run->dir);
+    run->has_probes = file_exists(path);
+    if (run->has_probes && (status = sn_probe_table_read(path, &run->probes)) != SN_OK)
+        return skip_reason(run, status);
+    if (require_results && !run->has_search && !run->has_probes)
+        return sn_error_set(SN_ERR_IO,
+                            "%s: no search.csv (nor probes.csv): run `shiftnas search %s --targets "
+                            "...` (or `shiftnas probe %s --probes FILE`) first",
+                            run->dir, run->dir, run->dir);
     return SN_OK;
 }
 
-int sn_report_run_load(sn_report_run *run, const char *dir)
+int sn_report_run_load_for(sn_report_run *run, const char *dir, int require_results)
 {
     memset(run, 0, sizeof *run);
     size_t length = strlen(dir);
@@ -252,10 +252,15 @@ int sn_report_run_load(sn_report_run *run, const char *dir)
         return sn_error_set(SN_ERR_ARGUMENT, "%.60s...: path too long", dir);
     memcpy(run->dir, dir, length);
     run->dir[length] = '\0';
-    int status = load(run);
+    int status = load(run, require_results);
     if (status != SN_OK)
         sn_report_run_free(run);
     return status;
+}
+
+int sn_report_run_load(sn_report_run *run, const char *dir)
+{
+    return sn_report_run_load_for(run, dir, 1);
 }
 
 /* ---- the set of runs ----------------------------------------------------- */

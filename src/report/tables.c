@@ -1,5 +1,8 @@
-/* report.md: the accuracy tables per target, the runs, how they were
- * configured, the plots, the skipped runs. */
+/* report.md: the primary endpoint and the paired comparisons first
+ * (paired.c), the arm means per target and per probe bucket, the
+ * stand-alone ground truth (standalone.c), the learned probabilities and the
+ * cost (training.c), the plots, the runs, how they were configured, the
+ * skipped runs. */
 #include "config.h"
 
 #include <errno.h>
@@ -13,17 +16,6 @@
 #include "shiftnas/error.h"
 #include "shiftnas/format.h"
 
-/* "12.34 ± 0.56" or "12.34 ± —" (one seed: no deviation). */
-static void format_summary(char *text, size_t size, sn_summary s)
-{
-    if (s.n == 0)
-        snprintf(text, size, "—");
-    else if (s.n < 2 || !isfinite(s.std))
-        snprintf(text, size, "%.2f ± —", s.mean);
-    else
-        snprintf(text, size, "%.2f ± %.2f", s.mean, s.std);
-}
-
 static void write_target_tables(FILE *out, const sn_report_runs *runs, const double *targets,
                                 int target_count, const sn_report_group *groups, int group_count,
                                 double *values)
@@ -34,32 +26,27 @@ static void write_target_tables(FILE *out, const sn_report_runs *runs, const dou
     fprintf(out, "## Accuracy per MACs target\n\n"
                  "Subnets found by `shiftnas search` with inherited weights; the mean over "
                  "seeds ± the sample standard deviation (n − 1; — for one seed), accuracies in "
-                 "%%. The best arm of each target (highest mean test accuracy) is in bold.\n\n");
+                 "%%. No arm is marked best: differences between arms are tested seed by seed "
+                 "under Paired comparisons.\n\n");
+    if (target_count == 0)
+        fprintf(out, "No searched targets (no run has search.csv rows at the report's "
+                     "targets).\n\n");
     for (int t = 0; t < target_count; t++) {
         char target_text[32];
         sn_format_macs(target_text, sizeof target_text, targets[t]);
         fprintf(out, "### Target %s MACs\n\n", target_text);
         fprintf(out, "| arm (method) | seeds n | MACs mean (M) | params mean (k) | "
                      "validation acc (%%) | test acc (%%) |\n|---|---:|---:|---:|---:|---:|\n");
-        int best = -1;
-        double best_mean = -INFINITY;
-        for (int g = 0; g < group_count; g++) {
-            int n = sn_report_collect(runs, &groups[g], targets[t], NULL, NULL, NULL, test, NULL);
-            sn_summary s = sn_summary_of(test, n);
-            if (n > 0 && s.mean > best_mean)
-                best_mean = s.mean, best = g;
-        }
         for (int g = 0; g < group_count; g++) {
             int n = sn_report_collect(runs, &groups[g], targets[t], macs, params, val, test, NULL);
             if (n == 0)
                 continue;
             char v[64], te[64];
-            format_summary(v, sizeof v, sn_summary_of(val, n));
-            format_summary(te, sizeof te, sn_summary_of(test, n));
-            const char *b = g == best ? "**" : "";
-            fprintf(out, "| %s%s (%s)%s | %d | %.3f | %.1f | %s | %s%s%s |\n", b, groups[g].arm,
-                    groups[g].method, b, n, sn_summary_of(macs, n).mean / 1e6,
-                    sn_summary_of(params, n).mean / 1e3, v, b, te, b);
+            sn_report_format_summary(v, sizeof v, sn_summary_of(val, n));
+            sn_report_format_summary(te, sizeof te, sn_summary_of(test, n));
+            fprintf(out, "| %s (%s) | %d | %.3f | %.1f | %s | %s |\n", groups[g].arm,
+                    groups[g].method, n, sn_summary_of(macs, n).mean / 1e6,
+                    sn_summary_of(params, n).mean / 1e3, v, te);
         }
         fprintf(out, "\n");
     }
@@ -149,7 +136,7 @@ static void write_retrained(FILE *out, const sn_report_runs *runs, const double 
             continue;
         char target[32], text[64];
         sn_format_macs(target, sizeof target, targets[t]);
-        format_summary(text, sizeof text, sn_summary_of(gaps + (size_t)t * (size_t)n, gap_count[t]));
+        sn_report_format_summary(text, sizeof text, sn_summary_of(gaps + (size_t)t * (size_t)n, gap_count[t]));
         fprintf(out, "- target %s: gap %s points over %d seed(s)\n", target, text, gap_count[t]);
     }
     fprintf(out, "\n");
@@ -171,15 +158,17 @@ static void write_runs_table(FILE *out, const sn_report_runs *runs)
         fprintf(out, "| `%s` | %s | %lld | %lld | %lld | %s | ", run->dir, run->label,
                 (long long)run->seed, (long long)run->steps, (long long)run->images, time);
         if (sn_report_has_updates(run)) {
-            const double *p = run->update_probability + (run->update_count - 1) * run->buckets;
-            for (int k = 0; k < run->buckets; k++)
+            const double *p =
+                run->log.update_probability + (run->log.update_count - 1) * run->log.buckets;
+            for (int k = 0; k < run->log.buckets; k++)
                 fprintf(out, "%s%.3f", k ? " " : "", p[k]);
         } else {
             fprintf(out, "—");
         }
         fprintf(out, " |\n");
     }
-    fprintf(out, "\nSteps and images from the latest checkpoint; the training time is the "
+    fprintf(out, "\nSteps and images from the latest checkpoint (a summary run's from its "
+                 "summary.txt); the training time is the "
                  "seconds column of metrics.csv's last row. Training losses in log.h5 (and "
                  "bucket_loss.png): every strategy logs each trained subnet's cross-entropy "
                  "on its batch, except sandwich, whose slots ≥ 1 (the smallest and the random "
@@ -252,7 +241,12 @@ static void write_plots_section(FILE *out, const sn_report_runs *runs,
                      "probabilities.png only says so.\n\n");
     fprintf(out, "![Share of the trained subnets per MACs bin](macs_histogram.png)\n\n"
                  "![Training loss per MACs bucket over training, mean over seeds]"
-                 "(bucket_loss.png)\n\n");
+                 "(bucket_loss.png)\n\n"
+                 "![Convergence: validation accuracy of the largest and the smallest subnet per "
+                 "epoch (metrics.csv), mean over seeds, per arm](convergence.png)\n\n");
+    if (updates)
+        fprintf(out, "![Each shift-type run's probabilities after its last update against the "
+                     "bucket index](final_probabilities.png)\n\n");
 }
 
 int sn_report_write_tables(const sn_report_runs *runs, const sn_report_options *options,
@@ -274,12 +268,21 @@ int sn_report_write_tables(const sn_report_runs *runs, const sn_report_options *
                      "used, %d skipped.\n\n",
                 options->command_line ? options->command_line : "shiftnas report",
                 PACKAGE_VERSION, SHIFTNAS_REVISION, runs->count, runs->skip_count);
+        sn_report_write_endpoint(out, runs);
+        status = sn_report_write_comparisons(out, runs, options, targets, target_count);
+        if (status == SN_OK)
+            status = sn_report_write_probe_means(out, runs);
         write_target_tables(out, runs, targets, target_count, groups, group_count, values);
         write_search_notes(out, runs, targets, target_count);
+        if (status == SN_OK)
+            status = sn_report_write_standalone(out, runs);
         write_retrained(out, runs, targets, target_count);
+        sn_report_write_final_probabilities(out, runs);
+        sn_report_write_cost(out, runs);
         write_plots_section(out, runs, options);
         write_runs_table(out, runs);
-        status = write_configuration(out, runs);
+        if (status == SN_OK)
+            status = write_configuration(out, runs);
         fprintf(out, "## Skipped runs\n\n");
         if (runs->skip_count == 0)
             fprintf(out, "None.\n");

@@ -1,10 +1,11 @@
 #!/bin/sh
 # shiftnas report end to end: tiny real supernet runs (uniform and shift, two
-# seeds each) searched at two targets, then the report: the four PNGs drawn
+# seeds each) searched at two targets, then the report: the six PNGs drawn
 # by gnuplot, report.md's mean and standard deviation against awk over the
 # runs' search.csv files, and the skips (an unfinished run, a run without
 # search.csv, a run of another search space), --strict, --no-plots and the
-# one-line errors. Skipped (77) without Fashion-MNIST; the plot checks need
+# one-line errors; then --summarize: the report of the summaries equals the
+# report of the runs, and an unfinished run is refused. Skipped (77) without Fashion-MNIST; the plot checks need
 # gnuplot (gnuplot-nox), without it the rest runs and the test ends with 77.
 # SHIFTNAS_TEST_QUICK=1: the other-space run is a copy with an edited
 # config.ini instead of a trained one.
@@ -105,13 +106,13 @@ else
 fi
 if [ "$have_gnuplot" = 1 ]; then
     bad=
-    for png in accuracy_vs_macs probabilities macs_histogram bucket_loss; do
+    for png in accuracy_vs_macs probabilities macs_histogram bucket_loss convergence final_probabilities; do
         # the PNG signature: \211 P N G
         magic=$(head -c 4 "$out/$png.png" 2>/dev/null | od -An -c | tr -d ' ')
         [ -s "$out/$png.png" ] && [ "$magic" = '211PNG' ] || bad="$bad $png"
     done
     if [ -z "$bad" ]; then
-        pass "gnuplot drew the four PNGs"
+        pass "gnuplot drew the six PNGs"
     else
         fail "PNGs missing or not PNG:$bad"; cat "$work/report.err"
     fi
@@ -278,11 +279,73 @@ if [ "$have_gnuplot" = 1 ]; then
     if "$bin" report "$retrained" --out "$work/only-retrained" >/dev/null 2>"$work/only.err" &&
        [ -s "$work/only-retrained/macs_histogram.png" ] && [ -s "$work/only-retrained/bucket_loss.png" ] &&
        grep -q "retrained already has seed 1" "$work/only.err"; then
-        pass "retrained runs alone: the report and its four plots are drawn"
+        pass "retrained runs alone: the report and its six plots are drawn"
     else
         fail "retrained runs alone"; cat "$work/only.err" "$work/only-retrained/data/gnuplot.log" 2>/dev/null
     fi
 fi
+
+# --- summaries: a directory of summaries reports like the runs ----------------
+# Each run gets a probe panel's results (written here: `shiftnas probe` is
+# not what is tested) and shift-1 the study script's timing.txt; then the
+# four runs are summarized and both are reported. The runs are reached
+# through a directory of links, so the two reports differ only in that
+# directory and --out.
+full="$work/fullset" sums="$work/summaries"
+mkdir -p "$full"
+for name in uniform-1 uniform-2 shift-1 shift-2; do
+    seed=${name#*-} shifted=0
+    case $name in shift-*) shifted=1 ;; esac
+    printf 'probe,bucket,macs,params,subnet,test_loss,test_accuracy\n0,0,1000000,900,"cnn:p0",1.5,0.5%d%d000\n1,7,8000000,9000,"cnn:p1",0.9,0.7%d%d000\n' \
+        "$seed" "$shifted" "$seed" "$shifted" >"$runs/$name/probes.csv"
+    ln -s "$runs/$name" "$full/$name"
+done
+printf 'wall_seconds 12.5\nranks 1\ncpu test cpu\nblis_kernels generic\ndate 2026-12-07\n' >"$runs/shift-1/timing.txt"
+bad=
+for name in uniform-1 uniform-2 shift-1 shift-2; do
+    "$bin" report --summarize "$runs/$name" "$sums/$name" >"$work/summarize.out" 2>&1 || bad="$bad $name"
+done
+if [ -z "$bad" ] && [ -s "$sums/shift-1/summary.txt" ] && [ -s "$sums/shift-1/log-updates.csv" ] &&
+   [ -s "$sums/shift-1/probes.csv" ] && [ -s "$sums/shift-1/timing.txt" ] &&
+   [ ! -e "$sums/shift-1/log.h5" ] && [ ! -e "$sums/shift-1/checkpoints" ] &&
+   [ "$(du -sk "$sums" | cut -f1)" -lt 200 ]; then
+    pass "--summarize writes small text summaries ($(du -sk "$sums" | cut -f1) kB for 4 runs)"
+else
+    fail "--summarize:$bad"; cat "$work/summarize.out"
+fi
+"$bin" report "$full" --out "$work/out-full" --no-plots >/dev/null 2>"$work/full.err" &&
+    "$bin" report "$sums" --out "$work/out-sum" --no-plots >/dev/null 2>"$work/sum.err"
+status=$?
+sed -e "s|$full|SET|g" -e "s|$work/out-full|OUT|g" "$work/out-full/report.md" >"$work/full.md"
+sed -e "s|$sums|SET|g" -e "s|$work/out-sum|OUT|g" "$work/out-sum/report.md" >"$work/sum.md"
+if [ "$status" -eq 0 ] && cmp -s "$work/full.md" "$work/sum.md" &&
+   diff -r "$work/out-full/data" "$work/out-sum/data" >"$work/data.diff" &&
+   cmp -s "$work/out-full/plots.gp" "$work/out-sum/plots.gp" &&
+   grep -q '^## Primary endpoint' "$work/sum.md" && grep -q '^### shift − uniform' "$work/sum.md"; then
+    pass "the report of the summaries equals the report of the runs (report.md but paths, data/, plots.gp)"
+else
+    fail "reports of runs and summaries differ (status $status)"
+    diff "$work/full.md" "$work/sum.md" | head -20; head -20 "$work/data.diff"; cat "$work/full.err" "$work/sum.err"
+fi
+# Without a shift-frozen arm the endpoint says so; shift - uniform is paired.
+if grep -q '^\*\*Cannot be computed:\*\* no shift-frozen runs' "$work/sum.md" &&
+   grep -q '^Seeds with a run of both arms: 1, 2 (2)\.' "$work/sum.md" &&
+   grep -q '^| 7 | .* | 2 | +0\.10 | ' "$work/sum.md"; then
+    pass "the endpoint says what is missing; shift − uniform per bucket over 2 pairs"
+else
+    fail "endpoint or bucket comparison"; sed -n '/^## Primary/,/^## Probe panel/p' "$work/sum.md"
+fi
+expect_error "report --summarize: an unfinished run is refused" 1 "unfinished (step 5 of 8)" \
+    "$bin" report --summarize "$runs/unfinished" "$work/sum-unfinished"
+if [ ! -e "$work/sum-unfinished/summary.txt" ]; then
+    pass "no summary of the unfinished run"
+else
+    fail "a summary of the unfinished run was written"
+fi
+expect_error "report --summarize: one directory" 2 "exactly RUN_DIR DEST_DIR" \
+    "$bin" report --summarize "$runs/shift-1"
+expect_error "report --compare: not two arms" 2 "expected two arms" \
+    "$bin" report "$sums" --out "$work/x" --compare shift
 
 echo "$passes passed, $failures failed ($(($(date +%s) - started)) s)"
 [ "$failures" -eq 0 ] || exit 1

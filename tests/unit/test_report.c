@@ -300,9 +300,15 @@ START_TEST(arm_labels_come_from_the_configuration)
         const char *ini, *label;
     } cases[] = {
         {"[search]\nstrategy = shift\n", "shift"},
-        {"[search]\nstrategy = shift\nshift_statistic = variance\n", "shift (variance)"},
+        {"[search]\nstrategy = shift\nshift_statistic = variance\n", "shift-variance"},
+        {"[search]\nstrategy = shift\nshift_frozen = true\n", "shift-frozen"},
+        /* frozen, beta follows no statistic: one arm whichever is named */
+        {"[search]\nstrategy = shift\nshift_frozen = true\nshift_statistic = variance\n",
+         "shift-frozen"},
         {"[search]\nstrategy = sandwich\nshift_statistic = variance\n", "sandwich"},
         {"[search]\nstrategy = flops-uniform\n", "flops-uniform"},
+        /* strategy fixed (one subnet trained from scratch) */
+        {"[search]\nstrategy = fixed\n", "retrained"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_text(path, cases[i].ini);
@@ -310,13 +316,9 @@ START_TEST(arm_labels_come_from_the_configuration)
         sn_config_defaults(&config);
         ck_assert_int_eq(sn_config_load_file(&config, path), SN_OK);
         char label[SN_REPORT_LABEL_MAX];
-        sn_report_arm_label(config.search_strategy, config.shift_statistic, label, sizeof label);
+        sn_report_arm_label(&config, label, sizeof label);
         ck_assert_str_eq(label, cases[i].label);
     }
-    /* strategy fixed (one subnet trained from scratch) */
-    char label[SN_REPORT_LABEL_MAX];
-    sn_report_arm_label("fixed", "loss-change", label, sizeof label);
-    ck_assert_str_eq(label, "retrained");
     remove_tree(work);
 }
 END_TEST
@@ -393,6 +395,8 @@ static sn_report_run *fake_run(const char *name, const char *label, int64_t seed
     snprintf(text, sizeof text, "%s%s", header, rows);
     write_text(path, text);
     ck_assert_int_eq(sn_search_table_read(path, &run->search), SN_OK);
+    run->has_search = 1;
+    run->timing_wall_seconds = NAN;
     return run;
 }
 
@@ -443,9 +447,401 @@ START_TEST(retrained_runs_meet_their_inherited_subnets)
     ck_assert_msg(strstr(text, "| shift (generator) | 2 | 1.700 | 5.5 | 50.00 ± 0.00 | 41.00 ± 1.41 |"),
                   "%s", text);
     /* shift (evolution) has one seed: no deviation; and the missing target
-     * of shift-2's evolution is not a note (it has no evolution rows) */
-    ck_assert_msg(strstr(text, "| **shift (evolution)** | 1 | 1.900 | 6.0 | 60.00 ± — | **55.00 ± —** |"),
+     * of shift-2's evolution is not a note (it has no evolution rows); no
+     * arm is bolded as best (that needs a test) */
+    ck_assert_msg(strstr(text, "| shift (evolution) | 1 | 1.900 | 6.0 | 60.00 ± — | 55.00 ± — |"),
                   "%s", text);
+    ck_assert_msg(!strstr(text, "**shift ("), "%s", text);
+    sn_report_runs_free(&runs);
+    remove_tree(work);
+}
+END_TEST
+
+
+/* ---- inference ------------------------------------------------------------- */
+
+START_TEST(incomplete_beta_known_values)
+{
+    /* I_x(a, b) for whole a, b is a binomial tail: I_0.5(2, 3) = 11/16 */
+    ck_assert_double_eq_tol(sn_incomplete_beta(0.5, 2, 3), 11.0 / 16.0, 1e-13);
+    /* I_x(1, 1) = x; I_x(a, 1) = x^a */
+    ck_assert_double_eq_tol(sn_incomplete_beta(0.3, 1, 1), 0.3, 1e-14);
+    ck_assert_double_eq_tol(sn_incomplete_beta(0.9, 3, 1), 0.729, 1e-13);
+    /* the symmetry I_x(a, b) = 1 - I_{1-x}(b, a), on both sides of the switch */
+    ck_assert_double_eq_tol(sn_incomplete_beta(0.8, 2.5, 0.5), 1 - sn_incomplete_beta(0.2, 0.5, 2.5),
+                            1e-13);
+    ck_assert_double_eq(sn_incomplete_beta(0, 2, 3), 0);
+    ck_assert_double_eq(sn_incomplete_beta(1, 2, 3), 1);
+    ck_assert(isnan(sn_incomplete_beta(0.5, 0, 3)));
+}
+END_TEST
+
+START_TEST(t_distribution_known_values)
+{
+    /* the quantiles of every t table */
+    ck_assert_double_eq_tol(sn_t_quantile(0.975, 1), 12.706205, 1e-5);
+    ck_assert_double_eq_tol(sn_t_quantile(0.975, 2), 4.302653, 1e-5);
+    ck_assert_double_eq_tol(sn_t_quantile(0.975, 4), 2.776445, 1e-5);
+    ck_assert_double_eq_tol(sn_t_quantile(0.975, 30), 2.042272, 1e-5);
+    ck_assert_double_eq_tol(sn_t_quantile(0.95, 10), 1.812461, 1e-5);
+    ck_assert_double_eq_tol(sn_t_quantile(0.025, 4), -2.776445, 1e-5);
+    ck_assert_double_eq(sn_t_quantile(0.5, 7), 0);
+    /* closed forms: df = 1 is Cauchy, F(t) = 1/2 + atan(t) / pi; df = 2:
+     * F(t) = 1/2 + t / (2 sqrt(2 + t^2)) */
+    ck_assert_double_eq_tol(sn_t_cdf(1, 1), 0.75, 1e-13);
+    ck_assert_double_eq_tol(sn_t_cdf(-3, 1), 0.5 + atan(-3.0) / acos(-1.0), 1e-13);
+    ck_assert_double_eq_tol(sn_t_cdf(2, 2), 0.5 + 2 / (2 * sqrt(6.0)), 1e-13);
+    ck_assert_double_eq_tol(sn_t_two_sided_p(2, 2), 1 - 2 / sqrt(6.0), 1e-13);
+    /* a t at the 0.975 quantile has p = 0.05; the CDF inverts the quantile */
+    ck_assert_double_eq_tol(sn_t_two_sided_p(2.776445, 4), 0.05, 1e-6);
+    for (int df = 1; df <= 40; df += 13)
+        ck_assert_double_eq_tol(sn_t_cdf(sn_t_quantile(0.9, df), df), 0.9, 1e-12);
+    ck_assert(isnan(sn_t_quantile(1, 3)) && isnan(sn_t_cdf(1, 0)));
+}
+END_TEST
+
+START_TEST(paired_summary_known_values)
+{
+    /* differences 1..5: mean 3, sd sqrt(2.5), se sqrt(0.5), t = 3 / sqrt(0.5),
+     * df 4: CI 3 -+ 2.776445 sqrt(0.5) */
+    const double a[5] = {11, 12, 13, 14, 15}, b[5] = {10, 10, 10, 10, 10};
+    sn_paired_summary s = sn_paired_summary_of(a, b, 5);
+    ck_assert_int_eq(s.n, 5);
+    ck_assert_double_eq_tol(s.mean, 3, 1e-12);
+    ck_assert_double_eq_tol(s.sd, sqrt(2.5), 1e-12);
+    ck_assert_double_eq_tol(s.ci_low, 3 - 2.776445 * sqrt(0.5), 1e-5);
+    ck_assert_double_eq_tol(s.ci_high, 3 + 2.776445 * sqrt(0.5), 1e-5);
+    ck_assert_double_eq_tol(s.t, 3 / sqrt(0.5), 1e-12);
+    ck_assert_double_eq_tol(s.p, sn_t_two_sided_p(3 / sqrt(0.5), 4), 1e-15);
+    ck_assert(s.p > 0.013 && s.p < 0.0134); /* 0.01324 */
+    /* df 2, closed form: d = 1, 2, 3: t = 2 sqrt 3, p = 1 - t / sqrt(2 + t^2) */
+    const double c[3] = {1, 2, 3}, zero[3] = {0, 0, 0};
+    s = sn_paired_summary_of(c, zero, 3);
+    ck_assert_double_eq_tol(s.p, 1 - 2 * sqrt(3.0) / sqrt(14.0), 1e-12);
+    /* a NaN pair is left out; one pair: no interval, no test */
+    const double d[2] = {1, NAN}, e[2] = {0, 0};
+    s = sn_paired_summary_of(d, e, 2);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_double_eq(s.mean, 1);
+    ck_assert(isnan(s.ci_low) && isnan(s.p));
+    /* equal differences: a zero-width interval */
+    s = sn_paired_summary_of(zero, zero, 3);
+    ck_assert(s.ci_low == 0 && s.ci_high == 0 && s.p == 1);
+}
+END_TEST
+
+START_TEST(kendall_tau_b_with_ties)
+{
+    /* by hand: no ties */
+    const double x[5] = {1, 2, 3, 4, 5}, up[5] = {2, 4, 6, 8, 10}, down[5] = {5, 4, 3, 2, 1};
+    ck_assert_double_eq_tol(sn_kendall_tau_b(x, up, 5), 1, 1e-15);
+    ck_assert_double_eq_tol(sn_kendall_tau_b(x, down, 5), -1, 1e-15);
+    /* (1,1) (2,3) (2,2) (3,3): 4 concordant, 0 discordant, one pair tied
+     * in x, one in y: 4 / sqrt(5 * 5) = 0.8 */
+    const double x1[4] = {1, 2, 2, 3}, y1[4] = {1, 3, 2, 3};
+    ck_assert_double_eq_tol(sn_kendall_tau_b(x1, y1, 4), 0.8, 1e-15);
+    /* (1,2) (2,1) (3,3) (3,3): 4 concordant, 1 discordant, one pair tied in
+     * both (it counts in both tie sums): 3 / sqrt(5 * 5) = 0.6 */
+    const double x2[4] = {1, 2, 3, 3}, y2[4] = {2, 1, 3, 3};
+    ck_assert_double_eq_tol(sn_kendall_tau_b(x2, y2, 4), 0.6, 1e-15);
+    /* scipy.stats.kendalltau's documented example: 2 concordant, 6
+     * discordant, 2 pairs tied in x, 1 in y: -4 / sqrt(8 * 9) */
+    const double x3[5] = {12, 2, 1, 12, 2}, y3[5] = {1, 4, 7, 1, 0};
+    ck_assert_double_eq_tol(sn_kendall_tau_b(x3, y3, 5), -4 / sqrt(72.0), 1e-15);
+    ck_assert_double_eq_tol(sn_kendall_tau_b(x3, y3, 5), -0.47140452079103173, 1e-15);
+    /* a constant side, too few pairs, NaN left out */
+    const double c[3] = {1, 1, 1}, y4[3] = {1, 2, NAN};
+    ck_assert(isnan(sn_kendall_tau_b(c, x, 3)));
+    ck_assert(isnan(sn_kendall_tau_b(x, up, 1)));
+    ck_assert_double_eq_tol(sn_kendall_tau_b(x, y4, 3), 1, 1e-15);
+}
+END_TEST
+
+/* ---- probes.csv ---------------------------------------------------------------- */
+
+static const char probes_header[] = "probe,bucket,macs,params,subnet,test_loss,test_accuracy\n";
+
+START_TEST(probe_table_reads_and_refuses)
+{
+    make_work();
+    char path[512], text[1024];
+    snprintf(path, sizeof path, "%s/probes.csv", work);
+    snprintf(text, sizeof text,
+             "%s0,0,1500000,5000,\"cnn:d=1,1;w=8,16\",1.234,0.512500\n"
+             "-1,7,7900000,9000,\"cnn:d=3,3;w=8,16\",0.5,0.871000\n", probes_header);
+    write_text(path, text);
+    sn_probe_table table;
+    ck_assert_int_eq(sn_probe_table_read(path, &table), SN_OK);
+    ck_assert_int_eq(table.count, 2);
+    ck_assert_int_eq(table.rows[0].probe, 0);
+    ck_assert_int_eq(table.rows[0].bucket, 0);
+    ck_assert_int_eq(table.rows[0].macs, 1500000);
+    ck_assert_str_eq(table.rows[0].arch, "cnn:d=1,1;w=8,16");
+    ck_assert_double_eq_tol(table.rows[0].test_loss, 1.234, 1e-12);
+    ck_assert_int_eq(table.rows[1].probe, -1);
+    ck_assert_double_eq_tol(table.rows[1].test_accuracy, 0.871, 1e-12);
+    sn_probe_table_free(&table);
+    snprintf(text, sizeof text, "%s0,0,1500000,5000,cnn:d=1,1.2,0.5\n", probes_header);
+    write_text(path, text);
+    ck_assert_int_eq(sn_probe_table_read(path, &table), SN_ERR_FORMAT);
+    ck_assert_msg(strstr(sn_error_message(), ":2: malformed row: subnet is not double-quoted"), "%s",
+                  sn_error_message());
+    snprintf(text, sizeof text, "%s0,0,1500000,5000,\"a\",1.2,1.5\n", probes_header);
+    write_text(path, text);
+    ck_assert_int_eq(sn_probe_table_read(path, &table), SN_ERR_FORMAT);
+    ck_assert(strstr(sn_error_message(), "test_accuracy is not a fraction") != NULL);
+    write_text(path, "method,target\n");
+    ck_assert_int_eq(sn_probe_table_read(path, &table), SN_ERR_FORMAT);
+    ck_assert(strstr(sn_error_message(), ":1: not a shiftnas probes table") != NULL);
+    remove_tree(work);
+}
+END_TEST
+
+/* ---- a paired study made of summary runs -------------------------------------- */
+
+/* A summary run DIR/NAME: config.ini, metrics.csv, the summary's three
+ * files, and (when given) probes.csv, search.csv and timing.txt. */
+static void summary_run(const char *name, const char *ini, const char *probes, const char *search,
+                        const char *timing, int updates)
+{
+    char dir[600], path[700], text[8192];
+    snprintf(dir, sizeof dir, "%s/%s", work, name);
+    ck_assert_int_eq(mkdir(dir, 0777), 0);
+    snprintf(path, sizeof path, "%s/config.ini", dir);
+    write_text(path, ini);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    write_text(path, "step,epoch,split,loss,accuracy,images,seconds\n"
+                     "10,1,val-largest,1.0,0.5,640,3.0\n10,1,val-smallest,1.2,0.4,640,3.0\n"
+                     "20,2,val-largest,0.9,0.6,1280,6.0\n20,2,val-smallest,1.1,0.5,1280,6.0\n");
+    snprintf(path, sizeof path, "%s/summary.txt", dir);
+    snprintf(text, sizeof text,
+             "# test\nformat shiftnas-run-summary\nversion 1\ncomplete 1\nsteps 20\n"
+             "total_steps 20\nimages 1280\nranks 2\nbuckets %d\n%ssubnets 20\ntrained_steps 20\n"
+             "macs_range 1000000 8000000\nmacs_histogram 5 0 0 0 0 0 0 0 0 0 0 0 0 0 0 15\n"
+             "loss_buckets 2\nloss_edges 1000000 4500000 8000000\nupdates %d\n",
+             updates ? 2 : 0, updates ? "bucket_edges 1000000 4500000 8000000\n" : "", updates);
+    write_text(path, text);
+    snprintf(path, sizeof path, "%s/log-updates.csv", dir);
+    snprintf(text, sizeof text, "update,step,bucket,beta,probability,statistic,validation_loss\n%s",
+             updates ? "0,10,0,0,0.5,0.1,1.5\n0,10,1,0,0.5,0.2,1.4\n"
+                       "1,20,0,-0.2,0.40000000000000002,0.1,nan\n1,20,1,0.2,0.59999999999999998,0.2,nan\n"
+                     : "");
+    write_text(path, text);
+    snprintf(path, sizeof path, "%s/log-bucket-loss.csv", dir);
+    write_text(path, "window,bucket,subnets,mean_loss\n0,0,3,2.25\n19,1,2,1.125\n");
+    const char *names[3] = {"probes.csv", "search.csv", "timing.txt"};
+    const char *texts[3] = {probes, search, timing};
+    for (int i = 0; i < 3; i++)
+        if (texts[i]) {
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            write_text(path, texts[i]);
+        }
+}
+
+/* The panel: one probe in bucket 0, two in each of buckets 6 and 7 at
+ * accuracies base + the offsets (fractions, 6 decimals as probe writes). */
+static const char *const panel[5] = {"cnn:p0", "cnn:p1", "cnn:p2", "cnn:p3", "cnn:p4"};
+
+static void panel_text(char *text, size_t size, double base)
+{
+    const int buckets[5] = {0, 6, 6, 7, 7};
+    const double offsets[5] = {-0.30, 0.01, 0.0, -0.01, 0.0};
+    int used = snprintf(text, size, "%s", probes_header);
+    for (int i = 0; i < 5; i++)
+        used += snprintf(text + used, size - (size_t)used, "%d,%d,%d,1000,\"%s\",0.5,%.6f\n", i,
+                         buckets[i], 1000000 * (i + 1), panel[i],
+                         i == 0 ? 0.5 : base + offsets[i]);
+}
+
+static void add_all(sn_report_runs *runs, const char *const *names, int count)
+{
+    for (int i = 0; i < count; i++) {
+        char dir[600];
+        int skipped = 0;
+        snprintf(dir, sizeof dir, "%s/%s", work, names[i]);
+        ck_assert_int_eq(sn_report_runs_add(runs, dir, &skipped), SN_OK);
+        ck_assert_msg(!skipped, "%s skipped: %s", names[i],
+                      runs->skip_count ? runs->skips[runs->skip_count - 1].reason : "");
+    }
+}
+
+START_TEST(paired_design_from_summary_runs)
+{
+    make_work();
+    char ini[512], probes[2048], search[1024], name[64];
+    const int64_t seeds[3] = {1, 2, 3};
+    for (int i = 0; i < 3; i++) {
+        /* shift is ahead of the control by 1, 2, 3 points in the top two
+         * buckets and at the 2M target; equal in bucket 0 */
+        double d = (double)(i + 1) / 100;
+        snprintf(ini, sizeof ini, "[model]\ntype = supernet\n[run]\nseed = %lld\n"
+                                  "[search]\nstrategy = shift\nshift_frozen = true\n",
+                 (long long)seeds[i]);
+        panel_text(probes, sizeof probes, 0.80);
+        snprintf(search, sizeof search, "%sevolution,shift,2000000,\"cnn:a\",1900000,5000,0.5,0.700000,8,1.0\n",
+                 header);
+        snprintf(name, sizeof name, "shift-frozen-seed%lld", (long long)seeds[i]);
+        summary_run(name, ini, probes, search, NULL, 2);
+        snprintf(ini, sizeof ini, "[model]\ntype = supernet\n[run]\nseed = %lld\n"
+                                  "[search]\nstrategy = shift\n",
+                 (long long)seeds[i]);
+        panel_text(probes, sizeof probes, 0.80 + d);
+        snprintf(search, sizeof search, "%sevolution,shift,2000000,\"cnn:b\",1950000,5000,0.5,%.6f,8,1.0\n",
+                 header, 0.70 + d);
+        snprintf(name, sizeof name, "shift-seed%lld", (long long)seeds[i]);
+        summary_run(name, ini, probes, search, i == 0 ? "wall_seconds 7200\nranks 2\ncpu test\n" : NULL, 2);
+    }
+    /* the top four probes retrained from scratch: stand-alone 90, 88, 86, 84 */
+    for (int j = 1; j <= 4; j++) {
+        snprintf(ini, sizeof ini, "[model]\ntype = supernet\n[run]\nseed = 1\n[search]\n"
+                                  "strategy = fixed\nsubnet = %s\n", panel[j]);
+        snprintf(probes, sizeof probes, "%s%d,%d,%d,1000,\"%s\",0.4,%.6f\n", probes_header, j,
+                 j <= 2 ? 6 : 7, 1000000 * (j + 1), panel[j], 0.92 - 0.02 * j);
+        snprintf(name, sizeof name, "retrained-probe%d", j);
+        summary_run(name, ini, probes, NULL, NULL, 0);
+    }
+    sn_report_runs runs;
+    sn_report_runs_init(&runs);
+    const char *names[10] = {"shift-seed1",        "shift-seed2",        "shift-seed3",
+                             "shift-frozen-seed1", "shift-frozen-seed2", "shift-frozen-seed3",
+                             "retrained-probe1",   "retrained-probe2",   "retrained-probe3",
+                             "retrained-probe4"};
+    add_all(&runs, names, 10);
+    ck_assert_int_eq(runs.count, 10);
+    ck_assert_int_eq(runs.runs[0]->summary, 1);
+    ck_assert_int_eq(runs.runs[0]->steps, 20);
+    ck_assert_int_eq(runs.runs[0]->log.update_count, 2);
+    /* 17 digits: the probability reads back as the double that was written */
+    ck_assert(runs.runs[0]->log.update_probability[3] == 0.59999999999999998);
+    ck_assert_int_eq(runs.runs[0]->log.loss_count[19][1], 2);
+    ck_assert_str_eq(runs.runs[3]->label, "shift-frozen");
+
+    /* the endpoint: differences 1, 2, 3 points, df 2 */
+    sn_report_endpoint e;
+    sn_report_primary_endpoint(&runs, &e);
+    ck_assert_int_eq(e.computable, 1);
+    ck_assert_int_eq(e.difference.n, 3);
+    ck_assert_int_eq(e.bucket_low, 6);
+    ck_assert_int_eq(e.bucket_high, 7);
+    ck_assert_double_eq_tol(e.difference.mean, 2, 1e-9);
+    ck_assert_double_eq_tol(e.difference.ci_low, 2 - 4.302653 / sqrt(3.0), 1e-5);
+    ck_assert_double_eq_tol(e.difference.p, 1 - 2 * sqrt(3.0) / sqrt(14.0), 1e-9);
+
+    sn_report_options options = {"shiftnas report (test)", 0, NULL, 0, 0, NULL};
+    char path[512];
+    snprintf(path, sizeof path, "%s/report.md", work);
+    ck_assert_int_eq(sn_report_write_tables(&runs, &options, path), SN_OK);
+    const char *text = read_all(path);
+    /* the endpoint first, with n */
+    const char *endpoint = strstr(text, "## Primary endpoint");
+    ck_assert_ptr_nonnull(endpoint);
+    ck_assert_msg(strstr(text, "+2.00 points, 95% CI [-0.48, +4.48], paired t = 3.46, df = 2, "
+                               "p = 0.074; n = 3 seed pairs"),
+                  "%s", text);
+    ck_assert(endpoint < strstr(text, "## Paired comparisons"));
+    ck_assert(endpoint < strstr(text, "## Accuracy per MACs target"));
+    /* the default comparison, per target and per bucket */
+    ck_assert_msg(strstr(text, "### shift − shift-frozen"), "%s", text);
+    ck_assert_msg(strstr(text, "Seeds with a run of both arms: 1, 2, 3 (3)."), "%s", text);
+    ck_assert_msg(strstr(text, "| 2M | evolution | 3 | +2.00 | [-0.48, +4.48] | 0.074 |"), "%s", text);
+    ck_assert_msg(strstr(text, "| 0 | "), "%s", text);
+    ck_assert_msg(strstr(text, "| 3 | +0.00 | [+0.00, +0.00] | 1.000 |"), "%s", text);
+    /* the probe panel's arm means: bucket 6 of shift: 81.5, 82.5, 83.5 */
+    ck_assert_msg(strstr(text, "82.50 ± 1.00 (n = 3)"), "%s", text);
+    /* tau-b: inherited 81, 80, 79, 80 (+ d) against 90, 88, 86, 84:
+     * 4 concordant, 1 discordant, 1 tie in x: 3 / sqrt(30) */
+    ck_assert_msg(strstr(text, "| shift | 1 | 4 | +0.548 |"), "%s", text);
+    ck_assert_msg(strstr(text, "| **shift-frozen: mean over seeds** | n = 3 | | +0.548 ± 0.000 |"),
+                  "%s", text);
+    /* the gap in bucket 6 of shift-frozen: 81 - 90 and 80 - 88 per seed */
+    ck_assert_msg(strstr(text, "| shift-frozen | 6 | "), "%s", text);
+    ck_assert_msg(strstr(text, "| 6 | 3 | -8.50 ± 0.55 |"), "%s", text);
+    /* final probabilities with the paper's reading; the cost */
+    ck_assert_msg(strstr(text, "learns to sample more subnets with large computational complexity"),
+                  "%s", text);
+    ck_assert_msg(strstr(text, "| shift | 1 | 2 | 0.400 | 0.600 | 0.600 |"), "%s", text);
+    ck_assert_msg(strstr(text, "| shift | 3 | 0.668 ± 1.154 | 4.007 | both |"), "%s", text);
+    ck_assert_msg(strstr(text, "| retrained | 4 | 0.002 ± 0.000 | 0.013 | metrics.csv |"), "%s", text);
+
+    /* --compare names its own pair; a missing arm is said plainly */
+    sn_report_comparison compare[2];
+    ck_assert_int_eq(sn_report_parse_comparison("shift-frozen,shift", &compare[0]), SN_OK);
+    ck_assert_int_eq(sn_report_parse_comparison("uniform,shift", &compare[1]), SN_OK);
+    ck_assert_int_eq(sn_report_parse_comparison("shift", &compare[1]), SN_ERR_ARGUMENT);
+    ck_assert_int_eq(sn_report_parse_comparison("shift,shift", &compare[1]), SN_ERR_ARGUMENT);
+    ck_assert_int_eq(sn_report_parse_comparison("a,b,c", &compare[1]), SN_ERR_ARGUMENT);
+    ck_assert_int_eq(sn_report_parse_comparison("uniform,shift", &compare[1]), SN_OK);
+    options.comparison_count = 2;
+    options.comparisons = compare;
+    ck_assert_int_eq(sn_report_write_tables(&runs, &options, path), SN_OK);
+    text = read_all(path);
+    ck_assert_msg(strstr(text, "| 2M | evolution | 3 | -2.00 | [-4.48, +0.48] | 0.074 |"), "%s", text);
+    ck_assert_msg(strstr(text, "### uniform − shift\n\nCannot be computed: no uniform runs"), "%s", text);
+    sn_report_runs_free(&runs);
+    remove_tree(work);
+}
+END_TEST
+
+START_TEST(endpoint_says_what_is_missing)
+{
+    make_work();
+    char ini[512], probes[2048], name[64];
+    for (int i = 1; i <= 2; i++) {
+        snprintf(ini, sizeof ini, "[model]\ntype = supernet\n[run]\nseed = %d\n[search]\n"
+                                  "strategy = shift\n", i);
+        panel_text(probes, sizeof probes, 0.8);
+        snprintf(name, sizeof name, "shift-seed%d", i);
+        summary_run(name, ini, probes, NULL, NULL, 2);
+    }
+    sn_report_runs runs;
+    sn_report_runs_init(&runs);
+    const char *names[3] = {"shift-seed1", "shift-seed2", "shift-frozen-seed2"};
+    add_all(&runs, names, 2);
+    sn_report_endpoint e;
+    sn_report_primary_endpoint(&runs, &e);
+    ck_assert_int_eq(e.computable, 0);
+    ck_assert_msg(strstr(e.why, "no shift-frozen runs"), "%s", e.why);
+    /* one pair: a difference, but no interval or test */
+    snprintf(ini, sizeof ini, "[model]\ntype = supernet\n[run]\nseed = 2\n[search]\n"
+                              "strategy = shift\nshift_frozen = true\n");
+    panel_text(probes, sizeof probes, 0.79);
+    summary_run("shift-frozen-seed2", ini, probes, NULL, NULL, 2);
+    add_all(&runs, names + 2, 1);
+    sn_report_primary_endpoint(&runs, &e);
+    ck_assert_int_eq(e.computable, 0);
+    ck_assert_int_eq(e.difference.n, 1);
+    ck_assert_msg(strstr(e.why, "only one seed pair (seed 2)"), "%s", e.why);
+    ck_assert_msg(strstr(e.why, "shift runs with probes.csv: seeds 1, 2; shift-frozen runs with "
+                                "probes.csv: seeds 2"), "%s", e.why);
+    char path[512];
+    snprintf(path, sizeof path, "%s/report.md", work);
+    sn_report_options options = {"shiftnas report (test)", 0, NULL, 0, 0, NULL};
+    ck_assert_int_eq(sn_report_write_tables(&runs, &options, path), SN_OK);
+    const char *text = read_all(path);
+    ck_assert_msg(strstr(text, "**Cannot be computed:** only one seed pair (seed 2)"), "%s", text);
+    ck_assert_msg(strstr(text, "- unpaired: shift seed 1 has no shift-frozen run (left out)"), "%s", text);
+    sn_report_runs_free(&runs);
+    /* a summary that is not complete, or misses a file, is skipped */
+    snprintf(path, sizeof path, "%s/shift-seed1/summary.txt", work);
+    char *summary = strdup(read_all(path));
+    char *complete = strstr(summary, "complete 1");
+    complete[9] = '0';
+    write_text(path, summary);
+    free(summary);
+    snprintf(path, sizeof path, "%s/shift-seed2/log-updates.csv", work);
+    ck_assert_int_eq(unlink(path), 0);
+    sn_report_runs_init(&runs);
+    int skipped = 0;
+    snprintf(path, sizeof path, "%s/shift-seed1", work);
+    ck_assert_int_eq(sn_report_runs_add(&runs, path, &skipped), SN_OK);
+    ck_assert_int_eq(skipped, 1);
+    ck_assert_msg(strstr(runs.skips[0].reason, "shift-seed1: unfinished (step 20 of 20)"), "%s",
+                  runs.skips[0].reason);
+    snprintf(path, sizeof path, "%s/shift-seed2", work);
+    ck_assert_int_eq(sn_report_runs_add(&runs, path, &skipped), SN_OK);
+    ck_assert_int_eq(skipped, 1);
+    ck_assert_msg(strstr(runs.skips[1].reason, "log-updates.csv: cannot open"), "%s",
+                  runs.skips[1].reason);
     sn_report_runs_free(&runs);
     remove_tree(work);
 }
@@ -459,6 +855,10 @@ int main(void)
     tcase_add_test(statistics, summary_of_one_and_none);
     tcase_add_test(statistics, pareto_front_keeps_the_best_at_or_below_each_cost);
     tcase_add_test(statistics, bins_are_closed_below_open_above_last_closed);
+    tcase_add_test(statistics, incomplete_beta_known_values);
+    tcase_add_test(statistics, t_distribution_known_values);
+    tcase_add_test(statistics, paired_summary_known_values);
+    tcase_add_test(statistics, kendall_tau_b_with_ties);
     suite_add_tcase(suite, statistics);
     TCase *files = tcase_create("files");
     tcase_add_test(files, search_table_reads_quoted_arch_and_last_search_wins);
@@ -468,6 +868,9 @@ int main(void)
     tcase_add_test(files, arm_labels_come_from_the_configuration);
     tcase_add_test(files, unusable_run_directories_are_skipped_with_a_reason);
     tcase_add_test(files, retrained_runs_meet_their_inherited_subnets);
+    tcase_add_test(files, probe_table_reads_and_refuses);
+    tcase_add_test(files, paired_design_from_summary_runs);
+    tcase_add_test(files, endpoint_says_what_is_missing);
     suite_add_tcase(suite, files);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

@@ -1,0 +1,114 @@
+/* probes.csv, the probe panel evaluated with a run's weights (`shiftnas
+ * probe`): read for the report's per-bucket comparisons and the
+ * stand-alone ground truth. */
+#include "report_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shiftnas/error.h"
+
+static const char probes_header[] = "probe,bucket,macs,params,subnet,test_loss,test_accuracy";
+
+/* One data line into row; a static description of what is wrong, or NULL. */
+static const char *parse_row(char *line, sn_probe_row *row)
+{
+    char *cursor = line;
+    char *probe = sn_report_next_field(&cursor, ','), *bucket = sn_report_next_field(&cursor, ',');
+    char *macs = sn_report_next_field(&cursor, ','), *params = sn_report_next_field(&cursor, ',');
+    if (!probe || !bucket || !macs || !params || !cursor)
+        return "fewer than 7 fields";
+    int64_t value = 0;
+    if (sn_report_parse_int(probe, &row->probe) != 0 || row->probe < -1)
+        return "probe is not an index";
+    if (sn_report_parse_int(bucket, &value) != 0 || value < -1 || value >= SN_REPORT_BUCKETS_MAX)
+        return "bucket is not a bucket index";
+    row->bucket = (int)value;
+    if (sn_report_parse_int(macs, &row->macs) != 0 || row->macs < 0)
+        return "macs is not a count";
+    if (sn_report_parse_int(params, &row->params) != 0 || row->params < 0)
+        return "params is not a count";
+    /* the subnet is quoted: it holds commas */
+    if (*cursor != '"')
+        return "subnet is not double-quoted";
+    char *close = strchr(cursor + 1, '"');
+    if (!close || close[1] != ',')
+        return "subnet is not double-quoted";
+    *close = '\0';
+    if (strlen(cursor + 1) >= sizeof row->arch)
+        return "subnet too long";
+    snprintf(row->arch, sizeof row->arch, "%s", cursor + 1);
+    cursor = close + 2;
+    char *loss = sn_report_next_field(&cursor, ','), *accuracy = sn_report_next_field(&cursor, ',');
+    if (!loss || !accuracy)
+        return "fewer than 7 fields";
+    if (cursor)
+        return "more than 7 fields";
+    if (sn_report_parse_double(loss, &row->test_loss) != 0)
+        return "test_loss is not a number";
+    if (sn_report_parse_double(accuracy, &row->test_accuracy) != 0 ||
+        !(row->test_accuracy >= 0 && row->test_accuracy <= 1))
+        return "test_accuracy is not a fraction";
+    return NULL;
+}
+
+void sn_probe_table_free(sn_probe_table *table)
+{
+    free(table->rows);
+    table->rows = NULL;
+    table->count = 0;
+}
+
+int sn_probe_table_read(const char *path, sn_probe_table *table)
+{
+    memset(table, 0, sizeof *table);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t size = 0;
+    int number = 0, capacity = 0, status = SN_OK;
+    while (getline(&line, &size, f) >= 0) {
+        number++;
+        sn_report_trim_line(line);
+        if (number == 1) {
+            if (strcmp(line, probes_header) != 0) {
+                status = sn_error_set(SN_ERR_FORMAT, "%s:1: not a shiftnas probes table", path);
+                break;
+            }
+            continue;
+        }
+        if (!line[0])
+            continue;
+        if (table->count == capacity) {
+            int grown = capacity ? 2 * capacity : 16;
+            sn_probe_row *rows = realloc(table->rows, sizeof *rows * (size_t)grown);
+            if (!rows) {
+                status = sn_error_set(SN_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            table->rows = rows;
+            capacity = grown;
+        }
+        sn_probe_row *row = &table->rows[table->count];
+        memset(row, 0, sizeof *row);
+        const char *problem = parse_row(line, row);
+        if (problem) {
+            status = sn_error_set(SN_ERR_FORMAT, "%s:%d: malformed row: %s", path, number, problem);
+            break;
+        }
+        table->count++;
+    }
+    if (status == SN_OK && ferror(f))
+        status = sn_error_set(SN_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+    if (status == SN_OK && number == 0)
+        status = sn_error_set(SN_ERR_FORMAT, "%s: empty (no header)", path);
+    free(line);
+    fclose(f);
+    if (status != SN_OK)
+        sn_probe_table_free(table);
+    return status;
+}
