@@ -482,8 +482,9 @@ int sn_report_write_probe_means(FILE *out, const sn_report_runs *runs)
     int K = sn_report_probe_buckets(runs, &edges);
     fprintf(out, "## Probe panel (inherited weights)\n\nPer arm and bucket: the mean over seeds "
                  "of each run's mean probe test accuracy in the bucket (%%), ± the sample "
-                 "standard deviation over seeds, and n seeds. The last row is the primary "
-                 "endpoint's quantity (the top two buckets).\n\n| bucket | MACs (M) |");
+                 "standard deviation over seeds, and n seeds (buckets without probes left "
+                 "out). The last row is the primary endpoint's quantity (the top two "
+                 "buckets).\n\n| bucket | MACs (M) |");
     for (int a = 0; a < arm_count; a++)
         fprintf(out, " %s |", arms[a]);
     fprintf(out, "\n|---:|---|");
@@ -495,6 +496,15 @@ int sn_report_write_probe_means(FILE *out, const sn_report_runs *runs)
         int low = k < K ? k : K - 2, high = k < K ? k : K - 1;
         if (low < 0)
             continue;
+        /* a bucket without probes in any run: no row */
+        int probed = 0, count = 0;
+        for (int r = 0; r < runs->count && !probed; r++)
+            if (strcmp(runs->runs[r]->label, "retrained") != 0) {
+                sn_report_probe_mean(runs->runs[r], NULL, low, high, &count);
+                probed = count > 0;
+            }
+        if (!probed)
+            continue;
         char range[64];
         bucket_range(range, sizeof range, edges, low, high);
         if (k < K)
@@ -502,7 +512,7 @@ int sn_report_write_probe_means(FILE *out, const sn_report_runs *runs)
         else
             fprintf(out, "| top two (%d–%d) | %s |", low, high, range);
         for (int a = 0; a < arm_count; a++) {
-            int n = 0, count = 0;
+            int n = 0;
             for (int r = 0; r < runs->count; r++) {
                 const sn_report_run *run = runs->runs[r];
                 if (strcmp(run->label, arms[a]) != 0 || !run->has_probes)
