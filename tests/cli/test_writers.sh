@@ -260,7 +260,8 @@ done
 cat >"$work/slow-gnuplot" <<'EOF'
 #!/bin/sh
 sleep 3
-for png in accuracy_vs_macs.png probabilities.png macs_histogram.png bucket_loss.png; do
+for png in accuracy_vs_macs.png probabilities.png macs_histogram.png bucket_loss.png convergence.png \
+           final_probabilities.png; do
     echo drawn >"$png"
 done
 EOF
