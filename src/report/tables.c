@@ -85,9 +85,11 @@ static void write_search_notes(FILE *out, const sn_report_runs *runs, const doub
 static void write_retrained(FILE *out, const sn_report_runs *runs, const double *targets,
                             int target_count)
 {
+    /* retrained runs evaluated into search.csv (`shiftnas eval --csv`); those
+     * with probes.csv only are the stand-alone ground truth's */
     int any = 0;
     for (int r = 0; r < runs->count; r++)
-        any |= strcmp(runs->runs[r]->label, "retrained") == 0;
+        any |= strcmp(runs->runs[r]->label, "retrained") == 0 && runs->runs[r]->has_search;
     if (!any)
         return;
     fprintf(out, "## Inherited vs retrained\n\n"
@@ -101,7 +103,7 @@ static void write_retrained(FILE *out, const sn_report_runs *runs, const double 
     int *gap_count = calloc((size_t)target_count + 1, sizeof *gap_count);
     for (int r = 0; r < runs->count; r++) {
         const sn_report_run *run = runs->runs[r];
-        if (strcmp(run->label, "retrained") != 0)
+        if (strcmp(run->label, "retrained") != 0 || !run->has_search)
             continue;
         const sn_report_run *match;
         const sn_search_row *inherited;

@@ -762,6 +762,8 @@ START_TEST(paired_design_from_summary_runs)
     ck_assert_msg(strstr(text, "| shift | 1 | 2 | 0.400 | 0.600 | 0.600 |"), "%s", text);
     ck_assert_msg(strstr(text, "| shift | 3 | 0.668 ± 1.154 | 4.007 | both |"), "%s", text);
     ck_assert_msg(strstr(text, "| retrained | 4 | 0.002 ± 0.000 | 0.013 | metrics.csv |"), "%s", text);
+    /* probes-only retrained runs: no search.csv table of eval rows */
+    ck_assert_msg(!strstr(text, "## Inherited vs retrained"), "%s", text);
 
     /* --compare names its own pair; a missing arm is said plainly */
     sn_report_comparison compare[2];
