@@ -213,18 +213,21 @@ static int arm_seeds(const sn_report_runs *runs, const char *arm, int probes, in
     return n;
 }
 
-/* Seeds of a without a run of b ("shift seed 6 has no shift-frozen run"). */
-static void write_unpaired(FILE *out, const sn_report_runs *runs, const char *a, const char *b)
+/* Seeds of a without a run of b ("shift seed 6 has no shift-frozen run");
+ * returns how many lines. */
+static int write_unpaired(FILE *out, const sn_report_runs *runs, const char *a, const char *b)
 {
+    int lines = 0;
     for (int side = 0; side < 2; side++) {
         const char *self = side ? b : a, *partner = side ? a : b;
         for (int r = 0; r < runs->count; r++) {
             const sn_report_run *run = runs->runs[r];
             if (strcmp(run->label, self) == 0 && !sn_report_find_run(runs, partner, run->seed))
-                fprintf(out, "- unpaired: %s seed %lld has no %s run (left out)\n", self,
-                        (long long)run->seed, partner);
+                lines += fprintf(out, "- unpaired: %s seed %lld has no %s run (left out)\n", self,
+                                 (long long)run->seed, partner) > 0;
         }
     }
+    return lines;
 }
 
 static void bucket_range(char *text, size_t size, const double *edges, int low, int high)
@@ -303,10 +306,9 @@ void sn_report_write_endpoint(FILE *out, const sn_report_runs *runs)
         fprintf(out, "**Cannot be computed:** %s.\n\n", e.why);
         if (e.difference.n == 1)
             fprintf(out, "The one pair's difference: %+.2f points (n = 1).\n\n", e.difference.mean);
-        if (has_arm(runs, "shift") && has_arm(runs, "shift-frozen")) {
-            write_unpaired(out, runs, "shift", "shift-frozen");
+        if (has_arm(runs, "shift") && has_arm(runs, "shift-frozen") &&
+            write_unpaired(out, runs, "shift", "shift-frozen"))
             fprintf(out, "\n");
-        }
         return;
     }
     const double *edges = NULL;
@@ -319,8 +321,8 @@ void sn_report_write_endpoint(FILE *out, const sn_report_runs *runs)
                  "%s, paired t = %.2f, df = %d, p = %s; n = %d seed pairs.**\n\n",
             e.bucket_low, e.bucket_high, e.buckets, range, e.difference.mean, ci, e.difference.t,
             e.difference.n - 1, p, e.difference.n);
-    write_unpaired(out, runs, "shift", "shift-frozen");
-    fprintf(out, "\n");
+    if (write_unpaired(out, runs, "shift", "shift-frozen"))
+        fprintf(out, "\n");
 }
 
 /* ---- the comparisons' tables ------------------------------------------------ */
