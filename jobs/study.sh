@@ -395,14 +395,14 @@ stop_study() { # WHAT
     # Requeues in a row without a finished run are limited: a study
     # requeues many times when it makes progress.
     local restarts=${SLURM_RESTART_COUNT:-0} max=${SHIFTNAS_MAX_REQUEUES:-5} last=0 job at
-    if read -r job at <"$STUDY_RUNS/slurm-progress" 2>/dev/null && [ "$job" = "$SLURM_JOB_ID" ]; then
+    if read -r job at 2>/dev/null <"$STUDY_RUNS/slurm-progress" && [ "$job" = "$SLURM_JOB_ID" ]; then
         last=$at
     fi
     if [ $((restarts - last)) -ge "$max" ]; then
         sn_log "ERROR: requeued $((restarts - last)) time(s) in a row without finishing a run (SHIFTNAS_MAX_REQUEUES=$max): not requeueing; resubmit jobs/study.sbatch to continue"
         exit 75
     fi
-    sn_log "requeueing job $SLURM_JOB_ID (start $((restarts + 1))); the next start continues"
+    sn_log "requeueing job $SLURM_JOB_ID: its start $((restarts + 2)) continues where this one stopped"
     if ! scontrol requeue "$SLURM_JOB_ID"; then
         sn_log "ERROR: scontrol requeue $SLURM_JOB_ID was refused; resubmit jobs/study.sbatch to continue"
         exit 75
