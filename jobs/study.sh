@@ -622,6 +622,10 @@ cmd_status() {
         printf '%-12s %-28s %-18s %s of %s done%s\n' ${key//|/ } "${done_n[$key]}" "${planned_n[$key]}" \
             "${missing[$key]:+; missing: ${missing[$key]}}"
     done
+    if has_word sensitivity "$(words "$STUDY_PHASES")" && has_word paired "$(words "$STUDY_PHASES")" &&
+        has_word shift "$(words "$STUDY_PAIRED_ARMS")" && has_word "$STUDY_SENSITIVITY_SEED" "$(words "$STUDY_PAIRED_SEEDS")"; then
+        echo "sensitivity baseline (search.shift_learning_rate $(config_value "$STUDY_CNN_CONFIG" search shift_learning_rate), shift_interval $(config_value "$STUDY_CNN_CONFIG" search shift_interval), buckets $(config_value "$STUDY_CNN_CONFIG" search buckets)): $(group_dir cnn)/shift-seed$STUDY_SENSITIVITY_SEED"
+    fi
     # Complete pairs: both arms of a seed done.
     local g a b seed seeds pairs
     for g in cnn vit; do
