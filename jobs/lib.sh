@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # jobs/lib.sh - what the Slurm job scripts of jobs/ share (sourced by
-# train.sbatch, ablation.sbatch and search.sbatch; not a job script itself).
+# train.sbatch, ablation.sbatch, search.sbatch and study.sh; not a job script
+# itself).
 # jobs/README.md describes the behaviour; this file is the one place it is
 # implemented, so a sweep task trains exactly as a single training job does.
 #

@@ -26,6 +26,11 @@
 #  4. a run with a configuration error fails without a requeue; a run that
 #     stops on its [checkpoint] stop_after_seconds budget with no requeue
 #     left (SHIFTNAS_MAX_REQUEUES=0) fails with exit 75 and says why.
+#  5. study: jobs/study.sbatch (a 2-task job running jobs/study.sh run, 2
+#     arms x 1 seed, a 2-probe panel), stopped once mid-training with
+#     `scancel --signal=USR1 --batch`: it requeues itself, the run resumes
+#     from its checkpoint and both summaries appear. Skipped while shiftnas
+#     has no probe command or jobs/probes/cnn-space.txt is missing.
 # Everything is submitted at once (the node offers 4 CPUs on any machine:
 # SLURM_LOCAL_CPUS=4 oversubscribes a small one) and runs as Slurm schedules
 # it. The daemons are stopped by PID at the end, failure or not; the state
@@ -425,5 +430,48 @@ done | awk '{s[NR] = $1; e[NR] = $2} END {m = 0; for (i = 1; i <= NR; i++) {n = 
     fail "ablation: $most tasks ran at once with %2"
 expect_completed "$search_sweep" "search of the sweep (afterok on the array)"
 expect_log "$work/search-sweep-$search_sweep.out" 'searching 3 run\(s\)' "search of the sweep: found the 3 runs in results/"
+
+# --------------------------------------------------------------- 5. study ----
+
+if ! "$SHIFTNAS" probe --help >/dev/null 2>&1 || [ ! -r "$jobs/probes/cnn-space.txt" ]; then
+    say "study: skipped (no 'shiftnas probe' or no jobs/probes/cnn-space.txt in this tree yet)"
+else
+    grep -v '^#' "$jobs/probes/cnn-space.txt" | grep . | sed -n '1p;$p' >"$work/panel.txt"
+    study=$(STUDY=slurm STUDY_RUNS=$work/study-runs STUDY_REPO=$work/study-repo STUDY_COMMIT=0 \
+        STUDY_PHASES=paired STUDY_PAIRED_ARMS="shift uniform" STUDY_PAIRED_SEEDS=1 \
+        STUDY_CNN_PROBES=$work/panel.txt STUDY_TARGETS=4M,8M \
+        STUDY_SET="data.train_limit=1300 data.validation_size=300 data.test_limit=300 train.batch_size=32
+            train.max_steps=30 train.eval_batch_size=100 search.shift_interval=5 search.shift_validation_images=32
+            search.recalibration_batches=1 checkpoint.interval_steps=5 run.progress_seconds=0.2" \
+        STUDY_SEARCH_SET="search.evolution_evaluations=4 search.evolution_population=4 search.evolution_parents=2
+            search.evolution_validation_images=100 search.evolution_recalibration_batches=1" \
+        sb -o study-%j.out "$jobs/study.sbatch") || fail "sbatch study.sbatch"
+    study_out=$work/study-$study.out
+    study_log=$work/study-runs/cnn-slurm/logs/shift-seed1.log
+    if wait_step "$study" "$study_log" 'train --config' 6 240; then
+        say "stopping the study at step $(step_after "$study_log" 'train --config'): scancel --signal=USR1 --batch $study"
+        scancel --signal=USR1 --batch "$study" || fail "scancel --signal=USR1 --batch $study"
+    fi
+    end=$((SECONDS + 300))
+    while ! job_ended "$study"; do
+        [ $SECONDS -ge $end ] && { fail "study: job $study still $(job_field "$study" JobState) after 300 s"; scancel "$study"; break; }
+        sleep 1
+    done
+    expect_completed "$study" "study"
+    [ "$(job_field "$study" Restarts)" = 1 ] && pass "study: requeued once (Restarts=1)" ||
+        fail "study: Restarts=$(job_field "$study" Restarts), expected 1"
+    expect_log "$study_out" 'requeueing job .*continues where this one stopped' "study: the job requeued itself after SIGUSR1"
+    expect_log "$study_out" 'continuing .*/shift-seed1 \(checkpoint step [0-9]+\)' "study: the next start continued shift-seed1"
+    expect_log "$study_log" '^resumed: step [1-9][0-9]* of 30 ' "study: shift-seed1 resumed from its checkpoint"
+    expect_log "$study_log" 'srun --mpi=pmix .* probe ' "study: probe through srun"
+    for run in shift-seed1 uniform-seed1; do
+        summary=$work/study-repo/doc/results/data/cnn-slurm/$run
+        if [ -s "$summary/probes.csv" ] && [ -s "$summary/search.csv" ] && grep -q '^ranks 2$' "$summary/timing.txt" 2>/dev/null; then
+            pass "study: $run summarized (probes.csv, search.csv, timing.txt with ranks 2)"
+        else
+            fail "study: $run summary incomplete"
+        fi
+    done
+fi
 
 [ $failures = 0 ]

@@ -21,6 +21,10 @@ TESTS += tests/cli/test_cli.sh
 EXTRA_DIST += tests/cli/test_cli.sh
 TESTS += tests/cli/test_search.sh
 EXTRA_DIST += tests/cli/test_search.sh tests/cli/common.sh
+# jobs/study.sh resumable: a smoke study killed, resumed, re-run (skips
+# until `shiftnas probe`, `report --summarize` and shift_frozen exist).
+TESTS += tests/cli/test_study.sh
+EXTRA_DIST += tests/cli/test_study.sh
 # --json of search, eval, inspect, space; config show; space --plot's axes.
 TESTS += tests/cli/test_json.sh
 EXTRA_DIST += tests/cli/test_json.sh
