@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "shiftnas/config.h"
+#include "shiftnas/probes.h"
 #include "shiftnas/runfiles.h"
 
 #ifdef __cplusplus
@@ -126,27 +127,20 @@ SN_API int sn_report_parse_targets(const char *list, double *targets, int max, i
 
 /* ---- probes.csv (src/report/probes.c) ------------------------------------ */
 
-/* One row of a run's probes.csv (`shiftnas probe`):
+/* A run's probes.csv read back (`shiftnas probe` writes it; its row is
+ * shiftnas/probes.h's sn_probe_row):
  *     probe,bucket,macs,params,subnet,test_loss,test_accuracy
  * the subnet double-quoted. A retrained (strategy fixed) run's file has one
  * row, its own subnet (probe -1 when the panel does not list it). */
 typedef struct {
-    int64_t probe;
-    int bucket;
-    int64_t macs, params;
-    char arch[SN_SEARCH_ARCH_MAX];
-    double test_loss, test_accuracy;  /* accuracy a fraction 0..1 */
-} sn_probe_row;
-
-typedef struct {
     int count;
     sn_probe_row *rows;
-} sn_probe_table;
+} sn_probe_rows;
 
 /* Reads probes.csv. SN_ERR_IO if it cannot be read; SN_ERR_FORMAT naming
  * file:line for another header or a malformed row. */
-SN_API int sn_probe_table_read(const char *path, sn_probe_table *table);
-SN_API void sn_probe_table_free(sn_probe_table *table);
+SN_API int sn_probe_rows_read(const char *path, sn_probe_rows *table);
+SN_API void sn_probe_rows_free(sn_probe_rows *table);
 
 /* ---- runs (src/report/runs.c, run_summary.c, run_metrics.c) --------------- */
 
@@ -215,7 +209,7 @@ typedef struct {
     char timing_cpu[128];
     int has_search, has_probes;
     sn_search_table search;              /* empty without search.csv */
-    sn_probe_table probes;               /* empty without probes.csv */
+    sn_probe_rows probes;               /* empty without probes.csv */
     /* the space's MACs range ([space] with the data set's shape; else the log's) */
     double space_low, space_high;
     /* the run's buckets as probes.csv numbers them: [search] buckets (or

@@ -108,7 +108,7 @@ const sn_report_run *sn_report_find_run(const sn_report_runs *runs, const char *
 static const sn_probe_row *find_probe(const sn_report_run *run, const char *arch)
 {
     for (int i = 0; i < run->probes.count; i++)
-        if (strcmp(run->probes.rows[i].arch, arch) == 0)
+        if (strcmp(run->probes.rows[i].subnet, arch) == 0)
             return &run->probes.rows[i];
     return NULL;
 }
@@ -120,7 +120,7 @@ double sn_report_probe_mean(const sn_report_run *run, const sn_report_run *other
     *count = 0;
     for (int i = 0; i < run->probes.count; i++) {
         const sn_probe_row *row = &run->probes.rows[i];
-        if (row->bucket < low || row->bucket > high || (other && !find_probe(other, row->arch)))
+        if (row->bucket < low || row->bucket > high || (other && !find_probe(other, row->subnet)))
             continue;
         sum += 100.0 * row->test_accuracy;
         (*count)++;

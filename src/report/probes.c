@@ -22,8 +22,9 @@ static const char *parse_row(char *line, sn_probe_row *row)
     if (!probe || !bucket || !macs || !params || !cursor)
         return "fewer than 7 fields";
     int64_t value = 0;
-    if (sn_report_parse_int(probe, &row->probe) != 0 || row->probe < -1)
+    if (sn_report_parse_int(probe, &value) != 0 || value < -1 || value > INT32_MAX)
         return "probe is not an index";
+    row->probe = (int)value;
     if (sn_report_parse_int(bucket, &value) != 0 || value < -1 || value >= SN_REPORT_BUCKETS_MAX)
         return "bucket is not a bucket index";
     row->bucket = (int)value;
@@ -38,9 +39,9 @@ static const char *parse_row(char *line, sn_probe_row *row)
     if (!close || close[1] != ',')
         return "subnet is not double-quoted";
     *close = '\0';
-    if (strlen(cursor + 1) >= sizeof row->arch)
+    if (strlen(cursor + 1) >= sizeof row->subnet)
         return "subnet too long";
-    snprintf(row->arch, sizeof row->arch, "%s", cursor + 1);
+    snprintf(row->subnet, sizeof row->subnet, "%s", cursor + 1);
     cursor = close + 2;
     char *loss = sn_report_next_field(&cursor, ','), *accuracy = sn_report_next_field(&cursor, ',');
     if (!loss || !accuracy)
@@ -55,14 +56,14 @@ static const char *parse_row(char *line, sn_probe_row *row)
     return NULL;
 }
 
-void sn_probe_table_free(sn_probe_table *table)
+void sn_probe_rows_free(sn_probe_rows *table)
 {
     free(table->rows);
     table->rows = NULL;
     table->count = 0;
 }
 
-int sn_probe_table_read(const char *path, sn_probe_table *table)
+int sn_probe_rows_read(const char *path, sn_probe_rows *table)
 {
     memset(table, 0, sizeof *table);
     FILE *f = fopen(path, "r");
@@ -109,6 +110,6 @@ int sn_probe_table_read(const char *path, sn_probe_table *table)
     free(line);
     fclose(f);
     if (status != SN_OK)
-        sn_probe_table_free(table);
+        sn_probe_rows_free(table);
     return status;
 }

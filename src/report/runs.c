@@ -157,7 +157,7 @@ static void space_range(sn_report_run *run)
 void sn_report_run_free(sn_report_run *run)
 {
     sn_search_table_free(&run->search);
-    sn_probe_table_free(&run->probes);
+    sn_probe_rows_free(&run->probes);
     sn_report_log_free(&run->log);
     free(run->metrics);
     run->metrics = NULL;
@@ -232,7 +232,7 @@ static int load(sn_report_run *run, int require_results)
         return skip_reason(run, status);
     snprintf(path, sizeof path, "%s/probes.csv", run->dir);
     run->has_probes = file_exists(path);
-    if (run->has_probes && (status = sn_probe_table_read(path, &run->probes)) != SN_OK)
+    if (run->has_probes && (status = sn_probe_rows_read(path, &run->probes)) != SN_OK)
         return skip_reason(run, status);
     if (require_results && !run->has_search && !run->has_probes)
         return sn_error_set(SN_ERR_IO,

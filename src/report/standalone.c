@@ -14,7 +14,7 @@
 /* A retrained probe: its subnet and its stand-alone accuracy (%), the mean
  * over the retrained runs of that subnet. */
 typedef struct {
-    const char *arch;
+    const char *subnet;
     double accuracy;
     int runs;
 } standalone_probe;
@@ -28,10 +28,10 @@ static int collect_standalone(const sn_report_runs *runs, standalone_probe *prob
             continue;
         const sn_probe_row *row = &run->probes.rows[0];
         int i = 0;
-        while (i < count && strcmp(probes[i].arch, row->arch) != 0)
+        while (i < count && strcmp(probes[i].subnet, row->subnet) != 0)
             i++;
         if (i == count)
-            probes[count++] = (standalone_probe){row->arch, 0, 0};
+            probes[count++] = (standalone_probe){row->subnet, 0, 0};
         probes[i].accuracy += 100.0 * row->test_accuracy;
         probes[i].runs++;
     }
@@ -43,7 +43,7 @@ static int collect_standalone(const sn_report_runs *runs, standalone_probe *prob
 static const sn_probe_row *inherited(const sn_report_run *run, const char *arch)
 {
     for (int i = 0; i < run->probes.count; i++)
-        if (strcmp(run->probes.rows[i].arch, arch) == 0)
+        if (strcmp(run->probes.rows[i].subnet, arch) == 0)
             return &run->probes.rows[i];
     return NULL;
 }
@@ -64,7 +64,7 @@ static void write_tau(FILE *out, const sn_report_runs *runs, const char *const *
                 continue;
             int n = 0;
             for (int j = 0; j < probe_count; j++) {
-                const sn_probe_row *row = inherited(run, probes[j].arch);
+                const sn_probe_row *row = inherited(run, probes[j].subnet);
                 if (row) {
                     x[n] = 100.0 * row->test_accuracy;
                     y[n++] = probes[j].accuracy;
@@ -109,7 +109,7 @@ static void write_gap(FILE *out, const sn_report_runs *runs, const char *const *
                     continue;
                 int used = 0;
                 for (int j = 0; j < probe_count; j++) {
-                    const sn_probe_row *row = inherited(run, probes[j].arch);
+                    const sn_probe_row *row = inherited(run, probes[j].subnet);
                     if (row && row->bucket == k) {
                         gaps[n++] = 100.0 * row->test_accuracy - probes[j].accuracy;
                         used = 1;

@@ -570,28 +570,28 @@ START_TEST(probe_table_reads_and_refuses)
              "%s0,0,1500000,5000,\"cnn:d=1,1;w=8,16\",1.234,0.512500\n"
              "-1,7,7900000,9000,\"cnn:d=3,3;w=8,16\",0.5,0.871000\n", probes_header);
     write_text(path, text);
-    sn_probe_table table;
-    ck_assert_int_eq(sn_probe_table_read(path, &table), SN_OK);
+    sn_probe_rows table;
+    ck_assert_int_eq(sn_probe_rows_read(path, &table), SN_OK);
     ck_assert_int_eq(table.count, 2);
     ck_assert_int_eq(table.rows[0].probe, 0);
     ck_assert_int_eq(table.rows[0].bucket, 0);
     ck_assert_int_eq(table.rows[0].macs, 1500000);
-    ck_assert_str_eq(table.rows[0].arch, "cnn:d=1,1;w=8,16");
+    ck_assert_str_eq(table.rows[0].subnet, "cnn:d=1,1;w=8,16");
     ck_assert_double_eq_tol(table.rows[0].test_loss, 1.234, 1e-12);
     ck_assert_int_eq(table.rows[1].probe, -1);
     ck_assert_double_eq_tol(table.rows[1].test_accuracy, 0.871, 1e-12);
-    sn_probe_table_free(&table);
+    sn_probe_rows_free(&table);
     snprintf(text, sizeof text, "%s0,0,1500000,5000,cnn:d=1,1.2,0.5\n", probes_header);
     write_text(path, text);
-    ck_assert_int_eq(sn_probe_table_read(path, &table), SN_ERR_FORMAT);
+    ck_assert_int_eq(sn_probe_rows_read(path, &table), SN_ERR_FORMAT);
     ck_assert_msg(strstr(sn_error_message(), ":2: malformed row: subnet is not double-quoted"), "%s",
                   sn_error_message());
     snprintf(text, sizeof text, "%s0,0,1500000,5000,\"a\",1.2,1.5\n", probes_header);
     write_text(path, text);
-    ck_assert_int_eq(sn_probe_table_read(path, &table), SN_ERR_FORMAT);
+    ck_assert_int_eq(sn_probe_rows_read(path, &table), SN_ERR_FORMAT);
     ck_assert(strstr(sn_error_message(), "test_accuracy is not a fraction") != NULL);
     write_text(path, "method,target\n");
-    ck_assert_int_eq(sn_probe_table_read(path, &table), SN_ERR_FORMAT);
+    ck_assert_int_eq(sn_probe_rows_read(path, &table), SN_ERR_FORMAT);
     ck_assert(strstr(sn_error_message(), ":1: not a shiftnas probes table") != NULL);
     remove_tree(work);
 }
