@@ -271,7 +271,7 @@ static const sn_config_key config_keys[] = {
     {"search", "evolution_validation_images", SN_CONFIG_INT, FIELD(evolution_validation_images),
      "2000", 0, 1e9, NULL,
      "Validation images the search's fitness uses, the first ones of the split (0 = all of them; "
-     "for a loss-change shift run all but the shift's, and the two may not overlap)."},
+     "for a loss-change shift run at most those the shift leaves: the two never overlap)."},
     {"search", "recalibration_batches", SN_CONFIG_INT, FIELD(recalibration_batches), "8", 1, 100000,
      NULL, "Training batches that re-estimate a CNN subnet's batch-norm statistics before evaluation."},
     {"search", "evolution_recalibration_batches", SN_CONFIG_INT,

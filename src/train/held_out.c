@@ -30,21 +30,17 @@ int sn_held_out_plan_make(const sn_config *config, int64_t validation_count,
         return sn_error_set(SN_ERR_CONFIG,
                             "[search] shift_statistic = loss-change needs held-out images: "
                             "set [data] validation_size > 0");
-    if (images + fitness > validation_count)
-        return sn_error_set(SN_ERR_CONFIG,
-                            "configuration: [search] shift_validation_images = %lld plus "
-                            "evolution_validation_images = %lld exceed the %lld images of [data] "
-                            "validation_size: the shift's held-out images and the search's "
-                            "fitness images must not overlap",
-                            (long long)images, (long long)fitness, (long long)validation_count);
-    if (fitness == 0 && images >= validation_count)
+    if (images >= validation_count)
         return sn_error_set(SN_ERR_CONFIG,
                             "configuration: [search] shift_validation_images = %lld leaves none of "
-                            "the %lld images of [data] validation_size to the search's fitness "
-                            "(evolution_validation_images = 0: the images the shift does not use)",
+                            "the %lld images of [data] validation_size to the search's fitness",
                             (long long)images, (long long)validation_count);
-    plan->shift_first = validation_count - images;
+    /* The fitness takes what the shift leaves, up to its own count (0: all
+     * of it), as it takes at most the whole split in a run without shift
+     * images; the search prints the count it used. */
+    const int64_t left = validation_count - images;
+    plan->shift_first = left;
     plan->shift_count = images;
-    plan->fitness_count = fitness > 0 ? fitness : validation_count - images;
+    plan->fitness_count = fitness == 0 || fitness > left ? left : fitness;
     return SN_OK;
 }

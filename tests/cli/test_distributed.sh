@@ -202,17 +202,17 @@ else
     values "$work/frozen-1/log.h5" /updates/beta | head -n 10
 fi
 
-# A shift run's held-out images for beta and the search's fitness images
-# may not overlap: train refuses before it starts, on every rank count.
+# A shift run's held-out images for beta must leave some of the split to
+# the search's fitness: train refuses before it starts, on every rank count.
 reliability_class=config
-overlap="--set search.evolution_validation_images=251"
+overlap="--set search.shift_validation_images=300"
 # shellcheck disable=SC2086
-expect_error "train: shift and fitness images overlap, 1 rank" 1 \
-    "^shiftnas train: configuration: \[search\] shift_validation_images = 50 plus evolution_validation_images = 251 exceed the 300 images of \[data\] validation_size" \
+expect_error "train: shift images leave no fitness images, 1 rank" 1 \
+    "^shiftnas train: configuration: \[search\] shift_validation_images = 300 leaves none of the 300 images of \[data\] validation_size" \
     launch 1 train --config "$src/jobs/configs/cnn-space.ini" $tiny $overlap --out "$work/overlap-1"
 # shellcheck disable=SC2086
-expect_rank_error "train: shift and fitness images overlap, 2 ranks: one line" \
-    '^shiftnas train: rank 0: configuration: \[search\] shift_validation_images = 50 plus evolution_validation_images = 251 exceed' \
+expect_rank_error "train: shift images leave no fitness images, 2 ranks: one line" \
+    '^shiftnas train: rank 0: configuration: \[search\] shift_validation_images = 300 leaves none' \
     launch 2 train --config "$src/jobs/configs/cnn-space.ini" $tiny $overlap --out "$work/overlap-2"
 if [ ! -e "$work/overlap-1/model.h5" ] && [ ! -e "$work/overlap-2/model.h5" ]; then
     pass "train: the refused runs wrote no model"

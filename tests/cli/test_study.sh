@@ -81,7 +81,8 @@ STUDY_CNN_PROBES=$work/panel.txt
 STUDY_TARGETS=4M,8M
 STUDY_SET="data.train_limit=408 data.validation_size=120 data.test_limit=100 train.batch_size=24
  train.max_steps=8 train.eval_batch_size=50 search.shift_interval=2 search.shift_warmup=0
- search.shift_validation_images=24 search.recalibration_batches=1 checkpoint.interval_steps=2"
+ search.shift_validation_images=24 search.evolution_validation_images=60 search.recalibration_batches=1
+ checkpoint.interval_steps=2"
 STUDY_SEARCH_SET="search.evolution_evaluations=4 search.evolution_population=4 search.evolution_parents=2
  search.evolution_validation_images=60 search.evolution_recalibration_batches=1"
 STUDY_RANKS=2

@@ -442,7 +442,7 @@ else
         STUDY_CNN_PROBES=$work/panel.txt STUDY_TARGETS=4M,8M \
         STUDY_SET="data.train_limit=1300 data.validation_size=300 data.test_limit=300 train.batch_size=32
             train.max_steps=30 train.eval_batch_size=100 search.shift_interval=5 search.shift_validation_images=32
-            search.recalibration_batches=1 checkpoint.interval_steps=5 run.progress_seconds=0.2" \
+            search.evolution_validation_images=100 search.recalibration_batches=1 checkpoint.interval_steps=5 run.progress_seconds=0.2" \
         STUDY_SEARCH_SET="search.evolution_evaluations=4 search.evolution_population=4 search.evolution_parents=2
             search.evolution_validation_images=100 search.evolution_recalibration_batches=1" \
         sb -o study-%j.out "$jobs/study.sbatch") || fail "sbatch study.sbatch"
