@@ -4,7 +4,7 @@
 #
 #   jobs/study.sh run      # train, probe, search and summarize every missing run
 #   jobs/study.sh status   # what is done and what is missing, n per arm
-#   jobs/study.sh report   # shiftnas report over the summaries, into doc/results/
+#   jobs/study.sh report   # shiftnas report over the summaries, into doc/results/report-*/
 #   jobs/study.sh          # this text and the settings in force
 #   sbatch jobs/study.sbatch   # `run` as one 2-task Slurm job that requeues itself
 #
@@ -658,12 +658,9 @@ cmd_report() {
     for g in cnn cnn-sensitivity vit; do
         dir=$data_root/$(group_dir $g)
         [ -d "$dir" ] || continue
-        # doc/results/ holds the CNN study's figures (doc/results.md cites
-        # them); the others go beside it.
-        case $g in
-            cnn) out=$STUDY_REPO/doc/results ;;
-            *) out=$STUDY_REPO/doc/results/$(group_dir $g) ;;
-        esac
+        # doc/results/report-GROUP/: report.md, its plots and data/ (doc/results.md
+        # cites them), apart from the summaries they are made from
+        out=$STUDY_REPO/doc/results/report-$(group_dir $g)
         sn_log "report: $dir -> $out"
         "$SN_BIN" report "$dir" --out "$out" "${extra[@]}" || die "shiftnas report $dir failed"
     done

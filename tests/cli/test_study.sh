@@ -289,5 +289,17 @@ bash "$study" status >"$work/status3.out" 2>&1
 grep -q 'in cnn-smoke: 2$' "$work/status3.out" && pass "status: 2 pairs again" ||
     { fail "status at the end"; cat "$work/status3.out"; }
 
+# The report over the committed summaries: the paired design's primary
+# endpoint, computed from the two complete pairs.
+STUDY_REPORT_ARGS=--no-plots bash "$study" report >"$work/report.out" 2>&1
+status=$?
+report_md=$repo/doc/results/report-cnn-smoke/report.md
+if [ $status -eq 0 ] && [ -s "$report_md" ] && grep -qi 'primary endpoint' "$report_md" &&
+    grep -q 'n = 2\|n=2\|| 2 |' "$report_md"; then
+    pass "report: report.md over the summaries, with the primary endpoint over 2 pairs"
+else
+    fail "report: exit $status"; cat "$work/report.out"; head -n 30 "$report_md" 2>/dev/null
+fi
+
 echo "$passes passed, $failures failed"
 [ $failures -eq 0 ]
