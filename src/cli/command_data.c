@@ -147,17 +147,7 @@ static int is_directory(const char *path)
 
 static int convert_failure(const sn_dist *dist, int status)
 {
-    fflush(stdout);
-    if (status != SN_ERR_PEER) {
-        char context[64];
-        if (sn_dist_size(dist) > 1)
-            snprintf(context, sizeof context, "data: rank %d", sn_dist_rank(dist));
-        else
-            snprintf(context, sizeof context, "data");
-        report_data_error(context);
-    }
-    if (!sn_dist_failure_agreed())
-        sn_dist_abort(dist, SN_EXIT_FAILURE);
+    sn_cli_rank_failure(dist, status, "data", report_data_error);
     return SN_EXIT_FAILURE;
 }
 

@@ -378,17 +378,7 @@ static int probe_run(sn_trained_run *run, const sn_dist *dist, const probe_optio
  * itself when there are several ranks; every rank exits 1. */
 static int probe_failure(const sn_dist *dist, int status)
 {
-    fflush(stdout);
-    if (status != SN_ERR_PEER) {
-        char context[64];
-        if (sn_dist_size(dist) > 1)
-            snprintf(context, sizeof context, "probe: rank %d", sn_dist_rank(dist));
-        else
-            snprintf(context, sizeof context, "probe");
-        sn_cli_report_error(context);
-    }
-    if (!sn_dist_failure_agreed())
-        sn_dist_abort(dist, SN_EXIT_FAILURE);
+    sn_cli_rank_failure(dist, status, "probe", sn_cli_report_error);
     return SN_EXIT_FAILURE;
 }
 

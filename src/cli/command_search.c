@@ -506,17 +506,7 @@ static int refuse_several_processes(const char *command)
  * rank 0 speaks for them. */
 static int search_failure(const sn_dist *dist, int status)
 {
-    fflush(stdout);
-    if (status != SN_ERR_PEER) {
-        char context[64];
-        if (sn_dist_size(dist) > 1)
-            snprintf(context, sizeof context, "search: rank %d", sn_dist_rank(dist));
-        else
-            snprintf(context, sizeof context, "search");
-        sn_cli_report_error(context);
-    }
-    if (!sn_dist_failure_agreed())
-        sn_dist_abort(dist, SN_EXIT_FAILURE);
+    sn_cli_rank_failure(dist, status, "search", sn_cli_report_error);
     return SN_EXIT_FAILURE;
 }
 

@@ -61,6 +61,22 @@ void sn_cli_report_error(const char *context)
         fprintf(stderr, "shiftnas: %s\n", shown);
 }
 
+void sn_cli_rank_failure(const sn_dist *dist, int status, const char *command,
+                         void (*report)(const char *context))
+{
+    fflush(stdout);
+    if (status != SN_ERR_PEER) {
+        char context[64];
+        if (sn_dist_size(dist) > 1)
+            snprintf(context, sizeof context, "%s: rank %d", command, sn_dist_rank(dist));
+        else
+            snprintf(context, sizeof context, "%s", command);
+        report(context);
+    }
+    if (!sn_dist_failure_agreed())
+        sn_dist_abort(dist, SN_EXIT_FAILURE);
+}
+
 static int train_failure(const sn_dist *dist, int status);
 
 static const sn_cli_valued_option train_valued[] = {{"--config", "a FILE"},
@@ -192,17 +208,7 @@ static int train_command_on_ranks(int argc, char **argv, const sn_dist *dist)
  * when the other ranks may not know of it, ends them (MPI_Abort). */
 static int train_failure(const sn_dist *dist, int status)
 {
-    fflush(stdout);
-    if (status != SN_ERR_PEER) {
-        char context[64];
-        if (sn_dist_size(dist) > 1)
-            snprintf(context, sizeof context, "train: rank %d", sn_dist_rank(dist));
-        else
-            snprintf(context, sizeof context, "train");
-        sn_cli_report_error(context);
-    }
-    if (!sn_dist_failure_agreed())
-        sn_dist_abort(dist, SN_EXIT_FAILURE);
+    sn_cli_rank_failure(dist, status, "train", sn_cli_report_error);
     /* A write that failed for a cause that often passes (EIO, ESTALE, ...)
      * left the previous checkpoint as it was: 75, requeue and resume. A
      * full disk, a quota or a read-only file system needs a person: 1. */

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "shiftnas/dist.h"
+
 /* Exit codes (documented in doc/shiftnas.1). */
 enum {
     SN_EXIT_OK = 0,
@@ -29,6 +31,14 @@ int sn_command_report(int argc, char **argv);
 
 /* Prints "shiftnas: <message>" for the last library error on stderr. */
 void sn_cli_report_error(const char *context);
+
+/* A failure of a command that runs on every rank (train, search, probe, data
+ * convert): the rank whose own failure it is prints it through `report`
+ * ("COMMAND: rank R" as the context when there are several ranks); when the
+ * other ranks may not know of it, they are ended (MPI_Abort). The caller
+ * returns its exit status. */
+void sn_cli_rank_failure(const sn_dist *dist, int status, const char *command,
+                         void (*report)(const char *context));
 
 #ifdef SHIFTNAS_FAULT_INJECTION
 /* Reads SHIFTNAS_INJECT_FAULT and, when it names a fault, installs the
