@@ -26,6 +26,7 @@
 #include "io/hdf5_lock.h"
 #include "shiftnas/error.h"
 #include "shiftnas/train.h"
+#include "shiftnas/version.h"
 
 #define CHECKPOINT_KIND "shiftnas-training-checkpoint"
 
@@ -157,7 +158,7 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
     if (status == SN_OK)
         status = sn_checkpoint_write_text(w, "shiftnas_version", PACKAGE_VERSION);
     if (status == SN_OK)
-        status = sn_checkpoint_write_text(w, "source_revision", SHIFTNAS_REVISION);
+        status = sn_checkpoint_write_text(w, "source_revision", sn_source_revision());
     if (status == SN_OK)
         status = sn_checkpoint_write_text(w, "config", text);
     free(text);

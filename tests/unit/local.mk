@@ -19,6 +19,9 @@ tests_unit_test_network_LDADD = $(TEST_LIBS)
 # The program end to end (needs Fashion-MNIST from dataset-fashion-mnist).
 TESTS += tests/cli/test_cli.sh
 EXTRA_DIST += tests/cli/test_cli.sh
+# the revision --version names is the one the binary was built from
+TESTS += tests/cli/test_revision.sh
+EXTRA_DIST += tests/cli/test_revision.sh
 TESTS += tests/cli/test_search.sh
 EXTRA_DIST += tests/cli/test_search.sh tests/cli/common.sh
 # jobs/study.sh resumable: a smoke study killed, resumed, re-run (skips
