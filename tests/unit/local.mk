@@ -234,6 +234,14 @@ tests_unit_test_checkpoint_LDADD = $(TEST_INTERNAL_LIBS)  # the shift state's ch
 VALGRIND_TESTS += tests/unit/test_checkpoint
 
 # shiftnas report: statistics, search.csv, arms, skips, inherited vs retrained.
+# the line walk every table reader shares (src/io/text_table)
+check_PROGRAMS += tests/unit/test_text_table
+TESTS += tests/unit/test_text_table
+tests_unit_test_text_table_SOURCES = tests/unit/test_text_table.c
+tests_unit_test_text_table_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_text_table_LDADD = $(TEST_INTERNAL_LIBS)
+VALGRIND_TESTS += tests/unit/test_text_table
+
 check_PROGRAMS += tests/unit/test_report
 TESTS += tests/unit/test_report
 tests_unit_test_report_SOURCES = tests/unit/test_report.c
