@@ -423,19 +423,28 @@ add_seconds() { # FILE STEP START
     echo "$2 $(($(date +%s) - $3))" >>"$1"
 }
 
-write_timing() { # FILE SECONDS_FILE LOG
-    local cpu kernels ranks
+# Training's time is metrics.csv's last seconds: the loop's wall time that
+# shiftnas sums over the run's sessions itself. add_seconds cannot: a
+# session killed outright (the end of an allocation) never reaches it, and
+# it would count the steps redone after a kill. The other steps' times are
+# add_seconds'; train_sessions_seconds keeps what it saw of training.
+write_timing() { # FILE SECONDS_FILE LOG METRICS_CSV
+    local cpu kernels ranks train others
     cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -n 1)
     kernels=$(sed -n 's/.*BLIS kernels \([^,]*\),.*/\1/p' "$3" | tail -n 1)
     ranks=$(sed -n 's/^ranks: \([0-9]*\),.*/\1/p' "$3" | tail -n 1)
+    train=$(awk -F, 'NR > 1 && $7 != "" { s = $7 } END { printf "%.0f", s }' "$4")
+    others=$(awk '$1 != "train" { s += $2 } END { print s + 0 }' "$2")
     {
-        echo "wall_seconds $(awk '{ s += $2 } END { print s + 0 }' "$2")"
+        echo "wall_seconds $((train + others))"
         echo "ranks ${ranks:-$(if in_slurm; then echo "$SLURM_NTASKS"; else echo "$STUDY_RANKS"; fi)}"
         echo "cpu ${cpu:-unknown}"
         echo "blis_kernels ${kernels:-unknown}"
         echo "date $(date -u +%FT%TZ)"
         # the breakdown, and the program that made the run
-        awk '{ s[$1] += $2 } END { for (k in s) print k "_seconds", s[k] }' "$2" | sort
+        { awk '{ s[$1 == "train" ? "train_sessions" : $1] += $2 }
+               END { for (k in s) print k "_seconds", s[k] }' "$2"
+          echo "train_seconds $train"; } | sort
         echo "revision $("$SN_BIN" --version 2>/dev/null | sed -n 's/.*(revision \([^)]*\)).*/\1/p')"
     } >"$1"
 }
@@ -531,7 +540,7 @@ do_run() { # GROUP RUN SEARCH SETS
     add_seconds "$seconds" summarize "$start"
     [ -n "$STOP_SIGNAL" ] && stop_study "summary of $dir/$run"
     [ "$STEP_STATUS" = 0 ] || step_failed "summary of $dir/$run" "$log"
-    write_timing "$staging/timing.txt" "$seconds" "$log"
+    write_timing "$staging/timing.txt" "$seconds" "$log" "$run_dir/metrics.csv"
     rm -rf "$dest"
     mv "$staging" "$dest" || die "cannot move $staging to $dest"
     rmdir -p "$(dirname "$staging")" 2>/dev/null

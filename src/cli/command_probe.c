@@ -431,14 +431,5 @@ static int probe_on_ranks(int argc, char **argv, const sn_dist *dist)
 
 int sn_command_probe(int argc, char **argv)
 {
-    sn_dist *dist = NULL;
-    int status = sn_dist_init(&dist, &argc, &argv);
-    if (status != SN_OK) {
-        if (status != SN_ERR_PEER)
-            sn_cli_report_error("probe");
-        return SN_EXIT_FAILURE;
-    }
-    int exit_code = probe_on_ranks(argc, argv, dist);
-    sn_dist_free(dist);
-    return exit_code;
+    return sn_cli_on_ranks(argc, argv, "probe", probe_on_ranks);
 }

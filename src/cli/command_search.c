@@ -579,16 +579,7 @@ static int search_on_ranks(int argc, char **argv, const sn_dist *dist)
 
 int sn_command_search(int argc, char **argv)
 {
-    sn_dist *dist = NULL;
-    int status = sn_dist_init(&dist, &argc, &argv);
-    if (status != SN_OK) {
-        if (status != SN_ERR_PEER)
-            sn_cli_report_error("search");
-        return SN_EXIT_FAILURE;
-    }
-    int exit_code = search_on_ranks(argc, argv, dist);
-    sn_dist_free(dist);
-    return exit_code;
+    return sn_cli_on_ranks(argc, argv, "search", search_on_ranks);
 }
 
 static int print_eval_json(const char *run_dir, const sn_trained_run *run, const char *arch,

@@ -77,6 +77,21 @@ void sn_cli_rank_failure(const sn_dist *dist, int status, const char *command,
         sn_dist_abort(dist, SN_EXIT_FAILURE);
 }
 
+int sn_cli_on_ranks(int argc, char **argv, const char *command,
+                    int (*body)(int argc, char **argv, const sn_dist *dist))
+{
+    sn_dist *dist = NULL;
+    int status = sn_dist_init(&dist, &argc, &argv);
+    if (status != SN_OK) {
+        if (status != SN_ERR_PEER)
+            sn_cli_report_error(command);
+        return SN_EXIT_FAILURE;
+    }
+    int exit_code = body(argc, argv, dist);
+    sn_dist_free(dist);
+    return exit_code;
+}
+
 static int train_failure(const sn_dist *dist, int status);
 
 static const sn_cli_valued_option train_valued[] = {{"--config", "a FILE"},

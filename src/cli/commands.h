@@ -40,6 +40,12 @@ void sn_cli_report_error(const char *context);
 void sn_cli_rank_failure(const sn_dist *dist, int status, const char *command,
                          void (*report)(const char *context));
 
+/* Starts MPI (or the single-process stand-in), runs `body` on every rank and
+ * ends MPI: the frame of search and probe. A start-up failure is reported
+ * as "shiftnas COMMAND: ..." and gives exit status 1. */
+int sn_cli_on_ranks(int argc, char **argv, const char *command,
+                    int (*body)(int argc, char **argv, const sn_dist *dist));
+
 #ifdef SHIFTNAS_FAULT_INJECTION
 /* Reads SHIFTNAS_INJECT_FAULT and, when it names a fault, installs the
  * hook that injects it (src/cli/fault_injection.c; test builds only). */

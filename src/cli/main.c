@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "option_values.h"
+#include "shiftnas/version.h"
 
 static const char usage_text[] =
     "usage: shiftnas COMMAND [ARGS...]\n"
@@ -44,7 +45,7 @@ int main(int argc, char **argv)
         return SN_EXIT_OK;
     }
     if (strcmp(command, "-V") == 0 || strcmp(command, "--version") == 0) {
-        printf("shiftnas %s (revision %s)\n", PACKAGE_VERSION, SHIFTNAS_REVISION);
+        printf("shiftnas %s (revision %s)\n", PACKAGE_VERSION, sn_source_revision());
 #ifdef SHIFTNAS_FAULT_INJECTION
         /* the failure tests look for this line (tests/cli/common.sh) */
         printf("fault injection: on (SHIFTNAS_INJECT_FAULT is honoured; a test build)\n");

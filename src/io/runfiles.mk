@@ -4,7 +4,9 @@
 libshiftnas_internal_la_SOURCES += \
 	src/io/model_file.c \
 	src/io/run_log.c \
-	src/io/search_table.c
+	src/io/search_table.c \
+	src/io/text_table.c \
+	src/io/text_table.h
 shiftnasinclude_HEADERS += include/shiftnas/runfiles.h
 # Exported subnets and evaluation logits: HDF5 files of named tensors.
 libshiftnas_internal_la_SOURCES += \

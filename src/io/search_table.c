@@ -11,6 +11,7 @@
 
 #include "shiftnas/error.h"
 #include "shiftnas/space.h"
+#include "text_table.h"
 #include "write_failure.h"
 
 static const char search_header[] =
@@ -181,64 +182,40 @@ void sn_search_table_free(sn_search_table *table)
     table->replaced = 0;
 }
 
+/* A repeated search replaces the earlier row of its (method, target). */
+struct search_reading {
+    const char *path;
+    sn_search_table *table;
+    int capacity;
+};
+
+static int read_search_row(void *context, char *line, int line_number, const char **problem)
+{
+    struct search_reading *reading = context;
+    sn_search_table *table = reading->table;
+    sn_search_row row;
+    memset(&row, 0, sizeof row);
+    row.line = line_number;
+    if ((*problem = parse_row(line, &row)) != NULL)
+        return SN_OK;
+    sn_search_row *earlier = (sn_search_row *)sn_search_table_find(table, row.method, row.target);
+    if (earlier) {
+        *earlier = row;
+        table->replaced++;
+        return SN_OK;
+    }
+    SN_TRY(sn_text_table_reserve((void **)&table->rows, &reading->capacity, table->count,
+                                 sizeof *table->rows, 16, reading->path));
+    table->rows[table->count++] = row;
+    return SN_OK;
+}
+
 int sn_search_table_read(const char *path, sn_search_table *table)
 {
     memset(table, 0, sizeof *table);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t capacity = 0;
-    ssize_t length;
-    int number = 0, capacity_rows = 0, status = SN_OK;
-    while ((length = getline(&line, &capacity, f)) >= 0) {
-        number++;
-        while (length > 0 && (line[length - 1] == '\n' || line[length - 1] == '\r'))
-            line[--length] = '\0';
-        if (number == 1) {
-            if (strcmp(line, search_header) != 0) {
-                status = sn_error_set(SN_ERR_FORMAT,
-                                      "%s:1: not a shiftnas search table (header '%.60s')", path,
-                                      line);
-                break;
-            }
-            continue;
-        }
-        if (length == 0)
-            continue;
-        sn_search_row row;
-        memset(&row, 0, sizeof row);
-        row.line = number;
-        const char *problem = parse_row(line, &row);
-        if (problem) {
-            status = sn_error_set(SN_ERR_FORMAT, "%s:%d: malformed row: %s", path, number, problem);
-            break;
-        }
-        /* a repeated search replaces the earlier row of its (method, target) */
-        sn_search_row *earlier = (sn_search_row *)sn_search_table_find(table, row.method, row.target);
-        if (earlier) {
-            *earlier = row;
-            table->replaced++;
-            continue;
-        }
-        if (table->count == capacity_rows) {
-            int grown = capacity_rows ? 2 * capacity_rows : 16;
-            sn_search_row *rows = realloc(table->rows, sizeof *rows * (size_t)grown);
-            if (!rows) {
-                status = sn_error_set(SN_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            table->rows = rows;
-            capacity_rows = grown;
-        }
-        table->rows[table->count++] = row;
-    }
-    if (status == SN_OK && ferror(f))
-        status = sn_error_set(SN_ERR_IO, "%s: read failed: %s", path, strerror(errno));
-    if (status == SN_OK && number == 0)
-        status = sn_error_set(SN_ERR_FORMAT, "%s: empty (no header)", path);
-    free(line);
-    fclose(f);
+    struct search_reading reading = {path, table, 0};
+    int status = sn_text_table_read(path, search_header, "a shiftnas search table",
+                                    read_search_row, &reading);
     if (status != SN_OK)
         sn_search_table_free(table);
     return status;

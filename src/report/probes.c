@@ -3,12 +3,12 @@
  * stand-alone ground truth. */
 #include "report_internal.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/text_table.h"
 #include "shiftnas/error.h"
 
 static const char probes_header[] = "probe,bucket,macs,params,subnet,test_loss,test_accuracy";
@@ -63,52 +63,34 @@ void sn_probe_rows_free(sn_probe_rows *table)
     table->count = 0;
 }
 
+/* Each row into the next slot of the table (read_probe below). */
+struct probe_reading {
+    const char *path;
+    sn_probe_rows *table;
+    int capacity;
+};
+
+static int read_probe(void *context, char *line, int line_number, const char **problem)
+{
+    (void)line_number;
+    struct probe_reading *reading = context;
+    sn_probe_rows *table = reading->table;
+    SN_TRY(sn_text_table_reserve((void **)&table->rows, &reading->capacity, table->count,
+                                 sizeof *table->rows, 16, reading->path));
+    sn_probe_row *row = &table->rows[table->count];
+    memset(row, 0, sizeof *row);
+    *problem = parse_row(line, row);
+    if (!*problem)
+        table->count++;
+    return SN_OK;
+}
+
 int sn_probe_rows_read(const char *path, sn_probe_rows *table)
 {
     memset(table, 0, sizeof *table);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t size = 0;
-    int number = 0, capacity = 0, status = SN_OK;
-    while (getline(&line, &size, f) >= 0) {
-        number++;
-        sn_report_trim_line(line);
-        if (number == 1) {
-            if (strcmp(line, probes_header) != 0) {
-                status = sn_error_set(SN_ERR_FORMAT, "%s:1: not a shiftnas probes table", path);
-                break;
-            }
-            continue;
-        }
-        if (!line[0])
-            continue;
-        if (table->count == capacity) {
-            int grown = capacity ? 2 * capacity : 16;
-            sn_probe_row *rows = realloc(table->rows, sizeof *rows * (size_t)grown);
-            if (!rows) {
-                status = sn_error_set(SN_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            table->rows = rows;
-            capacity = grown;
-        }
-        sn_probe_row *row = &table->rows[table->count];
-        memset(row, 0, sizeof *row);
-        const char *problem = parse_row(line, row);
-        if (problem) {
-            status = sn_error_set(SN_ERR_FORMAT, "%s:%d: malformed row: %s", path, number, problem);
-            break;
-        }
-        table->count++;
-    }
-    if (status == SN_OK && ferror(f))
-        status = sn_error_set(SN_ERR_IO, "%s: read failed: %s", path, strerror(errno));
-    if (status == SN_OK && number == 0)
-        status = sn_error_set(SN_ERR_FORMAT, "%s: empty (no header)", path);
-    free(line);
-    fclose(f);
+    struct probe_reading reading = {path, table, 0};
+    int status = sn_text_table_read(path, probes_header, "a shiftnas probes table", read_probe,
+                                    &reading);
     if (status != SN_OK)
         sn_probe_rows_free(table);
     return status;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/text_table.h"
 #include "shiftnas/error.h"
 
 static sn_metric_split split_of(const char *name)
@@ -48,53 +49,38 @@ static int parse_metric(char *line, sn_metric_row *row)
     return 0;
 }
 
+struct metric_reading {
+    const char *path;
+    sn_report_run *run;
+    int capacity;
+};
+
+static int read_metric(void *context, char *line, int line_number, const char **problem)
+{
+    (void)line_number;
+    struct metric_reading *reading = context;
+    sn_report_run *run = reading->run;
+    SN_TRY(sn_text_table_reserve((void **)&run->metrics, &reading->capacity, run->metric_count,
+                                 sizeof *run->metrics, 64, reading->path));
+    if (parse_metric(line, &run->metrics[run->metric_count]) != 0)
+        *problem = "not step,epoch,split,loss,accuracy,images,seconds";
+    else
+        run->metric_count++;
+    return SN_OK;
+}
+
 int sn_report_read_metrics(sn_report_run *run)
 {
     char path[SN_REPORT_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/metrics.csv", run->dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t size = 0;
-    int number = 0, capacity = 0, status = SN_OK;
-    while (getline(&line, &size, f) >= 0) {
-        number++;
-        sn_report_trim_line(line);
-        if (number == 1) {
-            if (strcmp(line, "step,epoch,split,loss,accuracy,images,seconds") != 0) {
-                status = sn_error_set(SN_ERR_FORMAT, "%s:1: not a shiftnas metrics table", path);
-                break;
-            }
-            continue;
-        }
-        if (!line[0])
-            continue;
-        if (run->metric_count == capacity) {
-            int grown = capacity ? 2 * capacity : 64;
-            sn_metric_row *rows = realloc(run->metrics, sizeof *rows * (size_t)grown);
-            if (!rows) {
-                status = sn_error_set(SN_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            run->metrics = rows;
-            capacity = grown;
-        }
-        if (parse_metric(line, &run->metrics[run->metric_count]) != 0) {
-            status = sn_error_set(SN_ERR_FORMAT, "%s:%d: malformed row", path, number);
-            break;
-        }
-        run->metric_count++;
-    }
-    free(line);
-    fclose(f);
-    if (status == SN_OK && number < 2)
+    struct metric_reading reading = {path, run, 0};
+    int status = sn_text_table_read(path, "step,epoch,split,loss,accuracy,images,seconds",
+                                    "a shiftnas metrics table", read_metric, &reading);
+    if (status == SN_OK && run->metric_count == 0)
         status = sn_error_set(SN_ERR_FORMAT, "%s: no rows", path);
     /* the training wall time: the seconds of the last row (of the last
      * session: a resumed run counts from its resume) */
-    run->train_seconds = status == SN_OK && run->metric_count > 0
-                             ? run->metrics[run->metric_count - 1].seconds
-                             : NAN;
+    run->train_seconds = status == SN_OK ? run->metrics[run->metric_count - 1].seconds : NAN;
     return status;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/text_table.h"
 #include "io/write_failure.h"
 #include "shiftnas/error.h"
 
@@ -423,42 +424,36 @@ static int read_summary_text(sn_report_run *run)
  * description of what is wrong, or NULL. */
 typedef const char *(*row_reader)(sn_report_run *run, char **fields, int count, int64_t index);
 
+struct summary_reading {
+    sn_report_run *run;
+    int columns;
+    row_reader row;
+    int64_t index;
+};
+
+static int read_summary_row(void *context, char *line, int line_number, const char **problem)
+{
+    (void)line_number;
+    struct summary_reading *reading = context;
+    char *fields[8], *cursor = line;
+    int count = 0;
+    while (count < 8 && (fields[count] = sn_report_next_field(&cursor, ',')) != NULL)
+        count++;
+    *problem = count != reading->columns || cursor
+                   ? "wrong number of fields"
+                   : reading->row(reading->run, fields, count, reading->index++);
+    return SN_OK;
+}
+
 static int read_csv(sn_report_run *run, const char *name, const char *header, int columns,
                     row_reader row, int64_t *rows)
 {
-    char path[SN_REPORT_PATH_MAX + 32];
+    char path[SN_REPORT_PATH_MAX + 32], what[64];
     snprintf(path, sizeof path, "%s/%s", run->dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return sn_error_set(SN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t size = 0;
-    int number = 0, status = SN_OK;
-    int64_t index = 0;
-    while (status == SN_OK && getline(&line, &size, f) >= 0) {
-        number++;
-        sn_report_trim_line(line);
-        if (number == 1) {
-            if (strcmp(line, header) != 0)
-                status = sn_error_set(SN_ERR_FORMAT, "%s:1: not the summary's %s", path, name);
-            continue;
-        }
-        if (!line[0])
-            continue;
-        char *fields[8], *cursor = line;
-        int count = 0;
-        while (count < 8 && (fields[count] = sn_report_next_field(&cursor, ',')) != NULL)
-            count++;
-        const char *problem = count != columns || cursor ? "wrong number of fields"
-                                                         : row(run, fields, count, index++);
-        if (problem)
-            status = sn_error_set(SN_ERR_FORMAT, "%s:%d: malformed row: %s", path, number, problem);
-    }
-    free(line);
-    fclose(f);
-    if (status == SN_OK && number == 0)
-        status = sn_error_set(SN_ERR_FORMAT, "%s: empty (no header)", path);
-    *rows = index;
+    snprintf(what, sizeof what, "the summary's %s", name);
+    struct summary_reading reading = {run, columns, row, 0};
+    int status = sn_text_table_read(path, header, what, read_summary_row, &reading);
+    *rows = reading.index;
     return status;
 }
 

@@ -15,6 +15,7 @@
 #include "report_internal.h"
 #include "shiftnas/error.h"
 #include "shiftnas/format.h"
+#include "shiftnas/version.h"
 
 static void write_target_tables(FILE *out, const sn_report_runs *runs, const double *targets,
                                 int target_count, const sn_report_group *groups, int group_count,
@@ -269,7 +270,7 @@ int sn_report_write_tables(const sn_report_runs *runs, const sn_report_options *
         fprintf(out, "# shiftnas report\n\n```\n%s\n```\n\nshiftnas %s (revision %s); %d run(s) "
                      "used, %d skipped.\n\n",
                 options->command_line ? options->command_line : "shiftnas report",
-                PACKAGE_VERSION, SHIFTNAS_REVISION, runs->count, runs->skip_count);
+                PACKAGE_VERSION, sn_source_revision(), runs->count, runs->skip_count);
         sn_report_write_endpoint(out, runs);
         status = sn_report_write_comparisons(out, runs, options, targets, target_count);
         if (status == SN_OK)

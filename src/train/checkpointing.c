@@ -26,6 +26,7 @@
 #include "io/hdf5_lock.h"
 #include "shiftnas/error.h"
 #include "shiftnas/train.h"
+#include "shiftnas/version.h"
 
 #define CHECKPOINT_KIND "shiftnas-training-checkpoint"
 
@@ -157,7 +158,7 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
     if (status == SN_OK)
         status = sn_checkpoint_write_text(w, "shiftnas_version", PACKAGE_VERSION);
     if (status == SN_OK)
-        status = sn_checkpoint_write_text(w, "source_revision", SHIFTNAS_REVISION);
+        status = sn_checkpoint_write_text(w, "source_revision", sn_source_revision());
     if (status == SN_OK)
         status = sn_checkpoint_write_text(w, "config", text);
     free(text);
@@ -219,6 +220,7 @@ static int write_contents(sn_checkpoint_writer *w, const sn_training_state *s, i
         SN_TRY(write_scalar_int64(w, "progress/interval_steps", s->interval_steps));
     }
     SN_TRY(write_scalar_double(w, "progress/train_seconds", s->train_seconds));
+    SN_TRY(write_scalar_double(w, "progress/run_seconds", s->run_seconds));
     const double evaluation[4] = {s->validation_loss, s->validation_accuracy, s->test_loss,
                                   s->test_accuracy};
     SN_TRY(write_vector(w, "progress/evaluation", SN_CHECKPOINT_FLOAT64, 4, evaluation));
@@ -508,6 +510,11 @@ static int read_contents(sn_checkpoint_reader *r, sn_training_state *s, int *com
         SN_TRY(read_scalar_int64(r, "progress/interval_steps", &s->interval_steps));
     }
     SN_TRY(read_scalar_double(r, "progress/train_seconds", &s->train_seconds));
+    /* absent from checkpoints written before it: their step time is the
+     * closest figure they hold */
+    s->run_seconds = s->train_seconds;
+    if (sn_checkpoint_has(r, "progress/run_seconds"))
+        SN_TRY(read_scalar_double(r, "progress/run_seconds", &s->run_seconds));
     double evaluation[4];
     SN_TRY(read_vector(r, "progress/evaluation", SN_CHECKPOINT_FLOAT64, 4, evaluation));
     s->validation_loss = evaluation[0];

@@ -47,6 +47,8 @@ typedef struct {
     int64_t interval_steps;           /* (stored only with [run] metrics_interval_steps > 0) */
     int64_t images;                   /* training images processed */
     double train_seconds;             /* summed step times so far (all sessions) */
+    double run_seconds;               /* the loop's wall time so far, summed over sessions
+                                       * (metrics.csv's seconds; a preempted run's cost) */
     double validation_loss, validation_accuracy, test_loss, test_accuracy; /* last evaluations */
 } sn_training_state;
 

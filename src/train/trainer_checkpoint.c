@@ -29,6 +29,7 @@ static int take_checkpoint(sn_trainer *t, int64_t steps_done, int complete)
     state->interval_steps = t->interval_steps;
     state->images = result->images;
     state->train_seconds = result->train_seconds;
+    state->run_seconds = sn_trainer_run_seconds(t);
     state->validation_loss = result->validation_loss;
     state->validation_accuracy = result->validation_accuracy;
     state->test_loss = result->test_loss;

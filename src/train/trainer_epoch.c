@@ -200,7 +200,7 @@ int sn_trainer_end_epoch(sn_trainer *t, int64_t step)
 {
     int epoch = (int)(step / t->steps_per_epoch);
     sn_progress_break(&t->progress);
-    double elapsed = sn_now() - t->start;
+    double elapsed = sn_trainer_run_seconds(t);
     t->result->final_train_loss = t->epoch_loss / (double)t->epoch_steps;
     if (t->space != NULL)
         return sn_dist_agree(t->dist, finish_supernet_epoch(t, step, epoch, elapsed));

@@ -106,7 +106,8 @@ typedef struct {
     /* the loop */
     sn_progress progress;
     double session_start;             /* this session's start ([checkpoint] stop_after_seconds) */
-    double start;                     /* the loop's start (metrics.csv's seconds) */
+    double start;                     /* this session's loop start */
+    double session_run_seconds;       /* the loop's wall time in earlier sessions */
     double last_checkpoint;
     double session_train_seconds;     /* train seconds of earlier sessions */
     double epoch_loss;                /* sum of the epoch's step losses */
@@ -138,6 +139,12 @@ void sn_trainer_request_batch(sn_trainer *t, int64_t step);
 
 /* trainer_epoch.c: 1 when `step` ends an epoch (or the run). */
 int sn_trainer_epoch_ends(const sn_trainer *t, int64_t step);
+
+/* The loop's wall time of this run so far, earlier sessions included:
+ * metrics.csv's seconds, so a preempted and resumed run's last row gives
+ * what it cost (the time between sessions and the steps redone after a
+ * kill are not counted: they are the cost of the interruption). */
+double sn_trainer_run_seconds(const sn_trainer *t);
 /* The epoch's evaluations, metrics rows, line and model.h5; collective. */
 int sn_trainer_end_epoch(sn_trainer *t, int64_t step);
 

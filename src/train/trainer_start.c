@@ -154,6 +154,7 @@ static void start_counters(sn_trainer *t)
     result->test_accuracy = state->test_accuracy;
     result->first_step = t->first_step;
     t->session_train_seconds = result->train_seconds;
+    t->session_run_seconds = state->run_seconds;
     result->steps = t->first_step;
 }
 

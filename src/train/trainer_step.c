@@ -186,7 +186,12 @@ static int record_training_loss(sn_trainer *t, int64_t step, double loss)
     if (!t->metrics.file)
         return SN_OK;
     return sn_metrics_append_train(&t->metrics, step + 1, (int)(step / t->steps_per_epoch) + 1,
-                                   mean, t->result->images + t->batch, sn_now() - t->start);
+                                   mean, t->result->images + t->batch, sn_trainer_run_seconds(t));
+}
+
+double sn_trainer_run_seconds(const sn_trainer *t)
+{
+    return t->session_run_seconds + (sn_now() - t->start);
 }
 
 /* A hash of everything that must be the same on every rank. */

@@ -427,6 +427,19 @@ for run in fixed:$status_fixed fixed-killed:$status_fixed_killed; do
         diff "$work/rows-ref" "$work/rows-$name"
     fi
 done
+# metrics.csv's seconds count the run's time over its sessions: they go on
+# from the checkpoint's after a resume, never back to zero, so the last row
+# gives what a preempted run cost.
+for name in fixed usr1-shift; do
+    if [ -s "$work/$name/metrics.csv" ] &&
+       awk -F, 'NR > 1 { if ($7 + 0 < last) bad = 1; last = $7 + 0 } END { exit bad }' \
+           "$work/$name/metrics.csv"; then
+        pass "$name, resumed: metrics.csv's seconds go on across the resume ($(awk -F, 'END { print $7 }' "$work/$name/metrics.csv") s in all)"
+    else
+        fail "$name, resumed: metrics.csv's seconds go back at the resume"
+        cut -d, -f1,3,7 "$work/$name/metrics.csv" | tr '\n' ' '
+    fi
+done
 
 # --- refusals -----------------------------------------------------------------------
 reliability_class=checkpoint

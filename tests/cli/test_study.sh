@@ -191,6 +191,17 @@ if grep -Eq '^wall_seconds [0-9]+$' "$timing" && grep -q '^ranks 2$' "$timing" &
 else
     fail "timing.txt"; cat "$timing"
 fi
+# training's time is the run's own (metrics.csv's last seconds, summed over
+# its sessions by shiftnas), inside wall_seconds
+train_timing=$(sed -n 's/^train_seconds //p' "$timing")
+train_metrics=$(awk -F, 'NR > 1 { s = $7 } END { printf "%.0f", s }' "$data_dir/shift-seed1/metrics.csv")
+wall_timing=$(sed -n 's/^wall_seconds //p' "$timing")
+if [ -n "$train_timing" ] && [ "$train_timing" = "$train_metrics" ] &&
+    [ "${wall_timing:-0}" -ge "$train_timing" ]; then
+    pass "timing.txt: train_seconds $train_timing is metrics.csv's, within wall_seconds $wall_timing"
+else
+    fail "timing.txt: train_seconds '$train_timing', metrics.csv's last seconds $train_metrics, wall '$wall_timing'"
+fi
 grep -q '^shift_frozen *= *true' "$data_dir/shift-frozen-seed1/config.ini" &&
     pass "shift-frozen: its config.ini has shift_frozen = true" || fail "shift-frozen: shift_frozen not in config.ini"
 

@@ -17,7 +17,7 @@
 #     bit like the reference: h5diff of model.h5's /supernet and /generator
 #     and of log.h5, metrics.csv but for its seconds column, and the same
 #     search results (search.csv but for its seconds column), searched by
-#     jobs/search.sbatch chained with afterok (which must not start before
+#     jobs/search.sbatch -n 2 (srun on both tasks) chained with afterok (which must not start before
 #     the requeued job completed).
 #  3. ablation: jobs/ablation.sbatch as a 3-task array (3 strategies x 1
 #     seed, %2: never more than 2 tasks at once), each task's run directory
@@ -241,7 +241,7 @@ ref=$(sb -n 2 -o ref-%j.out "$jobs/train.sbatch" "$config" ref "${tiny[@]}") ||
     { fail "sbatch train.sbatch (reference)"; exit 1; }
 pre=$(sb -n 2 -o pre-%j.out "$jobs/train.sbatch" "$config" pre "${tiny[@]}") ||
     { fail "sbatch train.sbatch (preempted)"; exit 1; }
-search_pair=$(sb --dependency="afterok:$ref:$pre" -o search-pair-%j.out "$jobs/search.sbatch" \
+search_pair=$(sb -n 2 --dependency="afterok:$ref:$pre" -o search-pair-%j.out "$jobs/search.sbatch" \
     "${search_args[@]}" ref pre) || { fail "sbatch search.sbatch (pair)"; exit 1; }
 array=$(SHIFTNAS_STRATEGIES="uniform flops-uniform shift" SHIFTNAS_SEEDS=3 \
     sb --array=0-2%2 -n 1 -o ablation-%A_%a.out "$jobs/ablation.sbatch" "$config" results "${tiny[@]}") ||
@@ -362,6 +362,8 @@ else
 fi
 
 expect_completed "$search_pair" "search of reference and preempted"
+expect_log "$work/search-pair-$search_pair.out" 'searching 2 run\(s\) .* on 2 task\(s\)' \
+    "search.sbatch -n 2: the search ran on the job's 2 tasks"
 if [ "$(job_field "$search_pair" StartTime)" \> "$(job_field "$pre" EndTime)" ] ||
     [ "$(job_field "$search_pair" StartTime)" = "$(job_field "$pre" EndTime)" ]; then
     pass "search (afterok) started after the requeued job completed"

@@ -19,6 +19,9 @@ tests_unit_test_network_LDADD = $(TEST_LIBS)
 # The program end to end (needs Fashion-MNIST from dataset-fashion-mnist).
 TESTS += tests/cli/test_cli.sh
 EXTRA_DIST += tests/cli/test_cli.sh
+# the revision --version names is the one the binary was built from
+TESTS += tests/cli/test_revision.sh
+EXTRA_DIST += tests/cli/test_revision.sh
 TESTS += tests/cli/test_search.sh
 EXTRA_DIST += tests/cli/test_search.sh tests/cli/common.sh
 # jobs/study.sh resumable: a smoke study killed, resumed, re-run (skips
@@ -231,6 +234,14 @@ tests_unit_test_checkpoint_LDADD = $(TEST_INTERNAL_LIBS)  # the shift state's ch
 VALGRIND_TESTS += tests/unit/test_checkpoint
 
 # shiftnas report: statistics, search.csv, arms, skips, inherited vs retrained.
+# the line walk every table reader shares (src/io/text_table)
+check_PROGRAMS += tests/unit/test_text_table
+TESTS += tests/unit/test_text_table
+tests_unit_test_text_table_SOURCES = tests/unit/test_text_table.c
+tests_unit_test_text_table_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_text_table_LDADD = $(TEST_INTERNAL_LIBS)
+VALGRIND_TESTS += tests/unit/test_text_table
+
 check_PROGRAMS += tests/unit/test_report
 TESTS += tests/unit/test_report
 tests_unit_test_report_SOURCES = tests/unit/test_report.c
