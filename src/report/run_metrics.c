@@ -119,6 +119,15 @@ int sn_report_read_timing(sn_report_run *run)
             status = sn_error_set(SN_ERR_FORMAT, "%s:%d: ranks is not a count", path, number);
             break;
         }
+        /* the study script's training time, summed over the run's sessions:
+         * it replaces metrics.csv's, which older binaries counted from the
+         * last resume */
+        if (strcmp(line, "train_seconds") == 0 &&
+            (sn_report_parse_double(value, &run->train_seconds) != 0 ||
+             !(run->train_seconds >= 0))) {
+            status = sn_error_set(SN_ERR_FORMAT, "%s:%d: train_seconds is not a time", path, number);
+            break;
+        }
         if (strcmp(line, "cpu") == 0)
             snprintf(run->timing_cpu, sizeof run->timing_cpu, "%s", value);
         /* blis_kernels, date and keys of later scripts: not read */

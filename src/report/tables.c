@@ -171,8 +171,9 @@ static void write_runs_table(FILE *out, const sn_report_runs *runs)
         fprintf(out, " |\n");
     }
     fprintf(out, "\nSteps and images from the latest checkpoint (a summary run's from its "
-                 "summary.txt); the training time is the "
-                 "seconds column of metrics.csv's last row. Training losses in log.h5 (and "
+                 "summary.txt); the training time is timing.txt's "
+                 "train_seconds where the study script wrote it (summed over the run's sessions), "
+                 "else the seconds column of metrics.csv's last row. Training losses in log.h5 (and "
                  "bucket_loss.png): every strategy logs each trained subnet's cross-entropy "
                  "on its batch, except sandwich, whose slots ≥ 1 (the smallest and the random "
                  "subnets) log the distillation loss against slot 0, the largest "

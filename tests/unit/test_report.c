@@ -432,7 +432,7 @@ START_TEST(retrained_runs_meet_their_inherited_subnets)
     ck_assert_ptr_eq(match, runs.runs[1]);
     ck_assert_double_eq_tol(row->test_accuracy, 0.42, 1e-12);
 
-    sn_report_options options = {"shiftnas report (test)", 0, NULL, 0};
+    sn_report_options options = {"shiftnas report (test)", 0, NULL, 0, 0, NULL};
     char path[512];
     snprintf(path, sizeof path, "%s/report.md", work);
     ck_assert_int_eq(sn_report_write_tables(&runs, &options, path), SN_OK);
@@ -689,7 +689,8 @@ START_TEST(paired_design_from_summary_runs)
         snprintf(search, sizeof search, "%sevolution,shift,2000000,\"cnn:b\",1950000,5000,0.5,%.6f,8,1.0\n",
                  header, 0.70 + d);
         snprintf(name, sizeof name, "shift-seed%lld", (long long)seeds[i]);
-        summary_run(name, ini, probes, search, i == 0 ? "wall_seconds 7200\nranks 2\ncpu test\n" : NULL, 2);
+        summary_run(name, ini, probes, search,
+                    i == 0 ? "wall_seconds 7200\nranks 2\ncpu test\ntrain_seconds 5400\n" : NULL, 2);
     }
     /* the top four probes retrained from scratch: stand-alone 90, 88, 86, 84 */
     for (int j = 1; j <= 4; j++) {
@@ -762,6 +763,9 @@ START_TEST(paired_design_from_summary_runs)
     ck_assert_msg(strstr(text, "| shift | 1 | 2 | 0.400 | 0.600 | 0.600 |"), "%s", text);
     ck_assert_msg(strstr(text, "| shift | 3 | 0.668 ± 1.154 | 4.007 | both |"), "%s", text);
     ck_assert_msg(strstr(text, "| retrained | 4 | 0.002 ± 0.000 | 0.013 | metrics.csv |"), "%s", text);
+    /* timing.txt's train_seconds (summed over sessions) over metrics.csv's */
+    ck_assert_msg(strstr(text, "/shift-seed1` | shift | 1 | 20 | "), "%s", text);
+    ck_assert_msg(strstr(strstr(text, "/shift-seed1` | shift | 1 | 20 | "), "| 5400.0 s |"), "%s", text);
     /* probes-only retrained runs: no search.csv table of eval rows */
     ck_assert_msg(!strstr(text, "## Inherited vs retrained"), "%s", text);
 
