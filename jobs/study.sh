@@ -661,7 +661,8 @@ cmd_status() {
 }
 
 cmd_report() {
-    local g dir out extra=()
+    local g dir out bin=$SN_BIN extra=()
+    case $bin in /*) ;; */*) bin=$PWD/$bin ;; esac
     # shellcheck disable=SC2206 # several options in one variable
     [ -n "$STUDY_REPORT_ARGS" ] && extra=($STUDY_REPORT_ARGS)
     for g in cnn cnn-sensitivity vit; do
@@ -671,7 +672,10 @@ cmd_report() {
         # cites them), apart from the summaries they are made from
         out=$STUDY_REPO/doc/results/report-$(group_dir $g)
         sn_log "report: $dir -> $out"
-        "$SN_BIN" report "$dir" --out "$out" "${extra[@]}" || die "shiftnas report $dir failed"
+        # from the repository, with paths relative to it: the committed
+        # report names doc/results/data/..., not this machine's directories
+        (cd "$STUDY_REPO" && "$bin" report "${dir#"$STUDY_REPO"/}" --out "${out#"$STUDY_REPO"/}" \
+            "${extra[@]}") || die "shiftnas report $dir failed"
     done
 }
 
