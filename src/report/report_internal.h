@@ -93,4 +93,8 @@ int sn_report_write_standalone(FILE *out, const sn_report_runs *runs);
 void sn_report_write_final_probabilities(FILE *out, const sn_report_runs *runs);
 void sn_report_write_cost(FILE *out, const sn_report_runs *runs);
 
+/* ---- shift_signal.c: β's statistic, its per-bucket means against its noise -- */
+
+void sn_report_write_shift_signal(FILE *out, const sn_report_runs *runs);
+
 #endif

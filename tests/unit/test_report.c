@@ -788,6 +788,56 @@ START_TEST(paired_design_from_summary_runs)
 }
 END_TEST
 
+/* The signal-and-noise table: centered statistics per update, their
+ * between-bucket spread against their update-to-update spread. */
+static const char *report_of_one_shift_run(const char *updates_csv)
+{
+    summary_run("shift-seed1", "[model]\ntype = supernet\n[run]\nseed = 1\n[search]\nstrategy = shift\n",
+                NULL, "method,strategy,target_flops,arch,flops,params,val_accuracy,test_accuracy,"
+                      "evaluations,seconds\nevolution,shift,2000000,\"cnn:a\",1900000,5000,0.5,0.7,8,1.0\n",
+                NULL, 2);
+    char path[700];
+    snprintf(path, sizeof path, "%s/shift-seed1/log-updates.csv", work);
+    write_text(path, updates_csv);
+    sn_report_runs runs;
+    sn_report_runs_init(&runs);
+    const char *names[1] = {"shift-seed1"};
+    add_all(&runs, names, 1);
+    sn_report_options options = {"shiftnas report (test)", 0, NULL, 0, 0, NULL};
+    snprintf(path, sizeof path, "%s/report.md", work);
+    ck_assert_int_eq(sn_report_write_tables(&runs, &options, path), SN_OK);
+    sn_report_runs_free(&runs);
+    return read_all(path);
+}
+
+START_TEST(shift_signal_against_noise)
+{
+    make_work();
+    /* centered: update 0 (-0.1, +0.1), update 1 (0, 0); bucket means -0.05,
+     * +0.05 (sd 0.0707), within-bucket sd 0.0707: noise / signal 1.0 (not
+     * centered, the noise would be 0.158: update 1 moves both buckets) */
+    const char *text = report_of_one_shift_run(
+        "update,step,bucket,beta,probability,statistic,validation_loss\n"
+        "0,10,0,0,0.5,0.1,1.5\n0,10,1,0,0.5,0.3,1.4\n"
+        "1,20,0,-0.2,0.4,0.4,1.3\n1,20,1,0.2,0.6,0.4,1.2\n");
+    ck_assert_msg(strstr(text, "## Signal and noise in β's statistic"), "%s", text);
+    ck_assert_msg(strstr(text, "| shift | 1 | validation-loss change δ | 2 | +0.2500 … +0.3500 | "
+                               "0.0707 | 0.0707 | 1.0 |"),
+                  "%s", text);
+    remove_tree(work);
+
+    /* a first update of zeros (no earlier loss) is left out: one update
+     * left is too few, and the section is not written */
+    make_work();
+    text = report_of_one_shift_run("update,step,bucket,beta,probability,statistic,validation_loss\n"
+                                   "0,10,0,0,0.5,0,1.5\n0,10,1,0,0.5,0,1.4\n"
+                                   "1,20,0,-0.2,0.4,0.1,1.3\n1,20,1,0.2,0.6,0.3,1.2\n");
+    ck_assert_msg(strstr(text, "## Learned probabilities"), "%s", text);
+    ck_assert_msg(!strstr(text, "## Signal and noise"), "%s", text);
+    remove_tree(work);
+}
+END_TEST
+
 START_TEST(endpoint_says_what_is_missing)
 {
     make_work();
@@ -877,6 +927,7 @@ int main(void)
     tcase_add_test(files, probe_table_reads_and_refuses);
     tcase_add_test(files, paired_design_from_summary_runs);
     tcase_add_test(files, endpoint_says_what_is_missing);
+    tcase_add_test(files, shift_signal_against_noise);
     suite_add_tcase(suite, files);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
