@@ -250,6 +250,13 @@ if grep -Eq '^paired +cnn-smoke +shift +1 of 2 done; missing: shift-seed2 \(trai
 else
     fail "status after deleting shift-seed2's summary"; cat "$work/status2.out"
 fi
+# the time left: the one missing run at its arm's mean wall time (seed 1's)
+seed1_wall=$(sed -n 's/^wall_seconds //p' "$data_dir/shift-seed1/timing.txt")
+if grep -Eq "^time left: about [0-9.]+ h \\($seed1_wall s\\) of this machine" "$work/status2.out"; then
+    pass "status: time left $seed1_wall s, shift-seed1's wall time"
+else
+    fail "status: time left is not shift-seed1's $seed1_wall s"; grep 'time left' "$work/status2.out"
+fi
 study resummarize
 touched=$(calls_touch resummarize | tr '\n' ' ')
 if [ $status -eq 0 ] && [ "$touched" = "shift-seed2 " ] && summary_done shift-seed2 &&
