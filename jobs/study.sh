@@ -681,20 +681,25 @@ cmd_status() {
 }
 
 cmd_report() {
-    local g dir out bin=$SN_BIN extra=()
+    local g dir out base bin=$SN_BIN extra=()
     case $bin in /*) ;; */*) bin=$PWD/$bin ;; esac
     # shellcheck disable=SC2206 # several options in one variable
     [ -n "$STUDY_REPORT_ARGS" ] && extra=($STUDY_REPORT_ARGS)
     for g in cnn cnn-sensitivity vit; do
         dir=$data_root/$(group_dir $g)
         [ -d "$dir" ] || continue
+        # the sensitivity runs against their baseline, the paired shift run
+        # of their seed, given first: its K numbers the probes' buckets
+        local baseline=()
+        base=$data_root/$(group_dir cnn)/shift-seed$STUDY_SENSITIVITY_SEED
+        [ $g = cnn-sensitivity ] && [ -d "$base" ] && baseline=("${base#"$STUDY_REPO"/}")
         # doc/results/report-GROUP/: report.md, its plots and data/ (doc/results.md
         # cites them), apart from the summaries they are made from
         out=$STUDY_REPO/doc/results/report-$(group_dir $g)
         sn_log "report: $dir -> $out"
         # from the repository, with paths relative to it: the committed
         # report names doc/results/data/..., not this machine's directories
-        (cd "$STUDY_REPO" && "$bin" report "${dir#"$STUDY_REPO"/}" --out "${out#"$STUDY_REPO"/}" \
+        (cd "$STUDY_REPO" && "$bin" report "${baseline[@]}" "${dir#"$STUDY_REPO"/}" --out "${out#"$STUDY_REPO"/}" \
             "${extra[@]}") || die "shiftnas report $dir failed"
     done
 }
