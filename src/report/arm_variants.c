@@ -54,7 +54,8 @@ int sn_report_same_variant(const sn_config *a, const sn_config *b)
     return 1;
 }
 
-/* The value most shift-type runs have (the earliest of a tie), into mode. */
+/* The value most shift-type runs that use the key have (the earliest of a
+ * tie), into mode. */
 static void common_value(const sn_report_runs *runs, int key, char *mode, size_t size)
 {
     int best = 0;
@@ -64,6 +65,8 @@ static void common_value(const sn_report_runs *runs, int key, char *mode, size_t
         if (!shift_type(&runs->runs[r]->config))
             continue;
         key_value(&runs->runs[r]->config, key, value, sizeof value);
+        if (!value[0])
+            continue; /* the key does not apply to this run (β's rate when frozen) */
         int n = 0;
         for (int s = 0; s < runs->count; s++) {
             if (!shift_type(&runs->runs[s]->config))

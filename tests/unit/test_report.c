@@ -882,13 +882,25 @@ START_TEST(sensitivity_runs_are_arms_of_their_own)
     /* β's rate does nothing when frozen: shift-frozen, no suffix */
     add_all(&runs, names + 4, 1);
     ck_assert_str_eq(runs.runs[4]->label, "shift-frozen");
+    sn_report_runs_free(&runs);
+    /* a frozen run first and one shift run: the frozen run's rate, which
+     * does not apply, does not make shift a variant */
+    sn_report_runs_init(&runs);
+    const char *pair[2] = {"shift-frozen-seed1", "shift-seed1"};
+    add_all(&runs, pair, 2);
+    ck_assert_str_eq(runs.runs[0]->label, "shift-frozen");
+    ck_assert_str_eq(runs.runs[1]->label, "shift");
+    sn_report_runs_free(&runs);
+    sn_report_runs_init(&runs);
+    add_all(&runs, names, 2);
     /* a second run of one setting and seed is still a duplicate */
     int skipped = 0;
     char dir[600];
     snprintf(dir, sizeof dir, "%s/%s", work, names[1]);
     ck_assert_int_eq(sn_report_runs_add(&runs, dir, &skipped), SN_OK);
     ck_assert_int_eq(skipped, 1);
-    ck_assert_ptr_nonnull(strstr(runs.skips[0].reason, "duplicate: shift-lr0.001 already has seed 1"));
+    ck_assert_msg(strstr(runs.skips[0].reason, "duplicate: shift-lr0.001 already has seed 1"), "%s",
+                  runs.skips[0].reason);
     sn_report_runs_free(&runs);
     remove_tree(work);
 }
