@@ -605,7 +605,8 @@ cmd_run() {
 
 cmd_status() {
     local group phase arm run search sets dir key keys=() line
-    local -A done_n planned_n missing
+    local -A done_n planned_n missing wall_sum wall_n
+    local all_sum=0 all_n=0 wall
     echo "study $STUDY: summaries in $data_root/, run directories in $STUDY_RUNS/"
     while IFS=$'\t' read -r group phase arm run search sets; do
         dir=$(group_dir "$group")
@@ -621,6 +622,11 @@ cmd_status() {
         planned_n[$key]=$((planned_n[$key] + 1))
         if summary_complete "$data_root/$dir/$run" "$search"; then
             done_n[$key]=$((done_n[$key] + 1))
+            wall=$(sed -n 's/^wall_seconds \([0-9][0-9]*\).*/\1/p' "$data_root/$dir/$run/timing.txt" 2>/dev/null)
+            if [ -n "$wall" ]; then
+                wall_sum[$key]=$((${wall_sum[$key]:-0} + wall)) wall_n[$key]=$((${wall_n[$key]:-0} + 1))
+                all_sum=$((all_sum + wall)) all_n=$((all_n + 1))
+            fi
         else
             line="$run ($(run_progress "$STUDY_RUNS/$dir/$run"))"
             missing[$key]="${missing[$key]}${missing[$key]:+, }$line"
@@ -631,6 +637,20 @@ cmd_status() {
         printf '%-12s %-28s %-18s %s of %s done%s\n' ${key//|/ } "${done_n[$key]}" "${planned_n[$key]}" \
             "${missing[$key]:+; missing: ${missing[$key]}}"
     done
+    # What is left, in hours of this machine: each missing run at the mean
+    # wall time of its arm's finished runs, else of every finished run.
+    if [ "$all_n" -gt 0 ]; then
+        local left=0 unknown=0 each
+        for key in "${keys[@]}"; do
+            if [ "${wall_n[$key]:-0}" -gt 0 ]; then
+                each=$((wall_sum[$key] / wall_n[$key]))
+            else
+                each=$((all_sum / all_n)) unknown=$((unknown + planned_n[$key] - done_n[$key]))
+            fi
+            left=$((left + (planned_n[$key] - done_n[$key]) * each))
+        done
+        echo "time left: about $(awk -v s="$left" 'BEGIN { printf "%.1f", s / 3600 }') h ($left s) of this machine (each missing run at its arm's mean wall_seconds; $unknown run(s) of arms with none finished at the mean of all $all_n finished runs; not counting runs not planned yet)"
+    fi
     if has_word sensitivity "$(words "$STUDY_PHASES")" && has_word paired "$(words "$STUDY_PHASES")" &&
         has_word shift "$(words "$STUDY_PAIRED_ARMS")" && has_word "$STUDY_SENSITIVITY_SEED" "$(words "$STUDY_PAIRED_SEEDS")"; then
         echo "sensitivity baseline (search.shift_learning_rate $(config_value "$STUDY_CNN_CONFIG" search shift_learning_rate), shift_interval $(config_value "$STUDY_CNN_CONFIG" search shift_interval), buckets $(config_value "$STUDY_CNN_CONFIG" search buckets)): $(group_dir cnn)/shift-seed$STUDY_SENSITIVITY_SEED"
@@ -661,17 +681,26 @@ cmd_status() {
 }
 
 cmd_report() {
-    local g dir out extra=()
+    local g dir out base bin=$SN_BIN extra=()
+    case $bin in /*) ;; */*) bin=$PWD/$bin ;; esac
     # shellcheck disable=SC2206 # several options in one variable
     [ -n "$STUDY_REPORT_ARGS" ] && extra=($STUDY_REPORT_ARGS)
     for g in cnn cnn-sensitivity vit; do
         dir=$data_root/$(group_dir $g)
         [ -d "$dir" ] || continue
+        # the sensitivity runs against their baseline, the paired shift run
+        # of their seed, given first: its K numbers the probes' buckets
+        local baseline=()
+        base=$data_root/$(group_dir cnn)/shift-seed$STUDY_SENSITIVITY_SEED
+        [ $g = cnn-sensitivity ] && [ -d "$base" ] && baseline=("${base#"$STUDY_REPO"/}")
         # doc/results/report-GROUP/: report.md, its plots and data/ (doc/results.md
         # cites them), apart from the summaries they are made from
         out=$STUDY_REPO/doc/results/report-$(group_dir $g)
         sn_log "report: $dir -> $out"
-        "$SN_BIN" report "$dir" --out "$out" "${extra[@]}" || die "shiftnas report $dir failed"
+        # from the repository, with paths relative to it: the committed
+        # report names doc/results/data/..., not this machine's directories
+        (cd "$STUDY_REPO" && "$bin" report "${baseline[@]}" "${dir#"$STUDY_REPO"/}" --out "${out#"$STUDY_REPO"/}" \
+            "${extra[@]}") || die "shiftnas report $dir failed"
     done
 }
 

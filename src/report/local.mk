@@ -15,6 +15,8 @@ libshiftnas_internal_la_SOURCES += \
 	src/report/paired.c \
 	src/report/standalone.c \
 	src/report/training.c \
+	src/report/shift_signal.c \
+	src/report/arm_variants.c \
 	src/report/tables.c \
 	src/report/plots.c
 shiftnasinclude_HEADERS += include/shiftnas/report.h

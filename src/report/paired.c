@@ -60,8 +60,10 @@ int sn_report_default_comparisons(const sn_report_runs *runs, sn_report_comparis
 {
     *list = NULL;
     *count = 0;
+    /* shift alone with its variants (a sensitivity study): each against it */
     const char *reference = has_arm(runs, "shift-frozen") ? "shift-frozen"
                             : has_arm(runs, "uniform")    ? "uniform"
+                            : has_arm(runs, "shift")      ? "shift"
                                                           : NULL;
     if (!reference)
         return SN_OK;
@@ -431,7 +433,7 @@ int sn_report_write_comparisons(FILE *out, const sn_report_runs *runs,
                  "of the paired t test, for n seed pairs. The p values are not adjusted for the "
                  "number of comparisons: only the primary endpoint was fixed before the runs.\n\n");
     if (count == 0)
-        fprintf(out, "No comparison: no shift-frozen or uniform arm to compare against (name "
+        fprintf(out, "No comparison: no shift-frozen, uniform or shift arm to compare against (name "
                      "pairs with `--compare A,B`).\n\n");
     for (int i = 0; i < count; i++) {
         const sn_report_comparison *c = &list[i];

@@ -93,4 +93,21 @@ int sn_report_write_standalone(FILE *out, const sn_report_runs *runs);
 void sn_report_write_final_probabilities(FILE *out, const sn_report_runs *runs);
 void sn_report_write_cost(FILE *out, const sn_report_runs *runs);
 
+/* ---- arm_variants.c: shift runs of other β settings as arms of their own --- */
+
+/* 1 if two runs' β settings (estimator, learning rate unless frozen,
+ * interval, K) are the same, or either run is not shift-type. */
+int sn_report_same_variant(const sn_config *a, const sn_config *b);
+/* Every run's label again: its arm (sn_report_arm_label), and for a
+ * shift-type run "-VALUE" per β setting that differs from the value most
+ * shift-type runs of the report have (shift-lr0.001, shift-k4, ...). */
+void sn_report_label_variants(sn_report_runs *runs);
+/* run's probes placed in first's buckets by their MACs, when the two runs'
+ * buckets differ. */
+void sn_report_rebucket_probes(sn_report_run *run, const sn_report_run *first);
+
+/* ---- shift_signal.c: β's statistic, its per-bucket means against its noise -- */
+
+void sn_report_write_shift_signal(FILE *out, const sn_report_runs *runs);
+
 #endif

@@ -322,6 +322,16 @@ static int same_space(const sn_config *a, const sn_config *b, char *why, size_t 
     return 1;
 }
 
+/* The same arm: the same strategy label and the same β settings (the
+ * labels of runs already added may carry a variant's suffix). */
+static int same_arm(const sn_report_run *a, const sn_report_run *b)
+{
+    char label_a[SN_REPORT_LABEL_MAX], label_b[SN_REPORT_LABEL_MAX];
+    sn_report_arm_label(&a->config, label_a, sizeof label_a);
+    sn_report_arm_label(&b->config, label_b, sizeof label_b);
+    return strcmp(label_a, label_b) == 0 && sn_report_same_variant(&a->config, &b->config);
+}
+
 int sn_report_runs_add(sn_report_runs *runs, const char *dir, int *skipped)
 {
     *skipped = 0;
@@ -338,10 +348,10 @@ int sn_report_runs_add(sn_report_runs *runs, const char *dir, int *skipped)
         for (int i = 0; !reason[0] && i < runs->count; i++)
             /* A retrained arm holds one run per (seed, subnet): several
              * searched subnets of one seed are retrained. */
-            if (strcmp(runs->runs[i]->label, run->label) == 0 && runs->runs[i]->seed == run->seed &&
+            if (same_arm(runs->runs[i], run) && runs->runs[i]->seed == run->seed &&
                 strcmp(runs->runs[i]->config.search_subnet, run->config.search_subnet) == 0)
                 snprintf(reason, sizeof reason, "%.500s: duplicate: %s already has seed %lld%s (%.500s)",
-                         run->dir, run->label, (long long)run->seed,
+                         run->dir, runs->runs[i]->label, (long long)run->seed,
                          run->config.search_subnet[0] ? " and this subnet" : "", runs->runs[i]->dir);
         if (reason[0])
             sn_report_run_free(run);
@@ -363,6 +373,8 @@ int sn_report_runs_add(sn_report_runs *runs, const char *dir, int *skipped)
         runs->capacity = grown;
     }
     runs->runs[runs->count++] = run;
+    sn_report_label_variants(runs);
+    sn_report_rebucket_probes(run, runs->runs[0]);
     return SN_OK;
 }
 

@@ -282,6 +282,7 @@ int sn_report_write_tables(const sn_report_runs *runs, const sn_report_options *
             status = sn_report_write_standalone(out, runs);
         write_retrained(out, runs, targets, target_count);
         sn_report_write_final_probabilities(out, runs);
+        sn_report_write_shift_signal(out, runs);
         sn_report_write_cost(out, runs);
         write_plots_section(out, runs, options);
         write_runs_table(out, runs);

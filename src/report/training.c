@@ -96,8 +96,10 @@ void sn_report_write_cost(FILE *out, const sn_report_runs *runs)
     fprintf(out, "## Training cost\n\nPer arm: the wall time of a run (mean ± sample standard "
                  "deviation over its runs, hours) and the core-hours of all its runs (wall time × "
                  "ranks, one core per rank). The wall time is timing.txt's `wall_seconds` (the "
-                 "study script's) where present, else the seconds of metrics.csv's last row, "
-                 "which count from the last start of a resumed run; the ranks are timing.txt's, "
+                 "study script's: training's time summed over the run's sessions, plus the probe, "
+                 "search and summary times) where present, else the seconds of metrics.csv's last "
+                 "row (summed over sessions, but counted from the last start of a resumed run "
+                 "in runs made before 2026-12-07); the ranks are timing.txt's, "
                  "else the last checkpoint's.\n\n"
                  "| arm | runs n | wall time per run (h) | core-hours (all runs) | from |\n"
                  "|---|---:|---:|---:|---|\n");

@@ -7,7 +7,9 @@
 # (timing.txt included) and is committed alone; a second start runs
 # nothing; deleting one summary re-runs exactly that run; a run stopped by a
 # signal (exit 75) and deleted run directories give the same results again;
-# `status` counts. Skipped (77) without the data set, mpirun, git, flock, or
+# `status` counts and the time left; the sensitivity phase runs only the
+# settings its baseline lacks, and the report keeps each setting as an arm
+# against that baseline. Skipped (77) without the data set, mpirun, git, flock, or
 # while `shiftnas probe`, `report --summarize` or search.shift_frozen are not
 # in this build.
 set -u
@@ -250,6 +252,13 @@ if grep -Eq '^paired +cnn-smoke +shift +1 of 2 done; missing: shift-seed2 \(trai
 else
     fail "status after deleting shift-seed2's summary"; cat "$work/status2.out"
 fi
+# the time left: the one missing run at its arm's mean wall time (seed 1's)
+seed1_wall=$(sed -n 's/^wall_seconds //p' "$data_dir/shift-seed1/timing.txt")
+if grep -Eq "^time left: about [0-9.]+ h \\($seed1_wall s\\) of this machine" "$work/status2.out"; then
+    pass "status: time left $seed1_wall s, shift-seed1's wall time"
+else
+    fail "status: time left is not shift-seed1's $seed1_wall s"; grep 'time left' "$work/status2.out"
+fi
 study resummarize
 touched=$(calls_touch resummarize | tr '\n' ' ')
 if [ $status -eq 0 ] && [ "$touched" = "shift-seed2 " ] && summary_done shift-seed2 &&
@@ -300,9 +309,23 @@ bash "$study" status >"$work/status3.out" 2>&1
 grep -q 'in cnn-smoke: 2$' "$work/status3.out" && pass "status: 2 pairs again" ||
     { fail "status at the end"; cat "$work/status3.out"; }
 
+# The sensitivity phase: shift of seed 1 with another β rate and another K
+# (the baseline's values, 0.1 and 8, are not run again); the rest is done.
+sensitivity="STUDY_PHASES=paired retrained sensitivity"
+study sensitivity "$sensitivity" "STUDY_SENSITIVITY_LR=0.001 0.1" STUDY_SENSITIVITY_INTERVAL=2 \
+    "STUDY_SENSITIVITY_K=4 8"
+sensitivity_dir=$repo/doc/results/data/cnn-smoke-sensitivity
+if [ $status -eq 0 ] && [ "$(ls "$sensitivity_dir" 2>/dev/null | tr '\n' ' ')" = "shift-k4-seed1 shift-lr0.001-seed1 " ]; then
+    pass "sensitivity: shift-k4-seed1 and shift-lr0.001-seed1 run, nothing else"
+else
+    fail "sensitivity: exit $status, summaries: $(ls "$sensitivity_dir" 2>/dev/null | tr '\n' ' ')"
+    tail -n 5 "$work/sensitivity.out"
+fi
+
 # The report over the committed summaries: the paired design's primary
-# endpoint, computed from the two complete pairs.
-STUDY_REPORT_ARGS=--no-plots bash "$study" report >"$work/report.out" 2>&1
+# endpoint, computed from the two complete pairs; the sensitivity runs,
+# each an arm of its own, against their baseline (shift, seed 1).
+STUDY_REPORT_ARGS=--no-plots env "$sensitivity" bash "$study" report >"$work/report.out" 2>&1
 status=$?
 report_md=$repo/doc/results/report-cnn-smoke/report.md
 if [ $status -eq 0 ] && [ -s "$report_md" ] && grep -qi 'primary endpoint' "$report_md" &&
@@ -310,6 +333,13 @@ if [ $status -eq 0 ] && [ -s "$report_md" ] && grep -qi 'primary endpoint' "$rep
     pass "report: report.md over the summaries, with the primary endpoint over 2 pairs"
 else
     fail "report: exit $status"; cat "$work/report.out"; head -n 30 "$report_md" 2>/dev/null
+fi
+sensitivity_md=$repo/doc/results/report-cnn-smoke-sensitivity/report.md
+if grep -q '3 run(s) used, 0 skipped' "$sensitivity_md" 2>/dev/null &&
+    grep -q '^### shift-k4 − shift$' "$sensitivity_md" && grep -q '^### shift-lr0.001 − shift$' "$sensitivity_md"; then
+    pass "report: the sensitivity runs and their baseline, shift-k4 and shift-lr0.001 each against shift"
+else
+    fail "report of the sensitivity runs"; grep -E 'run\(s\) used|^### |duplicate' "$sensitivity_md" 2>/dev/null
 fi
 
 echo "$passes passed, $failures failed"

@@ -788,6 +788,124 @@ START_TEST(paired_design_from_summary_runs)
 }
 END_TEST
 
+/* The signal-and-noise table: centered statistics per update, their
+ * between-bucket spread against their update-to-update spread. */
+static const char *report_of_one_shift_run(const char *updates_csv)
+{
+    summary_run("shift-seed1", "[model]\ntype = supernet\n[run]\nseed = 1\n[search]\nstrategy = shift\n",
+                NULL, "method,strategy,target_flops,arch,flops,params,val_accuracy,test_accuracy,"
+                      "evaluations,seconds\nevolution,shift,2000000,\"cnn:a\",1900000,5000,0.5,0.7,8,1.0\n",
+                NULL, 2);
+    char path[700];
+    snprintf(path, sizeof path, "%s/shift-seed1/log-updates.csv", work);
+    write_text(path, updates_csv);
+    sn_report_runs runs;
+    sn_report_runs_init(&runs);
+    const char *names[1] = {"shift-seed1"};
+    add_all(&runs, names, 1);
+    sn_report_options options = {"shiftnas report (test)", 0, NULL, 0, 0, NULL};
+    snprintf(path, sizeof path, "%s/report.md", work);
+    ck_assert_int_eq(sn_report_write_tables(&runs, &options, path), SN_OK);
+    sn_report_runs_free(&runs);
+    return read_all(path);
+}
+
+START_TEST(shift_signal_against_noise)
+{
+    make_work();
+    /* centered: update 0 (-0.1, +0.1), update 1 (0, 0); bucket means -0.05,
+     * +0.05 (sd 0.0707), within-bucket sd 0.0707: noise / signal 1.0 (not
+     * centered, the noise would be 0.158: update 1 moves both buckets) */
+    const char *text = report_of_one_shift_run(
+        "update,step,bucket,beta,probability,statistic,validation_loss\n"
+        "0,10,0,0,0.5,0.1,1.5\n0,10,1,0,0.5,0.3,1.4\n"
+        "1,20,0,-0.2,0.4,0.4,1.3\n1,20,1,0.2,0.6,0.4,1.2\n");
+    ck_assert_msg(strstr(text, "## Signal and noise in β's statistic"), "%s", text);
+    ck_assert_msg(strstr(text, "| shift | 1 | validation-loss change δ | 2 | +0.2500 … +0.3500 | "
+                               "0.0707 | 0.0707 | 1.0 |"),
+                  "%s", text);
+    remove_tree(work);
+
+    /* a first update of zeros (no earlier loss) is left out: one update
+     * left is too few, and the section is not written */
+    make_work();
+    text = report_of_one_shift_run("update,step,bucket,beta,probability,statistic,validation_loss\n"
+                                   "0,10,0,0,0.5,0,1.5\n0,10,1,0,0.5,0,1.4\n"
+                                   "1,20,0,-0.2,0.4,0.1,1.3\n1,20,1,0.2,0.6,0.3,1.2\n");
+    ck_assert_msg(strstr(text, "## Learned probabilities"), "%s", text);
+    ck_assert_msg(!strstr(text, "## Signal and noise"), "%s", text);
+    remove_tree(work);
+}
+END_TEST
+
+/* A sensitivity study: shift with other β settings, one seed. Each setting
+ * is an arm of its own (not a duplicate of seed 1), compared with shift;
+ * a run of another K has its probes placed in the first run's buckets. */
+START_TEST(sensitivity_runs_are_arms_of_their_own)
+{
+    make_work();
+    const char *settings[5] = {"", "shift_learning_rate = 0.001\n", "buckets = 4\n",
+                               "shift_interval = 50\nshift_learning_rate = 0.001\n",
+                               "shift_frozen = true\nshift_learning_rate = 0.001\n"};
+    const char *names[5] = {"shift-seed1", "shift-lr0.001-seed1", "shift-k4-seed1",
+                            "shift-both-seed1", "shift-frozen-seed1"};
+    for (int i = 0; i < 5; i++) {
+        char ini[512], probes[2048];
+        snprintf(ini, sizeof ini, "[model]\ntype = supernet\n[run]\nseed = 1\n[search]\n"
+                                  "strategy = shift\n%s", settings[i]);
+        panel_text(probes, sizeof probes, 0.80);
+        summary_run(names[i], ini, probes, NULL, NULL, 2);
+    }
+    sn_report_runs runs;
+    sn_report_runs_init(&runs);
+    add_all(&runs, names, 4); /* the frozen run later: without it, shift is the reference */
+    ck_assert_str_eq(runs.runs[0]->label, "shift");
+    ck_assert_str_eq(runs.runs[1]->label, "shift-lr0.001");
+    ck_assert_str_eq(runs.runs[2]->label, "shift-k4");
+    ck_assert_str_eq(runs.runs[3]->label, "shift-lr0.001-interval50");
+    sn_report_comparison *list = NULL;
+    int count = 0;
+    ck_assert_int_eq(sn_report_default_comparisons(&runs, &list, &count), SN_OK);
+    ck_assert_int_eq(count, 3);
+    for (int c = 0; c < 3; c++) {
+        ck_assert_str_eq(list[c].a, runs.runs[c + 1]->label);
+        ck_assert_str_eq(list[c].b, "shift");
+    }
+    free(list);
+    /* K = 4: the probes (1M ... 5M MACs) in the first run's 8 buckets of
+     * the space (0.80 ... 8.48 M), not as probes.csv numbered them */
+    const int expected[5] = {0, 1, 2, 3, 4};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(runs.runs[2]->probes.rows[i].bucket, expected[i]);
+        ck_assert_int_eq(runs.runs[1]->probes.rows[i].bucket, i == 0 ? 0 : i <= 2 ? 6 : 7);
+    }
+    /* β's rate does nothing when frozen: shift-frozen, no suffix */
+    add_all(&runs, names + 4, 1);
+    ck_assert_str_eq(runs.runs[4]->label, "shift-frozen");
+    sn_report_runs_free(&runs);
+    /* a frozen run first and one shift run: the frozen run's rate, which
+     * does not apply, does not make shift a variant */
+    sn_report_runs_init(&runs);
+    const char *pair[2] = {"shift-frozen-seed1", "shift-seed1"};
+    add_all(&runs, pair, 2);
+    ck_assert_str_eq(runs.runs[0]->label, "shift-frozen");
+    ck_assert_str_eq(runs.runs[1]->label, "shift");
+    sn_report_runs_free(&runs);
+    sn_report_runs_init(&runs);
+    add_all(&runs, names, 2);
+    /* a second run of one setting and seed is still a duplicate */
+    int skipped = 0;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/%s", work, names[1]);
+    ck_assert_int_eq(sn_report_runs_add(&runs, dir, &skipped), SN_OK);
+    ck_assert_int_eq(skipped, 1);
+    ck_assert_msg(strstr(runs.skips[0].reason, "duplicate: shift-lr0.001 already has seed 1"), "%s",
+                  runs.skips[0].reason);
+    sn_report_runs_free(&runs);
+    remove_tree(work);
+}
+END_TEST
+
 START_TEST(endpoint_says_what_is_missing)
 {
     make_work();
@@ -877,6 +995,8 @@ int main(void)
     tcase_add_test(files, probe_table_reads_and_refuses);
     tcase_add_test(files, paired_design_from_summary_runs);
     tcase_add_test(files, endpoint_says_what_is_missing);
+    tcase_add_test(files, shift_signal_against_noise);
+    tcase_add_test(files, sensitivity_runs_are_arms_of_their_own);
     suite_add_tcase(suite, files);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
