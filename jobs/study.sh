@@ -595,6 +595,8 @@ cmd_run() {
         summary_complete "$data_root/$(group_dir "$group")/$run" "$search" ||
             die "$data_root/$(group_dir "$group")/$run: the summary lacks some of timing.txt, config.ini, metrics.csv, probes.csv$([ "$search" = 1 ] && echo ", search.csv")"
         done_runs=$((done_runs + 1))
+        # the study's progress in the log (a Slurm job's output)
+        sn_log "progress: $done_runs run(s) done in this start; $(cmd_status 2>/dev/null | sed -n 's/^time left: \(about [^(]*([^)]*)\).*/\1/p') of this machine left for the rest"
     done
     if [ $done_runs = 0 ]; then
         sn_log "nothing to do: every planned run has its summary"

@@ -321,6 +321,9 @@ else
     fail "sensitivity: exit $status, summaries: $(ls "$sensitivity_dir" 2>/dev/null | tr '\n' ' ')"
     tail -n 5 "$work/sensitivity.out"
 fi
+grep -q 'progress: 2 run(s) done in this start; about [0-9.]* h ([0-9]* s) of this machine left' "$work/sensitivity.out" &&
+    pass "run: the study's progress and time left after each run" ||
+    { fail "run: no progress line"; tail -n 5 "$work/sensitivity.out"; }
 
 # The report over the committed summaries: the paired design's primary
 # endpoint, computed from the two complete pairs; the sensitivity runs,
