@@ -159,10 +159,11 @@ plot \
   'data/final_probabilities.dat' using 1:4 with linespoints pt 6 ps 0.8 lw 1.5 lc rgb '#1f77b4' title 'shift-frozen seed 2', \
   'data/final_probabilities.dat' using 1:5 with linespoints pt 7 ps 0.8 lw 1.5 lc rgb '#1f77b4' title 'shift-frozen seed 3', \
   'data/final_probabilities.dat' using 1:6 with linespoints pt 8 ps 0.8 lw 1.5 lc rgb '#1f77b4' title 'shift-frozen seed 4', \
-  'data/final_probabilities.dat' using 1:7 with linespoints pt 5 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 1', \
-  'data/final_probabilities.dat' using 1:8 with linespoints pt 6 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 2', \
-  'data/final_probabilities.dat' using 1:9 with linespoints pt 7 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 3', \
-  'data/final_probabilities.dat' using 1:10 with linespoints pt 8 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 4', \
-  'data/final_probabilities.dat' using 1:11 with linespoints pt 5 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 5'
+  'data/final_probabilities.dat' using 1:7 with linespoints pt 5 ps 0.8 lw 1.5 lc rgb '#1f77b4' title 'shift-frozen seed 5', \
+  'data/final_probabilities.dat' using 1:8 with linespoints pt 6 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 1', \
+  'data/final_probabilities.dat' using 1:9 with linespoints pt 7 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 2', \
+  'data/final_probabilities.dat' using 1:10 with linespoints pt 8 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 3', \
+  'data/final_probabilities.dat' using 1:11 with linespoints pt 5 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 4', \
+  'data/final_probabilities.dat' using 1:12 with linespoints pt 6 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 5'
 set xtics autofreq
 set autoscale
