@@ -15,14 +15,18 @@ set key default
 set key bottom right
 set autoscale
 plot \
-  'data/seeds_shift-frozen_generator.dat' using 3:4 with points pt 7 ps 0.6 lc rgb '#A01f77b4' notitle, \
-  'data/accuracy_shift-frozen_generator.dat' using 2:3:4 with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '#1f77b4' title 'shift-frozen (generator)', \
-  'data/seeds_shift-frozen_evolution.dat' using 3:4 with points pt 7 ps 0.6 lc rgb '#A0ff7f0e' notitle, \
-  'data/accuracy_shift-frozen_evolution.dat' using 2:3:4 with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '#ff7f0e' title 'shift-frozen (evolution)', \
-  'data/seeds_shift_generator.dat' using 3:4 with points pt 7 ps 0.6 lc rgb '#A02ca02c' notitle, \
-  'data/accuracy_shift_generator.dat' using 2:3:4 with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '#2ca02c' title 'shift (generator)', \
-  'data/seeds_shift_evolution.dat' using 3:4 with points pt 7 ps 0.6 lc rgb '#A0d62728' notitle, \
-  'data/accuracy_shift_evolution.dat' using 2:3:4 with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '#d62728' title 'shift (evolution)', \
+  'data/seeds_flops-uniform_evolution.dat' using 3:4 with points pt 7 ps 0.6 lc rgb '#A01f77b4' notitle, \
+  'data/accuracy_flops-uniform_evolution.dat' using 2:3:4 with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '#1f77b4' title 'flops-uniform (evolution)', \
+  'data/seeds_shift-frozen_generator.dat' using 3:4 with points pt 7 ps 0.6 lc rgb '#A0ff7f0e' notitle, \
+  'data/accuracy_shift-frozen_generator.dat' using 2:3:4 with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '#ff7f0e' title 'shift-frozen (generator)', \
+  'data/seeds_shift-frozen_evolution.dat' using 3:4 with points pt 7 ps 0.6 lc rgb '#A02ca02c' notitle, \
+  'data/accuracy_shift-frozen_evolution.dat' using 2:3:4 with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '#2ca02c' title 'shift-frozen (evolution)', \
+  'data/seeds_shift_generator.dat' using 3:4 with points pt 7 ps 0.6 lc rgb '#A0d62728' notitle, \
+  'data/accuracy_shift_generator.dat' using 2:3:4 with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '#d62728' title 'shift (generator)', \
+  'data/seeds_shift_evolution.dat' using 3:4 with points pt 7 ps 0.6 lc rgb '#A09467bd' notitle, \
+  'data/accuracy_shift_evolution.dat' using 2:3:4 with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '#9467bd' title 'shift (evolution)', \
+  'data/seeds_uniform_evolution.dat' using 3:4 with points pt 7 ps 0.6 lc rgb '#A08c564b' notitle, \
+  'data/accuracy_uniform_evolution.dat' using 2:3:4 with yerrorlines pt 7 ps 1.1 lw 2 lc rgb '#8c564b' title 'uniform (evolution)', \
   'data/pareto.dat' using 1:2 with steps lw 2 lc rgb 'black' title 'Pareto front (all searched subnets)'
 
 # 2. sampling probability of each MACs bucket over training (shift arms)
@@ -76,14 +80,31 @@ set autoscale
 set xrange [0.802328:8.4767]
 set yrange [0:*]
 plot \
-  'data/macs_histogram.dat' using 3:4 with histeps lw 2 lc rgb '#1f77b4' title 'shift-frozen', \
-  'data/macs_histogram.dat' using 3:5 with histeps lw 2 lc rgb '#ff7f0e' title 'shift'
+  'data/macs_histogram.dat' using 3:4 with histeps lw 2 lc rgb '#1f77b4' title 'flops-uniform', \
+  'data/macs_histogram.dat' using 3:5 with histeps lw 2 lc rgb '#ff7f0e' title 'shift-frozen', \
+  'data/macs_histogram.dat' using 3:6 with histeps lw 2 lc rgb '#2ca02c' title 'shift', \
+  'data/macs_histogram.dat' using 3:7 with histeps lw 2 lc rgb '#d62728' title 'uniform'
 set autoscale
 
 # 4. training loss per MACs bucket over windows of steps, mean over seeds
-set terminal pngcairo size 900,600 enhanced font 'sans,10'
+set terminal pngcairo size 900,800 enhanced font 'sans,10'
 set output 'bucket_loss.png'
-set multiplot layout 1,2 title 'Training loss per MACs bucket (mean over seeds)'
+set multiplot layout 2,2 title 'Training loss per MACs bucket (mean over seeds)'
+set title 'flops-uniform'
+set xlabel 'training step'
+set ylabel 'training loss'
+set key default
+set key below font ',8'
+set autoscale
+plot \
+  'data/bucket_loss_flops-uniform.dat' using 1:2 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#1f77b4' title 'bucket 0: 0.802–1.76 M MACs', \
+  'data/bucket_loss_flops-uniform.dat' using 1:3 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#ff7f0e' title 'bucket 1: 1.76–2.72 M MACs', \
+  'data/bucket_loss_flops-uniform.dat' using 1:4 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#2ca02c' title 'bucket 2: 2.72–3.68 M MACs', \
+  'data/bucket_loss_flops-uniform.dat' using 1:5 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#d62728' title 'bucket 3: 3.68–4.64 M MACs', \
+  'data/bucket_loss_flops-uniform.dat' using 1:6 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#9467bd' title 'bucket 4: 4.64–5.6 M MACs', \
+  'data/bucket_loss_flops-uniform.dat' using 1:7 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#8c564b' title 'bucket 5: 5.6–6.56 M MACs', \
+  'data/bucket_loss_flops-uniform.dat' using 1:8 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#e377c2' title 'bucket 6: 6.56–7.52 M MACs', \
+  'data/bucket_loss_flops-uniform.dat' using 1:9 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#7f7f7f' title 'bucket 7: 7.52–8.48 M MACs'
 set title 'shift-frozen'
 set xlabel 'training step'
 set ylabel 'training loss'
@@ -114,6 +135,20 @@ plot \
   'data/bucket_loss_shift.dat' using 1:7 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#8c564b' title 'bucket 5: 5.6–6.56 M MACs', \
   'data/bucket_loss_shift.dat' using 1:8 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#e377c2' title 'bucket 6: 6.56–7.52 M MACs', \
   'data/bucket_loss_shift.dat' using 1:9 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#7f7f7f' title 'bucket 7: 7.52–8.48 M MACs'
+set title 'uniform'
+set xlabel 'training step'
+set ylabel 'training loss'
+set key default
+set key below font ',8'
+set autoscale
+plot \
+  'data/bucket_loss_uniform.dat' using 1:2 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#1f77b4' title 'bucket 0: 0.802–1.76 M MACs', \
+  'data/bucket_loss_uniform.dat' using 1:3 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#ff7f0e' title 'bucket 1: 1.76–2.72 M MACs', \
+  'data/bucket_loss_uniform.dat' using 1:4 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#2ca02c' title 'bucket 2: 2.72–3.68 M MACs', \
+  'data/bucket_loss_uniform.dat' using 1:5 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#d62728' title 'bucket 3: 3.68–4.64 M MACs', \
+  'data/bucket_loss_uniform.dat' using 1:6 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#9467bd' title 'bucket 4: 4.64–5.6 M MACs', \
+  'data/bucket_loss_uniform.dat' using 1:7 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#8c564b' title 'bucket 5: 5.6–6.56 M MACs', \
+  'data/bucket_loss_uniform.dat' using 1:8 with linespoints pt 7 ps 0.4 lw 1.5 lc rgb '#e377c2' title 'bucket 6: 6.56–7.52 M MACs'
 unset multiplot
 
 # 5. convergence: validation accuracy of the largest and the smallest subnet per epoch, mean over seeds
@@ -127,8 +162,10 @@ set key default
 set key below font ',8'
 set autoscale
 plot \
-  'data/convergence_shift-frozen.dat' using 1:2 with linespoints pt 7 ps 0.5 lw 1.5 lc rgb '#1f77b4' title 'shift-frozen', \
-  'data/convergence_shift.dat' using 1:2 with linespoints pt 7 ps 0.5 lw 1.5 lc rgb '#ff7f0e' title 'shift'
+  'data/convergence_flops-uniform.dat' using 1:2 with linespoints pt 7 ps 0.5 lw 1.5 lc rgb '#1f77b4' title 'flops-uniform', \
+  'data/convergence_shift-frozen.dat' using 1:2 with linespoints pt 7 ps 0.5 lw 1.5 lc rgb '#ff7f0e' title 'shift-frozen', \
+  'data/convergence_shift.dat' using 1:2 with linespoints pt 7 ps 0.5 lw 1.5 lc rgb '#2ca02c' title 'shift', \
+  'data/convergence_uniform.dat' using 1:2 with linespoints pt 7 ps 0.5 lw 1.5 lc rgb '#d62728' title 'uniform'
 set title 'smallest subnet'
 set xlabel 'epoch'
 set ylabel 'validation accuracy (%)'
@@ -136,8 +173,10 @@ set key default
 set key below font ',8'
 set autoscale
 plot \
-  'data/convergence_shift-frozen.dat' using 1:4 with linespoints pt 7 ps 0.5 lw 1.5 lc rgb '#1f77b4' title 'shift-frozen', \
-  'data/convergence_shift.dat' using 1:4 with linespoints pt 7 ps 0.5 lw 1.5 lc rgb '#ff7f0e' title 'shift'
+  'data/convergence_flops-uniform.dat' using 1:4 with linespoints pt 7 ps 0.5 lw 1.5 lc rgb '#1f77b4' title 'flops-uniform', \
+  'data/convergence_shift-frozen.dat' using 1:4 with linespoints pt 7 ps 0.5 lw 1.5 lc rgb '#ff7f0e' title 'shift-frozen', \
+  'data/convergence_shift.dat' using 1:4 with linespoints pt 7 ps 0.5 lw 1.5 lc rgb '#2ca02c' title 'shift', \
+  'data/convergence_uniform.dat' using 1:4 with linespoints pt 7 ps 0.5 lw 1.5 lc rgb '#d62728' title 'uniform'
 unset multiplot
 set autoscale
 
@@ -155,15 +194,15 @@ set xtics 1
 set yrange [0:*]
 plot \
   'data/final_probabilities.dat' using 1:2 with lines dt 2 lw 1.5 lc rgb 'black' title 'uniform', \
-  'data/final_probabilities.dat' using 1:3 with linespoints pt 5 ps 0.8 lw 1.5 lc rgb '#1f77b4' title 'shift-frozen seed 1', \
-  'data/final_probabilities.dat' using 1:4 with linespoints pt 6 ps 0.8 lw 1.5 lc rgb '#1f77b4' title 'shift-frozen seed 2', \
-  'data/final_probabilities.dat' using 1:5 with linespoints pt 7 ps 0.8 lw 1.5 lc rgb '#1f77b4' title 'shift-frozen seed 3', \
-  'data/final_probabilities.dat' using 1:6 with linespoints pt 8 ps 0.8 lw 1.5 lc rgb '#1f77b4' title 'shift-frozen seed 4', \
-  'data/final_probabilities.dat' using 1:7 with linespoints pt 5 ps 0.8 lw 1.5 lc rgb '#1f77b4' title 'shift-frozen seed 5', \
-  'data/final_probabilities.dat' using 1:8 with linespoints pt 6 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 1', \
-  'data/final_probabilities.dat' using 1:9 with linespoints pt 7 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 2', \
-  'data/final_probabilities.dat' using 1:10 with linespoints pt 8 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 3', \
-  'data/final_probabilities.dat' using 1:11 with linespoints pt 5 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 4', \
-  'data/final_probabilities.dat' using 1:12 with linespoints pt 6 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift seed 5'
+  'data/final_probabilities.dat' using 1:3 with linespoints pt 5 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift-frozen seed 1', \
+  'data/final_probabilities.dat' using 1:4 with linespoints pt 6 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift-frozen seed 2', \
+  'data/final_probabilities.dat' using 1:5 with linespoints pt 7 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift-frozen seed 3', \
+  'data/final_probabilities.dat' using 1:6 with linespoints pt 8 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift-frozen seed 4', \
+  'data/final_probabilities.dat' using 1:7 with linespoints pt 5 ps 0.8 lw 1.5 lc rgb '#ff7f0e' title 'shift-frozen seed 5', \
+  'data/final_probabilities.dat' using 1:8 with linespoints pt 6 ps 0.8 lw 1.5 lc rgb '#2ca02c' title 'shift seed 1', \
+  'data/final_probabilities.dat' using 1:9 with linespoints pt 7 ps 0.8 lw 1.5 lc rgb '#2ca02c' title 'shift seed 2', \
+  'data/final_probabilities.dat' using 1:10 with linespoints pt 8 ps 0.8 lw 1.5 lc rgb '#2ca02c' title 'shift seed 3', \
+  'data/final_probabilities.dat' using 1:11 with linespoints pt 5 ps 0.8 lw 1.5 lc rgb '#2ca02c' title 'shift seed 4', \
+  'data/final_probabilities.dat' using 1:12 with linespoints pt 6 ps 0.8 lw 1.5 lc rgb '#2ca02c' title 'shift seed 5'
 set xtics autofreq
 set autoscale
