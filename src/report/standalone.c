@@ -48,6 +48,32 @@ static const sn_probe_row *inherited(const sn_report_run *run, const char *arch)
     return NULL;
 }
 
+/* Whether τ can say anything: it ranks the probes by their stand-alone
+ * accuracy, so that ranking must stand above the noise of one accuracy,
+ * which the report cannot know (the test set's size and a training seed's
+ * spread are not in the summaries); it gives the spread and the yardstick. */
+static void write_standalone_spread(FILE *out, const standalone_probe *probes, int probe_count,
+                                    double *accuracies)
+{
+    if (probe_count < 2)
+        return;
+    double low = INFINITY, high = -INFINITY;
+    for (int j = 0; j < probe_count; j++) {
+        accuracies[j] = probes[j].accuracy;
+        low = fmin(low, probes[j].accuracy);
+        high = fmax(high, probes[j].accuracy);
+    }
+    sn_summary s = sn_summary_of(accuracies, probe_count);
+    fprintf(out, "Stand-alone accuracies: %.2f–%.2f %% (sample standard deviation %.2f points "
+                 "over the %d probes). τ can rank the supernets only if this spread is clearly "
+                 "larger than the noise of one accuracy: the test set's sampling error "
+                 "√(a(1 − a)/n) for n test images (0.26 points at 92.5 %% on 10,000 images) and "
+                 "the spread between training seeds of one subnet. Below that, τ near 0 says the "
+                 "probes are not distinguishable stand-alone, not that the supernet ranks them "
+                 "badly.\n\n",
+            low, high, s.std, probe_count);
+}
+
 static void write_tau(FILE *out, const sn_report_runs *runs, const char *const *arms, int arm_count,
                       const standalone_probe *probes, int probe_count, double *x, double *y,
                       double *taus)
@@ -159,6 +185,7 @@ int sn_report_write_standalone(FILE *out, const sn_report_runs *runs)
                  "from scratch (%d retrained run(s) with probes.csv; a subnet retrained with "
                  "several seeds counts with the mean of its runs).\n\n",
             probe_count, retrained);
+    write_standalone_spread(out, probes, probe_count, values);
     if (arm_count > 0) {
         write_tau(out, runs, arms, arm_count, probes, probe_count, values, values + cells,
                   values + 2 * cells);

@@ -749,6 +749,10 @@ START_TEST(paired_design_from_summary_runs)
     ck_assert_msg(strstr(text, "| 3 | +0.00 | [+0.00, +0.00] | 1.000 |"), "%s", text);
     /* the probe panel's arm means: bucket 6 of shift: 81.5, 82.5, 83.5 */
     ck_assert_msg(strstr(text, "82.50 ± 1.00 (n = 3)"), "%s", text);
+    /* the stand-alone spread tau has to rank: 90, 88, 86, 84, sd sqrt(20/3) */
+    ck_assert_msg(strstr(text, "Stand-alone accuracies: 84.00–90.00 % (sample standard deviation "
+                               "2.58 points over the 4 probes)"),
+                  "%s", text);
     /* tau-b: inherited 81, 80, 79, 80 (+ d) against 90, 88, 86, 84:
      * 4 concordant, 1 discordant, 1 tie in x: 3 / sqrt(30) */
     ck_assert_msg(strstr(text, "| shift | 1 | 4 | +0.548 |"), "%s", text);
